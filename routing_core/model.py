@@ -1,0 +1,173 @@
+"""The nouns of sticky routing: who called, what we know about them, and who we know.
+
+Everything here is plain frozen data. The policy reads it, the store fills it, the adapters (ARI,
+FastAGI, web) only ever see it through the decisions built from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class KeyKind(StrEnum):
+    """How the caller was identified, strongest first (routing.md, "caller key")."""
+
+    TICKET = "ticket"
+    ACCOUNT = "account"
+    NUMBER = "number"
+
+
+@dataclass(frozen=True, slots=True)
+class CallerKey:
+    kind: KeyKind
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.kind.value} {self.value}"
+
+
+class AgentRole(StrEnum):
+    FIRST_LINE = "first_line"
+    SPECIALIST = "specialist"
+
+
+class HangupSide(StrEnum):
+    CALLER = "caller"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingCall:
+    """What an adapter knows about a call when it asks for a decision."""
+
+    call_id: str
+    caller_id: str | None
+    at: datetime
+    queue: str
+    did: str | None = None
+    ivr_ticket: str | None = None
+    ivr_account: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    id: int
+    name: str
+    display_name: str
+    endpoint: str
+    role: AgentRole
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    id: int
+    name: str
+    class_name: str
+    account_number: str | None
+    language: str | None
+    personal_agent_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    id: int
+    external_id: str
+    customer_id: int
+    subject: str
+    status: str
+    owner_agent_id: int | None
+    last_faults: str | None
+    promised_by: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One agent's part in a past call."""
+
+    leg_id: str
+    agent_id: int
+    role: AgentRole
+    rang_at: datetime | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    transferred: bool
+
+    @property
+    def talk_seconds(self) -> float:
+        if self.answered_at is None or self.ended_at is None:
+            return 0.0
+        return max(0.0, (self.ended_at - self.answered_at).total_seconds())
+
+
+@dataclass(frozen=True, slots=True)
+class PastInteraction:
+    id: int
+    call_id: str
+    started_at: datetime
+    ended_at: datetime
+    legs: tuple[Leg, ...]
+    hangup_side: HangupSide | None = None
+
+
+class PairingKind(StrEnum):
+    """Why an agent must never be the target for a caller (both need a supervisor's approval)."""
+
+    ABUSE = "abuse"
+    AGENT_REQUEST = "agent_request"
+
+
+@dataclass(frozen=True, slots=True)
+class PairingBan:
+    agent_id: int
+    kind: PairingKind
+    expires_at: datetime | None
+
+
+class BlockDestinationKind(StrEnum):
+    QUEUE = "queue"
+    MESSAGE = "message"
+
+
+@dataclass(frozen=True, slots=True)
+class CallerBlock:
+    """An approved temporary block: the caller goes where the admin said, never to an agent."""
+
+    destination_kind: BlockDestinationKind
+    destination: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who the caller is, as far as the key tells. Several customers means the number is shared."""
+
+    key: CallerKey | None
+    customers: tuple[Customer, ...] = ()
+    ticket: Ticket | None = None
+    open_tickets: tuple[Ticket, ...] = ()
+
+    @property
+    def customer(self) -> Customer | None:
+        return self.customers[0] if len(self.customers) == 1 else None
+
+    @property
+    def ambiguous(self) -> bool:
+        return len(self.customers) > 1
+
+
+@dataclass(frozen=True, slots=True)
+class CallerFacts:
+    """Everything the policy needs, read from the database in a few round trips."""
+
+    identity: Identity
+    history: tuple[PastInteraction, ...] = ()  # newest first
+    agents: Mapping[int, Agent] = field(default_factory=dict)
+    pairing_bans: tuple[PairingBan, ...] = ()
+    sticky_calls_last_hour: Mapping[int, int] = field(default_factory=dict)
+    caller_block: CallerBlock | None = None

@@ -1,0 +1,188 @@
+"""The one entry point adapters call: a call in, a decision out, within the database budget.
+
+Whatever goes wrong in here (a slow or absent database, a bug) the answer is still a decision: the
+queue, with the reason. A call is never dropped because of this product.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import asyncpg
+import structlog
+
+from routing_core.caller_key import keys_in_priority
+from routing_core.decision import (
+    Candidate,
+    Decision,
+    DecisionContext,
+    ExcludedCandidate,
+    Exclusion,
+    QueueDecision,
+    QueueReason,
+    StickyDecision,
+)
+from routing_core.model import CallerKey, Identity, IncomingCall
+from routing_core.policy import decide
+from routing_core.settings import DEFAULT_SETTINGS, resolve_settings
+from routing_core.store import Connection
+from routing_core.store.claims import claim_agent, release_claims
+from routing_core.store.lookup import read_facts
+
+log = structlog.get_logger("sticky_router.decision")
+
+# A claim outlives the ring timeout and busy wait by this much, to cover the announcement and
+# the hand-over; adapters release it as soon as the attempt ends anyway.
+CLAIM_MARGIN = timedelta(seconds=30)
+
+BeforeClaimHook = Callable[[IncomingCall], Awaitable[None]]
+
+
+class RoutingService:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        default_region: str,
+        db_budget_seconds: float,
+        before_claim: BeforeClaimHook | None = None,
+    ) -> None:
+        self._pool = pool
+        self._region = default_region
+        self._budget = db_budget_seconds
+        # Tests widen the race between reading the candidates and claiming one through this hook.
+        self._before_claim = before_claim
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def decide(self, call: IncomingCall, *, claim: bool = True) -> Decision:
+        """Decide, and claim the target agent for this call. `claim=False` only previews (the
+        `decide` command, what-if tools): nothing is written."""
+        started = time.perf_counter()
+        keys, number = keys_in_priority(
+            call.caller_id, call.ivr_ticket, call.ivr_account, self._region
+        )
+        try:
+            async with asyncio.timeout(self._budget):
+                decision = await self._decide(call, keys, number, claim)
+        except TimeoutError:
+            decision = self._fallback(call, keys, number, QueueReason.DB_TIMEOUT)
+            self._release_in_background(call)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            log.warning("database_unavailable", call_id=call.call_id, error=type(error).__name__)
+            decision = self._fallback(call, keys, number, QueueReason.DB_ERROR)
+        except Exception:
+            log.exception("decision_failed", call_id=call.call_id)
+            decision = self._fallback(call, keys, number, QueueReason.ROUTER_ERROR)
+        _log_decision(decision, time.perf_counter() - started)
+        return decision
+
+    async def claim(self, call: IncomingCall, candidate: Candidate, hold: timedelta) -> bool:
+        """Take a further candidate before ringing them (the first is claimed by `decide`)."""
+        return await claim_agent(self._pool, call.call_id, candidate.agent.id, call.at, hold)
+
+    async def release(self, call_id: str, outcome: str, at: datetime) -> int:
+        return await release_claims(self._pool, call_id, outcome, at)
+
+    async def _decide(
+        self, call: IncomingCall, keys: Sequence[CallerKey], number: str | None, claim: bool
+    ) -> Decision:
+        async with self._pool.acquire() as connection:
+            facts, rows = await read_facts(
+                connection,
+                keys,
+                number=number,
+                call_id=call.call_id,
+                queue=call.queue,
+                did=call.did,
+                now=call.at,
+            )
+            customer = facts.identity.customer
+            settings = resolve_settings(
+                rows,
+                queue=call.queue,
+                did=call.did,
+                customer_class=customer.class_name if customer else None,
+            )
+            decision = decide(call, facts, settings, number)
+            if not claim or not isinstance(decision, StickyDecision):
+                return decision
+            if self._before_claim is not None:
+                await self._before_claim(call)
+            knobs = settings.values
+            hold = timedelta(seconds=knobs.ring_timeout_seconds + knobs.busy_wait_seconds)
+            return await self._claim_first(connection, decision, hold + CLAIM_MARGIN)
+
+    async def _claim_first(
+        self, connection: Connection, decision: StickyDecision, hold: timedelta
+    ) -> Decision:
+        """Claim the first candidate no other call holds; those held count as busy."""
+        call = decision.context.call
+        excluded = list(decision.excluded)
+        for position, candidate in enumerate(decision.candidates):
+            if await claim_agent(connection, call.call_id, candidate.agent.id, call.at, hold):
+                return replace(
+                    decision,
+                    candidates=decision.candidates[position:],
+                    excluded=tuple(excluded),
+                )
+            excluded.append(ExcludedCandidate(candidate, Exclusion.CLAIMED))
+        return QueueDecision(decision.context, QueueReason.BUSY, tuple(excluded))
+
+    def _release_in_background(self, call: IncomingCall) -> None:
+        """The budget may have run out after a claim was taken: free the agent when the database
+        answers again, instead of holding them until the claim expires."""
+
+        async def release() -> None:
+            try:
+                async with asyncio.timeout(CLAIM_MARGIN.total_seconds()):
+                    await release_claims(self._pool, call.call_id, "db_timeout", call.at)
+            except Exception as error:  # the claim then simply expires
+                log.warning(
+                    "claim_release_failed", call_id=call.call_id, error=type(error).__name__
+                )
+
+        task = asyncio.get_running_loop().create_task(release())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _fallback(
+        self,
+        call: IncomingCall,
+        keys: Sequence[CallerKey],
+        number: str | None,
+        reason: QueueReason,
+    ) -> QueueDecision:
+        identity = Identity(key=keys[0] if keys else None)
+        context = DecisionContext(
+            call=call, number=number, identity=identity, settings=DEFAULT_SETTINGS
+        )
+        return QueueDecision(context, reason)
+
+
+def _log_decision(decision: Decision, elapsed: float) -> None:
+    """One line per decision with the call's ids; never the caller's number or name."""
+    context = decision.context
+    fields: dict[str, object] = {
+        "call_id": context.call.call_id,
+        "route": decision.route.value,
+        "queue": context.call.queue,
+        "key_kind": context.key.kind.value if context.key else None,
+        "customer_id": context.identity.customer.id if context.identity.customer else None,
+        "customers": len(context.identity.customers),
+        "ticket": context.identity.ticket.external_id if context.identity.ticket else None,
+        "latency_ms": round(elapsed * 1000, 3),
+    }
+    if isinstance(decision, StickyDecision):
+        fields["target"] = decision.target.agent.name
+        fields["because"] = decision.target.reason.value
+        fields["candidates"] = [c.agent.name for c in decision.candidates]
+    elif isinstance(decision, QueueDecision):
+        fields["reason"] = decision.reason.value
+    excluded = getattr(decision, "excluded", ())
+    if excluded:
+        fields["excluded"] = {e.candidate.agent.name: e.exclusion.value for e in excluded}
+    log.info("routing_decision", **fields)

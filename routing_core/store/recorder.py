@@ -1,0 +1,170 @@
+"""Record what happens to a call, so the next callback can find who helped.
+
+Every method is idempotent: the first write of a fact wins (`ON CONFLICT DO NOTHING`,
+`COALESCE(existing, new)`), so an adapter that replays events after a reconnect, or hears the same
+event from two sources (ARI and AMI), changes nothing the second time. Each method returns whether
+the call (and agent) it names were known; adapters log the ones that were not.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from routing_core.decision import Decision, QueueDecision, StickyDecision
+from routing_core.model import HangupSide, IncomingCall
+
+_AGENT = "(SELECT id FROM agents WHERE endpoint = {0} OR name = {0})"
+_AGENT_ROLE = "(SELECT role FROM agents WHERE endpoint = {0} OR name = {0})"
+_INTERACTION = "(SELECT id FROM interactions WHERE call_id = {0})"
+
+
+class CallRecorder:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def call_started(self, call: IncomingCall, number: str | None) -> bool:
+        status = await self._pool.execute(
+            """
+            INSERT INTO interactions (call_id, caller_number, queue, did, started_at)
+            VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (call_id) DO NOTHING
+            """,
+            call.call_id, number, call.queue, call.did, call.at,
+        )  # fmt: skip
+        return status == "INSERT 0 1" or await self._known(call.call_id)
+
+    async def decision_made(self, decision: Decision) -> bool:
+        """Attach who the caller is and what the core decided; the first decision stays."""
+        context = decision.context
+        identity = context.identity
+        key = identity.key
+        target = decision.target.agent.id if isinstance(decision, StickyDecision) else None
+        if isinstance(decision, QueueDecision):
+            reason = decision.reason.value
+        elif isinstance(decision, StickyDecision):
+            reason = decision.target.reason.value
+        else:
+            reason = "blocked"
+        status = await self._pool.execute(
+            """
+            UPDATE interactions SET
+                key_kind = coalesce(key_kind, $2),
+                key_value = coalesce(key_value, $3),
+                customer_id = coalesce(customer_id, $4),
+                ticket_id = coalesce(ticket_id, $5),
+                route = coalesce(route, $6),
+                route_reason = coalesce(route_reason, $7),
+                target_agent_id = coalesce(target_agent_id, $8)
+            WHERE call_id = $1
+            """,
+            context.call.call_id,
+            key.kind.value if key else None,
+            key.value if key else None,
+            identity.customer.id if identity.customer else None,
+            identity.ticket.id if identity.ticket else None,
+            decision.route.value,
+            reason,
+            target,
+        )
+        return status == "UPDATE 1"
+
+    async def leg_rang(
+        self,
+        call_id: str,
+        leg_id: str,
+        agent: str,
+        at: datetime,
+        transferred_from_leg_id: str | None = None,
+    ) -> bool:
+        """An agent's phone started ringing for this call. `agent` is an endpoint or a name."""
+        status = await self._pool.execute(
+            f"""
+            INSERT INTO interaction_legs
+                (interaction_id, leg_id, agent_id, role, rang_at, transferred_from_leg_id)
+            SELECT {_INTERACTION.format("$1")}, $2, {_AGENT.format("$3")},
+                   {_AGENT_ROLE.format("$3")}, $4, $5
+            WHERE {_INTERACTION.format("$1")} IS NOT NULL AND {_AGENT.format("$3")} IS NOT NULL
+            ON CONFLICT (interaction_id, leg_id) DO UPDATE SET
+                rang_at = coalesce(interaction_legs.rang_at, excluded.rang_at),
+                transferred_from_leg_id = coalesce(interaction_legs.transferred_from_leg_id,
+                                                   excluded.transferred_from_leg_id)
+            """,
+            call_id, leg_id, agent, at, transferred_from_leg_id,
+        )  # fmt: skip
+        return status == "INSERT 0 1"
+
+    async def transfer(
+        self, call_id: str, from_leg_id: str, to_leg_id: str, to_agent: str, at: datetime
+    ) -> bool:
+        """A blind or attended transfer started: the target leg exists from now on, even if the
+        caller hangs up before anyone answers it (that is what makes an escalation stick)."""
+        return await self.leg_rang(call_id, to_leg_id, to_agent, at, from_leg_id)
+
+    async def leg_answered(self, call_id: str, leg_id: str, at: datetime) -> bool:
+        async with self._pool.acquire() as connection, connection.transaction():
+            status = await connection.execute(
+                f"""
+                UPDATE interaction_legs SET answered_at = coalesce(answered_at, $3)
+                WHERE interaction_id = {_INTERACTION.format("$1")} AND leg_id = $2
+                """,
+                call_id, leg_id, at,
+            )  # fmt: skip
+            await connection.execute(
+                "UPDATE interactions SET answered_at = coalesce(answered_at, $2) "
+                "WHERE call_id = $1",
+                call_id,
+                at,
+            )
+        return status == "UPDATE 1"
+
+    async def leg_ended(
+        self,
+        call_id: str,
+        leg_id: str,
+        at: datetime,
+        outcome: str,
+        hangup_side: HangupSide | None = None,
+    ) -> bool:
+        """`outcome` is the dial status as Asterisk tells it: ANSWER, BUSY, NOANSWER, CANCEL..."""
+        status = await self._pool.execute(
+            f"""
+            UPDATE interaction_legs SET
+                ended_at = coalesce(ended_at, $3),
+                outcome = coalesce(outcome, $4),
+                hangup_side = coalesce(hangup_side, $5)
+            WHERE interaction_id = {_INTERACTION.format("$1")} AND leg_id = $2
+            """,
+            call_id, leg_id, at, outcome, hangup_side.value if hangup_side else None,
+        )  # fmt: skip
+        return status == "UPDATE 1"
+
+    async def call_ended(
+        self,
+        call_id: str,
+        at: datetime,
+        hangup_side: HangupSide | None,
+        outcome: str,
+        reason: str | None = None,
+    ) -> bool:
+        """The caller's channel is gone. `outcome` says where the call ended up (`sticky`,
+        `queue`, `blocked`, `abandoned`), `reason` why a sticky attempt missed, if it did."""
+        status = await self._pool.execute(
+            """
+            UPDATE interactions SET
+                ended_at = coalesce(ended_at, $2),
+                hangup_side = coalesce(hangup_side, $3),
+                outcome = coalesce(outcome, $4),
+                outcome_reason = coalesce(outcome_reason, $5)
+            WHERE call_id = $1
+            """,
+            call_id, at, hangup_side.value if hangup_side else None, outcome, reason,
+        )  # fmt: skip
+        return status == "UPDATE 1"
+
+    async def _known(self, call_id: str) -> bool:
+        found = await self._pool.fetchval(
+            "SELECT true FROM interactions WHERE call_id = $1", call_id
+        )
+        return bool(found)

@@ -1,0 +1,1 @@
+"""sticky-router: the process around the routing core (configuration, logging, command line)."""

@@ -1,0 +1,99 @@
+"""Process configuration from `STICKY_*` environment variables and an optional TOML file.
+
+Environment variables win over the file, so a deployment can keep the file in the image and
+override one value per host. A bad or missing value stops start-up with one sentence naming the
+variable; secrets are `SecretStr`, so they print as `**********` in reprs and logs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+import phonenumbers
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "STICKY_"
+CONFIG_FILE_VARIABLE = f"{ENV_PREFIX}CONFIG_FILE"
+
+
+class ConfigError(RuntimeError):
+    """Start-up cannot go on; the message is meant for the person who deploys the router."""
+
+
+class Config(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    database_url: SecretStr | None = None
+    default_region: str = "RU"
+    db_budget_ms: int = Field(300, gt=0, le=10_000)
+    db_pool_size: int = Field(10, ge=1, le=200)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console"] = "console"
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.get_secret_value())
+        if parts.scheme not in ("postgresql", "postgres") or not (parts.hostname or parts.path):
+            # Never echo the URL back: it usually carries the password.
+            raise ValueError("must be a postgresql:// URL, for example postgresql://user@host/db")
+        return value
+
+    @field_validator("default_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        region = value.upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a two-letter region phonenumbers knows, such as RU")
+        return region
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_VARIABLE)
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    def require_database_url(self) -> str:
+        if self.database_url is None:
+            raise ConfigError(
+                f"{ENV_PREFIX}DATABASE_URL is not set: point it at the PostgreSQL database, "
+                "for example postgresql://sticky@127.0.0.1/sticky"
+            )
+        return self.database_url.get_secret_value()
+
+
+def load_config() -> Config:
+    """Read the configuration, or raise ConfigError with one sentence per bad key."""
+    config_file = os.environ.get(CONFIG_FILE_VARIABLE)
+    if config_file and not Path(config_file).is_file():
+        raise ConfigError(f"{CONFIG_FILE_VARIABLE} names {config_file!r}, which is not a file")
+    try:
+        return Config()
+    except ValidationError as error:
+        sentences = []
+        for problem in error.errors():
+            field = str(problem["loc"][0]) if problem["loc"] else "?"
+            sentences.append(f"{ENV_PREFIX}{field.upper()}: {problem['msg']}.")
+        raise ConfigError(" ".join(sentences)) from None
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"{CONFIG_FILE_VARIABLE} could not be read: {error}") from None

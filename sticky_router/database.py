@@ -1,0 +1,51 @@
+"""Connecting to Postgres: the asyncpg pool for routing, the Alembic upgrade for the schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+from alembic import command
+from alembic.config import Config as AlembicConfig
+
+import migrations
+
+MIGRATIONS_DIR = Path(migrations.__file__).parent
+
+
+def alembic_config(database_url: str) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # Handed over as an attribute, not an option: options are interpolated and may be logged.
+    config.attributes["sqlalchemy_url"] = sqlalchemy_url(database_url)
+    return config
+
+
+def sqlalchemy_url(database_url: str) -> str:
+    scheme, rest = database_url.split("://", 1)
+    if scheme not in ("postgresql", "postgres"):
+        raise ValueError("expected a postgresql:// URL")
+    return f"postgresql+asyncpg://{rest}"
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    """Blocking (Alembic runs its own event loop): call it from a thread inside async code."""
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def downgrade(database_url: str, revision: str) -> None:
+    command.downgrade(alembic_config(database_url), revision)
+
+
+async def create_pool(database_url: str, size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        database_url,
+        min_size=min(2, size),
+        max_size=size,
+        # The decision path runs the same handful of statements all day long.
+        statement_cache_size=256,
+        command_timeout=10,
+        server_settings={"application_name": "sticky-router", "timezone": "UTC"},
+    )
+    assert pool is not None
+    return pool
