@@ -10,6 +10,9 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import asyncpg
+from sqlalchemy.exc import SQLAlchemyError
+
 from routing_core import IncomingCall, RoutingService, explain
 from routing_core.decision import Decision, QueueDecision, StickyDecision
 from sticky_router import database
@@ -123,7 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"sticky-router: configuration error: {error}", file=sys.stderr)
         return 2
-    except (OSError, RuntimeError) as error:
+    except (OSError, RuntimeError, asyncpg.PostgresError, SQLAlchemyError) as error:
+        # One line for the operator; asyncpg's and Alembic's messages never carry the password.
         print(f"sticky-router: {args.command} failed: {error}", file=sys.stderr)
         return 1
     return 0

@@ -1,8 +1,9 @@
 """Record what happens to a call, so the next callback can find who helped.
 
-Every method is idempotent: the first write of a fact wins (`ON CONFLICT DO NOTHING`,
-`COALESCE(existing, new)`), so an adapter that replays events after a reconnect, or hears the same
-event from two sources (ARI and AMI), changes nothing the second time. Each method returns whether
+Every method is idempotent: the first report of an event wins (`ON CONFLICT DO NOTHING`, and an
+event's fields are only written while the event is not yet recorded), so an adapter that replays
+events after a reconnect, or hears the same event from two sources (ARI and AMI), changes nothing
+the second time. Each method returns whether
 the call (and agent) it names were known; adapters log the ones that were not.
 """
 
@@ -50,13 +51,13 @@ class CallRecorder:
         status = await self._pool.execute(
             """
             UPDATE interactions SET
-                key_kind = coalesce(key_kind, $2),
-                key_value = coalesce(key_value, $3),
-                customer_id = coalesce(customer_id, $4),
-                ticket_id = coalesce(ticket_id, $5),
+                key_kind = CASE WHEN route IS NULL THEN $2 ELSE key_kind END,
+                key_value = CASE WHEN route IS NULL THEN $3 ELSE key_value END,
+                customer_id = CASE WHEN route IS NULL THEN $4 ELSE customer_id END,
+                ticket_id = CASE WHEN route IS NULL THEN $5 ELSE ticket_id END,
                 route = coalesce(route, $6),
-                route_reason = coalesce(route_reason, $7),
-                target_agent_id = coalesce(target_agent_id, $8)
+                route_reason = CASE WHEN route IS NULL THEN $7 ELSE route_reason END,
+                target_agent_id = CASE WHEN route IS NULL THEN $8 ELSE target_agent_id END
             WHERE call_id = $1
             """,
             context.call.call_id,
@@ -132,8 +133,8 @@ class CallRecorder:
             f"""
             UPDATE interaction_legs SET
                 ended_at = coalesce(ended_at, $3),
-                outcome = coalesce(outcome, $4),
-                hangup_side = coalesce(hangup_side, $5)
+                outcome = CASE WHEN ended_at IS NULL THEN $4 ELSE outcome END,
+                hangup_side = CASE WHEN ended_at IS NULL THEN $5 ELSE hangup_side END
             WHERE interaction_id = {_INTERACTION.format("$1")} AND leg_id = $2
             """,
             call_id, leg_id, at, outcome, hangup_side.value if hangup_side else None,
@@ -154,9 +155,9 @@ class CallRecorder:
             """
             UPDATE interactions SET
                 ended_at = coalesce(ended_at, $2),
-                hangup_side = coalesce(hangup_side, $3),
-                outcome = coalesce(outcome, $4),
-                outcome_reason = coalesce(outcome_reason, $5)
+                hangup_side = CASE WHEN ended_at IS NULL THEN $3 ELSE hangup_side END,
+                outcome = CASE WHEN ended_at IS NULL THEN $4 ELSE outcome END,
+                outcome_reason = CASE WHEN ended_at IS NULL THEN $5 ELSE outcome_reason END
             WHERE call_id = $1
             """,
             call_id, at, hangup_side.value if hangup_side else None, outcome, reason,

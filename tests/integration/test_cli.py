@@ -1,0 +1,79 @@
+"""`sticky-router` as an operator runs it: migrate, seed the demo, ask for decisions."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from sticky_router.sandbox.postgres import LocalPostgres
+from tests.integration.conftest import create_database
+
+
+def sticky_router(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("STICKY_")}
+    return subprocess.run(
+        [sys.executable, "-m", "sticky_router.cli", *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def test_migrate_seed_and_decide_in_words(postgres: LocalPostgres) -> None:
+    url = await create_database(postgres, "cli")
+    env = {"STICKY_DATABASE_URL": url, "STICKY_LOG_FORMAT": "json"}
+    migrated = sticky_router("migrate", **env)
+    assert migrated.returncode == 0, migrated.stderr
+    assert sticky_router("migrate", **env).returncode == 0  # a second run is a no-op
+    seeded = sticky_router("seed-demo", **env)
+    assert seeded.returncode == 0, seeded.stderr
+    assert "4 agents" in seeded.stdout
+    again = sticky_router("seed-demo", **env)
+    assert again.returncode == 1
+    assert "--reset" in again.stderr
+
+    ivan = sticky_router("decide", "--cli", "+7 912 345-67-01", "--did", "+74950000000", **env)
+    assert ivan.returncode == 0, ivan.stderr
+    assert (
+        "Candidate 1: last spoke with agent2 for 6 min, ended 42 min ago, window 120 min."
+        in ivan.stdout
+    )
+    assert (
+        "Decision: ring agent2 first (for up to 15 s); on any miss, queue support." in ivan.stdout
+    )
+    assert "345" not in ivan.stderr  # the decision log line carries no caller number
+
+    olga = sticky_router("decide", "--cli", "+79123456702", **env)
+    assert "handed to specialist agent3" in olga.stdout
+
+    anonymous = sticky_router("decide", "--cli", "Anonymous", "--account", "100206", **env)
+    assert "Caller key: account 100206" in anonymous.stdout
+    assert "window 240 min" in anonymous.stdout  # the VIP class's window
+
+    as_json = sticky_router("decide", "--cli", "+79123456703", "--json", **env)
+    assert '"reason": "window_expired"' in as_json.stdout
+
+
+def test_configuration_errors_name_the_key_and_hide_the_password() -> None:
+    missing = sticky_router("decide", "--cli", "+79123456701")
+    assert missing.returncode == 2
+    assert "STICKY_DATABASE_URL is not set" in missing.stderr
+
+    bad = sticky_router(
+        "migrate", STICKY_DATABASE_URL="mysql://root:s3cret-pw@db/x", STICKY_DB_BUDGET_MS="0"
+    )
+    assert bad.returncode == 2
+    assert "STICKY_DATABASE_URL" in bad.stderr
+    assert "STICKY_DB_BUDGET_MS" in bad.stderr
+    assert "s3cret-pw" not in bad.stderr + bad.stdout
+
+
+def test_unreachable_database_is_one_clear_line() -> None:
+    result = sticky_router("migrate", STICKY_DATABASE_URL="postgresql://u:pw-x@127.0.0.1:1/db")
+    assert result.returncode == 1
+    assert "migrate failed" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "pw-x" not in result.stderr

@@ -1,0 +1,85 @@
+"""Configuration: a bad or missing value stops start-up with a sentence naming the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sticky_router.config import ConfigError, load_config
+
+SECRET_URL = "postgresql://router:hunter2-secret@db.internal:5432/sticky"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("STICKY_"):
+            monkeypatch.delenv(name)
+
+
+def test_defaults_without_any_variable() -> None:
+    config = load_config()
+    assert config.database_url is None
+    assert config.db_budget_ms == 300
+    assert config.default_region == "RU"
+
+
+def test_missing_database_url_names_the_key() -> None:
+    with pytest.raises(ConfigError, match="STICKY_DATABASE_URL is not set"):
+        load_config().require_database_url()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("STICKY_DB_BUDGET_MS", "-5"),
+        ("STICKY_DB_BUDGET_MS", "fast"),
+        ("STICKY_DEFAULT_REGION", "XX"),
+        ("STICKY_LOG_LEVEL", "loud"),
+        ("STICKY_DATABASE_URL", "mysql://root:pw@localhost/db"),
+    ],
+)
+def test_bad_value_names_the_key(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        load_config()
+    assert variable in str(caught.value)
+
+
+def test_password_never_in_repr_or_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STICKY_DATABASE_URL", SECRET_URL)
+    config = load_config()
+    assert "hunter2" not in repr(config)
+    assert "hunter2" not in str(config.model_dump())
+    assert config.require_database_url() == SECRET_URL
+
+    monkeypatch.setenv("STICKY_DATABASE_URL", SECRET_URL.replace("postgresql", "mysql"))
+    with pytest.raises(ConfigError) as caught:
+        load_config()
+    assert "hunter2" not in str(caught.value)
+
+
+def test_file_is_read_and_environment_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    file = tmp_path / "sticky.toml"
+    file.write_text('default_region = "GB"\ndb_budget_ms = 250\n')
+    monkeypatch.setenv("STICKY_CONFIG_FILE", str(file))
+    monkeypatch.setenv("STICKY_DB_BUDGET_MS", "400")
+    config = load_config()
+    assert config.default_region == "GB"
+    assert config.db_budget_ms == 400
+
+
+def test_missing_or_broken_file_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("STICKY_CONFIG_FILE", str(tmp_path / "absent.toml"))
+    with pytest.raises(ConfigError, match="STICKY_CONFIG_FILE"):
+        load_config()
+    broken = tmp_path / "broken.toml"
+    broken.write_text("db_budget_ms = = 3")
+    monkeypatch.setenv("STICKY_CONFIG_FILE", str(broken))
+    with pytest.raises(ConfigError, match="STICKY_CONFIG_FILE"):
+        load_config()
