@@ -9,6 +9,7 @@ import sys
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 from sqlalchemy.exc import SQLAlchemyError
@@ -17,8 +18,11 @@ from routing_core import IncomingCall, RoutingService, explain
 from routing_core.decision import Decision, QueueDecision, StickyDecision
 from sticky_router import database
 from sticky_router.config import Config, ConfigError, load_config
-from sticky_router.demo import seed_demo
+from sticky_router.demo import CUSTOMERS, seed_demo
 from sticky_router.logs import configure_logging
+from sticky_router.sandbox.postgres import LocalPostgres, cache_dir
+
+SANDBOX_PORT = 55432
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,6 +37,16 @@ def _parser() -> argparse.ArgumentParser:
 
     seed = commands.add_parser("seed-demo", help="load demo agents, customers and call history")
     seed.add_argument("--reset", action="store_true", help="wipe routing data first")
+
+    demo = commands.add_parser(
+        "demo",
+        help="start a local Postgres with the demo data and explain every demo caller's decision",
+    )
+    demo.add_argument("--port", type=int, default=SANDBOX_PORT, help="default: %(default)s")
+    demo.add_argument("--keep", action="store_true", help="leave the database running for `decide`")
+    demo.add_argument(
+        "--data-dir", type=Path, default=None, help="default: sandbox-postgres in the cache"
+    )
 
     decide = commands.add_parser(
         "decide", help="explain the decision for a call, without placing or recording it"
@@ -64,6 +78,39 @@ async def _seed(config: Config, reset: bool) -> None:
     finally:
         await pool.close()
     print("demo loaded: " + ", ".join(f"{count} {what}" for what, count in counts.items()))
+
+
+def _demo(config: Config, data_dir: Path | None, port: int, keep: bool) -> None:
+    """The built-in sandbox of this foundation: the routing core on a real, local Postgres."""
+    server = LocalPostgres(data_dir=data_dir or cache_dir() / "sandbox-postgres", port=port)
+    print(f"starting PostgreSQL in {server.data_dir} on 127.0.0.1:{port}")
+    server.start()
+    try:
+        database.upgrade(server.dsn)
+        asyncio.run(_show_demo(config, server.dsn))
+    finally:
+        if keep:
+            print(f"\nPostgreSQL keeps running. Try:\n  export STICKY_DATABASE_URL={server.dsn}")
+            print("  sticky-router decide --cli '+7 912 345-67-01'")
+        else:
+            server.stop()
+
+
+async def _show_demo(config: Config, url: str) -> None:
+    pool = await database.create_pool(url, 2)
+    try:
+        now = datetime.now(UTC)
+        await seed_demo(pool, now, reset=True)
+        service = RoutingService(
+            pool, default_region=config.default_region, db_budget_seconds=config.db_budget_ms / 1000
+        )
+        for customer in CUSTOMERS:
+            call = IncomingCall(f"demo-{uuid.uuid4()}", customer.numbers[0], now, "support")
+            decision = await service.decide(call, claim=False)
+            print(f"\n== {customer.name} calls from {customer.numbers[0]}: {customer.story}")
+            print("\n".join(f"   {line}" for line in explain(decision)))
+    finally:
+        await pool.close()
 
 
 async def _decide(config: Config, args: argparse.Namespace) -> None:
@@ -121,6 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_migrate(config, args.revision))
         elif args.command == "seed-demo":
             asyncio.run(_seed(config, args.reset))
+        elif args.command == "demo":
+            configure_logging("warning", config.log_format)  # the explanations say it all
+            _demo(config, args.data_dir, args.port, args.keep)
         elif args.command == "decide":
             asyncio.run(_decide(config, args))
     except ConfigError as error:

@@ -1,16 +1,18 @@
-"""Read the facts the policy needs, in three round trips on one pooled connection.
+"""Read the facts the policy needs, in two round trips on one pooled connection.
 
-1. identity: the first key that names someone (keyed ticket, keyed account, caller number);
-2. context: the caller's last calls with their legs, the settings rows, pairing bans and blocks;
-3. agents: the agents those calls, the ticket owner and the personal manager point at, with
-   their sticky load of the last hour.
-Each query is an index probe; the JSON is assembled in Postgres so a call costs one row per trip.
+1. identity: the first key that names someone (keyed ticket, keyed account, caller number), with
+   each customer's open tickets;
+2. context: the caller's last calls with their legs, the agents those calls, the ticket owner and
+   the personal manager point at (with their sticky load of the last hour), the settings rows,
+   pairing bans and blocks.
+Each part is an index probe; the JSON is assembled in Postgres so a trip costs one row.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,17 +39,25 @@ from routing_core.store import Connection
 # How many past calls the policy looks at: enough for "the newest one in the window" and for
 # "the last real conversation", even behind a run of misdials.
 HISTORY_DEPTH = 10
+STICKY_CAP_PERIOD = timedelta(hours=1)
 
-_CUSTOMER_JSON = """
-    json_build_object('id', c.id, 'name', c.name, 'class_name', c.class_name,
-                      'account_number', c.account_number, 'language', c.language,
-                      'personal_agent_id', c.personal_agent_id)
-"""
+OPEN_TICKETS_SHOWN = 5
+
 _TICKET_JSON = """
     json_build_object('id', t.id, 'external_id', t.external_id, 'customer_id', t.customer_id,
                       'subject', t.subject, 'status', t.status, 'owner_agent_id', t.owner_agent_id,
                       'last_faults', t.last_faults, 'promised_by', t.promised_by,
                       'updated_at', t.updated_at)
+"""
+_CUSTOMER_JSON = f"""
+    json_build_object('id', c.id, 'name', c.name, 'class_name', c.class_name,
+                      'account_number', c.account_number, 'language', c.language,
+                      'personal_agent_id', c.personal_agent_id,
+                      'open_tickets', (
+                          SELECT coalesce(json_agg(x.ticket ORDER BY x.updated_at DESC), '[]')
+                          FROM (SELECT {_TICKET_JSON} AS ticket, t.updated_at FROM tickets t
+                                WHERE t.customer_id = c.id AND t.status IN ('open', 'pending')
+                                ORDER BY t.updated_at DESC LIMIT {OPEN_TICKETS_SHOWN}) x))
 """
 
 _BY_TICKET = f"""
@@ -65,17 +75,10 @@ _BY_NUMBER = f"""
     FROM phone_numbers p JOIN customers c ON c.id = p.customer_id
     WHERE p.e164 = $1
 """
-_OPEN_TICKETS = f"""
-    SELECT coalesce(json_agg(x.ticket ORDER BY x.updated_at DESC), '[]')
-    FROM (SELECT {_TICKET_JSON} AS ticket, t.updated_at
-          FROM tickets t
-          WHERE t.customer_id = $1 AND t.status IN ('open', 'pending')
-          ORDER BY t.updated_at DESC LIMIT 5) x
-"""
-
 # $1 ticket id, $2 customer id, $3 number, $4 call to leave out, $5 queue, $6 did, $7 class,
 # $8 customer ids for bans and blocks, $9 now, $10 the caller's number for bans and blocks (a
-# ban on a number holds even when the caller identified themselves by account).
+# ban on a number holds even when the caller identified themselves by account), $11 more agents
+# to read (ticket owner, personal manager), $12 the start of the sticky cap's hour.
 _CONTEXT = f"""
     WITH recent AS (
         SELECT i.* FROM (
@@ -124,15 +127,17 @@ _CONTEXT = f"""
        FROM caller_blocks b
        WHERE b.status = 'approved' AND b.expires_at > $9
          AND (b.customer_id = ANY($8::bigint[]) OR b.e164 = $10)
-       ORDER BY b.set_at DESC LIMIT 1) AS block
-"""
-
-_AGENTS = """
-    SELECT a.id, a.name, a.display_name, a.endpoint, a.role, a.active,
-           (SELECT count(*) FROM sticky_claims c
-            WHERE c.agent_id = a.id AND c.claimed_at > $2
-              AND (c.outcome IS NULL OR c.outcome = 'answered')) AS sticky_calls
-    FROM agents a WHERE a.id = ANY($1::bigint[])
+       ORDER BY b.set_at DESC LIMIT 1) AS block,
+      (SELECT coalesce(json_agg(json_build_object(
+                 'id', a.id, 'name', a.name, 'display_name', a.display_name,
+                 'endpoint', a.endpoint, 'role', a.role, 'active', a.active,
+                 'sticky_calls', (SELECT count(*) FROM sticky_claims c
+                                  WHERE c.agent_id = a.id AND c.claimed_at > $12
+                                    AND (c.outcome IS NULL OR c.outcome = 'answered')))), '[]')
+       FROM agents a
+       WHERE a.id = ANY($11::bigint[])
+          OR a.id IN (SELECT l.agent_id FROM interaction_legs l
+                      WHERE l.interaction_id IN (SELECT id FROM recent))) AS agents
 """
 
 
@@ -195,6 +200,16 @@ def _interaction(row: dict[str, Any]) -> PastInteraction:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Context:
+    history: tuple[PastInteraction, ...]
+    settings: list[ScopedValue]
+    bans: tuple[PairingBan, ...]
+    block: CallerBlock | None
+    agents: dict[int, Agent]
+    sticky_calls: dict[int, int]
+
+
 async def find_identity(connection: Connection, keys: Sequence[CallerKey]) -> Identity:
     """The first key, strongest first, that names at least one customer wins."""
     for key in keys:
@@ -202,15 +217,15 @@ async def find_identity(connection: Connection, keys: Sequence[CallerKey]) -> Id
         row = await connection.fetchrow(query, key.value)
         if row is None:
             continue
-        customers = tuple(_customer(c) for c in json.loads(row["customers"]))
-        if not customers:
+        found = json.loads(row["customers"])
+        if not found:
             continue
+        customers = tuple(_customer(c) for c in found)
         keyed_ticket = _ticket(json.loads(row["ticket"])) if row["ticket"] else None
+        # A shared number must never pop one customer's ticket as if it were certain.
         open_tickets: tuple[Ticket, ...] = ()
         if len(customers) == 1:
-            raw = await connection.fetchval(_OPEN_TICKETS, customers[0].id)
-            open_tickets = tuple(_ticket(t) for t in json.loads(raw))
-        # A shared number must never pop one customer's ticket as if it were certain.
+            open_tickets = tuple(_ticket(t) for t in found[0]["open_tickets"])
         ticket = keyed_ticket or (open_tickets[0] if open_tickets else None)
         return Identity(key=key, customers=customers, ticket=ticket, open_tickets=open_tickets)
     # Nobody known: the number still finds call-based history; an unknown keyed ticket or account
@@ -220,7 +235,7 @@ async def find_identity(connection: Connection, keys: Sequence[CallerKey]) -> Id
     return Identity(key=fallback[0] if fallback else None)
 
 
-async def read_context(
+async def _read_context(
     connection: Connection,
     identity: Identity,
     *,
@@ -229,19 +244,24 @@ async def read_context(
     queue: str,
     did: str | None,
     now: datetime,
-) -> tuple[
-    tuple[PastInteraction, ...], list[ScopedValue], tuple[PairingBan, ...], CallerBlock | None
-]:
+) -> _Context:
     customer = identity.customer
-    ticket_id = identity.ticket.id if identity.ticket else None
+    ticket = identity.ticket
     # A shared number's history is the number's, not any one customer's.
-    customer_id = customer.id if customer else None
     keyed_by_number = identity.key is None or identity.key.kind is KeyKind.NUMBER
     history_number = number if customer is None or keyed_by_number else None
+    more_agents = [
+        agent_id
+        for agent_id in (
+            ticket.owner_agent_id if ticket else None,
+            customer.personal_agent_id if customer else None,
+        )
+        if agent_id is not None
+    ]
     row = await connection.fetchrow(
         _CONTEXT,
-        ticket_id,
-        customer_id,
+        ticket.id if ticket else None,
+        customer.id if customer else None,
         history_number,
         call_id,
         queue,
@@ -250,17 +270,10 @@ async def read_context(
         [c.id for c in identity.customers],
         now,
         number,
+        more_agents,
+        now - STICKY_CAP_PERIOD,
     )
     assert row is not None  # a SELECT of scalar subqueries always returns its one row
-    history = tuple(_interaction(i) for i in json.loads(row["history"]))
-    settings = [
-        ScopedValue(Scope(s["scope"]), s["scope_value"] or None, s["key"], s["value"])
-        for s in json.loads(row["settings"])
-    ]
-    bans = tuple(
-        PairingBan(b["agent_id"], PairingKind(b["kind"]), _time(b["expires_at"]))
-        for b in json.loads(row["bans"])
-    )
     block = None
     if row["block"]:
         raw = json.loads(row["block"])
@@ -269,27 +282,32 @@ async def read_context(
             raw["destination"],
             _time(raw["expires_at"]),
         )
-    return history, settings, bans, block
+    agents = json.loads(row["agents"])
+    return _Context(
+        history=tuple(_interaction(i) for i in json.loads(row["history"])),
+        settings=[
+            ScopedValue(Scope(s["scope"]), s["scope_value"] or None, s["key"], s["value"])
+            for s in json.loads(row["settings"])
+        ],
+        bans=tuple(
+            PairingBan(b["agent_id"], PairingKind(b["kind"]), _time(b["expires_at"]))
+            for b in json.loads(row["bans"])
+        ),
+        block=block,
+        agents={a["id"]: _agent(a) for a in agents},
+        sticky_calls={a["id"]: a["sticky_calls"] for a in agents},
+    )
 
 
-async def read_agents(
-    connection: Connection, agent_ids: set[int], now: datetime
-) -> tuple[dict[int, Agent], dict[int, int]]:
-    if not agent_ids:
-        return {}, {}
-    rows = await connection.fetch(_AGENTS, sorted(agent_ids), now - timedelta(hours=1))
-    agents = {
-        row["id"]: Agent(
-            id=row["id"],
-            name=row["name"],
-            display_name=row["display_name"],
-            endpoint=row["endpoint"],
-            role=AgentRole(row["role"]),
-            active=row["active"],
-        )
-        for row in rows
-    }
-    return agents, {row["id"]: row["sticky_calls"] for row in rows}
+def _agent(row: dict[str, Any]) -> Agent:
+    return Agent(
+        id=row["id"],
+        name=row["name"],
+        display_name=row["display_name"],
+        endpoint=row["endpoint"],
+        role=AgentRole(row["role"]),
+        active=row["active"],
+    )
 
 
 async def read_facts(
@@ -303,21 +321,15 @@ async def read_facts(
     now: datetime,
 ) -> tuple[CallerFacts, list[ScopedValue]]:
     identity = await find_identity(connection, keys)
-    history, settings, bans, block = await read_context(
+    context = await _read_context(
         connection, identity, number=number, call_id=call_id, queue=queue, did=did, now=now
     )
-    wanted = {leg.agent_id for interaction in history for leg in interaction.legs}
-    if identity.ticket and identity.ticket.owner_agent_id is not None:
-        wanted.add(identity.ticket.owner_agent_id)
-    if identity.customer and identity.customer.personal_agent_id is not None:
-        wanted.add(identity.customer.personal_agent_id)
-    agents, load = await read_agents(connection, wanted, now)
     facts = CallerFacts(
         identity=identity,
-        history=history,
-        agents=agents,
-        pairing_bans=bans,
-        sticky_calls_last_hour=load,
-        caller_block=block,
+        history=context.history,
+        agents=context.agents,
+        pairing_bans=context.bans,
+        sticky_calls_last_hour=context.sticky_calls,
+        caller_block=context.block,
     )
-    return facts, settings
+    return facts, context.settings

@@ -26,6 +26,14 @@ class PostgresUnavailable(RuntimeError):
     """The server binaries are missing and cannot be installed from here."""
 
 
+def cache_dir() -> Path:
+    """Where sandbox and benchmark data live between runs, outside any checkout. As root the
+    server runs as `postgres`, which cannot enter /root, hence /var/cache."""
+    if os.geteuid() == 0:
+        return Path("/var/cache/sticky-router")
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sticky-router"
+
+
 def find_bindir() -> Path | None:
     """The newest installed server version's bin directory (Debian layout)."""
     for root in POSTGRES_ROOTS:
@@ -90,7 +98,11 @@ class LocalPostgres:
         command = [str(self._bin(args[0])), *args[1:]]
         if os.geteuid() == 0:
             command = ["runuser", "-u", SYSTEM_USER, "--", *command]
-        return subprocess.run(command, check=True, capture_output=True, text=True)
+        try:
+            return subprocess.run(command, check=True, capture_output=True, text=True)
+        except subprocess.CalledProcessError as error:
+            said = error.stderr.strip() or error.stdout.strip()
+            raise PostgresUnavailable(f"{args[0]} failed in {self.data_dir}: {said}") from None
 
     def _bin(self, tool: str) -> Path:
         if self.bindir is None:
@@ -109,6 +121,9 @@ class LocalPostgres:
                 "initdb", "-D", str(cluster), "-U", SYSTEM_USER, "--auth=trust",
                 "--encoding=UTF8", "--locale=C.UTF-8",
             )  # fmt: skip
+        if self.is_running():
+            self._create_database()
+            return
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.socket_dir} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
@@ -143,10 +158,20 @@ class LocalPostgres:
                 check=True, capture_output=True, text=True,
             )  # fmt: skip
 
+    def is_running(self) -> bool:
+        """A server already runs on this data directory (a sandbox left up with --keep)."""
+        if not (self.data_dir / "cluster" / "postmaster.pid").exists():
+            return False
+        try:
+            self._run("pg_ctl", "-D", str(self.data_dir / "cluster"), "status")
+        except PostgresUnavailable:
+            return False
+        return True
+
     def stop(self) -> None:
         cluster = self.data_dir / "cluster"
         if (cluster / "postmaster.pid").exists():
-            with contextlib.suppress(subprocess.CalledProcessError):
+            with contextlib.suppress(PostgresUnavailable):
                 self._run("pg_ctl", "-D", str(cluster), "-m", "fast", "-w", "stop")
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
-from sticky_router.sandbox.postgres import LocalPostgres
+from sticky_router.demo import CUSTOMERS
+from sticky_router.sandbox.postgres import LocalPostgres, free_port
 from tests.integration.conftest import create_database
 
 
@@ -55,6 +58,17 @@ async def test_migrate_seed_and_decide_in_words(postgres: LocalPostgres) -> None
 
     as_json = sticky_router("decide", "--cli", "+79123456703", "--json", **env)
     assert '"reason": "window_expired"' in as_json.stdout
+
+
+def test_demo_sandbox_explains_every_demo_caller() -> None:
+    # Not pytest's tmp_path: as root the server runs as `postgres`, which cannot enter it.
+    with tempfile.TemporaryDirectory(prefix="sticky-demo-") as directory:
+        demo = sticky_router("demo", "--data-dir", directory, "--port", str(free_port()))
+        assert demo.returncode == 0, demo.stderr
+        assert demo.stdout.count("\n== ") == len(CUSTOMERS)
+        assert "Decision: ring agent2 first" in demo.stdout
+        assert "Decision: the caller is under a block" in demo.stdout
+        assert not (Path(directory) / "cluster" / "postmaster.pid").exists()  # stopped
 
 
 def test_configuration_errors_name_the_key_and_hide_the_password() -> None:
