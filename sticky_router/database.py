@@ -55,6 +55,10 @@ async def create_pool(database_url: str, size: int = 10) -> asyncpg.Pool:
         server_settings={
             "application_name": "sticky-router",
             "timezone": "UTC",
+            # The decision statements are index probes whatever the parameters; re-planning
+            # them per call (PostgreSQL's custom plans) cost more than executing them (measured
+            # at 10 million interactions: the context lookup went from 1.45 ms to 0.77 ms).
+            "plan_cache_mode": "force_generic_plan",
         },
     )
     assert pool is not None

@@ -38,7 +38,7 @@ from routing_core.store import Connection
 
 # How many past calls the policy looks at: enough for "the newest one in the window" and for
 # "the last real conversation", even behind a run of misdials.
-HISTORY_DEPTH = 10
+HISTORY_DEPTH = 5
 STICKY_CAP_PERIOD = timedelta(hours=1)
 
 OPEN_TICKETS_SHOWN = 5
@@ -75,6 +75,9 @@ _BY_NUMBER = f"""
     FROM phone_numbers p JOIN customers c ON c.id = p.customer_id
     WHERE p.e164 = $1
 """
+# Only what the policy reads: the UNION below de-duplicates whole rows, so narrow rows are cheap.
+_HISTORY_COLUMNS = "id, call_id, started_at, ended_at, hangup_side"
+
 # $1 ticket id, $2 customer id, $3 number, $4 call to leave out, $5 queue, $6 did, $7 class,
 # $8 customer ids for bans and blocks, $9 now, $10 the caller's number for bans and blocks (a
 # ban on a number holds even when the caller identified themselves by account), $11 more agents
@@ -82,20 +85,25 @@ _BY_NUMBER = f"""
 _CONTEXT = f"""
     WITH recent AS (
         SELECT i.* FROM (
-            (SELECT * FROM interactions
+            (SELECT {_HISTORY_COLUMNS} FROM interactions
              WHERE ticket_id = $1 AND ended_at IS NOT NULL
              ORDER BY ended_at DESC LIMIT {HISTORY_DEPTH})
             UNION
-            (SELECT * FROM interactions
+            (SELECT {_HISTORY_COLUMNS} FROM interactions
              WHERE customer_id = $2 AND ended_at IS NOT NULL
              ORDER BY ended_at DESC LIMIT {HISTORY_DEPTH})
             UNION
-            (SELECT * FROM interactions
+            (SELECT {_HISTORY_COLUMNS} FROM interactions
              WHERE caller_number = $3 AND ended_at IS NOT NULL
              ORDER BY ended_at DESC LIMIT {HISTORY_DEPTH})
         ) i
         WHERE i.call_id <> $4
         ORDER BY i.ended_at DESC LIMIT {HISTORY_DEPTH}
+    ),
+    legs AS (  -- read once: the history and the agents below both need them
+        SELECT l.interaction_id, l.leg_id, l.agent_id, l.role, l.rang_at, l.answered_at,
+               l.ended_at, l.transferred_from_leg_id
+        FROM interaction_legs l WHERE l.interaction_id IN (SELECT id FROM recent)
     )
     SELECT
       (SELECT coalesce(json_agg(json_build_object(
@@ -106,7 +114,7 @@ _CONTEXT = f"""
                               'rang_at', l.rang_at, 'answered_at', l.answered_at,
                               'ended_at', l.ended_at,
                               'transferred', l.transferred_from_leg_id IS NOT NULL)), '[]')
-                          FROM interaction_legs l WHERE l.interaction_id = r.id))
+                          FROM legs l WHERE l.interaction_id = r.id))
                ORDER BY r.ended_at DESC), '[]')
        FROM recent r) AS history,
       (SELECT coalesce(json_agg(json_build_object(
@@ -136,8 +144,7 @@ _CONTEXT = f"""
                                     AND (c.outcome IS NULL OR c.outcome = 'answered')))), '[]')
        FROM agents a
        WHERE a.id = ANY($11::bigint[])
-          OR a.id IN (SELECT l.agent_id FROM interaction_legs l
-                      WHERE l.interaction_id IN (SELECT id FROM recent))) AS agents
+          OR a.id IN (SELECT l.agent_id FROM legs l)) AS agents
 """
 
 
