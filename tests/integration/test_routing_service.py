@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+import structlog
 
 from routing_core import IncomingCall, QueueDecision, QueueReason, StickyDecision
 from routing_core.decision import BlockedDecision, CandidateReason, Exclusion
@@ -375,7 +376,10 @@ async def test_decision_log_line_has_ids_and_no_personal_data(
     await seed_demo(db, NOW)
     configure_logging("info", "json")
     capsys.readouterr()
-    await service(db).decide(incoming(IVAN, call_id="call-42"), claim=False)
+    try:
+        await service(db).decide(incoming(IVAN, call_id="call-42"), claim=False)
+    finally:
+        structlog.reset_defaults()
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
     decisions = [line for line in lines if line["event"] == "routing_decision"]
     assert len(decisions) == 1
