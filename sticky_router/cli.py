@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 import uuid
 from collections.abc import Sequence
@@ -20,7 +21,9 @@ from sticky_router import database
 from sticky_router.config import Config, ConfigError, load_config
 from sticky_router.demo import CUSTOMERS, seed_demo
 from sticky_router.logs import configure_logging
+from sticky_router.router import RouterSettings, serve
 from sticky_router.sandbox.postgres import LocalPostgres, cache_dir
+from sticky_router.sandbox.stack import local_sandbox
 
 SANDBOX_PORT = 55432
 
@@ -31,6 +34,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Sticky routing for Asterisk: callbacks reach the agent who last helped.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser(
+        "run",
+        help="route calls: against your Asterisk and database when STICKY_ARI_URL and "
+        "STICKY_DATABASE_URL are set, else on the built-in local sandbox",
+    )
 
     migrate = commands.add_parser("migrate", help="upgrade the database schema")
     migrate.add_argument("--revision", default="head", help="target revision (default: head)")
@@ -59,6 +68,38 @@ def _parser() -> argparse.ArgumentParser:
     decide.add_argument("--at", type=_timestamp, default=None, help="ISO time (default: now)")
     decide.add_argument("--json", action="store_true", help="print the decision as JSON")
     return parser
+
+
+def _run(config: Config) -> None:
+    if config.ari_url is None and config.database_url is None:
+        print("No STICKY_ARI_URL or STICKY_DATABASE_URL: starting the local sandbox ...")
+        with local_sandbox() as sandbox:
+            print(sandbox.how_to_call())
+            print("\nThe router is running; Ctrl-C stops it, Asterisk and PostgreSQL.\n")
+            settings = sandbox.router_settings(config.default_region, config.db_budget_ms)
+            asyncio.run(_serve(settings))
+        return
+    ari_url, ari_password = config.require_asterisk()
+    settings = RouterSettings(
+        database_url=config.require_database_url(),
+        ari_url=ari_url,
+        ari_user=config.ari_user,
+        ari_password=ari_password,
+        ari_app=config.ari_app,
+        default_region=config.default_region,
+        db_budget_seconds=config.db_budget_ms / 1000,
+        db_pool_size=config.db_pool_size,
+        queue_context=config.queue_context,
+    )
+    asyncio.run(_serve(settings))
+
+
+async def _serve(settings: RouterSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop.set)
+    await serve(settings, stop)
 
 
 def _timestamp(text: str) -> datetime:
@@ -164,7 +205,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config()
         configure_logging(config.log_level, config.log_format)
-        if args.command == "migrate":
+        if args.command == "run":
+            _run(config)
+        elif args.command == "migrate":
             asyncio.run(_migrate(config, args.revision))
         elif args.command == "seed-demo":
             asyncio.run(_seed(config, args.reset))

@@ -38,6 +38,16 @@ class Config(BaseSettings):
     db_pool_size: int = Field(10, ge=1, le=200)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "console"
+    # Asterisk. Unset ARI_URL means "no Asterisk of yours": `sticky-router run` starts the sandbox.
+    ari_url: str | None = None
+    ari_user: str = "sticky-router"
+    ari_password: SecretStr | None = None
+    ari_app: str = Field("sticky-router", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    ami_host: str = "127.0.0.1"
+    ami_port: int = Field(5038, ge=1, le=65535)
+    ami_user: str = "sticky-router"
+    ami_password: SecretStr | None = None
+    queue_context: str = Field("sticky-queue", pattern=r"^[A-Za-z0-9_.-]{1,79}$")
 
     @field_validator("database_url")
     @classmethod
@@ -49,6 +59,22 @@ class Config(BaseSettings):
             # Never echo the URL back: it usually carries the password.
             raise ValueError("must be a postgresql:// URL, for example postgresql://user@host/db")
         return value
+
+    @field_validator("ari_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                "must be the Asterisk HTTP server's base URL, e.g. http://127.0.0.1:8088"
+            )
+        if parts.username or parts.password:
+            raise ValueError(
+                "must not carry credentials; set STICKY_ARI_USER and STICKY_ARI_PASSWORD"
+            )
+        return value.rstrip("/").removesuffix("/ari")
 
     @field_validator("default_region")
     @classmethod
@@ -72,6 +98,16 @@ class Config(BaseSettings):
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)
+
+    def require_asterisk(self) -> tuple[str, str]:
+        """ARI URL and password, or a ConfigError naming what is missing."""
+        if self.ari_url is None or self.ari_password is None:
+            missing = "STICKY_ARI_URL" if self.ari_url is None else "STICKY_ARI_PASSWORD"
+            raise ConfigError(
+                f"{missing} is not set: the router needs Asterisk's ARI (or run it with neither "
+                "STICKY_ARI_URL nor STICKY_DATABASE_URL set to get the local sandbox)"
+            )
+        return self.ari_url, self.ari_password.get_secret_value()
 
     def require_database_url(self) -> str:
         if self.database_url is None:

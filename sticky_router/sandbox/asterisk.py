@@ -705,16 +705,19 @@ def _tail(path: Path, lines: int = 15) -> str:
 
 
 @contextlib.contextmanager
-def throwaway_asterisk(prefix: str = "test") -> Iterator[LocalAsterisk]:
+def throwaway_asterisk(
+    prefix: str = "test", phone_ports_from: int = 40000
+) -> Iterator[LocalAsterisk]:
     """An Asterisk on free loopback ports for the duration of the `with` block; its instance
-    directory (configuration, logs) is deleted afterwards."""
+    directory (configuration, logs) is deleted afterwards. Suites that may run at the same time
+    pass different `phone_ports_from`: a phone port looks free until its SIPp starts."""
     server = LocalAsterisk(
         name=f"{prefix}-{os.getpid()}",
         throwaway=True,
         sip_port=free_port(socket.SOCK_DGRAM),
         http_port=free_port(),
         ami_port=free_port(),
-        phone_base_port=free_udp_block(len(AGENTS) + 1),
+        phone_base_port=free_udp_block(len(AGENTS) + 1, start=phone_ports_from),
     )
     with server:
         yield server

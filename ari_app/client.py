@@ -1,0 +1,187 @@
+"""A small ARI client on aiohttp: REST calls, and an event stream that survives Asterisk.
+
+Why our own (see docs/real-components.md): every published Python ARI client either returns
+silently, hangs or spins when the websocket closes. This one
+- sends Basic auth in a header (never in the URL) and URL-encodes every path segment
+  (`PJSIP/agent1` becomes `PJSIP%2Fagent1`);
+- puts a timeout on every REST call;
+- keeps the websocket alive with heartbeats, reconnects with capped exponential backoff and
+  calls `on_connected` after every (re)connect so the application can resync its channels;
+- never blocks the reader: events go to one ordered queue per channel (so a slow handler for one
+  call delays only that call) and are handled by a task per queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import structlog
+
+log = structlog.get_logger("sticky_router.ari")
+
+Event = dict[str, Any]
+EventHandler = Callable[[Event], Awaitable[None]]
+ConnectedHandler = Callable[[], Awaitable[None]]
+
+
+class AriError(RuntimeError):
+    """Asterisk answered a REST call with an error status."""
+
+    def __init__(self, method: str, path: str, status: int, body: str) -> None:
+        super().__init__(f"ARI {method} {path} answered {status}: {body[:200]}")
+        self.status = status
+
+
+def segment(value: str) -> str:
+    """One URL path segment, with `/` and everything else unsafe encoded."""
+    return quote(value, safe="")
+
+
+@dataclass
+class Backoff:
+    """Capped exponential backoff: 0.2 s, 0.4 s, ... up to `cap`, reset after a good connection."""
+
+    first: float = 0.2
+    cap: float = 5.0
+    current: float = field(default=0.0, init=False)
+
+    def next_delay(self) -> float:
+        self.current = self.first if self.current == 0 else min(self.cap, self.current * 2)
+        return self.current
+
+    def reset(self) -> None:
+        self.current = 0.0
+
+
+class AriClient:
+    def __init__(
+        self,
+        base_url: str,
+        username: str,
+        password: str,
+        app: str,
+        *,
+        request_timeout: float = 2.0,
+        heartbeat: float = 5.0,
+    ) -> None:
+        self._base = base_url.rstrip("/") + "/ari"
+        self._auth = aiohttp.encode_basic_auth(username, password)
+        self.app = app
+        self._timeout = aiohttp.ClientTimeout(total=request_timeout)
+        self._heartbeat = heartbeat
+        self._session: aiohttp.ClientSession | None = None
+        self._queues: dict[str, asyncio.Queue[Event]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self.connected = asyncio.Event()
+
+    def __repr__(self) -> str:  # never show the credentials
+        return f"AriClient({self._base!r}, app={self.app!r})"
+
+    async def __aenter__(self) -> AriClient:
+        self._session = aiohttp.ClientSession(headers={"Authorization": self._auth})
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        for worker in self._workers.values():
+            worker.cancel()
+        if self._session is not None:
+            await self._session.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("use AriClient as `async with AriClient(...) as client`")
+        return self._session
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """One REST call; `path` segments must already be encoded with `segment()`."""
+        async with self.session.request(
+            method, self._base + path, params=params, json=body, timeout=self._timeout
+        ) as response:
+            text = await response.text()
+            if response.status >= 400:
+                raise AriError(method, path, response.status, text)
+            return json.loads(text) if text else None
+
+    async def run_events(self, on_event: EventHandler, on_connected: ConnectedHandler) -> None:
+        """Read events until cancelled, reconnecting whenever the websocket goes away."""
+        backoff = Backoff()
+        url = self._base.replace("http", "ws", 1) + "/events"
+        params = {"app": self.app, "subscribeAll": "false"}
+        while True:
+            try:
+                async with self.session.ws_connect(
+                    url,
+                    params=params,
+                    heartbeat=self._heartbeat,
+                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=self._heartbeat),
+                ) as websocket:
+                    backoff.reset()
+                    self.connected.set()
+                    log.info("ari_connected", app=self.app)
+                    await on_connected()
+                    async for message in websocket:
+                        if message.type is aiohttp.WSMsgType.TEXT:
+                            self._dispatch(json.loads(message.data), on_event)
+                        elif message.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
+                            break
+            except asyncio.CancelledError:
+                raise
+            except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as error:
+                log.warning("ari_unreachable", app=self.app, error=type(error).__name__)
+            except Exception:
+                # A failing resync must not end event handling for good.
+                log.exception("ari_connection_failed", app=self.app)
+            self.connected.clear()
+            delay = backoff.next_delay()
+            log.info("ari_reconnecting", app=self.app, in_seconds=delay)
+            await asyncio.sleep(delay)
+
+    def _dispatch(self, event: Event, on_event: EventHandler) -> None:
+        """Queue the event behind the others of its channel; never wait here."""
+        key = _channel_of(event)
+        queue = self._queues.get(key)
+        if queue is None:
+            queue = self._queues[key] = asyncio.Queue()
+            self._workers[key] = asyncio.get_running_loop().create_task(
+                self._work(key, queue, on_event)
+            )
+        queue.put_nowait(event)
+
+    async def _work(self, key: str, queue: asyncio.Queue[Event], on_event: EventHandler) -> None:
+        try:
+            while True:
+                event = await queue.get()
+                try:
+                    await on_event(event)
+                except Exception:
+                    log.exception("ari_event_failed", event_type=event.get("type"))
+                if event.get("type") == "ChannelDestroyed" and queue.empty():
+                    return  # nothing more will come for this channel
+        finally:
+            if self._queues.get(key) is queue and queue.empty():
+                del self._queues[key]
+                self._workers.pop(key, None)
+
+
+def _channel_of(event: Event) -> str:
+    """The ordering key: the channel an event is about, else its kind (device state, ...)."""
+    for field_name in ("channel", "peer", "replace_channel"):
+        channel = event.get(field_name)
+        if isinstance(channel, dict) and "id" in channel:
+            return str(channel["id"])
+    if "device_state" in event:
+        return "device:" + str(event["device_state"].get("name"))
+    return "app"

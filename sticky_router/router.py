@@ -1,0 +1,119 @@
+"""The router process: the ARI application on its own event stream, with its database pool.
+
+`Router` is what `sticky-router run` starts, and what the end-to-end tests start in their own
+event loop against the sandbox. It owns nothing it cannot close: `stop()` ends the event stream,
+lets calls in the middle of a decision finish, and closes the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+import asyncpg
+import structlog
+
+from ari_app.app import DialplanTargets, StickyRouterApp
+from ari_app.client import AriClient
+from routing_core import CallRecorder, RoutingService
+from sticky_router import database
+
+log = structlog.get_logger("sticky_router.router")
+
+# Long enough for a call that is ringing its agent (ring timeout, 15 s by default) to finish.
+DRAIN_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class RouterSettings:
+    """Where the router connects. Passwords are plain strings here, so keep this out of logs:
+    the repr hides them."""
+
+    database_url: str
+    ari_url: str
+    ari_user: str
+    ari_password: str
+    ari_app: str = "sticky-router"
+    default_region: str = "RU"
+    db_budget_seconds: float = 0.3
+    db_pool_size: int = 10
+    queue_context: str = "sticky-queue"
+
+    def __repr__(self) -> str:
+        return f"RouterSettings(ari_url={self.ari_url!r}, ari_app={self.ari_app!r})"
+
+
+class Router:
+    def __init__(self, settings: RouterSettings) -> None:
+        self.settings = settings
+        self._pool: asyncpg.Pool | None = None
+        self._client: AriClient | None = None
+        self._events: asyncio.Task[None] | None = None
+        self.app: StickyRouterApp | None = None
+
+    async def start(self) -> None:
+        """Connect the pool and the event stream; returns once ARI accepted the websocket (or
+        keeps retrying in the background when Asterisk is not there yet)."""
+        settings = self.settings
+        self._pool = await database.create_pool(settings.database_url, settings.db_pool_size)
+        routing = RoutingService(
+            self._pool,
+            default_region=settings.default_region,
+            db_budget_seconds=settings.db_budget_seconds,
+        )
+        self._client = AriClient(
+            settings.ari_url, settings.ari_user, settings.ari_password, settings.ari_app
+        )
+        await self._client.__aenter__()
+        self.app = StickyRouterApp(
+            self._client,
+            routing,
+            CallRecorder(self._pool),
+            DialplanTargets(queue_context=settings.queue_context),
+        )
+        self._events = asyncio.get_running_loop().create_task(
+            self._client.run_events(self.app.on_event, self.app.on_connected)
+        )
+        log.info("router_started", ari_url=settings.ari_url, app=settings.ari_app)
+
+    @property
+    def running(self) -> bool:
+        return self._events is not None
+
+    async def wait_connected(self, seconds: float) -> None:
+        if self._client is None:
+            raise RuntimeError("the router is not started")
+        async with asyncio.timeout(seconds):
+            await self._client.connected.wait()
+
+    async def stop(self) -> None:
+        """Send new calls to the queue, let the calls in flight reach their agent or the queue,
+        then close. Bridged calls stay up in Asterisk; the next router adopts them."""
+        if self.app is not None:
+            await self.app.drain(DRAIN_SECONDS)
+        if self._events is not None:
+            self._events.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._events
+            self._events = None
+        if self._client is not None:
+            await self._client.__aexit__(None, None, None)
+            self._client = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+        log.info("router_stopped")
+
+    async def __aenter__(self) -> Router:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop()
+
+
+async def serve(settings: RouterSettings, stop: asyncio.Event) -> None:
+    """Run until `stop` is set (SIGINT/SIGTERM in the CLI)."""
+    async with Router(settings):
+        await stop.wait()

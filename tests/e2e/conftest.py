@@ -1,0 +1,91 @@
+"""The real sandbox for end-to-end tests: Postgres, Asterisk 22 and the router in this process.
+
+One throwaway Postgres and one throwaway Asterisk (free loopback ports) serve the whole run;
+the router runs in the test session's event loop, so a test can stop and start it. Before each
+test the demo data is loaded afresh (its history is relative to now) and Asterisk is left with
+no call and no paused member.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from sticky_router import database
+from sticky_router.demo import seed_demo
+from sticky_router.router import Router
+from sticky_router.sandbox.asterisk import LocalAsterisk, throwaway_asterisk
+from sticky_router.sandbox.postgres import LocalPostgres, throwaway_postgres
+from sticky_router.sandbox.stack import Sandbox
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    with (
+        throwaway_postgres() as postgres,
+        throwaway_asterisk("e2e", phone_ports_from=41000) as asterisk,
+    ):
+        database.upgrade(postgres.dsn)
+        yield Sandbox(postgres, asterisk)
+
+
+@pytest.fixture(scope="session")
+def asterisk(sandbox: Sandbox) -> LocalAsterisk:
+    return sandbox.asterisk
+
+
+@pytest.fixture(scope="session")
+def postgres(sandbox: Sandbox) -> LocalPostgres:
+    return sandbox.postgres
+
+
+@pytest.fixture(scope="session")
+async def pool(postgres: LocalPostgres) -> AsyncIterator[asyncpg.Pool]:
+    pool = await database.create_pool(postgres.dsn, size=4)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="session")
+async def router(sandbox: Sandbox) -> AsyncIterator[Router]:
+    router = Router(sandbox.router_settings())
+    await router.start()
+    await router.wait_connected(10)
+    yield router
+    await router.stop()
+
+
+@pytest.fixture
+async def fresh(
+    router: Router, pool: asyncpg.Pool, asterisk: LocalAsterisk
+) -> AsyncIterator[datetime]:
+    """Demo data loaded at this moment, the router connected, no call left in Asterisk."""
+    if not router.running:
+        await router.start()
+    await router.wait_connected(10)
+    await _quiet(asterisk)
+    moment = datetime.now(UTC)
+    await seed_demo(pool, moment, reset=True)
+    yield moment
+    await _quiet(asterisk)
+
+
+async def _quiet(asterisk: LocalAsterisk) -> None:
+    """No channel up and every queue member unpaused: each test starts from silence."""
+    await asyncio.to_thread(asterisk.cli, "channel request hangup all")
+    await asyncio.to_thread(asterisk.cli, "queue unpause member PJSIP/agent2 queue support")
+    for _ in range(50):
+        channels = await asyncio.to_thread(asterisk.cli, "core show channels count")
+        if channels.lstrip().startswith("0 active channels"):
+            return
+        await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+def phone_logs(tmp_path: Path) -> Path:
+    return tmp_path / "sipp"

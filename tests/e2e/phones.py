@@ -1,0 +1,106 @@
+"""The four agent phones and the caller of one end-to-end test, and what each phone saw.
+
+Every agent phone runs for the whole test (so a phone that must NOT ring is listening and would
+notice); what it received is read back from SIPp's message log, with the time of each request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sticky_router.sandbox.asterisk import LocalAsterisk
+from tests.sipp.sipp import SippPhone, SippResult
+
+AGENTS = ("agent1", "agent2", "agent3", "agent4")
+_HEADER = re.compile(r"^-{10,} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)$")
+
+
+@dataclass(frozen=True)
+class Received:
+    at: datetime
+    method: str
+
+
+def requests_received(messages_log: Path) -> list[Received]:
+    """The SIP requests (not responses) a SIPp phone received, in order, with their times."""
+    if not messages_log.is_file():
+        return []
+    received: list[Received] = []
+    lines = messages_log.read_text(errors="replace").splitlines()
+    for index, line in enumerate(lines):
+        header = _HEADER.match(line)
+        if header is None or index + 3 >= len(lines) or "received" not in lines[index + 1]:
+            continue
+        first = lines[index + 3].split()
+        if first and not first[0].startswith("SIP/"):
+            received.append(Received(datetime.fromisoformat(header[1]), first[0]))
+    return received
+
+
+@dataclass
+class AgentPhones:
+    """Start with a scenario per agent (`uas_answer.xml`, `uas_noanswer.xml`, ...); agents not
+    named get a phone that rings and never answers."""
+
+    asterisk: LocalAsterisk
+    log_dir: Path
+    scenarios: dict[str, str]
+    ring_ms: dict[str, int] = field(default_factory=dict)
+    phones: dict[str, SippPhone] = field(default_factory=dict)
+
+    def __enter__(self) -> AgentPhones:
+        for agent in AGENTS:
+            scenario = self.scenarios.get(agent, "uas_noanswer.xml")
+            phone = SippPhone.agent(
+                scenario,
+                self.asterisk.agent_port(agent),
+                self.log_dir,
+                ring_ms=self.ring_ms.get(agent, 300),
+                calls=20,  # more than any test places: the phone never closes its port early
+                timeout_s=120,
+                name=agent,
+            )
+            self.phones[agent] = phone.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for phone in self.phones.values():
+            phone.stop()
+
+    def requests(self, agent: str, method: str = "INVITE") -> list[Received]:
+        log = self.log_dir / f"{agent}.messages.log"
+        return [r for r in requests_received(log) if r.method == method]
+
+    def rung(self) -> dict[str, int]:
+        """INVITEs per agent: who rang, and how often."""
+        return {agent: len(self.requests(agent)) for agent in AGENTS}
+
+
+async def call(
+    asterisk: LocalAsterisk,
+    log_dir: Path,
+    *,
+    caller_id: str,
+    hold_ms: int = 2000,
+    scenario: str = "uac.xml",
+    dialled: str = "74950000000",
+    calls: int = 1,
+    name: str = "caller",
+) -> SippResult:
+    """Place the call(s) and wait for SIPp to finish, without blocking the router's event loop."""
+    phone = SippPhone.caller(
+        scenario,
+        asterisk,
+        log_dir,
+        dialled=dialled,
+        caller_id=caller_id,
+        hold_ms=hold_ms,
+        calls=calls,
+        timeout_s=60,
+        name=name,
+    )
+    return await asyncio.to_thread(phone.run)

@@ -1,0 +1,282 @@
+"""Real calls through a real Asterisk 22: SIPp is the caller and every agent's phone.
+
+The scenarios of the ARI issue, lettered as there. Demo callers (sticky_router/demo.py): Ivan
+(+79123456701) last spoke with agent2 42 minutes ago; Sergey (+79123456703) spoke with agent2
+3 hours ago, outside the 120-minute window. Numbers the demo does not know have no history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import asyncpg
+import pytest
+
+from routing_core.settings import Scope
+from routing_core.store.settings_store import set_setting
+from sticky_router.router import Router
+from sticky_router.sandbox.asterisk import LocalAsterisk
+from tests.e2e.phones import AgentPhones, call
+from tests.sipp.sipp import assert_calls_succeeded
+
+IVAN = "79123456701"
+SERGEY = "79123456703"
+UNKNOWN = "79990000001"
+
+pytestmark = pytest.mark.usefixtures("fresh")
+
+
+async def interaction(pool: asyncpg.Pool, number: str) -> asyncpg.Record:
+    """The one interaction recorded for calls from `number` during the test."""
+    rows = await pool.fetch(
+        "SELECT * FROM interactions WHERE caller_number = $1 AND call_id NOT LIKE 'demo-%'"
+        " ORDER BY started_at",
+        "+" + number,
+    )
+    assert len(rows) == 1, f"expected one recorded call from {number}, found {len(rows)}"
+    return rows[0]
+
+
+async def legs(pool: asyncpg.Pool, interaction_id: int) -> list[dict[str, Any]]:
+    rows = await pool.fetch(
+        "SELECT a.name AS agent, l.* FROM interaction_legs l JOIN agents a ON a.id = l.agent_id"
+        " WHERE l.interaction_id = $1 ORDER BY l.rang_at",
+        interaction_id,
+    )
+    return [dict(row) for row in rows]
+
+
+async def settled(pool: asyncpg.Pool, number: str) -> asyncpg.Record:
+    """The interaction once its end is recorded (the last records trail the SIP messages)."""
+    for _ in range(50):
+        row = await interaction(pool, number)
+        if row["ended_at"] is not None:
+            return row
+        await asyncio.sleep(0.1)
+    return row
+
+
+async def test_b_callback_inside_the_window_rings_agent2_first_and_bridges(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    with AgentPhones(asterisk, phone_logs, {"agent2": "uas_answer.xml"}) as phones:
+        result = await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=1500)
+        assert_calls_succeeded(result)
+    assert phones.rung() == {"agent1": 0, "agent2": 1, "agent3": 0, "agent4": 0}
+    row = await settled(pool, IVAN)
+    assert (row["route"], row["route_reason"], row["outcome"]) == ("sticky", "last_agent", "sticky")
+    assert row["hangup_side"] == "caller"
+    [leg] = await legs(pool, row["id"])
+    assert leg["agent"] == "agent2"
+    assert leg["answered_at"] is not None
+    assert leg["leg_id"] == f"{row['call_id']}-agent2"  # deterministic ids
+
+
+async def test_c_agent2_on_another_call_means_the_queue_at_once(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    scenarios = {"agent1": "uas_answer.xml", "agent2": "uas_answer.xml"}
+    with AgentPhones(asterisk, phone_logs, scenarios) as phones:
+        # agent2 takes another call first: a call Asterisk originates, waiting 30 s.
+        await asyncio.to_thread(asterisk.cli, "channel originate PJSIP/agent2 application Wait 30")
+        await wait_for_device(asterisk, "PJSIP/agent2", "INUSE", "BUSY")
+        result = await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=1500)
+        assert_calls_succeeded(result)
+    assert phones.rung()["agent2"] == 1  # only the other call
+    assert phones.rung()["agent1"] == 1  # the queue found agent1
+    row = await settled(pool, IVAN)
+    assert (row["route"], row["outcome"], row["outcome_reason"]) == ("sticky", "queue", "busy")
+
+
+async def test_d_agent2_paused_in_the_queue_means_the_queue_at_once(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    await asyncio.to_thread(asterisk.cli, "queue pause member PJSIP/agent2 queue support")
+    with AgentPhones(asterisk, phone_logs, {"agent1": "uas_answer.xml"}) as phones:
+        result = await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=1500)
+        assert_calls_succeeded(result)
+    assert phones.rung()["agent2"] == 0
+    assert phones.rung()["agent1"] == 1
+    row = await settled(pool, IVAN)
+    assert (row["outcome"], row["outcome_reason"]) == ("queue", "paused")
+
+
+async def test_e_no_answer_reaches_the_queue_after_the_ring_timeout_not_before(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    ring_timeout = 4
+    await set_setting(
+        pool, scope=Scope.GLOBAL, scope_value=None, key="ring_timeout_seconds",
+        value=ring_timeout, actor="e2e",
+    )  # fmt: skip
+    scenarios = {"agent1": "uas_answer.xml", "agent2": "uas_noanswer.xml"}
+    with AgentPhones(asterisk, phone_logs, scenarios, ring_ms={"agent1": 300}) as phones:
+        # The announcement answers the caller: the call must last past the ring timeout.
+        result = await call(
+            asterisk, phone_logs, caller_id=IVAN, hold_ms=ring_timeout * 1000 + 2000
+        )
+        assert_calls_succeeded(result)
+    first_ring = phones.requests("agent2")[0].at
+    cancelled = phones.requests("agent2", "CANCEL")[0].at
+    queue_rang = phones.requests("agent1")[0].at
+    assert ring_timeout - 0.3 <= (cancelled - first_ring).total_seconds() <= ring_timeout + 1
+    assert ring_timeout - 0.3 <= (queue_rang - first_ring).total_seconds() <= ring_timeout + 2
+    row = await settled(pool, IVAN)
+    assert (row["outcome"], row["outcome_reason"]) == ("queue", "no_answer")
+    agent2_leg = (await legs(pool, row["id"]))[0]
+    assert (agent2_leg["agent"], agent2_leg["answered_at"]) == ("agent2", None)
+
+
+@pytest.mark.parametrize("scenario", ["uas_busy.xml", "uas_reject.xml"])
+async def test_f_agent2_rejecting_sends_the_call_to_the_queue(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path, scenario: str
+) -> None:
+    scenarios = {"agent1": "uas_answer.xml", "agent2": scenario}
+    with AgentPhones(asterisk, phone_logs, scenarios) as phones:
+        result = await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=1000)
+        assert_calls_succeeded(result)
+    assert phones.rung()["agent2"] >= 1
+    assert phones.rung()["agent1"] == 1
+    row = await settled(pool, IVAN)
+    assert (row["outcome"], row["outcome_reason"]) == ("queue", "rejected")
+
+
+async def test_g_callback_after_the_window_goes_to_the_queue(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    with AgentPhones(asterisk, phone_logs, {"agent1": "uas_answer.xml"}) as phones:
+        result = await call(asterisk, phone_logs, caller_id=SERGEY, hold_ms=1000)
+        assert_calls_succeeded(result)
+    assert phones.rung()["agent1"] == 1
+    row = await settled(pool, SERGEY)
+    assert (row["route"], row["route_reason"]) == ("queue", "window_expired")
+
+
+@pytest.mark.parametrize("announce", [True, False], ids=["bye-after-announcement", "cancel"])
+async def test_h_caller_hanging_up_while_agent2_rings_cancels_the_leg(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path, announce: bool
+) -> None:
+    # With the announcement the caller is answered and hangs up with BYE; without it the caller
+    # is still ringing and gives up with CANCEL.
+    await set_setting(
+        pool, scope=Scope.GLOBAL, scope_value=None, key="announce", value=announce, actor="e2e"
+    )
+    scenario = "uac.xml" if announce else "uac_cancel.xml"
+    with AgentPhones(asterisk, phone_logs, {"agent2": "uas_noanswer.xml"}) as phones:
+        result = await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=1500, scenario=scenario)
+        assert_calls_succeeded(result)
+        await asyncio.sleep(0.5)  # the CANCEL to agent2 follows the caller's
+    assert len(phones.requests("agent2", "CANCEL")) == 1
+    assert phones.rung() == {"agent1": 0, "agent2": 1, "agent3": 0, "agent4": 0}
+    row = await settled(pool, IVAN)
+    assert (row["outcome"], row["outcome_reason"], row["hangup_side"]) == (
+        "abandoned",
+        "caller_abandoned",
+        "caller",
+    )
+    [leg] = await legs(pool, row["id"])
+    assert leg["answered_at"] is None
+    assert leg["ended_at"] is not None
+
+
+async def test_i_with_the_router_stopped_the_call_still_reaches_the_queue(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path, router: Router
+) -> None:
+    await router.stop()
+    try:
+        with AgentPhones(asterisk, phone_logs, {"agent1": "uas_answer.xml"}) as phones:
+            result = await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=1000)
+            assert_calls_succeeded(result)
+        assert phones.rung()["agent1"] == 1
+        assert phones.rung()["agent2"] <= 1  # the queue may ring everyone; no router attempt
+        count = await pool.fetchval("SELECT count(*) FROM interactions WHERE call_id !~ '^demo'")
+        assert count == 0  # nobody decided anything
+    finally:
+        await router.start()
+        await router.wait_connected(10)
+
+
+async def test_j_anonymous_caller_goes_to_the_queue(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    with AgentPhones(asterisk, phone_logs, {"agent1": "uas_answer.xml"}) as phones:
+        result = await call(asterisk, phone_logs, caller_id="anonymous", hold_ms=1000)
+        assert_calls_succeeded(result)
+    assert phones.rung()["agent1"] == 1
+    row = await pool.fetchrow(
+        "SELECT * FROM interactions WHERE caller_number IS NULL AND call_id !~ '^demo'"
+    )
+    assert row is not None
+    assert (row["route"], row["route_reason"]) == ("queue", "no_caller_key")
+
+
+async def test_l_two_callbacks_at_once_ring_agent2_for_at_most_one(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    scenarios = {"agent1": "uas_answer.xml", "agent2": "uas_answer.xml"}
+    with AgentPhones(asterisk, phone_logs, scenarios, ring_ms={"agent2": 1000}) as phones:
+        result = await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=2500, calls=2)
+        assert_calls_succeeded(result)
+    assert phones.rung()["agent2"] == 1
+    rows = await pool.fetch(
+        "SELECT i.*, a.name AS target FROM interactions i LEFT JOIN agents a"
+        " ON a.id = i.target_agent_id WHERE caller_number = $1 AND call_id !~ '^demo'",
+        "+" + IVAN,
+    )
+    assert len(rows) == 2
+    assert sorted(row["outcome"] for row in rows) == ["queue", "sticky"]
+
+
+async def test_a_bridged_call_survives_the_router_restarting(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path, router: Router
+) -> None:
+    with AgentPhones(asterisk, phone_logs, {"agent2": "uas_answer.xml"}) as phones:
+        caller = asyncio.create_task(call(asterisk, phone_logs, caller_id=IVAN, hold_ms=5000))
+        await wait_until_bridged(pool, IVAN)
+        await router.stop()
+        await asyncio.sleep(0.5)
+        await router.start()
+        await router.wait_connected(10)
+        assert_calls_succeeded(await caller)
+        await asyncio.sleep(0.5)
+        # The caller's BYE ended agent2's side too: the restarted router adopted the bridge.
+        assert len(phones.requests("agent2", "BYE")) == 1
+    row = await settled(pool, IVAN)
+    assert (row["outcome"], row["hangup_side"]) == ("sticky", "caller")
+
+
+async def wait_for_device(asterisk: LocalAsterisk, device: str, *states: str) -> None:
+    """Wait until Asterisk reports the device in one of `states` (INUSE, BUSY, RINGING...)."""
+    url = f"http://127.0.0.1:{asterisk.http_port}/ari/deviceStates/{quote(device, safe='')}"
+    request = urllib.request.Request(
+        url, headers={"Authorization": asterisk.ari_credentials.basic_auth()}
+    )
+
+    def read_state() -> str:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            return str(json.load(response)["state"])
+
+    shown = None
+    for _ in range(100):
+        shown = await asyncio.to_thread(read_state)
+        if shown in states:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{device} never reached {states}; last seen {shown}")
+
+
+async def wait_until_bridged(pool: asyncpg.Pool, number: str) -> None:
+    for _ in range(100):
+        outcome = await pool.fetchval(
+            "SELECT outcome FROM interactions WHERE caller_number = $1 AND call_id !~ '^demo'",
+            "+" + number,
+        )
+        if outcome == "sticky":
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the call from {number} was never bridged")
