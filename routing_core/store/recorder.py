@@ -141,23 +141,40 @@ class CallRecorder:
         )  # fmt: skip
         return status == "UPDATE 1"
 
+    async def call_routed(self, call_id: str, outcome: str, reason: str | None = None) -> bool:
+        """Where the call went, known before it ends: `sticky` (connected to the sticky target),
+        `queue`, `blocked`, `abandoned`; `reason` is why a sticky attempt missed, if it did."""
+        status = await self._pool.execute(
+            """
+            UPDATE interactions SET
+                outcome = coalesce(outcome, $2),
+                outcome_reason = CASE WHEN outcome IS NULL THEN $3 ELSE outcome_reason END
+            WHERE call_id = $1
+            """,
+            call_id,
+            outcome,
+            reason,
+        )
+        return status == "UPDATE 1"
+
     async def call_ended(
         self,
         call_id: str,
         at: datetime,
         hangup_side: HangupSide | None,
-        outcome: str,
+        outcome: str | None = None,
         reason: str | None = None,
     ) -> bool:
-        """The caller's channel is gone. `outcome` says where the call ended up (`sticky`,
-        `queue`, `blocked`, `abandoned`), `reason` why a sticky attempt missed, if it did."""
+        """The caller's channel is gone; the window of the next callback counts from `at`.
+        `outcome` and `reason` as for `call_routed`, when not already recorded."""
         status = await self._pool.execute(
             """
             UPDATE interactions SET
                 ended_at = coalesce(ended_at, $2),
                 hangup_side = CASE WHEN ended_at IS NULL THEN $3 ELSE hangup_side END,
-                outcome = CASE WHEN ended_at IS NULL THEN $4 ELSE outcome END,
-                outcome_reason = CASE WHEN ended_at IS NULL THEN $5 ELSE outcome_reason END
+                outcome_reason = CASE WHEN ended_at IS NULL AND outcome IS NULL
+                                      THEN $5 ELSE outcome_reason END,
+                outcome = CASE WHEN ended_at IS NULL THEN coalesce(outcome, $4) ELSE outcome END
             WHERE call_id = $1
             """,
             call_id, at, hangup_side.value if hangup_side else None, outcome, reason,
