@@ -23,7 +23,12 @@ from typing import Any
 
 import structlog
 
-from ari_app.availability import Availability, check_availability, wait_until_free
+from ari_app.availability import (
+    Availability,
+    DeviceWatch,
+    check_availability,
+    wait_until_free,
+)
 from ari_app.bridged import BridgedCall, BridgedCalls
 from ari_app.channel_vars import fallback_variables, queue_reason
 from ari_app.client import AriClient, AriError, Event, segment
@@ -101,6 +106,7 @@ class StickyRouterApp:
         self._calls: dict[str, LiveCall] = {}
         self._agent_to_caller: dict[str, str] = {}
         self._bridged = BridgedCalls()
+        self._devices = DeviceWatch()
         self._tasks: set[asyncio.Task[object]] = set()
         self.accepting = True  # False while the process shuts down: new calls go to the queue
 
@@ -114,6 +120,8 @@ class StickyRouterApp:
             self._dial(event)
         elif kind in ("ChannelHangupRequest", "ChannelDestroyed", "StasisEnd"):
             await self._gone(event)
+        elif kind == "DeviceStateChanged":
+            self._devices.changed(str(event.get("device_state", {}).get("name", "")))
 
     async def on_connected(self) -> None:
         """After every (re)connect, take stock of what Asterisk holds for this application.
@@ -275,7 +283,7 @@ class StickyRouterApp:
         )
         if availability is Availability.BUSY and knobs.busy_wait_seconds > 0:
             availability = await wait_until_free(
-                self._ari, target.endpoint, knobs.busy_wait_seconds, live.caller_gone
+                self._ari, self._devices, target.endpoint, knobs.busy_wait_seconds, live.caller_gone
             )
         if live.caller_gone.is_set():
             await self._finish_abandoned(live)

@@ -8,13 +8,14 @@ never are.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from enum import StrEnum
 
 from ari_app.client import AriClient, AriError, segment
 
 FREE_STATES = frozenset({"NOT_INUSE"})
 BUSY_STATES = frozenset({"INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD"})
-POLL_INTERVAL = 0.25
+RECHECK_SECONDS = 1.0
 
 
 class Availability(StrEnum):
@@ -63,21 +64,64 @@ async def check_availability(
     return Availability.OFFLINE
 
 
+class DeviceWatch:
+    """Wakes waiters when Asterisk reports a device state change (DeviceStateChanged events of
+    the devices the application subscribed to)."""
+
+    def __init__(self) -> None:
+        self._waiters: dict[str, set[asyncio.Event]] = {}
+
+    def changed(self, device: str) -> None:
+        for waiter in self._waiters.get(device, ()):
+            waiter.set()
+
+    def register(self, device: str) -> asyncio.Event:
+        waiter = asyncio.Event()
+        self._waiters.setdefault(device, set()).add(waiter)
+        return waiter
+
+    def unregister(self, device: str, waiter: asyncio.Event) -> None:
+        waiters = self._waiters.get(device)
+        if waiters is not None:
+            waiters.discard(waiter)
+            if not waiters:
+                del self._waiters[device]
+
+
 async def wait_until_free(
-    client: AriClient, endpoint: str, seconds: float, caller_gone: asyncio.Event
+    client: AriClient,
+    watch: DeviceWatch,
+    endpoint: str,
+    seconds: float,
+    caller_gone: asyncio.Event,
 ) -> Availability:
     """Wait up to `seconds` for a busy agent to come free, giving up if the caller hangs up.
 
-    Polls the device state: a quarter-second poll costs one cheap REST call and cannot miss a
-    state change the way a subscription lost across a reconnect could.
+    Woken by device-state events; the state is also re-read every RECHECK_SECONDS, because a
+    subscription made just before a websocket reconnect can be lost without a word.
     """
+    source = f"deviceState:{endpoint}"
+    subscription = f"/applications/{segment(client.app)}/subscription"
+    waiter = watch.register(endpoint)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
-    while loop.time() < deadline and not caller_gone.is_set():
-        state = await device_state(client, endpoint)
-        if state in FREE_STATES:
-            return Availability.FREE
-        if state not in BUSY_STATES:
-            return Availability.OFFLINE
-        await asyncio.sleep(POLL_INTERVAL)
-    return Availability.BUSY
+    try:
+        await client.request("POST", subscription, params={"eventSource": source})
+        while not caller_gone.is_set():
+            state = await device_state(client, endpoint)
+            if state in FREE_STATES:
+                return Availability.FREE
+            if state not in BUSY_STATES:
+                return Availability.OFFLINE
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            waiter.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(remaining, RECHECK_SECONDS)):
+                    await waiter.wait()
+        return Availability.BUSY
+    finally:
+        watch.unregister(endpoint, waiter)
+        with contextlib.suppress(AriError, OSError, TimeoutError):
+            await client.request("DELETE", subscription, params={"eventSource": source})

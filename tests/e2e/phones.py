@@ -25,15 +25,16 @@ class Received:
     method: str
 
 
-def requests_received(messages_log: Path) -> list[Received]:
-    """The SIP requests (not responses) a SIPp phone received, in order, with their times."""
+def requests_received(messages_log: Path, direction: str = "received") -> list[Received]:
+    """The SIP requests (not responses) a SIPp phone received (or `sent`), in order, with their
+    times."""
     if not messages_log.is_file():
         return []
     received: list[Received] = []
     lines = messages_log.read_text(errors="replace").splitlines()
     for index, line in enumerate(lines):
         header = _HEADER.match(line)
-        if header is None or index + 3 >= len(lines) or "received" not in lines[index + 1]:
+        if header is None or index + 3 >= len(lines) or direction not in lines[index + 1]:
             continue
         first = lines[index + 3].split()
         if first and not first[0].startswith("SIP/"):

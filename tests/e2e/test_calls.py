@@ -21,7 +21,7 @@ from routing_core.settings import Scope
 from routing_core.store.settings_store import set_setting
 from sticky_router.router import Router
 from sticky_router.sandbox.asterisk import LocalAsterisk
-from tests.e2e.phones import AgentPhones, call
+from tests.e2e.phones import AgentPhones, call, requests_received
 from tests.sipp.sipp import assert_calls_succeeded
 
 IVAN = "79123456701"
@@ -91,6 +91,29 @@ async def test_c_agent2_on_another_call_means_the_queue_at_once(
     assert phones.rung()["agent1"] == 1  # the queue found agent1
     row = await settled(pool, IVAN)
     assert (row["route"], row["outcome"], row["outcome_reason"]) == ("sticky", "queue", "busy")
+
+
+async def test_c_with_a_busy_wait_agent2_is_rung_as_soon_as_free(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    await set_setting(
+        pool, scope=Scope.GLOBAL, scope_value=None, key="busy_wait_seconds", value=12, actor="e2e"
+    )
+    with AgentPhones(asterisk, phone_logs, {"agent2": "uas_answer.xml"}) as phones:
+        # agent2's other call ends by itself after 4 s.
+        await asyncio.to_thread(asterisk.cli, "channel originate PJSIP/agent2 application Wait 4")
+        await wait_for_device(asterisk, "PJSIP/agent2", "INUSE", "BUSY")
+        result = await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=1500)
+        assert_calls_succeeded(result)
+    other_call_ended = phones.requests("agent2", "BYE")[0].at
+    rung_again = phones.requests("agent2")[1].at
+    [called] = requests_received(phone_logs / "caller.messages.log", "sent")[:1]
+    assert called.at < other_call_ended, "the callback came too late to find agent2 busy"
+    # Woken by the device-state event, not by a periodic re-check (every second).
+    assert 0 <= (rung_again - other_call_ended).total_seconds() < 0.7
+    assert phones.rung() == {"agent1": 0, "agent2": 2, "agent3": 0, "agent4": 0}
+    row = await settled(pool, IVAN)
+    assert row["outcome"] == "sticky"
 
 
 async def test_d_agent2_paused_in_the_queue_means_the_queue_at_once(
