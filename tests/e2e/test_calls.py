@@ -61,6 +61,21 @@ async def settled(pool: asyncpg.Pool, number: str) -> asyncpg.Record:
     return row
 
 
+async def test_a_first_call_goes_to_the_queue_and_who_answered_is_recorded(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    with AgentPhones(asterisk, phone_logs, {"agent2": "uas_answer.xml"}) as phones:
+        result = await call(asterisk, phone_logs, caller_id=UNKNOWN, hold_ms=2500)
+        assert_calls_succeeded(result)
+    assert phones.rung() == {"agent1": 1, "agent2": 1, "agent3": 1, "agent4": 1}  # ringall
+    row = await settled(pool, UNKNOWN)
+    assert (row["route"], row["route_reason"], row["outcome"]) == ("queue", "no_history", "queue")
+    assert row["ended_at"] is not None
+    assert row["hangup_side"] == "caller"
+    answered = [leg["agent"] for leg in await legs(pool, row["id"]) if leg["answered_at"]]
+    assert answered == ["agent2"]
+
+
 async def test_b_callback_inside_the_window_rings_agent2_first_and_bridges(
     asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
 ) -> None:

@@ -1,0 +1,60 @@
+"""Faults around a real call: a database that stops answering, an Asterisk that restarts.
+
+Whatever breaks, the caller reaches a person: the queue when in doubt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from sticky_router.router import Router
+from sticky_router.sandbox.asterisk import LocalAsterisk
+from tests.e2e.phones import AgentPhones, call
+from tests.sipp.sipp import assert_calls_succeeded
+
+IVAN = "79123456701"
+
+pytestmark = pytest.mark.usefixtures("fresh")
+
+
+async def test_a_database_that_stops_answering_sends_the_caller_to_the_queue(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    """A lock on the history (a migration, a runaway report) holds every query of the decision:
+    after the 300 ms budget the caller goes to the queue, where agent1 answers."""
+    async with pool.acquire() as locker, locker.transaction():
+        await locker.execute("LOCK TABLE interactions IN ACCESS EXCLUSIVE MODE")
+        with AgentPhones(asterisk, phone_logs, {"agent1": "uas_answer.xml"}) as phones:
+            result = await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=1000)
+            assert_calls_succeeded(result)
+    # The queue rings every free agent at once; a sticky attempt would have rung agent2 alone.
+    assert phones.rung() == {"agent1": 1, "agent2": 1, "agent3": 1, "agent4": 1}
+
+
+async def test_the_router_reconnects_after_asterisk_restarts(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path, router: Router
+) -> None:
+    # The same credentials after the restart, as with a real Asterisk and its ari.conf.
+    asterisk.ari = asterisk.ari_credentials
+    asterisk.ami = asterisk.ami_credentials
+    await asyncio.to_thread(asterisk.stop)
+    await asyncio.sleep(1)
+    assert not (await _connected(router))
+    await asyncio.to_thread(asterisk.start)
+    await router.wait_connected(15)  # capped backoff: at most 5 s between attempts
+    with AgentPhones(asterisk, phone_logs, {"agent2": "uas_answer.xml"}) as phones:
+        result = await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=1000)
+        assert_calls_succeeded(result)
+    assert phones.rung() == {"agent1": 0, "agent2": 1, "agent3": 0, "agent4": 0}
+
+
+async def _connected(router: Router) -> bool:
+    try:
+        await router.wait_connected(0.1)
+    except TimeoutError:
+        return False
+    return True
