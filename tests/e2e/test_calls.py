@@ -253,6 +253,18 @@ async def test_j_anonymous_caller_goes_to_the_queue(
     assert (row["route"], row["route_reason"]) == ("queue", "no_caller_key")
 
 
+async def test_a_blocked_caller_reaches_the_supervisors_never_an_agent(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    maria = "79123456709"  # under an approved block to the `supervisors` queue (agent4)
+    with AgentPhones(asterisk, phone_logs, {"agent4": "uas_answer.xml"}) as phones:
+        result = await call(asterisk, phone_logs, caller_id=maria, hold_ms=1500)
+        assert_calls_succeeded(result)
+    assert phones.rung() == {"agent1": 0, "agent2": 0, "agent3": 0, "agent4": 1}
+    row = await settled(pool, maria)
+    assert (row["route"], row["outcome"]) == ("blocked", "blocked")
+
+
 async def test_l_two_callbacks_at_once_ring_agent2_for_at_most_one(
     asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
 ) -> None:
