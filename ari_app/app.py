@@ -89,6 +89,12 @@ class LiveCall:
     # Set just before we `continue` the caller: the StasisEnd that follows is ours, not a
     # hang-up. (A caller who hangs up in Stasis is reported by StasisEnd alone.)
     handed_over: bool = False
+    recorded: asyncio.Task[None] | None = None  # the call's first record, written aside
+
+    async def started_recorded(self) -> None:
+        """Wait for the call's first record: every later record updates that row."""
+        if self.recorded is not None:
+            await self.recorded
 
 
 class StickyRouterApp:
@@ -276,10 +282,11 @@ class StickyRouterApp:
         call = live.call
         knobs = decision.context.settings.values
         target = decision.target.agent
-        # The record is written while Asterisk answers the availability questions.
-        _, availability = await asyncio.gather(
-            self._record_start(decision),
-            check_availability(self._ari, call.call_id, target.endpoint, call.queue),
+        # The call's record is written beside the attempt, never in front of it: the caller's
+        # wait for the agent's phone includes no database write (the leg waits for it instead).
+        live.recorded = asyncio.get_running_loop().create_task(self._record_start(decision))
+        availability = await check_availability(
+            self._ari, call.call_id, target.endpoint, call.queue
         )
         if availability is Availability.BUSY and knobs.busy_wait_seconds > 0:
             availability = await wait_until_free(
@@ -339,8 +346,10 @@ class StickyRouterApp:
         except (AriError, TimeoutError) as error:
             log.warning("agent_leg_failed", call_id=call.call_id, error=str(error) or "timeout")
             return "CHANUNAVAIL"
+        rang = now()
+        await live.started_recorded()
         await self._record(
-            self._recorder.leg_rang(call.call_id, agent_channel, target.endpoint, now())
+            self._recorder.leg_rang(call.call_id, agent_channel, target.endpoint, rang)
         )
         with contextlib.suppress(AriError):
             await self._ari.request("POST", f"/channels/{segment(call.call_id)}/ring")
@@ -408,8 +417,10 @@ class StickyRouterApp:
         live.handed_over = True
         moved = await self._send_to(call_id, context, variables)
         log.info("fallback", call_id=call_id, reason=reason, context=context, moved=moved)
-        if not isinstance(decision, StickyDecision):
-            await self._record_start(decision)  # a sticky attempt recorded it before ringing
+        if isinstance(decision, StickyDecision):
+            await live.started_recorded()
+        else:
+            await self._record_start(decision)
         outcome = "blocked" if isinstance(decision, BlockedDecision) else "queue"
         if not moved:  # the caller hung up before we could move them
             outcome, reason = "abandoned", QueueReason.CALLER_ABANDONED.value
@@ -441,6 +452,7 @@ class StickyRouterApp:
         return True
 
     async def _finish_abandoned(self, live: LiveCall) -> None:
+        await live.started_recorded()
         await self._release(live.call, "caller_abandoned")
         await self._record(
             self._recorder.call_ended(

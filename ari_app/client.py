@@ -26,6 +26,7 @@ import structlog
 log = structlog.get_logger("sticky_router.ari")
 
 Event = dict[str, Any]
+WORKER_IDLE_SECONDS = 10.0
 EventHandler = Callable[[Event], Awaitable[None]]
 ConnectedHandler = Callable[[], Awaitable[None]]
 
@@ -69,12 +70,14 @@ class AriClient:
         *,
         request_timeout: float = 2.0,
         heartbeat: float = 5.0,
+        worker_idle_seconds: float = WORKER_IDLE_SECONDS,
     ) -> None:
         self._base = base_url.rstrip("/") + "/ari"
         self._auth = aiohttp.encode_basic_auth(username, password)
         self.app = app
         self._timeout = aiohttp.ClientTimeout(total=request_timeout)
         self._heartbeat = heartbeat
+        self._worker_idle = worker_idle_seconds
         self._session: aiohttp.ClientSession | None = None
         self._queues: dict[str, asyncio.Queue[Event]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -161,9 +164,17 @@ class AriClient:
         queue.put_nowait(event)
 
     async def _work(self, key: str, queue: asyncio.Queue[Event], on_event: EventHandler) -> None:
+        """Handle one channel's events in order. The worker ends when its channel is destroyed,
+        or after WORKER_IDLE_SECONDS without events: a caller handed back to the dialplan gets
+        StasisEnd and nothing after it, and a bridged call is quiet while people talk; a later
+        event simply starts a new worker."""
         try:
             while True:
-                event = await queue.get()
+                try:
+                    async with asyncio.timeout(self._worker_idle):
+                        event = await queue.get()
+                except TimeoutError:
+                    return
                 try:
                     await on_event(event)
                 except Exception:
@@ -174,6 +185,11 @@ class AriClient:
             if self._queues.get(key) is queue and queue.empty():
                 del self._queues[key]
                 self._workers.pop(key, None)
+
+    @property
+    def channel_workers(self) -> int:
+        """Channels with a live event worker (a number that must not grow with every call)."""
+        return len(self._workers)
 
 
 def _channel_of(event: Event) -> str:

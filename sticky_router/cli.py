@@ -90,6 +90,10 @@ def _run(config: Config) -> None:
         db_budget_seconds=config.db_budget_ms / 1000,
         db_pool_size=config.db_pool_size,
         queue_context=config.queue_context,
+        ami_host=config.ami_host,
+        ami_port=config.ami_port,
+        ami_user=config.ami_user,
+        ami_password=config.ami_password.get_secret_value() if config.ami_password else None,
     )
     asyncio.run(_serve(settings))
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import asyncpg
 import structlog
 
+from ari_app.ami_connection import AmiLearner, AmiSettings
 from ari_app.app import DialplanTargets, StickyRouterApp
 from ari_app.client import AriClient
 from routing_core import CallRecorder, RoutingService
@@ -39,6 +40,11 @@ class RouterSettings:
     db_budget_seconds: float = 0.3
     db_pool_size: int = 10
     queue_context: str = "sticky-queue"
+    # AMI, for learning who answers queue calls and transfers; no password: no learning.
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_user: str = "sticky-router"
+    ami_password: str | None = None
 
     def __repr__(self) -> str:
         return f"RouterSettings(ari_url={self.ari_url!r}, ari_app={self.ari_app!r})"
@@ -51,6 +57,7 @@ class Router:
         self._client: AriClient | None = None
         self._events: asyncio.Task[None] | None = None
         self.app: StickyRouterApp | None = None
+        self.learner: AmiLearner | None = None
 
     async def start(self) -> None:
         """Connect the pool and the event stream; returns once ARI accepted the websocket (or
@@ -75,6 +82,18 @@ class Router:
         self._events = asyncio.get_running_loop().create_task(
             self._client.run_events(self.app.on_event, self.app.on_connected)
         )
+        if settings.ami_password is None:
+            log.warning(
+                "learning_off",
+                why="no AMI password: answers in the queue and transfers are not recorded, so "
+                "callbacks after a queued call will not find that agent",
+            )
+        else:
+            ami = AmiSettings(
+                settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_password
+            )
+            self.learner = AmiLearner(ami, CallRecorder(self._pool))
+            self.learner.start()
         log.info("router_started", ari_url=settings.ari_url, app=settings.ari_app)
 
     @property
@@ -82,10 +101,13 @@ class Router:
         return self._events is not None
 
     async def wait_connected(self, seconds: float) -> None:
+        """Until ARI (and AMI, when configured) accept us."""
         if self._client is None:
             raise RuntimeError("the router is not started")
         async with asyncio.timeout(seconds):
             await self._client.connected.wait()
+            if self.learner is not None:
+                await self.learner.connected.wait()
 
     async def stop(self) -> None:
         """Send new calls to the queue, let the calls in flight reach their agent or the queue,
@@ -97,6 +119,9 @@ class Router:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._events
             self._events = None
+        if self.learner is not None:
+            await self.learner.stop()
+            self.learner = None
         if self._client is not None:
             await self._client.__aexit__(None, None, None)
             self._client = None

@@ -39,6 +39,12 @@ from routing_core.store import Connection
 # How many past calls the policy looks at: enough for "the newest one in the window" and for
 # "the last real conversation", even behind a run of misdials.
 HISTORY_DEPTH = 5
+# Only calls where someone answered or a transfer began count as history: a caller who gave up
+# in the queue five times must still reach the agent they spoke with before (and the specialist
+# they were being handed to). The policy applies the minimum talk time to what is left.
+_SPOKE = """EXISTS (SELECT 1 FROM interaction_legs spoke
+               WHERE spoke.interaction_id = interactions.id
+               AND (spoke.answered_at IS NOT NULL OR spoke.transferred_from_leg_id IS NOT NULL))"""
 STICKY_CAP_PERIOD = timedelta(hours=1)
 
 OPEN_TICKETS_SHOWN = 5
@@ -86,15 +92,15 @@ _CONTEXT = f"""
     WITH recent AS (
         SELECT i.* FROM (
             (SELECT {_HISTORY_COLUMNS} FROM interactions
-             WHERE ticket_id = $1 AND ended_at IS NOT NULL
+             WHERE ticket_id = $1 AND ended_at IS NOT NULL AND {_SPOKE}
              ORDER BY ended_at DESC LIMIT {HISTORY_DEPTH})
             UNION
             (SELECT {_HISTORY_COLUMNS} FROM interactions
-             WHERE customer_id = $2 AND ended_at IS NOT NULL
+             WHERE customer_id = $2 AND ended_at IS NOT NULL AND {_SPOKE}
              ORDER BY ended_at DESC LIMIT {HISTORY_DEPTH})
             UNION
             (SELECT {_HISTORY_COLUMNS} FROM interactions
-             WHERE caller_number = $3 AND ended_at IS NOT NULL
+             WHERE caller_number = $3 AND ended_at IS NOT NULL AND {_SPOKE}
              ORDER BY ended_at DESC LIMIT {HISTORY_DEPTH})
         ) i
         WHERE i.call_id <> $4

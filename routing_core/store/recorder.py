@@ -172,9 +172,10 @@ class CallRecorder:
             UPDATE interactions SET
                 ended_at = coalesce(ended_at, $2),
                 hangup_side = CASE WHEN ended_at IS NULL THEN $3 ELSE hangup_side END,
-                outcome_reason = CASE WHEN ended_at IS NULL AND outcome IS NULL
-                                      THEN $5 ELSE outcome_reason END,
-                outcome = CASE WHEN ended_at IS NULL THEN coalesce(outcome, $4) ELSE outcome END
+                -- Two sources report the end (the ARI app, the AMI learner); the one that
+                -- knows the outcome may come second, so an outcome still missing is filled.
+                outcome_reason = CASE WHEN outcome IS NULL THEN $5 ELSE outcome_reason END,
+                outcome = coalesce(outcome, $4)
             WHERE call_id = $1
             """,
             call_id, at, hangup_side.value if hangup_side else None, outcome, reason,

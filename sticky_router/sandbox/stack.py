@@ -29,7 +29,7 @@ class Sandbox:
     def router_settings(
         self, default_region: str = "RU", db_budget_ms: int = 300
     ) -> RouterSettings:
-        ari = self.asterisk.ari_credentials
+        ari, ami = self.asterisk.ari_credentials, self.asterisk.ami_credentials
         return RouterSettings(
             database_url=self.postgres.dsn,
             ari_url=f"http://127.0.0.1:{self.asterisk.http_port}",
@@ -38,6 +38,9 @@ class Sandbox:
             ari_app=ARI_APP,
             default_region=default_region,
             db_budget_seconds=db_budget_ms / 1000,
+            ami_port=self.asterisk.ami_port,
+            ami_user=ami.user,
+            ami_password=ami.password,
         )
 
     def how_to_call(self) -> str:

@@ -78,7 +78,8 @@ async def fresh(
 async def _quiet(asterisk: LocalAsterisk) -> None:
     """No channel up and every queue member unpaused: each test starts from silence."""
     await asyncio.to_thread(asterisk.cli, "channel request hangup all")
-    await asyncio.to_thread(asterisk.cli, "queue unpause member PJSIP/agent2 queue support")
+    for agent in ("agent1", "agent2", "agent3", "agent4"):
+        await asyncio.to_thread(asterisk.cli, f"queue unpause member PJSIP/{agent} queue support")
     for _ in range(50):
         channels = await asyncio.to_thread(asterisk.cli, "core show channels count")
         if channels.lstrip().startswith("0 active channels"):

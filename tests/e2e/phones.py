@@ -51,6 +51,7 @@ class AgentPhones:
     log_dir: Path
     scenarios: dict[str, str]
     ring_ms: dict[str, int] = field(default_factory=dict)
+    extra_args: dict[str, list[str]] = field(default_factory=dict)
     phones: dict[str, SippPhone] = field(default_factory=dict)
 
     def __enter__(self) -> AgentPhones:
@@ -65,6 +66,7 @@ class AgentPhones:
                 timeout_s=120,
                 name=agent,
             )
+            phone.arguments += self.extra_args.get(agent, [])
             self.phones[agent] = phone.start()
         return self
 

@@ -115,20 +115,36 @@ async def test_c_with_a_busy_wait_agent2_is_rung_as_soon_as_free(
         pool, scope=Scope.GLOBAL, scope_value=None, key="busy_wait_seconds", value=12, actor="e2e"
     )
     with AgentPhones(asterisk, phone_logs, {"agent2": "uas_answer.xml"}) as phones:
-        # agent2's other call ends by itself after 4 s.
-        await asyncio.to_thread(asterisk.cli, "channel originate PJSIP/agent2 application Wait 4")
+        await asyncio.to_thread(asterisk.cli, "channel originate PJSIP/agent2 application Wait 60")
         await wait_for_device(asterisk, "PJSIP/agent2", "INUSE", "BUSY")
-        result = await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=1500)
-        assert_calls_succeeded(result)
+        caller = asyncio.create_task(call(asterisk, phone_logs, caller_id=IVAN, hold_ms=1500))
+        for _ in range(100):  # until the caller's INVITE is out
+            if requests_received(phone_logs / "caller.messages.log", "sent"):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.5)  # the router is waiting for agent2 now
+        assert phones.rung()["agent2"] == 1
+        await asyncio.to_thread(
+            asterisk.cli, f"channel request hangup {await agent_channel(asterisk, 'agent2')}"
+        )
+        assert_calls_succeeded(await caller)
     other_call_ended = phones.requests("agent2", "BYE")[0].at
     rung_again = phones.requests("agent2")[1].at
-    [called] = requests_received(phone_logs / "caller.messages.log", "sent")[:1]
-    assert called.at < other_call_ended, "the callback came too late to find agent2 busy"
     # Woken by the device-state event, not by a periodic re-check (every second).
     assert 0 <= (rung_again - other_call_ended).total_seconds() < 0.7
     assert phones.rung() == {"agent1": 0, "agent2": 2, "agent3": 0, "agent4": 0}
     row = await settled(pool, IVAN)
     assert row["outcome"] == "sticky"
+
+
+async def agent_channel(asterisk: LocalAsterisk, agent: str) -> str:
+    """The name of the (only) channel up on the agent's endpoint."""
+    shown = await asyncio.to_thread(asterisk.cli, "core show channels concise")
+    names = [
+        line.split("!")[0] for line in shown.splitlines() if line.startswith(f"PJSIP/{agent}-")
+    ]
+    assert len(names) == 1, shown
+    return names[0]
 
 
 async def test_d_agent2_paused_in_the_queue_means_the_queue_at_once(
@@ -251,6 +267,45 @@ async def test_j_anonymous_caller_goes_to_the_queue(
     )
     assert row is not None
     assert (row["route"], row["route_reason"]) == ("queue", "no_caller_key")
+
+
+async def test_k_a_caller_transferred_to_the_specialist_comes_back_to_the_specialist(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    # First call: no history, the queue; only agent1 is free there, answers, and blind-transfers
+    # the caller to specialist agent3 (SIP REFER), who answers.
+    for agent in ("agent2", "agent3", "agent4"):
+        await asyncio.to_thread(asterisk.cli, f"queue pause member PJSIP/{agent} queue support")
+    refer_to = ["-key", "refer_to", f"sip:agent3@127.0.0.1:{asterisk.sip_port}"]
+    scenarios = {"agent1": "uas_blind_transfer.xml", "agent3": "uas_answer.xml"}
+    first_logs = phone_logs / "first"
+    with AgentPhones(asterisk, first_logs, scenarios, extra_args={"agent1": refer_to}) as phones:
+        result = await call(asterisk, first_logs, caller_id=UNKNOWN, hold_ms=5000)
+        assert_calls_succeeded(result)
+    assert phones.rung() == {"agent1": 1, "agent2": 0, "agent3": 1, "agent4": 0}
+    first = await settled(pool, UNKNOWN)
+    answered = {leg["agent"]: leg for leg in await legs(pool, first["id"])}
+    assert answered["agent3"]["transferred_from_leg_id"] == answered["agent1"]["leg_id"]
+
+    # The callback: the router rings agent3 first, and only agent3.
+    for agent in ("agent2", "agent3", "agent4"):
+        await asyncio.to_thread(asterisk.cli, f"queue unpause member PJSIP/{agent} queue support")
+    callback_logs = phone_logs / "callback"
+    with AgentPhones(asterisk, callback_logs, {"agent3": "uas_answer.xml"}) as phones:
+        result = await call(asterisk, callback_logs, caller_id=UNKNOWN, hold_ms=1500)
+        assert_calls_succeeded(result)
+    assert phones.rung() == {"agent1": 0, "agent2": 0, "agent3": 1, "agent4": 0}
+    callback = await pool.fetchrow(
+        "SELECT * FROM interactions WHERE caller_number = $1 AND call_id <> $2",
+        "+" + UNKNOWN,
+        first["call_id"],
+    )
+    assert callback is not None
+    assert (callback["route"], callback["route_reason"], callback["outcome"]) == (
+        "sticky",
+        "escalated_to_specialist",
+        "sticky",
+    )
 
 
 async def test_a_blocked_caller_reaches_the_supervisors_never_an_agent(

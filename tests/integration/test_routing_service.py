@@ -10,10 +10,18 @@ import asyncpg
 import pytest
 import structlog
 
-from routing_core import IncomingCall, QueueDecision, QueueReason, StickyDecision
+from routing_core import (
+    CallRecorder,
+    HangupSide,
+    IncomingCall,
+    QueueDecision,
+    QueueReason,
+    StickyDecision,
+)
 from routing_core.decision import BlockedDecision, CandidateReason, Exclusion
 from routing_core.service import RoutingService
 from routing_core.settings import InvalidSetting, Scope
+from routing_core.store.lookup import HISTORY_DEPTH
 from routing_core.store.settings_store import clear_setting, set_setting
 from sticky_router.demo import CUSTOMERS, seed_demo
 from sticky_router.logs import configure_logging
@@ -389,3 +397,22 @@ async def test_decision_log_line_has_ids_and_no_personal_data(
     text = json.dumps(line)
     for personal in ("912345", "Ivan", "Petrov", "No internet"):
         assert personal not in text
+
+
+async def test_calls_abandoned_in_the_queue_do_not_push_the_last_agent_out(
+    db: asyncpg.Pool,
+) -> None:
+    """Five give-ups in the queue after a real conversation: more than the history depth."""
+    await add_agents(db)
+    await add_customer(db, "Ivan", "100201", IVAN)
+    await answered_call(db, "c-1", IVAN, "agent2", 360, NOW - timedelta(minutes=60))
+    recorder = CallRecorder(db)
+    for index in range(HISTORY_DEPTH + 1):
+        at = NOW - timedelta(minutes=50 - index)
+        abandoned = IncomingCall(f"gave-up-{index}", IVAN, at, "support")
+        await recorder.call_started(abandoned, IVAN)
+        await recorder.leg_rang(abandoned.call_id, f"gave-up-{index}-leg", "PJSIP/agent1", at)
+        await recorder.call_ended(abandoned.call_id, at + timedelta(seconds=20), HangupSide.CALLER)
+    decision = await service(db).decide(incoming(IVAN))
+    assert isinstance(decision, StickyDecision)
+    assert decision.target.agent.name == "agent2"

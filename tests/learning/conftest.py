@@ -20,7 +20,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from ari_app.ami_learner import AmiLearner, AmiSettings
+from ari_app.ami_connection import AmiLearner, AmiSettings
 from routing_core import CallRecorder, IncomingCall
 from routing_core.caller_key import keys_in_priority
 from sticky_router import database
@@ -78,9 +78,9 @@ async def ami(asterisk: LocalAsterisk, learner: AmiLearner) -> AsyncIterator[Ami
     client = await AmiClient.connect(asterisk)
     await client.pause(*AGENTS)
     yield client
-    with contextlib.suppress(OSError, TimeoutError):
+    with contextlib.suppress(OSError, TimeoutError):  # closed already by a restart
         await client.pause(*AGENTS, paused=False)
-        await client.close()
+    await client.close()
     await asyncio.to_thread(asterisk.cli, "channel request hangup all")
 
 

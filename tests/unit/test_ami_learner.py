@@ -12,16 +12,14 @@ from datetime import UTC, datetime
 import pytest
 import structlog
 
+from ari_app.ami_connection import AmiLearner, AmiSettings, Recording
 from ari_app.ami_learner import (
-    AmiLearner,
-    AmiSettings,
     CallEnded,
     CallLearner,
     LegAnswered,
     LegEnded,
     LegRang,
     Recorder,
-    Recording,
     Write,
     endpoint_of,
 )

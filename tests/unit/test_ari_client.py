@@ -168,6 +168,38 @@ async def test_a_slow_handler_delays_only_its_own_channel(
     assert order == ["StasisStart:fast", "StasisStart:slow", "StasisEnd:slow"]
 
 
+async def test_no_worker_outlives_a_channel_handed_back_to_the_dialplan(
+    fake: tuple[FakeAsterisk, str],
+) -> None:
+    """After `continue`, Asterisk sends StasisEnd and nothing more for the channel."""
+    server, url = fake
+    server.close_after_events = False
+    server.events = [
+        event for n in range(50)
+        for event in ({"type": "StasisStart", "channel": {"id": f"c{n}"}},
+                      {"type": "StasisEnd", "channel": {"id": f"c{n}"}})
+    ]  # fmt: skip
+    handled = 0
+
+    async def on_event(_event: Event) -> None:
+        nonlocal handled
+        handled += 1
+
+    async def on_connected() -> None:
+        return None
+
+    async with AriClient(url, "router", "pw", "sticky-router", worker_idle_seconds=0.2) as client:
+        events = asyncio.create_task(client.run_events(on_event, on_connected))
+        await asyncio.sleep(0.1)
+        assert client.channel_workers > 0
+        await asyncio.sleep(0.5)
+        assert handled == 100
+        assert client.channel_workers == 0
+        events.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await events
+
+
 def test_backoff_grows_to_its_cap_and_resets() -> None:
     backoff = Backoff(first=0.2, cap=1.0)
     assert [backoff.next_delay() for _ in range(5)] == [0.2, 0.4, 0.8, 1.0, 1.0]

@@ -1,0 +1,1257 @@
+"""Post-dial delay through the router versus a plain `Dial()`, and a sustained call rate.
+
+Everything runs on this machine, on loopback: a throwaway PostgreSQL with the demo data, a
+throwaway Asterisk 22 (the sandbox configuration, phones from UDP port 43000 so that test suites
+running at the same time keep theirs), the router as a process of its own (`sticky-router run`,
+configured by STICKY_* variables like a deployment, JSON logs at info), and SIPp as the caller
+and as the four agents' phones. Needs root (Asterisk runs in a chroot), like the e2e tests.
+
+    .venv/bin/python bench/post_dial_delay.py            # 200 calls, then 20 calls/s for 60 s
+    .venv/bin/python bench/post_dial_delay.py --quick    # smoke run: 40 calls, 10 calls/s for 10 s
+    .venv/bin/python bench/post_dial_delay.py --calls 400 --rate 30 --seconds 120
+
+1. Post-dial delay: `--calls` calls, one at a time, alternating `direct` (the dialplan's plain
+   `Dial(PJSIP/agent2,15)`, context sticky-direct) and the DID 74950000000 (sticky-inbound,
+   Stasis, the router), all from the demo caller Ivan, whom the router sends to agent2 (the
+   announcement is off, the sticky cap raised and the minimum talk time 0 s, so every router
+   call is a sticky attempt; a router call that still goes to the queue is left out, and said).
+   agent2 answers at once, the caller hangs up after 100 ms. Delay = agent2's INVITE received
+   minus the caller's INVITE sent, both from SIPp's message logs (same machine, same clock).
+   The first `--warmup` calls are not counted.
+2. Sustained: `--rate` calls per second for `--seconds` through the router, callers with varied
+   numbers (most without history: the queue; some demo callers: sticky attempts), each talking
+   `--talk-ms`. Reports SIPp's succeeded and failed calls, the router's CPU time and memory
+   (/proc/<pid>/stat and status), its decision latency (`routing_decision` log lines) and what it
+   did with the calls.
+
+Targets (the issue): median overhead under 10 ms, no failed call. The summary says whether they
+were met. This prints figures and asserts nothing: the exit code is 0 whenever the bench ran,
+1 only when it could not run (no root, no Asterisk, a SIPp or router that would not start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from routing_core.settings import Scope
+from routing_core.store.settings_store import set_setting
+from sticky_router import database
+from sticky_router.demo import seed_demo
+from sticky_router.sandbox.asterisk import AGENTS, LocalAsterisk, throwaway_asterisk
+from sticky_router.sandbox.postgres import LocalPostgres, throwaway_postgres
+from tests.sipp.sipp import EXIT_CODES, ensure_sipp, udp_port_bound
+
+LOOPBACK = "127.0.0.1"
+PHONE_PORTS_FROM = 43000  # e2e tests use 41000, the other suites 40000
+DID = "74950000000"  # sticky-inbound: the router
+DIRECT = "direct"  # sticky-direct: Dial(PJSIP/agent2,15), the baseline
+IVAN = "79123456701"  # demo caller: spoke with agent2 42 minutes ago, so the router rings agent2
+PDD_HOLD_MS = 100
+PDD_GAP_MS = 250  # after each call, so agent2's device state is NOT_INUSE again for the next
+TARGET_OVERHEAD_MS = 10.0
+BENCH_SETTINGS: tuple[tuple[str, object], ...] = (
+    ("announce", False),  # the prompt would answer the caller and play before agent2 rings
+    ("sticky_cap_per_hour", 1000),  # the default 6 per hour would end stickiness after 6 calls
+    # The bench's own 100 ms calls must count as conversations with agent2: the router reads only
+    # the caller's last 5 finished calls (HISTORY_DEPTH), so after 5 calls shorter than the
+    # default 10 s Ivan's real conversation drops out and he would go to the queue (no_history).
+    ("min_talk_seconds", 0),
+)
+
+# Demo callers (sticky_router/demo.py): sticky to agent2, agent3 (transfer), agent4 (VIP, personal
+# manager), agent1; outside the window; ambiguous; abusive; blocked (supervisors' queue); misdial.
+DEMO_CALLERS = (
+    "79123456701", "79123456702", "79123456706", "79123456707", "79123456711",
+    "79123456703", "74951234500", "79123456708", "79123456709", "79123456710",
+)  # fmt: skip
+BACKGROUND_CALLERS = tuple(f"7916{5550000 + index:07d}" for index in range(40))  # old history
+
+# SIPp message log: "----- 2026-11-22 22:03:27.547398" then "UDP message sent|received ...".
+_LOG_HEADER = re.compile(r"^-{10,} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)$")
+
+# The caller: Request-URI user [field0] and caller number [field1] from the -inf CSV file, so one
+# SIPp process places every call of a phase. Any final answer but 200, and a BYE from Asterisk,
+# fail the call. After its 200 OK to BYE the call lingers {gap} ms (the next one waits, -l 1).
+CALLER_SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="post-dial delay bench caller">
+  <send retrans="500">
+    <![CDATA[
+
+      INVITE sip:[field0]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "[field1]" <sip:[field1]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[field0]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:[field1]@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      Subject: sticky-router post-dial delay bench
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=caller 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 8
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:8 PCMA/8000
+
+    ]]>
+  </send>
+  <label id="progress"/>
+  <recv response="100" optional="true" next="progress"/>
+  <recv response="180" optional="true" next="progress"/>
+  <recv response="183" optional="true" next="progress"/>
+  <recv response="200" rtd="true" rrs="true"/>
+  <send>
+    <![CDATA[
+
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "[field1]" <sip:[field1]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Contact: <sip:[field1]@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <pause/>
+  <send retrans="500">
+    <![CDATA[
+
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "[field1]" <sip:[field1]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Contact: <sip:[field1]@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200" crlf="true"/>
+  <pause milliseconds="{gap}"/>
+  <ResponseTimeRepartition value="10, 20, 50, 100, 200, 500, 1000, 2000"/>
+  <CallLengthRepartition value="500, 1000, 2000, 5000, 10000"/>
+</scenario>
+"""
+
+# An agent's phone for any number of calls, overlapping or not: 200 OK at once, without a 180
+# (SIPp sends each message in a step of its own, and a CANCEL arriving between a 180 and the 200
+# would fail the call on the phone's side; Queue's ringall cancels the agents who lost the race).
+# A CANCEL that crosses the 200 is answered, then the ACK and the BYE come as usual.
+AGENT_SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="post-dial delay bench agent">
+  <recv request="INVITE" crlf="true"/>
+  <send retrans="500">
+    <![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=agent 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 8
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:8 PCMA/8000
+
+    ]]>
+  </send>
+  <label id="answered"/>
+  <recv request="CANCEL" optional="true" next="cancelled"/>
+  <recv request="ACK" crlf="true"/>
+  <recv request="BYE"/>
+  <send next="done">
+    <![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <label id="cancelled"/>
+  <send next="answered">
+    <![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <label id="done"/>
+  <timewait milliseconds="500"/>
+</scenario>
+"""
+
+
+class BenchError(RuntimeError):
+    """The bench itself cannot go on (as opposed to a figure that misses its target)."""
+
+
+# --- figures ----------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Linear interpolation between the closest ranks; NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * fraction
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def spread(values: Sequence[float]) -> str:
+    """p50 / p90 / p99 / max in ms."""
+    if not values:
+        return "no values"
+    return "  ".join(
+        f"{label} {percentile(values, q):7.1f}"
+        for label, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))
+    )
+
+
+def megabytes(kilobytes: int | None) -> str:
+    return "?" if kilobytes is None else f"{kilobytes / 1024:.1f} MB"
+
+
+# --- SIPp -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SipMessage:
+    """One SIP message from a SIPp -trace_msg log."""
+
+    at: datetime
+    sent: bool
+    first_line: str
+    headers: dict[str, str]
+
+    @property
+    def is_request(self) -> bool:
+        return not self.first_line.startswith("SIP/")
+
+    @property
+    def method(self) -> str:
+        return self.first_line.split()[0] if self.is_request else ""
+
+    @property
+    def status(self) -> int:
+        words = self.first_line.split()
+        if self.is_request or len(words) < 2 or not words[1].isdigit():
+            return 0
+        return int(words[1])
+
+    @property
+    def call_id(self) -> str:
+        return self.headers.get("call-id", "")
+
+    @property
+    def cseq_method(self) -> str:
+        return (self.headers.get("cseq", "").split() or [""])[-1]
+
+    @property
+    def request_user(self) -> str:
+        """`direct` or the DID, from `INVITE sip:direct@127.0.0.1:5060 SIP/2.0`."""
+        words = self.first_line.split()
+        uri = words[1] if self.is_request and len(words) > 1 else ""
+        return uri.removeprefix("sip:").split("@", 1)[0]
+
+
+def read_messages(log: Path) -> list[SipMessage]:
+    if not log.is_file():
+        return []
+    messages: list[SipMessage] = []
+    lines = log.read_text(errors="replace").splitlines()
+    index = 0
+    while index < len(lines):
+        header = _LOG_HEADER.match(lines[index])
+        if header is None or index + 3 >= len(lines):
+            index += 1
+            continue
+        sent = " sent" in lines[index + 1]
+        first_line = lines[index + 3].strip()
+        headers: dict[str, str] = {}
+        index += 4
+        while index < len(lines) and lines[index].strip():
+            name, _, value = lines[index].partition(":")
+            headers.setdefault(name.strip().lower(), value.strip())
+            index += 1
+        if first_line:
+            moment = datetime.fromisoformat(header[1])
+            messages.append(SipMessage(moment, sent, first_line, headers))
+    return messages
+
+
+def first_invites(messages: Sequence[SipMessage], sent: bool) -> list[SipMessage]:
+    """Each dialog's first INVITE (retransmissions left out), in time order."""
+    seen: set[str] = set()
+    invites = []
+    for message in messages:
+        if message.sent == sent and message.method == "INVITE" and message.call_id not in seen:
+            seen.add(message.call_id)
+            invites.append(message)
+    return sorted(invites, key=lambda message: message.at)
+
+
+def answers(messages: Sequence[SipMessage]) -> dict[str, datetime]:
+    """Call-ID -> when the caller received 200 OK to its INVITE."""
+    answered: dict[str, datetime] = {}
+    for message in messages:
+        if not message.sent and message.status == 200 and message.cseq_method == "INVITE":
+            answered.setdefault(message.call_id, message.at)
+    return answered
+
+
+def sipp_counts(stat_file: Path) -> dict[str, int]:
+    """The cumulative counters, `(C)` columns, of the last line of SIPp's -trace_stat file."""
+    if not stat_file.is_file():
+        return {}
+    rows = [row for row in stat_file.read_text(errors="replace").splitlines() if row.strip()]
+    if len(rows) < 2:
+        return {}
+    header, last = rows[0].split(";"), rows[-1].split(";")
+    counts = {}
+    for name, value in zip(header, last, strict=False):
+        if name.endswith("(C)") and value.strip().isdigit():
+            counts[name.removesuffix("(C)")] = int(value)
+    return counts
+
+
+@dataclass
+class Sipp:
+    """One SIPp process with every log the bench reads: messages, errors, statistics."""
+
+    name: str
+    arguments: list[str]
+    port: int
+    log_dir: Path
+    timeout_s: float
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+
+    def file(self, suffix: str) -> Path:
+        return self.log_dir / f"{self.name}.{suffix}"
+
+    def start(self) -> Sipp:
+        if udp_port_bound(self.port):
+            raise BenchError(f"UDP port {self.port} is taken: cannot start SIPp {self.name}")
+        command = [
+            ensure_sipp(), *self.arguments,
+            "-i", LOOPBACK, "-mi", LOOPBACK, "-p", str(self.port), "-t", "u1", "-nostdin",
+            "-timeout", str(round(self.timeout_s)), "-timeout_error",
+            "-trace_err", "-error_file", str(self.file("errors.log")),
+            "-trace_msg", "-message_file", str(self.file("messages.log")),
+            "-trace_stat", "-stf", str(self.file("stat.csv")), "-fd", "1",
+            "-trace_screen", "-screen_file", str(self.file("screen.log")),
+        ]  # fmt: skip
+        with self.file("stdout.log").open("wb") as stdout:
+            # S603: our own argument list, sipp found on the PATH by ensure_sipp().
+            self._process = subprocess.Popen(  # noqa: S603
+                command, cwd=self.log_dir, stdin=subprocess.DEVNULL, stdout=stdout,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while not udp_port_bound(self.port):
+            if self._process.poll() is not None:
+                raise BenchError(self.describe_failure("exited at start"))
+            if time.monotonic() > deadline:
+                self.stop()
+                raise BenchError(f"SIPp {self.name} did not bind UDP port {self.port}")
+            time.sleep(0.02)
+        return self
+
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def wait(self) -> int:
+        if self._process is None:
+            raise BenchError(f"SIPp {self.name} was never started")
+        try:
+            return self._process.wait(timeout=self.timeout_s + 30)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            return -9
+
+    def quit(self) -> None:
+        """Like pressing q: no new calls, exit once the calls in progress are over."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGUSR1)
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.stop()
+
+    def stop(self) -> None:
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def describe_failure(self, what: str) -> str:
+        code = self._process.returncode if self._process is not None else None
+        meaning = EXIT_CODES.get(code, "") if code is not None else ""
+        tail = ""
+        for suffix in ("stdout.log", "errors.log"):
+            path = self.file(suffix)
+            if path.is_file() and path.stat().st_size:
+                tail += "\n" + "\n".join(path.read_text(errors="replace").splitlines()[-15:])
+        return f"SIPp {self.name} {what} (exit {code} {meaning}); logs in {self.log_dir}{tail}"
+
+    def error_lines(self) -> list[str]:
+        path = self.file("errors.log")
+        if not path.is_file():
+            return []
+        return [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+
+
+def write_scenarios(directory: Path, gap_ms: int) -> tuple[Path, Path]:
+    caller = directory / f"caller-gap{gap_ms}.xml"
+    caller.write_text(CALLER_SCENARIO.replace("{gap}", str(gap_ms)))
+    agent = directory / "agent.xml"
+    agent.write_text(AGENT_SCENARIO)
+    return caller, agent
+
+
+def write_calls(path: Path, rows: Sequence[tuple[str, str]]) -> Path:
+    """SIPp injection file: one call per line, `dialled;caller number;`, in this order."""
+    path.write_text("SEQUENTIAL\n" + "".join(f"{dialled};{number};\n" for dialled, number in rows))
+    return path
+
+
+@contextlib.contextmanager
+def agent_phones(
+    asterisk: LocalAsterisk, scenario: Path, log_dir: Path, phase: str, timeout_s: float
+) -> Iterator[dict[str, Sipp]]:
+    """A SIPp phone per agent, answering every call at once, for the whole phase."""
+    phones: dict[str, Sipp] = {}
+    try:
+        for agent in AGENTS:
+            phone = Sipp(
+                f"{phase}-{agent}",
+                ["-sf", str(scenario), "-m", "1000000"],
+                asterisk.agent_port(agent),
+                log_dir,
+                timeout_s,
+            )
+            phones[agent] = phone.start()
+        yield phones
+    finally:
+        for phone in phones.values():
+            phone.quit()
+
+
+# --- the router process -----------------------------------------------------------------------
+
+
+def _router_command() -> list[str]:
+    """`sticky-router run`, from the same virtualenv as this Python."""
+    script = Path(sys.executable).with_name("sticky-router")
+    if script.is_file():
+        return [str(script), "run"]
+    found = shutil.which("sticky-router")
+    if found:
+        return [found, "run"]
+    return [
+        sys.executable,
+        "-c",
+        "import sys; from sticky_router.cli import main; sys.exit(main())",
+        "run",
+    ]
+
+
+@dataclass(frozen=True)
+class ProcessSample:
+    at: float  # time.monotonic()
+    cpu_seconds: float
+    rss_kb: int | None
+    hwm_kb: int | None
+
+
+def sample_process(pid: int) -> ProcessSample:
+    """CPU time (user + system) from /proc/<pid>/stat, VmRSS and VmHWM from /proc/<pid>/status."""
+    moment = time.monotonic()
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": field 3 onwards
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15
+    memory: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            memory[name] = int(value.split()[0])
+    return ProcessSample(
+        moment, ticks / os.sysconf("SC_CLK_TCK"), memory.get("VmRSS"), memory.get("VmHWM")
+    )
+
+
+@dataclass
+class RouterProcess:
+    """`sticky-router run` against the bench's PostgreSQL and Asterisk, logging JSON to a file."""
+
+    postgres: LocalPostgres
+    asterisk: LocalAsterisk
+    log_path: Path
+    log_level: str = "info"
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise BenchError("the router is not started")
+        return self._process.pid
+
+    def start(self, ready_timeout: float = 30) -> None:
+        ari, ami = self.asterisk.ari_credentials, self.asterisk.ami_credentials
+        env = {
+            **{name: value for name, value in os.environ.items() if not name.startswith("STICKY_")},
+            "STICKY_DATABASE_URL": self.postgres.dsn,
+            "STICKY_ARI_URL": f"http://{LOOPBACK}:{self.asterisk.http_port}",
+            "STICKY_ARI_USER": ari.user,
+            "STICKY_ARI_PASSWORD": ari.password,
+            "STICKY_AMI_HOST": LOOPBACK,
+            "STICKY_AMI_PORT": str(self.asterisk.ami_port),
+            "STICKY_AMI_USER": ami.user,
+            "STICKY_AMI_PASSWORD": ami.password,
+            "STICKY_LOG_LEVEL": self.log_level,
+            "STICKY_LOG_FORMAT": "json",
+        }
+        with self.log_path.open("wb") as output:
+            # S603: the project's own console script with a fixed argument.
+            self._process = subprocess.Popen(  # noqa: S603
+                _router_command(), env=env, stdin=subprocess.DEVNULL, stdout=output,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + ready_timeout
+        while not any(event.get("event") == "ari_connected" for event in self.events()):
+            if self._process.poll() is not None:
+                raise BenchError(
+                    f"the router exited with {self._process.returncode}: {self.tail()}"
+                )
+            if time.monotonic() > deadline:
+                raise BenchError(f"the router did not connect to ARI in {ready_timeout} s")
+            time.sleep(0.05)
+
+    def sample(self) -> ProcessSample:
+        if self._process is None or self._process.poll() is not None:
+            raise BenchError(f"the router is not running any more: {self.tail()}")
+        return sample_process(self.pid)
+
+    def log_offset(self) -> int:
+        return self.log_path.stat().st_size
+
+    def events(self, start: int = 0, end: int | None = None) -> list[dict[str, Any]]:
+        """The JSON log lines written between two offsets of the log file."""
+        with self.log_path.open("rb") as log:
+            log.seek(start)
+            data = log.read() if end is None else log.read(max(0, end - start))
+        events = []
+        for line in data.decode(errors="replace").splitlines():
+            with contextlib.suppress(ValueError):
+                event = json.loads(line)
+                if isinstance(event, dict):
+                    events.append(event)
+        return events
+
+    def tail(self, lines: int = 10) -> str:
+        if not self.log_path.is_file():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> int | None:
+        """SIGTERM: the router drains (up to 20 s) and exits; killed after 40 s."""
+        process, self._process = self._process, None
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        return process.returncode
+
+
+def decisions(events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [event for event in events if event.get("event") == "routing_decision"]
+
+
+def routes(events: Sequence[dict[str, Any]]) -> Counter[str]:
+    """route:target (sticky) or route:reason (queue) of each decision; `blocked` alone."""
+    return Counter(
+        ":".join(str(part) for part in (d.get("route"), d.get("target") or d.get("reason")) if part)
+        for d in decisions(events)
+    )
+
+
+def latencies(events: Sequence[dict[str, Any]]) -> list[float]:
+    """latency_ms of the routing_decision lines among `events`."""
+    return [float(event["latency_ms"]) for event in decisions(events) if "latency_ms" in event]
+
+
+def problems(events: Sequence[dict[str, Any]]) -> Counter[str]:
+    """Warning and error lines by event name (record_failed, agent_leg_failed, ...)."""
+    return Counter(
+        str(event.get("event"))
+        for event in events
+        if event.get("level") in ("warning", "error", "critical", "exception")
+    )
+
+
+# --- the database -----------------------------------------------------------------------------
+
+
+async def _seed(dsn: str) -> None:
+    pool = await database.create_pool(dsn, 2)
+    try:
+        await seed_demo(pool, datetime.now(UTC), reset=True)
+        for key, value in BENCH_SETTINGS:
+            await set_setting(
+                pool, scope=Scope.GLOBAL, scope_value=None, key=key, value=value, actor="bench"
+            )
+    finally:
+        await pool.close()
+
+
+async def _recorded(dsn: str, since: datetime) -> list[tuple[str, str, str, int]]:
+    """What the router recorded for the calls since `since`: route, outcome, reason, calls."""
+    pool = await database.create_pool(dsn, 1)
+    try:
+        rows = await pool.fetch(
+            "SELECT route, coalesce(outcome, '-') AS outcome,"
+            " coalesce(outcome_reason, route_reason, '-') AS reason, count(*) AS calls"
+            " FROM interactions WHERE call_id NOT LIKE 'demo-%' AND started_at >= $1"
+            " GROUP BY 1, 2, 3 ORDER BY 4 DESC",
+            since,
+        )
+    finally:
+        await pool.close()
+    return [(str(r["route"]), str(r["outcome"]), str(r["reason"]), int(r["calls"])) for r in rows]
+
+
+def recorded(dsn: str, since: datetime) -> list[tuple[str, str, str, int]]:
+    try:
+        return asyncio.run(_recorded(dsn, since))
+    except Exception as error:  # a figure we could not read must not end the bench
+        print(f"  (could not read the recorded calls: {type(error).__name__}: {error})")
+        return []
+
+
+# --- asterisk ---------------------------------------------------------------------------------
+
+
+def active_channels(asterisk: LocalAsterisk) -> int:
+    text = asterisk.cli("core show channels count")
+    found = re.search(r"(\d+) active channels?", text)
+    return int(found[1]) if found else -1
+
+
+def wait_for_silence(asterisk: LocalAsterisk, seconds: float) -> int:
+    """Wait until Asterisk holds no channel; the channels left when time ran out."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = active_channels(asterisk)
+        if left == 0 or time.monotonic() > deadline:
+            return left
+        time.sleep(0.2)
+
+
+def asterisk_pid(asterisk: LocalAsterisk) -> int | None:
+    """The Asterisk process of this instance (the `chroot` we started exec'd into it)."""
+    marker = f"/var/lib/sticky-router/{asterisk.name}/etc/asterisk.conf".encode()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                words = (entry / "cmdline").read_bytes().split(b"\0")
+                if words and words[0].endswith(b"asterisk") and marker in words and b"-f" in words:
+                    return int(entry.name)
+    return None
+
+
+# --- phase 1: post-dial delay -----------------------------------------------------------------
+
+
+@dataclass
+class PddResult:
+    calls: int
+    warmup: int
+    pdd: dict[str, list[float]]  # path -> ms, caller INVITE sent to agent2 INVITE received
+    answer: dict[str, list[float]]  # path -> ms, caller INVITE sent to 200 OK received
+    paired: list[float]  # each router call minus the direct call just before it
+    not_rung: Counter[str]  # path -> calls where agent2 never got an INVITE
+    others_rung: Counter[str]  # path -> calls where another agent rang (the queue)
+    not_sticky: int  # router calls the router sent to the queue (left out of the figures)
+    matched: bool  # the router's decisions could be matched to the calls, one to one
+    sipp_exit: int
+    sipp: dict[str, int]
+    sipp_errors: list[str]
+    decision_ms: list[float]
+    routes: Counter[str]
+    bridged: int
+    router_problems: Counter[str]
+    wall_seconds: float
+
+    def failed(self) -> int:
+        return self.sipp.get("FailedCall", 0 if self.sipp_exit == 0 else self.calls)
+
+
+def run_pdd(
+    asterisk: LocalAsterisk,
+    router: RouterProcess,
+    work: Path,
+    calls: int,
+    warmup: int,
+) -> PddResult:
+    total = calls + warmup
+    plan = [(DIRECT if index % 2 == 0 else DID, IVAN) for index in range(total)]
+    caller_xml, agent_xml = write_scenarios(work, PDD_GAP_MS)
+    csv = write_calls(work / "pdd-calls.csv", plan)
+    per_call_s = (PDD_HOLD_MS + PDD_GAP_MS) / 1000 + 0.5
+    timeout = total * per_call_s + 60
+    print(f"Post-dial delay: {total} calls ({warmup} warm-up), one at a time ...", flush=True)
+    offset = router.log_offset()
+    started = time.monotonic()
+    with agent_phones(asterisk, agent_xml, work, "pdd", timeout + 30) as phones:
+        caller = Sipp(
+            "pdd-caller",
+            [
+                f"{LOOPBACK}:{asterisk.sip_port}", "-sf", str(caller_xml), "-inf", str(csv),
+                "-d", str(PDD_HOLD_MS), "-m", str(total), "-l", "1", "-r", "50",
+            ],
+            asterisk.caller_port,
+            work,
+            timeout,
+        ).start()  # fmt: skip
+        exit_code = caller.wait()
+        wall = time.monotonic() - started
+        wait_for_silence(asterisk, 10)
+    events = router.events(offset)
+
+    caller_messages = read_messages(caller.file("messages.log"))
+    invites = first_invites(caller_messages, sent=True)
+    answered = answers(caller_messages)
+    rung = {
+        agent: [m.at for m in first_invites(read_messages(phone.file("messages.log")), False)]
+        for agent, phone in phones.items()
+    }
+    # One call at a time: the router's n-th decision is about the n-th call to the DID.
+    made = decisions(events)
+    routed = [invite.call_id for invite in invites if invite.request_user == DID]
+    decision_of = dict(zip(routed, made, strict=False)) if len(made) == len(routed) else {}
+    pdd: dict[str, list[float]] = {DIRECT: [], DID: []}
+    answer: dict[str, list[float]] = {DIRECT: [], DID: []}
+    not_rung: Counter[str] = Counter()
+    others_rung: Counter[str] = Counter()
+    not_sticky = 0
+    paired: list[float] = []
+    last_direct: float | None = None
+    for index, invite in enumerate(invites):
+        path = invite.request_user
+        until = invites[index + 1].at if index + 1 < len(invites) else datetime.max
+        in_call = {
+            agent: [at for at in times if invite.at <= at < until] for agent, times in rung.items()
+        }
+        if index < warmup:
+            continue
+        if any(in_call[agent] for agent in AGENTS if agent != "agent2"):
+            others_rung[path] += 1
+        decision = decision_of.get(invite.call_id)
+        if decision is not None and decision.get("route") != "sticky":
+            not_sticky += 1  # the queue rang agent2 (or nobody): not the delay we measure
+            continue
+        if not in_call["agent2"]:
+            not_rung[path] += 1
+            continue
+        delay = (in_call["agent2"][0] - invite.at).total_seconds() * 1000
+        pdd[path].append(delay)
+        if invite.call_id in answered:
+            answer[path].append((answered[invite.call_id] - invite.at).total_seconds() * 1000)
+        if path == DIRECT:
+            last_direct = delay
+        elif last_direct is not None:
+            paired.append(delay - last_direct)
+            last_direct = None
+    return PddResult(
+        calls=total,
+        warmup=warmup,
+        pdd=pdd,
+        answer=answer,
+        paired=paired,
+        not_rung=not_rung,
+        others_rung=others_rung,
+        not_sticky=not_sticky,
+        matched=bool(decision_of),
+        sipp_exit=exit_code,
+        sipp=sipp_counts(caller.file("stat.csv")),
+        sipp_errors=caller.error_lines(),
+        decision_ms=latencies(made[warmup // 2 :]),  # every other call is a router call
+        routes=routes(made),
+        bridged=sum(1 for event in events if event.get("event") == "bridged"),
+        router_problems=problems(events),
+        wall_seconds=wall,
+    )
+
+
+def report_pdd(result: PddResult) -> list[str]:
+    lines = [
+        "",
+        f"== Post-dial delay: caller INVITE sent -> agent2 INVITE received (ms), "
+        f"{result.calls - result.warmup} calls after {result.warmup} warm-up, one at a time, "
+        f"{result.wall_seconds:.0f} s ==",
+    ]
+    for path, label in ((DIRECT, "direct Dial()"), (DID, "via router   ")):
+        values = result.pdd.get(path, [])
+        lines.append(f"  {label}  n={len(values):4d}  {spread(values)}")
+    overhead = statistics.median(result.pdd[DID]) - statistics.median(result.pdd[DIRECT])
+    lines.append(f"  median overhead (router p50 - direct p50): {overhead:.1f} ms")
+    if result.paired:
+        lines.append(
+            "  paired overhead (each router call - the direct call before it): "
+            + spread(result.paired)
+        )
+    lines.append("  caller INVITE sent -> 200 OK received (agent answers at once):")
+    for path, label in ((DIRECT, "direct Dial()"), (DID, "via router   ")):
+        lines.append(f"    {label}  {spread(result.answer.get(path, []))}")
+    lines.append(f"  router decision (routing_decision latency_ms): {spread(result.decision_ms)}")
+    lines.append(
+        "  router: "
+        + ", ".join(f"{name} x{count}" for name, count in result.routes.most_common())
+        + f"; bridged {result.bridged}"
+    )
+    if result.not_sticky:
+        lines.append(
+            f"  left out: {result.not_sticky} router call(s) the router sent to the queue "
+            "instead of agent2"
+        )
+    if not result.matched:
+        lines.append("  (the router's decisions could not be matched to the calls one to one)")
+    for path in (DIRECT, DID):
+        if result.not_rung[path] or result.others_rung[path]:
+            lines.append(
+                f"  {path}: agent2 never rang in {result.not_rung[path]} call(s); another agent "
+                f"(the queue) rang in {result.others_rung[path]} call(s)"
+            )
+    lines.append(
+        f"  SIPp caller: exit {result.sipp_exit}, successful "
+        f"{result.sipp.get('SuccessfulCall', '?')}, failed {result.sipp.get('FailedCall', '?')}"
+    )
+    lines += [f"  SIPp error: {line}" for line in result.sipp_errors[:10]]
+    if result.router_problems:
+        lines.append(f"  router warnings/errors: {dict(result.router_problems)}")
+    return lines
+
+
+# --- phase 2: sustained rate ------------------------------------------------------------------
+
+
+@dataclass
+class SustainedResult:
+    rate: float
+    seconds: float
+    talk_ms: int
+    attempted: int
+    sipp_exit: int
+    sipp: dict[str, int]
+    sipp_errors: list[str]
+    answer_ms: list[float]
+    unanswered: int
+    wall_seconds: float
+    cpu_seconds: float
+    peak_cpu_percent: float
+    rss_start_kb: int | None
+    rss_end_kb: int | None
+    rss_max_kb: int | None
+    rss_quarters_kb: list[int]  # sampled at 0, 25, 50, 75 and 100 % of the run
+    hwm_kb: int | None
+    asterisk_cpu_seconds: float | None
+    decision_ms: list[float]
+    decision_count: int
+    routes: Counter[str]
+    fallbacks: Counter[str]
+    bridged: int
+    router_problems: Counter[str]
+    agents_rung: dict[str, int]
+    agent_failures: dict[str, int]
+    recorded: list[tuple[str, str, str, int]]
+    channels_left: int
+
+    def failed(self) -> int:
+        failed = self.sipp.get("FailedCall")
+        if failed is None:
+            return 0 if self.sipp_exit == 0 else self.attempted
+        return failed + max(0, self.attempted - failed - self.sipp.get("SuccessfulCall", 0))
+
+
+def sustained_callers(count: int, seed: int = 2026) -> list[tuple[str, str]]:
+    """Most callers new (no history: the queue), some with old history, some demo callers."""
+    chance = random.Random(seed)
+    rows = []
+    for index in range(count):
+        draw = chance.random()
+        if draw < 0.10:
+            number = chance.choice(DEMO_CALLERS)
+        elif draw < 0.20:
+            number = chance.choice(BACKGROUND_CALLERS)
+        elif draw < 0.22:
+            number = "anonymous"
+        else:
+            number = f"7999{index:07d}"
+        rows.append((DID, number))
+    return rows
+
+
+def run_sustained(
+    asterisk: LocalAsterisk,
+    router: RouterProcess,
+    postgres: LocalPostgres,
+    work: Path,
+    rate: float,
+    seconds: float,
+    talk_ms: int,
+) -> SustainedResult:
+    total = max(1, round(rate * seconds))
+    caller_xml, agent_xml = write_scenarios(work, 0)
+    csv = write_calls(work / "sustained-calls.csv", sustained_callers(total))
+    timeout = seconds + talk_ms / 1000 + 120
+    print(
+        f"Sustained: {total} calls at {rate:g} calls/s through the router, {talk_ms} ms each ...",
+        flush=True,
+    )
+    since = datetime.now(UTC)
+    offset = router.log_offset()
+    a_pid = asterisk_pid(asterisk)
+    a_before = sample_process(a_pid).cpu_seconds if a_pid else None
+    with agent_phones(asterisk, agent_xml, work, "load", timeout + 60) as phones:
+        before = router.sample()
+        samples = [before]
+        caller = Sipp(
+            "load-caller",
+            [
+                f"{LOOPBACK}:{asterisk.sip_port}", "-sf", str(caller_xml), "-inf", str(csv),
+                "-d", str(talk_ms), "-m", str(total), "-r", f"{rate:g}", "-rp", "1000",
+                "-l", str(max(50, round(rate * 30))),
+            ],
+            asterisk.caller_port,
+            work,
+            timeout,
+        ).start()  # fmt: skip
+        while caller.running():
+            time.sleep(1)
+            samples.append(router.sample())
+        exit_code = caller.wait()
+        after = router.sample()
+        samples.append(after)
+        channels_left = wait_for_silence(asterisk, 20)
+    a_after = sample_process(a_pid).cpu_seconds if a_pid else None
+    events = router.events(offset)
+    wall = after.at - before.at
+    peak = max(
+        (
+            (later.cpu_seconds - earlier.cpu_seconds) / (later.at - earlier.at) * 100
+            for earlier, later in itertools.pairwise(samples)
+            if later.at - earlier.at > 0.5
+        ),
+        default=0.0,
+    )
+    caller_messages = read_messages(caller.file("messages.log"))
+    invites = first_invites(caller_messages, sent=True)
+    answered = answers(caller_messages)
+    answer_ms = [
+        (answered[i.call_id] - i.at).total_seconds() * 1000
+        for i in invites
+        if i.call_id in answered
+    ]
+    made = decisions(events)
+    agent_failures = {}
+    for agent, phone in phones.items():
+        failed = sipp_counts(phone.file("stat.csv")).get("FailedCall", 0)
+        if failed:
+            agent_failures[agent] = failed
+    rss = [sample.rss_kb for sample in samples if sample.rss_kb is not None]
+    quarters = [rss[round(q * (len(rss) - 1))] for q in (0, 0.25, 0.5, 0.75, 1)] if rss else []
+    return SustainedResult(
+        rate=rate,
+        seconds=seconds,
+        talk_ms=talk_ms,
+        attempted=total,
+        sipp_exit=exit_code,
+        sipp=sipp_counts(caller.file("stat.csv")),
+        sipp_errors=caller.error_lines(),
+        answer_ms=answer_ms,
+        unanswered=len(invites) - len(answer_ms),
+        wall_seconds=wall,
+        cpu_seconds=after.cpu_seconds - before.cpu_seconds,
+        peak_cpu_percent=peak,
+        rss_start_kb=before.rss_kb,
+        rss_end_kb=after.rss_kb,
+        rss_max_kb=max(rss) if rss else None,
+        rss_quarters_kb=quarters,
+        hwm_kb=after.hwm_kb,
+        asterisk_cpu_seconds=(
+            a_after - a_before if a_after is not None and a_before is not None else None
+        ),
+        decision_ms=latencies(events),
+        decision_count=len(made),
+        routes=routes(made),
+        fallbacks=Counter(
+            str(event.get("reason")) for event in events if event.get("event") == "fallback"
+        ),
+        bridged=sum(1 for event in events if event.get("event") == "bridged"),
+        router_problems=problems(events),
+        agents_rung={
+            agent: len(first_invites(read_messages(phone.file("messages.log")), False))
+            for agent, phone in phones.items()
+        },
+        agent_failures=agent_failures,
+        recorded=recorded(postgres.dsn, since),
+        channels_left=channels_left,
+    )
+
+
+def report_sustained(result: SustainedResult) -> list[str]:
+    failed_kinds = {
+        name: count
+        for name, count in result.sipp.items()
+        if name.startswith("Failed") and name != "FailedCall" and count
+    }
+    lines = [
+        "",
+        f"== Sustained: {result.rate:g} calls/s for {result.seconds:g} s through the router, "
+        f"each caller talking {result.talk_ms} ms ==",
+        f"  calls attempted {result.attempted}, succeeded "
+        f"{result.sipp.get('SuccessfulCall', '?')}, failed {result.failed()} "
+        f"(SIPp exit {result.sipp_exit}: {EXIT_CODES.get(result.sipp_exit, '?')})",
+    ]
+    if failed_kinds:
+        lines.append(f"  failures by kind: {failed_kinds}")
+    others = {
+        name: result.sipp[name]
+        for name in ("Retransmissions", "OutOfCallMsgs", "DeadCallMsgs", "Warnings", "FatalErrors")
+        if result.sipp.get(name)
+    }
+    if others:
+        lines.append(f"  other SIPp counters of the caller: {others}")
+    lines += [f"  SIPp error: {line}" for line in result.sipp_errors[:10]]
+    lines.append(
+        f"  caller INVITE -> 200 OK (ms): {spread(result.answer_ms)}"
+        + (f"; never answered: {result.unanswered}" if result.unanswered else "")
+    )
+    lines.append(
+        f"  router decisions: {result.decision_count}; latency_ms {spread(result.decision_ms)}"
+    )
+    lines.append("  decided: " + ", ".join(f"{k} x{v}" for k, v in result.routes.most_common()))
+    lines.append(
+        f"  sticky calls bridged {result.bridged}; sent to the queue: "
+        + ", ".join(f"{k} x{v}" for k, v in result.fallbacks.most_common())
+    )
+    if result.recorded:
+        lines.append(
+            "  recorded (route/outcome/reason): "
+            + ", ".join(f"{r}/{o}/{why} x{n}" for r, o, why, n in result.recorded)
+        )
+    lines.append(
+        "  router warnings/errors: "
+        + (str(dict(result.router_problems)) if result.router_problems else "none")
+    )
+    share = result.cpu_seconds / result.wall_seconds * 100 if result.wall_seconds else 0.0
+    lines.append(
+        f"  router CPU: {result.cpu_seconds:.1f} s over {result.wall_seconds:.1f} s = "
+        f"{share:.1f}% of one core (busiest second {result.peak_cpu_percent:.0f}%)"
+    )
+    lines.append(
+        f"  router memory: RSS at start {megabytes(result.rss_start_kb)}, at end "
+        f"{megabytes(result.rss_end_kb)}, highest sampled {megabytes(result.rss_max_kb)}, "
+        f"peak since start (VmHWM) {megabytes(result.hwm_kb)}"
+    )
+    if result.rss_quarters_kb:
+        growth = (result.rss_quarters_kb[-1] - result.rss_quarters_kb[0]) / result.attempted
+        lines.append(
+            "  router RSS at 0/25/50/75/100 % of the run: "
+            + ", ".join(f"{kb / 1024:.1f}" for kb in result.rss_quarters_kb)
+            + f" MB ({growth * 1000 / 1024:+.1f} MB per 1000 calls)"
+        )
+    if result.asterisk_cpu_seconds is not None:
+        lines.append(
+            f"  (Asterisk CPU meanwhile: {result.asterisk_cpu_seconds:.1f} s = "
+            f"{result.asterisk_cpu_seconds / result.wall_seconds * 100:.1f}% of one core)"
+        )
+    lines.append(
+        "  agent phones, INVITEs received: "
+        + ", ".join(f"{agent} {count}" for agent, count in result.agents_rung.items())
+        + (f"; failed on the agent side: {result.agent_failures}" if result.agent_failures else "")
+    )
+    lines.append(
+        "  (4 agents, one call each: most queue callers hang up before Queue() rings anyone, and"
+        " Answer() waits up to 500 ms for caller media that SIPp does not send; not failures)"
+    )
+    lines.append(f"  channels left in Asterisk 20 s after the last call: {result.channels_left}")
+    return lines
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def summary(pdd: PddResult, load: SustainedResult, router_exit: int | None) -> list[str]:
+    overhead = statistics.median(pdd.pdd[DID]) - statistics.median(pdd.pdd[DIRECT])
+    failed = pdd.failed() + load.failed()
+    overhead_ok = overhead < TARGET_OVERHEAD_MS
+    return [
+        "",
+        "== Summary ==",
+        f"  post-dial delay p50: direct {statistics.median(pdd.pdd[DIRECT]):.1f} ms, "
+        f"via router {statistics.median(pdd.pdd[DID]):.1f} ms",
+        f"  median overhead {overhead:.1f} ms (target < {TARGET_OVERHEAD_MS:g} ms): "
+        + ("MET" if overhead_ok else "MISSED"),
+        f"  failed calls {failed} (post-dial delay {pdd.failed()}, sustained {load.failed()}; "
+        "target 0): " + ("MET" if failed == 0 else "MISSED"),
+        f"  sustained {load.rate:g} calls/s: router CPU "
+        f"{load.cpu_seconds / load.wall_seconds * 100 if load.wall_seconds else 0:.1f}% of one "
+        f"core, RSS {megabytes(load.rss_start_kb)} -> {megabytes(load.rss_end_kb)} (peak "
+        f"{megabytes(load.hwm_kb)}), decision p50 {percentile(load.decision_ms, 0.5):.1f} ms "
+        f"p99 {percentile(load.decision_ms, 0.99):.1f} ms",
+        f"  router exit code after SIGTERM: {router_exit}",
+    ]
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--calls", type=int, default=None, help="post-dial delay calls (200)")
+    parser.add_argument("--warmup", type=int, default=None, help="uncounted first calls (10)")
+    parser.add_argument("--rate", type=float, default=None, help="sustained calls/s (20)")
+    parser.add_argument("--seconds", type=float, default=None, help="sustained run length (60)")
+    parser.add_argument("--talk-ms", type=int, default=1000, help="sustained talk time (1000)")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 40 calls, then 10 calls/s for 10 s"
+    )
+    parser.add_argument("--keep-logs", action="store_true", help="keep SIPp and router logs")
+    args = parser.parse_args(argv)
+    quick = {"calls": 40, "warmup": 4, "rate": 10.0, "seconds": 10.0}
+    full = {"calls": 200, "warmup": 10, "rate": 20.0, "seconds": 60.0}
+    for name, value in (quick if args.quick else full).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if args.calls < 2 or args.rate <= 0 or args.seconds <= 0 or args.warmup < 0:
+        parser.error("--calls must be at least 2, --rate and --seconds above 0")
+    args.warmup += args.warmup % 2  # whole direct/router pairs
+    return args
+
+
+def run(args: argparse.Namespace, work: Path) -> list[str]:
+    print(f"Logs: {work}", flush=True)
+    with (
+        throwaway_postgres() as postgres,
+        throwaway_asterisk("bench", phone_ports_from=PHONE_PORTS_FROM) as asterisk,
+    ):
+        database.upgrade(postgres.dsn)
+        asyncio.run(_seed(postgres.dsn))
+        router = RouterProcess(postgres, asterisk, work / "router.log")
+        try:
+            router.start()
+            started = router.sample()
+            print(
+                f"Asterisk SIP 127.0.0.1:{asterisk.sip_port}, router pid {router.pid} "
+                f"(RSS {megabytes(started.rss_kb)})",
+                flush=True,
+            )
+            pdd = run_pdd(asterisk, router, work, args.calls, args.warmup)
+            lines = report_pdd(pdd)
+            print("\n".join(lines), flush=True)
+            if not pdd.pdd[DID] or not pdd.pdd[DIRECT]:
+                raise BenchError(
+                    f"no post-dial delay measured on one path; see {work}\n"
+                    + "\n".join(pdd.sipp_errors[-10:])
+                )
+            load = run_sustained(
+                asterisk, router, postgres, work, args.rate, args.seconds, args.talk_ms
+            )
+            more = report_sustained(load)
+            print("\n".join(more), flush=True)
+        finally:
+            router_exit = router.stop()
+    return summary(pdd, load, router_exit)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _arguments(argv)
+    work = Path(tempfile.mkdtemp(prefix="sticky-pdd-bench-"))
+    try:
+        lines = run(args, work)
+    except KeyboardInterrupt:
+        print(f"\nInterrupted; logs kept in {work}", file=sys.stderr)
+        return 1
+    except (BenchError, RuntimeError, OSError, subprocess.SubprocessError) as error:
+        # No Asterisk root, no PostgreSQL, a port taken, a router or SIPp that would not start.
+        print(f"\nThe bench could not run: {error}", file=sys.stderr)
+        print(f"Logs kept in {work}", file=sys.stderr)
+        return 1
+    except Exception:
+        traceback.print_exc()
+        print(f"\nThe bench could not run (see above); logs kept in {work}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    if args.keep_logs:
+        print(f"  logs: {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
