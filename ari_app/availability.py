@@ -108,6 +108,9 @@ async def wait_until_free(
     try:
         await client.request("POST", subscription, params={"eventSource": source})
         while not caller_gone.is_set():
+            # Cleared before the state is read, so a change reported while we read it still
+            # wakes us below instead of being lost.
+            waiter.clear()
             state = await device_state(client, endpoint)
             if state in FREE_STATES:
                 return Availability.FREE
@@ -116,7 +119,6 @@ async def wait_until_free(
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
-            waiter.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(min(remaining, RECHECK_SECONDS)):
                     await waiter.wait()
