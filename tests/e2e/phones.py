@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -71,6 +72,14 @@ class AgentPhones:
         return self
 
     def __exit__(self, *_exc: object) -> None:
+        # Calls still up (a test's other call, a queue call) are hung up while the phones still
+        # answer the BYEs: a BYE to a phone already gone keeps the channel, and the agent's
+        # device state BUSY, for seconds into the next test.
+        self.asterisk.cli("channel request hangup all")
+        for _ in range(40):
+            if self.asterisk.cli("core show channels count").lstrip().startswith("0 active"):
+                break
+            time.sleep(0.05)
         for phone in self.phones.values():
             phone.stop()
 
