@@ -60,8 +60,8 @@ class Router:
         self.learner: AmiLearner | None = None
 
     async def start(self) -> None:
-        """Connect the pool and the event stream; returns once ARI accepted the websocket (or
-        keeps retrying in the background when Asterisk is not there yet)."""
+        """Open the pool and start the ARI event stream (and the AMI learner) in the background;
+        they keep retrying while Asterisk is not there. `wait_connected` waits for them."""
         settings = self.settings
         self._pool = await database.create_pool(settings.database_url, settings.db_pool_size)
         routing = RoutingService(
@@ -69,6 +69,7 @@ class Router:
             default_region=settings.default_region,
             db_budget_seconds=settings.db_budget_seconds,
         )
+        recorder = CallRecorder(self._pool)
         self._client = AriClient(
             settings.ari_url, settings.ari_user, settings.ari_password, settings.ari_app
         )
@@ -76,7 +77,7 @@ class Router:
         self.app = StickyRouterApp(
             self._client,
             routing,
-            CallRecorder(self._pool),
+            recorder,
             DialplanTargets(queue_context=settings.queue_context),
         )
         self._events = asyncio.get_running_loop().create_task(
@@ -92,7 +93,7 @@ class Router:
             ami = AmiSettings(
                 settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_password
             )
-            self.learner = AmiLearner(ami, CallRecorder(self._pool))
+            self.learner = AmiLearner(ami, recorder)
             self.learner.start()
         log.info("router_started", ari_url=settings.ari_url, app=settings.ari_app)
 

@@ -22,7 +22,7 @@ from routing_core.store.settings_store import set_setting
 from sticky_router.router import Router
 from sticky_router.sandbox.asterisk import LocalAsterisk
 from tests.e2e.phones import AgentPhones, call, requests_received
-from tests.sipp.sipp import assert_calls_succeeded
+from tests.sipp.sipp import SippPhone, assert_calls_succeeded
 
 IVAN = "79123456701"
 SERGEY = "79123456703"
@@ -306,6 +306,26 @@ async def test_k_a_caller_transferred_to_the_specialist_comes_back_to_the_specia
         "escalated_to_specialist",
         "sticky",
     )
+
+
+async def test_an_account_keyed_in_the_ivr_finds_the_customer_behind_an_unknown_number(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    """The caller rings from a number we do not know, keys Ivan's account number into the IVR
+    example (sticky-ivr, DTMF by SIP INFO) and reaches agent2, who spoke with Ivan 42 minutes
+    ago."""
+    caller = SippPhone.caller(
+        "uac_ivr.xml", asterisk, phone_logs, dialled="ivr", caller_id=UNKNOWN, hold_ms=1500,
+        timeout_s=60, name="caller",
+    )  # fmt: skip
+    caller.arguments += ["-key", "dtmf", "100201#"]
+    with AgentPhones(asterisk, phone_logs, {"agent2": "uas_answer.xml"}) as phones:
+        assert_calls_succeeded(await asyncio.to_thread(caller.run))
+    assert phones.rung() == {"agent1": 0, "agent2": 1, "agent3": 0, "agent4": 0}
+    row = await settled(pool, UNKNOWN)
+    ivan = await pool.fetchval("SELECT id FROM customers WHERE account_number = '100201'")
+    assert (row["key_kind"], row["key_value"], row["customer_id"]) == ("account", "100201", ivan)
+    assert (row["route"], row["outcome"]) == ("sticky", "sticky")
 
 
 async def test_a_blocked_caller_reaches_the_supervisors_never_an_agent(
