@@ -35,6 +35,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from sticky_router.sandbox.debian import PackageUnavailable, apt_install
 from sticky_router.sandbox.postgres import cache_dir
 
 ASTERISK_PACKAGES = ("asterisk", "asterisk-modules", "asterisk-config")
@@ -153,18 +154,10 @@ def ensure_debootstrap() -> str:
     found = shutil.which("debootstrap") or shutil.which("debootstrap", path="/usr/sbin:/sbin")
     if found:
         return found
-    if os.geteuid() != 0:
-        raise AsteriskUnavailable(
-            "debootstrap is missing; install the 'debootstrap' package, or run as root so it "
-            "can be installed"
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", "debootstrap"],
-        check=True,
-        env=env,
-    )
+    try:
+        apt_install("debootstrap", "debootstrap is missing")
+    except PackageUnavailable as error:
+        raise AsteriskUnavailable(str(error)) from None
     found = shutil.which("debootstrap", path="/usr/sbin:/sbin:/usr/bin")
     if not found:
         raise AsteriskUnavailable("apt installed 'debootstrap' but it is still not on the path")

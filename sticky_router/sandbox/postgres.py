@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from sticky_router.sandbox.debian import PackageUnavailable, apt_install
+
 POSTGRES_ROOTS = (Path("/usr/lib/postgresql"),)
 SYSTEM_USER = "postgres"
 
@@ -52,18 +54,10 @@ def ensure_server_binaries() -> Path:
     bindir = find_bindir()
     if bindir is not None:
         return bindir
-    if os.geteuid() != 0:
-        raise PostgresUnavailable(
-            "PostgreSQL server binaries are missing (no /usr/lib/postgresql/*/bin/initdb); "
-            "install the 'postgresql' package, or run as root so it can be installed."
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", "postgresql"],
-        check=True,
-        env=env,
-    )
+    try:
+        apt_install("postgresql", "PostgreSQL server binaries are missing (no initdb)")
+    except PackageUnavailable as error:
+        raise PostgresUnavailable(str(error)) from None
     bindir = find_bindir()
     if bindir is None:
         raise PostgresUnavailable("apt installed 'postgresql' but initdb is still missing")

@@ -13,13 +13,14 @@ port), place the call, then `wait()` for every phone and assert on the results: 
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+from sticky_router.sandbox.debian import PackageUnavailable, apt_install
 
 SCENARIOS = Path(__file__).parent
 LOOPBACK = "127.0.0.1"
@@ -54,15 +55,10 @@ def ensure_sipp() -> str:
     found = shutil.which("sipp")
     if found:
         return found
-    if os.geteuid() != 0:
-        raise SippUnavailable("sipp is missing; install the 'sip-tester' package")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", "sip-tester"],
-        check=True,
-        env=env,
-    )
+    try:
+        apt_install("sip-tester", "sipp is missing")
+    except PackageUnavailable as error:
+        raise SippUnavailable(str(error)) from None
     found = shutil.which("sipp")
     if not found:
         raise SippUnavailable("apt installed 'sip-tester' but sipp is still not on the path")
