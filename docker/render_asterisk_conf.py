@@ -115,6 +115,7 @@ def template_values(environ: dict[str, str], instance: str, modules_dir: str) ->
         "sip_port": _port(environ, "ASTERISK_SIP_PORT", sandbox.sip_port),
         "http_port": _port(environ, "ASTERISK_HTTP_PORT", sandbox.http_port),
         "ami_port": _port(environ, "ASTERISK_AMI_PORT", sandbox.ami_port),
+        "agi_port": _port(environ, "STICKY_AGI_PORT", sandbox.agi_port),
         "caller_port": _port(environ, "ASTERISK_PHONE_BASE_PORT", sandbox.phone_base_port),
         "rtp_start": _port(environ, "ASTERISK_RTP_START", sandbox.rtp_ports[0]),
         "rtp_end": _port(environ, "ASTERISK_RTP_END", sandbox.rtp_ports[1]),

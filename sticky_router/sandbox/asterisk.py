@@ -427,6 +427,7 @@ class LocalAsterisk:
     sip_port: int = 5060
     http_port: int = 8088
     ami_port: int = 5038
+    agi_port: int = 4573  # where the dialplan finds the FastAGI server (AGI mode)
     phone_base_port: int = 5070
     rtp_ports: tuple[int, int] = (20000, 20999)
     ari: Credentials | None = None
@@ -666,6 +667,7 @@ class LocalAsterisk:
             "sip_port": self.sip_port,
             "http_port": self.http_port,
             "ami_port": self.ami_port,
+            "agi_port": self.agi_port,
             "caller_port": self.caller_port,
             "rtp_start": self.rtp_ports[0],
             "rtp_end": self.rtp_ports[1],
@@ -710,6 +712,7 @@ def throwaway_asterisk(
         sip_port=free_port(socket.SOCK_DGRAM),
         http_port=free_port(),
         ami_port=free_port(),
+        agi_port=free_port(),
         phone_base_port=free_udp_block(len(AGENTS) + 1, start=phone_ports_from),
     )
     with server:

@@ -1,0 +1,201 @@
+"""The FastAGI scripts through the real AgiServer and the core on a real PostgreSQL.
+
+A small fake Asterisk sends the AGI header and answers `200 result=1` to every command; what it
+was told is what a dialplan would see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from agi.scripts import AgiScripts
+from agi.server import AgiServer
+from routing_core import CallRecorder, RoutingService
+from sticky_router.demo import seed_demo
+
+IVAN = "+79123456701"
+
+
+async def asterisk(port: int, script: str, env: dict[str, str], *args: str) -> dict[str, str]:
+    """Run one AGI script like Asterisk would; returns the channel variables it was given."""
+    lines = {"network": "yes", "network_script": script, "request": f"agi://127.0.0.1/{script}"}
+    lines |= env
+    lines |= {f"arg_{n}": arg for n, arg in enumerate(args, start=1)}
+    header = "".join(f"agi_{name}: {value}\n" for name, value in lines.items()) + "\n"
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(header.encode())
+    variables: dict[str, str] = {}
+    try:
+        while line := await asyncio.wait_for(reader.readline(), 5):
+            words = shlex.split(line.decode())
+            assert words[:2] == ["SET", "VARIABLE"], line
+            variables[words[2].removeprefix("__")] = words[3]
+            writer.write(b"200 result=1\n")
+            await writer.drain()
+    finally:
+        writer.close()
+    return variables
+
+
+class Agi:
+    """A running AgiServer with the three scripts on a routing core."""
+
+    def __init__(self, pool: asyncpg.Pool, budget: float = 5.0, record_timeout: float = 2.0):
+        self.routing = RoutingService(pool, default_region="RU", db_budget_seconds=budget)
+        self.scripts = AgiScripts(self.routing, CallRecorder(pool), record_timeout=record_timeout)
+        self.server = AgiServer(self.scripts.handlers(), "127.0.0.1", 0, header_timeout=2)
+
+    async def run(self, script: str, env: dict[str, str], *args: str) -> dict[str, str]:
+        variables = await asterisk(self.server.port, script, env, *args)
+        await self.scripts.drain()  # the records are written aside: wait for them here
+        return variables
+
+
+@pytest.fixture
+async def agi(db: asyncpg.Pool) -> AsyncIterator[Agi]:
+    await seed_demo(db, datetime.now(UTC), reset=True)
+    running = Agi(db)
+    await running.server.start()
+    yield running
+    await running.server.stop(grace=1)
+
+
+def caller(call_id: str, number: str) -> dict[str, str]:
+    return {"uniqueid": call_id, "callerid": number, "channel": "PJSIP/caller-00000001"}
+
+
+async def test_lookup_for_ivan_rings_agent2(agi: Agi, db: asyncpg.Pool) -> None:
+    variables = await agi.run("lookup", caller("1700000000.1", IVAN), "support", "74950000000")
+    assert variables["STICKY_ROUTE"] == "sticky"
+    assert variables["STICKY_TARGET"] == "PJSIP/agent2"
+    assert variables["STICKY_TARGET_AGENT"] == "agent2"
+    assert variables["STICKY_REASON"] == "last_agent"
+    assert variables["STICKY_RING_TIMEOUT"] == "15"
+    assert variables["STICKY_ANNOUNCE"] == "1"
+    assert variables["STICKY_ANNOUNCE_SOUND"] == "sticky-router/connecting-to-your-agent"
+    assert variables["STICKY_CALL_ID"] == "1700000000.1"
+    assert variables["TICKET_ID"] == "T-1001"
+    assert list(variables)[-1] == "STICKY_ROUTE"  # set last: a cut conversation has no route
+    row = await db.fetchrow(
+        "SELECT i.route, i.did, a.name FROM interactions i "
+        "JOIN agents a ON a.id = i.target_agent_id WHERE call_id = $1",
+        "1700000000.1",
+    )
+    assert row is not None
+    assert tuple(row) == ("sticky", "74950000000", "agent2")
+
+
+@pytest.mark.parametrize(
+    ("number", "reason"), [("+79001112233", "no_history"), ("unknown", "no_caller_key")]
+)
+async def test_lookup_for_a_caller_without_history_queues(
+    agi: Agi, number: str, reason: str
+) -> None:
+    variables = await agi.run("lookup", caller("1700000000.2", number))
+    assert (variables["STICKY_ROUTE"], variables["STICKY_REASON"]) == ("queue", reason)
+    assert variables["STICKY_TARGET"] == ""
+    assert variables["STICKY_ANNOUNCE"] == "0"
+
+
+async def test_lookup_with_the_database_silent_queues_within_the_budget(db: asyncpg.Pool) -> None:
+    """A PostgreSQL that accepts connections and never answers: the budget sends to the queue."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    black_hole = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = black_hole.sockets[0].getsockname()[1]
+    pool = await asyncpg.create_pool(
+        f"postgresql://postgres@127.0.0.1:{port}/sticky", min_size=0, max_size=2
+    )
+    assert pool is not None
+    broken = Agi(pool, budget=0.3, record_timeout=0.3)
+    await broken.server.start()
+    try:
+        started = time.perf_counter()
+        variables = await asterisk(broken.server.port, "lookup", caller("1700000000.3", IVAN))
+        took = time.perf_counter() - started
+        assert (variables["STICKY_ROUTE"], variables["STICKY_REASON"]) == ("queue", "db_timeout")
+        assert took < 0.6
+        await broken.scripts.drain()
+    finally:
+        await broken.server.stop(grace=1)
+        for writer in accepted:  # lets the core's background claim release fail fast
+            writer.close()
+        black_hole.close()
+        pool.terminate()
+
+
+async def test_result_answer_records_the_sticky_outcome(agi: Agi, db: asyncpg.Pool) -> None:
+    call_id = "1700000000.4"
+    await agi.run("lookup", caller(call_id, IVAN))
+    variables = await agi.run("result", caller(call_id, IVAN), "ANSWER", "agent2", "22", "15")
+    assert variables == {"STICKY_RECORDED": "1"}
+    call = await db.fetchrow(
+        "SELECT outcome, outcome_reason FROM interactions WHERE call_id = $1", call_id
+    )
+    assert call is not None
+    assert tuple(call) == ("sticky", None)
+    leg = await db.fetchrow(
+        "SELECT a.name, l.outcome, extract(epoch FROM l.ended_at - l.answered_at) AS talk, "
+        "extract(epoch FROM l.answered_at - l.rang_at) AS ringing "
+        "FROM interaction_legs l JOIN agents a ON a.id = l.agent_id WHERE l.leg_id = $1",
+        f"{call_id}-agent2",
+    )
+    assert leg is not None
+    assert (leg["name"], leg["outcome"]) == ("agent2", "ANSWER")
+    assert float(leg["talk"]) == pytest.approx(15, abs=0.01)
+    assert float(leg["ringing"]) == pytest.approx(7, abs=0.01)
+    claim = await db.fetchrow(
+        "SELECT released_at, outcome FROM sticky_claims WHERE call_id = $1", call_id
+    )
+    assert claim is not None
+    assert claim["released_at"] is not None
+    assert claim["outcome"] == "answered"
+
+
+async def test_result_noanswer_records_the_miss_and_frees_the_agent(
+    agi: Agi, db: asyncpg.Pool
+) -> None:
+    call_id = "1700000000.5"
+    await agi.run("lookup", caller(call_id, IVAN))
+    await agi.run("result", caller(call_id, IVAN), "NOANSWER", "PJSIP/agent2", "15", "0")
+    call = await db.fetchrow(
+        "SELECT outcome, outcome_reason FROM interactions WHERE call_id = $1", call_id
+    )
+    assert call is not None
+    assert tuple(call) == ("queue", "no_answer")
+    leg = await db.fetchrow(
+        "SELECT answered_at, outcome FROM interaction_legs WHERE leg_id = $1", f"{call_id}-agent2"
+    )
+    assert leg is not None
+    assert (leg["answered_at"], leg["outcome"]) == (None, "NOANSWER")
+    live = await db.fetchval("SELECT count(*) FROM sticky_claims WHERE released_at IS NULL")
+    assert live == 0
+
+
+async def test_answered_records_the_agent_queue_connected(agi: Agi, db: asyncpg.Pool) -> None:
+    call_id = "1700000000.6"
+    await agi.run("lookup", caller(call_id, "+79001112233"))
+    agent_channel = {"uniqueid": "1700000000.9", "channel": "PJSIP/agent4-0000000a"}
+    assert await agi.run("answered", agent_channel, call_id) == {}
+    leg = await db.fetchrow(
+        "SELECT a.name, l.rang_at, l.answered_at FROM interaction_legs l "
+        "JOIN agents a ON a.id = l.agent_id JOIN interactions i ON i.id = l.interaction_id "
+        "WHERE i.call_id = $1 AND l.leg_id = $2",
+        call_id,
+        "1700000000.9",
+    )
+    assert leg is not None
+    assert leg["name"] == "agent4"
+    assert leg["answered_at"] is not None
+    answered = await db.fetchval("SELECT answered_at FROM interactions WHERE call_id = $1", call_id)
+    assert answered is not None
