@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import getpass
 import json
 import signal
 import sys
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -24,6 +26,10 @@ from sticky_router.logs import configure_logging
 from sticky_router.router import RouterSettings, serve
 from sticky_router.sandbox.postgres import LocalPostgres, cache_dir
 from sticky_router.sandbox.stack import local_sandbox
+from web.accounts import UnknownAccount, add_admin, demo_credentials, set_password
+from web.passwords import WeakPassword
+from web.sessions import Kind
+from web.settings import WebSettings
 
 SANDBOX_PORT = 55432
 
@@ -67,7 +73,31 @@ def _parser() -> argparse.ArgumentParser:
     decide.add_argument("--ticket", default=None, help="ticket number keyed in the IVR")
     decide.add_argument("--at", type=_timestamp, default=None, help="ISO time (default: now)")
     decide.add_argument("--json", action="store_true", help="print the decision as JSON")
+
+    password = commands.add_parser(
+        "set-password",
+        help="set an agent's or admin's web sign-in password (read from stdin or a prompt)",
+    )
+    password.add_argument("kind", choices=("agent", "admin"))
+    password.add_argument("name", help="the agent's or admin's name")
+
+    admin = commands.add_parser("add-admin", help="create an admin for the admin pages")
+    admin.add_argument("name", help="sign-in name (letters, digits, . _ @ -)")
+    admin.add_argument("--display-name", default=None, help="default: the name")
     return parser
+
+
+def web_settings(config: Config) -> WebSettings | None:
+    if not config.web_enabled:
+        return None
+    return WebSettings(
+        host=config.web_host,
+        port=config.web_port,
+        allowed_origins=config.web_origin_list(),
+        cookie_secure=config.web_cookie_secure,
+        session_idle=timedelta(minutes=config.web_session_idle_minutes),
+        session_absolute=timedelta(hours=config.web_session_hours),
+    )
 
 
 def _run(config: Config) -> None:
@@ -77,6 +107,9 @@ def _run(config: Config) -> None:
             print(sandbox.how_to_call())
             print("\nThe router is running; Ctrl-C stops it, Asterisk and PostgreSQL.\n")
             settings = sandbox.router_settings(config.default_region, config.db_budget_ms)
+            settings = dataclasses.replace(settings, web=web_settings(config))
+            if settings.web is not None:
+                print(_sandbox_sign_in(sandbox.postgres.dsn, settings.web))
             asyncio.run(_serve(settings))
         return
     ari_url, ari_password = config.require_asterisk()
@@ -94,8 +127,29 @@ def _run(config: Config) -> None:
         ami_port=config.ami_port,
         ami_user=config.ami_user,
         ami_password=config.ami_password.get_secret_value() if config.ami_password else None,
+        web=web_settings(config),
     )
     asyncio.run(_serve(settings))
+
+
+def _sandbox_sign_in(dsn: str, web: WebSettings) -> str:
+    """Sandbox only: fresh demo passwords, for this console (never for the log)."""
+
+    async def make() -> dict[str, tuple[str, str]]:
+        pool = await database.create_pool(dsn, 2)
+        try:
+            return dict(await demo_credentials(pool))
+        finally:
+            await pool.close()
+
+    credentials = asyncio.run(make())
+    lines = [
+        "",
+        f"Agent screen: {web.base_url}/agent/  (admin pages: {web.base_url}/admin/)",
+        "Demo sign-in (new passwords on every start):",
+    ]
+    lines += [f"  {kind:5} {name:10} {password}" for name, (kind, password) in credentials.items()]
+    return "\n".join(lines)
 
 
 async def _serve(settings: RouterSettings) -> None:
@@ -109,6 +163,38 @@ async def _serve(settings: RouterSettings) -> None:
 def _timestamp(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _read_password() -> str:
+    """From a prompt on a terminal, else the first line of stdin: never from the command line,
+    where it would stay in the shell history and the process list."""
+    if sys.stdin.isatty():
+        first = getpass.getpass("New password: ")
+        if getpass.getpass("Again: ") != first:
+            raise ConfigError("the two passwords differ; nothing was changed")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+async def _set_password(config: Config, kind: Kind, name: str) -> None:
+    password = _read_password()
+    pool = await database.create_pool(config.require_database_url(), 2)
+    try:
+        await set_password(pool, kind, name, password)
+    finally:
+        await pool.close()
+    print(f"password set for {kind} {name}; their open sessions were ended")
+
+
+async def _add_admin(config: Config, name: str, display_name: str | None) -> None:
+    pool = await database.create_pool(config.require_database_url(), 2)
+    try:
+        created = await add_admin(pool, name, display_name)
+    finally:
+        await pool.close()
+    if not created:
+        raise ConfigError(f"an admin named {name!r} exists already")
+    print(f"admin {name} created; set a password: sticky-router set-password admin {name}")
 
 
 async def _migrate(config: Config, revision: str) -> None:
@@ -220,8 +306,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             _demo(config, args.data_dir, args.port, args.keep)
         elif args.command == "decide":
             asyncio.run(_decide(config, args))
+        elif args.command == "set-password":
+            asyncio.run(_set_password(config, args.kind, args.name))
+        elif args.command == "add-admin":
+            asyncio.run(_add_admin(config, args.name, args.display_name))
     except ConfigError as error:
         print(f"sticky-router: configuration error: {error}", file=sys.stderr)
+        return 2
+    except (WeakPassword, UnknownAccount) as error:
+        print(f"sticky-router: {args.command}: {error}", file=sys.stderr)
         return 2
     except (OSError, RuntimeError, asyncpg.PostgresError, SQLAlchemyError) as error:
         # One line for the operator; asyncpg's and Alembic's messages never carry the password.

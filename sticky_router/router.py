@@ -19,6 +19,10 @@ from ari_app.app import DialplanTargets, StickyRouterApp
 from ari_app.client import AriClient
 from routing_core import CallRecorder, RoutingService
 from sticky_router import database
+from web.app import create_app
+from web.pop_hub import PopHub
+from web.server import WebServer
+from web.settings import WebSettings
 
 log = structlog.get_logger("sticky_router.router")
 
@@ -45,6 +49,8 @@ class RouterSettings:
     ami_port: int = 5038
     ami_user: str = "sticky-router"
     ami_password: str | None = None
+    # The agent screen and admin pages; None: no web server (calls are routed all the same).
+    web: WebSettings | None = None
 
     def __repr__(self) -> str:
         return f"RouterSettings(ari_url={self.ari_url!r}, ari_app={self.ari_app!r})"
@@ -58,6 +64,8 @@ class Router:
         self._events: asyncio.Task[None] | None = None
         self.app: StickyRouterApp | None = None
         self.learner: AmiLearner | None = None
+        self.pops = PopHub()
+        self.web: WebServer | None = None
 
     async def start(self) -> None:
         """Open the pool and start the ARI event stream (and the AMI learner) in the background;
@@ -95,7 +103,20 @@ class Router:
             )
             self.learner = AmiLearner(ami, recorder)
             self.learner.start()
+        if settings.web is not None:
+            await self._start_web(self._pool, settings.web)
         log.info("router_started", ari_url=settings.ari_url, app=settings.ari_app)
+
+    async def _start_web(self, pool: asyncpg.Pool, web_settings: WebSettings) -> None:
+        """The pages are a side door: if they cannot start, calls are routed all the same."""
+        try:
+            app = create_app(pool=pool, settings=web_settings, hub=self.pops)
+            self.web = WebServer(app, web_settings.host, web_settings.port)
+            if not await self.web.start():
+                self.web = None
+        except Exception:
+            log.exception("web_failed")
+            self.web = None
 
     @property
     def running(self) -> bool:
@@ -113,6 +134,9 @@ class Router:
     async def stop(self) -> None:
         """Send new calls to the queue, let the calls in flight reach their agent or the queue,
         then close. Bridged calls stay up in Asterisk; the next router adopts them."""
+        if self.web is not None:
+            await self.web.stop()
+            self.web = None
         if self.app is not None:
             await self.app.drain(DRAIN_SECONDS)
         if self._events is not None:
