@@ -17,9 +17,11 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.exc import SQLAlchemyError
 
+from ari_app.ami_connection import AmiSettings
 from routing_core import IncomingCall, RoutingService, explain
 from routing_core.decision import Decision, QueueDecision, StickyDecision
 from sticky_router import database
+from sticky_router.agi_process import AgiProcessSettings, serve_agi_process
 from sticky_router.config import Config, ConfigError, load_config
 from sticky_router.demo import CUSTOMERS, seed_demo
 from sticky_router.logs import configure_logging
@@ -46,6 +48,14 @@ def _parser() -> argparse.ArgumentParser:
         help="route calls: against your Asterisk and database when STICKY_ARI_URL and "
         "STICKY_DATABASE_URL are set, else on the built-in local sandbox",
     )
+
+    agi = commands.add_parser(
+        "agi",
+        help="serve the sticky decision over FastAGI to a classic dialplan "
+        "(dialplan/sticky-router-agi.conf); needs STICKY_DATABASE_URL",
+    )
+    agi.add_argument("--host", default=None, help="listen address (default: STICKY_AGI_HOST)")
+    agi.add_argument("--port", type=int, default=None, help="default: STICKY_AGI_PORT (4573)")
 
     migrate = commands.add_parser("migrate", help="upgrade the database schema")
     migrate.add_argument("--revision", default="head", help="target revision (default: head)")
@@ -110,7 +120,8 @@ def _run(config: Config) -> None:
             settings = dataclasses.replace(settings, web=web_settings(config))
             if settings.web is not None:
                 print(_sandbox_sign_in(sandbox.postgres.dsn, settings.web))
-            asyncio.run(_serve(settings))
+            agi = sandbox.agi_settings(config.default_region, config.db_budget_ms)
+            asyncio.run(_serve(settings, agi))
         return
     ari_url, ari_password = config.require_asterisk()
     settings = RouterSettings(
@@ -152,12 +163,47 @@ def _sandbox_sign_in(dsn: str, web: WebSettings) -> str:
     return "\n".join(lines)
 
 
-async def _serve(settings: RouterSettings) -> None:
+async def _serve(settings: RouterSettings, agi: AgiProcessSettings | None = None) -> None:
+    """The router, and in the sandbox the FastAGI server beside it, until SIGINT/SIGTERM."""
+    stop = _stop_on_signals()
+    if agi is None:
+        await serve(settings, stop)
+    else:
+        await asyncio.gather(serve(settings, stop), serve_agi_process(agi, stop))
+
+
+def _agi(config: Config, host: str | None, port: int | None) -> None:
+    ami = None
+    if config.ami_password is not None:
+        ami = AmiSettings(
+            config.ami_host,
+            config.ami_port,
+            config.ami_user,
+            config.ami_password.get_secret_value(),
+        )
+    settings = AgiProcessSettings(
+        database_url=config.require_database_url(),
+        host=host or config.agi_host,
+        port=port or config.agi_port,
+        max_connections=config.agi_max_connections,
+        default_region=config.default_region,
+        db_budget_seconds=config.db_budget_ms / 1000,
+        db_pool_size=config.db_pool_size,
+        ami=ami,
+    )
+
+    async def run() -> None:
+        await serve_agi_process(settings, _stop_on_signals())
+
+    asyncio.run(run())
+
+
+def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signal_number, stop.set)
-    await serve(settings, stop)
+    return stop
 
 
 def _timestamp(text: str) -> datetime:
@@ -297,6 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(config.log_level, config.log_format)
         if args.command == "run":
             _run(config)
+        elif args.command == "agi":
+            _agi(config, args.host, args.port)
         elif args.command == "migrate":
             asyncio.run(_migrate(config, args.revision))
         elif args.command == "seed-demo":

@@ -48,6 +48,10 @@ class Config(BaseSettings):
     ami_user: str = "sticky-router"
     ami_password: SecretStr | None = None
     queue_context: str = Field("sticky-queue", pattern=r"^[A-Za-z0-9_.-]{1,79}$")
+    # FastAGI (`sticky-router agi`): where Asterisk's AGI() reaches the router.
+    agi_host: str = "127.0.0.1"
+    agi_port: int = Field(4573, ge=1, le=65535)
+    agi_max_connections: int = Field(200, ge=1, le=10_000)
     # The web pages (agent screen, admin pages), served by `run` beside the router.
     web_enabled: bool = True
     web_host: str = "127.0.0.1"
