@@ -19,7 +19,8 @@ from ari_app.app import DialplanTargets, StickyRouterApp
 from ari_app.client import AriClient
 from routing_core import CallRecorder, RoutingService
 from sticky_router import database
-from web.app import create_app
+from web.app import create_app, utc_now
+from web.pop_dispatch import PopDispatcher
 from web.pop_hub import PopHub
 from web.server import WebServer
 from web.settings import WebSettings
@@ -66,6 +67,7 @@ class Router:
         self.learner: AmiLearner | None = None
         self.pops = PopHub()
         self.web: WebServer | None = None
+        self._dispatcher: PopDispatcher | None = None
 
     async def start(self) -> None:
         """Open the pool and start the ARI event stream (and the AMI learner) in the background;
@@ -82,11 +84,14 @@ class Router:
             settings.ari_url, settings.ari_user, settings.ari_password, settings.ari_app
         )
         await self._client.__aenter__()
+        if settings.web is not None:  # rings become pops only when there is a screen to show them
+            self._dispatcher = PopDispatcher(self._pool, self.pops, utc_now)
         self.app = StickyRouterApp(
             self._client,
             routing,
             recorder,
             DialplanTargets(queue_context=settings.queue_context),
+            ringing=self._dispatcher,
         )
         self._events = asyncio.get_running_loop().create_task(
             self._client.run_events(self.app.on_event, self.app.on_connected)
@@ -101,7 +106,7 @@ class Router:
             ami = AmiSettings(
                 settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_password
             )
-            self.learner = AmiLearner(ami, recorder)
+            self.learner = AmiLearner(ami, recorder, ringing=self._dispatcher)
             self.learner.start()
         if settings.web is not None:
             await self._start_web(self._pool, settings.web)
@@ -147,6 +152,9 @@ class Router:
         if self.learner is not None:
             await self.learner.stop()
             self.learner = None
+        if self._dispatcher is not None:
+            await self._dispatcher.close()
+            self._dispatcher = None
         if self._client is not None:
             await self._client.__aexit__(None, None, None)
             self._client = None

@@ -16,7 +16,7 @@ from pathlib import Path
 import asyncpg
 from aiohttp import web
 
-from web import admin_pages, agent_pages, auth, keys
+from web import admin_pages, agent_api, agent_pages, auth, keys
 from web.pop_hub import PopHub
 from web.ratelimit import SignInLimiter
 from web.security import MIDDLEWARES
@@ -48,6 +48,7 @@ ROUTE_GROUPS: tuple[RouteGroup, ...] = (
     _static,
     auth.setup,
     agent_pages.setup,
+    agent_api.setup,
     admin_pages.setup,
 )
 

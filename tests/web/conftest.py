@@ -8,7 +8,9 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -59,6 +61,62 @@ class WebApp:
             allow_redirects=False,
         )
         return response.status
+
+
+@dataclass
+class Browser:
+    """One person's browser: its own cookie jar against the same server."""
+
+    session: aiohttp.ClientSession
+    base: str
+
+    async def sign_in(self, kind: str, name: str, password: str | None = None) -> int:
+        response = await self.session.post(
+            f"{self.base}/{kind}/sign-in",
+            data={"name": name, "password": password or PASSWORDS[name]},
+            headers={"Origin": self.base},
+            allow_redirects=False,
+        )
+        return response.status
+
+    async def csrf(self) -> str:
+        page = await (await self.session.get(f"{self.base}/agent/")).text()
+        return page.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+
+    async def get_json(self, path: str) -> tuple[int, dict[str, Any]]:
+        response = await self.session.get(f"{self.base}{path}")
+        return response.status, await response.json()
+
+    async def post_json(
+        self, path: str, body: dict[str, Any], csrf: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        headers = {"Origin": self.base}
+        if csrf is not None:
+            headers["X-CSRF-Token"] = csrf
+        response = await self.session.post(f"{self.base}{path}", json=body, headers=headers)
+        return response.status, await response.json()
+
+    async def socket(self) -> aiohttp.ClientWebSocketResponse:
+        socket = await self.session.ws_connect(
+            f"{self.base}/agent/ws", headers={"Origin": self.base}
+        )
+        hello = await socket.receive_json(timeout=5)
+        assert hello["type"] == "hello"
+        return socket
+
+
+@pytest.fixture
+async def browsers(web: WebApp) -> AsyncIterator[Callable[[], Browser]]:
+    sessions: list[aiohttp.ClientSession] = []
+
+    def open_browser() -> Browser:
+        session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        sessions.append(session)
+        return Browser(session, web.origin)
+
+    yield open_browser
+    for session in sessions:
+        await session.close()
 
 
 @pytest.fixture
