@@ -343,7 +343,7 @@ class StickyRouterApp:
             async with asyncio.timeout(AGENT_LEG_READY_TIMEOUT):
                 await live.agent_in_stasis.wait()
             if decision.context.settings.values.callerid_name_prefix:
-                await self._show_caller_name(agent_channel, decision)
+                await self._show_caller_name(call.call_id, decision)
             await self._ari.request(
                 "POST",
                 f"/channels/{segment(agent_channel)}/dial",
@@ -375,15 +375,16 @@ class StickyRouterApp:
         except Exception:  # the screen pop is never worth a call
             log.exception("ringing_report_failed", call_id=call_id)
 
-    async def _show_caller_name(self, agent_channel: str, decision: StickyDecision) -> None:
-        """`[T-1001] Ivan Petrov` as the caller's name on the agent's phone (the INVITE's From
-        display name, which Asterisk takes from the leg's connected line)."""
+    async def _show_caller_name(self, call_id: str, decision: StickyDecision) -> None:
+        """`[T-1001] Ivan Petrov` as the caller's name on the agent's phone. The dial copies the
+        caller's caller ID to the agent leg (the INVITE's From), so it is set on the caller's
+        channel, as sticky-queue does for a fallback: the caller is never sent their own ID."""
         with contextlib.suppress(AriError):
             await self._ari.request(
                 "POST",
-                f"/channels/{segment(agent_channel)}/variable",
+                f"/channels/{segment(call_id)}/variable",
                 params={
-                    "variable": "CONNECTEDLINE(name,i)",
+                    "variable": "CALLERID(name)",
                     "value": callerid_name(decision.context.identity),
                 },
             )

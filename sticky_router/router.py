@@ -108,19 +108,27 @@ class Router:
             )
             self.learner = AmiLearner(ami, recorder, ringing=self._dispatcher)
             self.learner.start()
-        if settings.web is not None:
-            await self._start_web(self._pool, settings.web)
+        await self.start_web()
         log.info("router_started", ari_url=settings.ari_url, app=settings.ari_app)
 
-    async def _start_web(self, pool: asyncpg.Pool, web_settings: WebSettings) -> None:
-        """The pages are a side door: if they cannot start, calls are routed all the same."""
+    async def start_web(self) -> None:
+        """The pages are a side door: if they cannot start, calls are routed all the same.
+        (Also how a test restarts the web server alone: stop_web(), then start_web().)"""
+        web_settings = self.settings.web
+        if web_settings is None or self._pool is None or self.web is not None:
+            return
         try:
-            app = create_app(pool=pool, settings=web_settings, hub=self.pops)
+            app = create_app(pool=self._pool, settings=web_settings, hub=self.pops)
             self.web = WebServer(app, web_settings.host, web_settings.port)
             if not await self.web.start():
                 self.web = None
         except Exception:
             log.exception("web_failed")
+            self.web = None
+
+    async def stop_web(self) -> None:
+        if self.web is not None:
+            await self.web.stop()
             self.web = None
 
     @property
@@ -139,9 +147,7 @@ class Router:
     async def stop(self) -> None:
         """Send new calls to the queue, let the calls in flight reach their agent or the queue,
         then close. Bridged calls stay up in Asterisk; the next router adopts them."""
-        if self.web is not None:
-            await self.web.stop()
-            self.web = None
+        await self.stop_web()
         if self.app is not None:
             await self.app.drain(DRAIN_SECONDS)
         if self._events is not None:

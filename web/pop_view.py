@@ -27,6 +27,8 @@ MISSED = ("busy", "paused", "offline", "no_answer", "rejected", "cap_reached", "
 
 def ago(t: Any, delta: timedelta) -> str:
     minutes = max(0, int(delta.total_seconds() // 60))
+    if minutes == 0:
+        return str(t("ago.moments"))
     if minutes < 60:
         return str(t("ago.minutes", minutes=minutes))
     if minutes < 48 * 60:
@@ -169,7 +171,7 @@ def history(facts: PopFacts, t: Any, now: datetime) -> list[dict[str, Any]]:
         shown.append(
             {
                 "when": started.isoformat() if started else None,
-                "ago": ago(t, now - (ended or started or now)),
+                "ago": t("pop.ago", ago=ago(t, now - (ended or started or now))),
                 "agents": ", ".join(agents),
                 "talk": t("pop.talked", talk=talk_time(t, talked))
                 if talked

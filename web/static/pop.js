@@ -14,7 +14,7 @@
       else if (name.startsWith("data-")) node.dataset[name.slice(5).replace(/-(.)/g, (_, c) => c.toUpperCase())] = value;
       else node.setAttribute(name, value === true ? "" : String(value));
     }
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === null || child === undefined || child === false) continue;
       node.append(child instanceof Node ? child : document.createTextNode(String(child)));
     }
@@ -121,7 +121,8 @@
       form(card, "open", el("input", { name: "subject", placeholder: word("action.subject_placeholder"), required: true, maxlength: 200 }),
         word("action.open_ticket"), (f) => ({ subject: f.elements.subject.value }), "open-ticket"),
       el("div", { class: "row" }, button(word("action.resolve"), () => act(card, null, "resolve", {}))),
-      form(card, "promise", el("input", { name: "by", type: "datetime-local", required: true }),
+      form(card, "promise", el("label", { class: "field" }, word("action.promise"),
+        el("input", { name: "by", type: "datetime-local", required: true })),
         word("action.save_promise"), (f) => ({ by: new Date(f.elements.by.value).toISOString() }), "promise"),
       el("h3", {}, word("pop.marks")),
       el("div", { class: "row" }, button(word("action.do_not_pair"), () => act(card, null, "do-not-pair", {}), { class: "warn" })),
