@@ -54,6 +54,7 @@ class PopDispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def agent_ringing(self, call_id: str, agent: str, source: RingSource) -> None:
+        log.debug("agent_ringing", call_id=call_id, agent=agent, source=source.value)
         if len(self._tasks) >= MAX_TASKS:  # a stuck database must not pile up tasks
             log.warning("pop_dropped", call_id=call_id, why="too many pops in flight")
             return
@@ -79,14 +80,17 @@ class PopDispatcher:
         try:
             agent = await self._agent(endpoint)
             if agent is None:
-                return  # not one of our agents' phones
+                log.debug("pop_not_an_agent", call_id=call_id, endpoint=endpoint)
+                return
             if not await self._call_recorded(call_id):
                 log.debug("pop_no_call", call_id=call_id)
                 return
             if not await pop_store.record_ring(self._pool, call_id, agent.id, rang, source):
                 return  # the other source reported this ring first
             if self._hub.subscribers(agent.id) == 0:
-                return  # nobody signed in; the page asks for current pops when it connects
+                # Nobody's screen is open; the page asks for current pops when it connects.
+                log.debug("pop_no_screen", call_id=call_id, agent_id=agent.id)
+                return
             pop = await pop_store.load_pop(self._pool, call_id, agent.id, agent.language, rang)
             delivered = self._hub.publish(agent.id, pop)
             log.info(
