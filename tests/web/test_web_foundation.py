@@ -160,3 +160,22 @@ async def test_changing_a_password_ends_the_persons_sessions(web: WebApp) -> Non
     await set_password(web.pool, "agent", "agent1", "a-new-password")
     assert (await web.client.get("/agent/", allow_redirects=False)).status == 303
     assert await web.sign_in("agent", "agent1", "a-new-password") == 303
+
+
+async def test_a_web_server_that_cannot_start_reports_it_and_raises_nothing(web: WebApp) -> None:
+    """The router carries on routing calls when its pages cannot start (port taken here)."""
+    import socket
+
+    from web.app import create_app
+    from web.pop_hub import PopHub
+    from web.server import WebServer
+    from web.settings import WebSettings
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        app = create_app(pool=web.pool, settings=WebSettings(port=port), hub=PopHub())
+        server = WebServer(app, "127.0.0.1", port)
+        assert await server.start() is False
+        assert not server.running
