@@ -272,10 +272,18 @@ class AmiLearner:
             for write in self.learner.handle(event, self._clock()):
                 self.recording.submit(write)
                 if self._ringing is not None and isinstance(write, LegRang):
-                    source = RingSource.TRANSFER if write.transferred_from else RingSource.QUEUE
-                    self._ringing.agent_ringing(write.call_id, write.agent, source)
+                    self._report_ringing(write)
         except Exception:  # one odd event must not cost the connection
             log.exception("ami_event_failed", event=event.get("Event"))
+
+    def _report_ringing(self, write: LegRang) -> None:
+        """An agent's phone rings: the screen pop. Never at the cost of the recording."""
+        assert self._ringing is not None
+        source = RingSource.TRANSFER if write.transferred_from else RingSource.QUEUE
+        try:
+            self._ringing.agent_ringing(write.call_id, write.agent, source)
+        except Exception:
+            log.exception("ringing_report_failed", call_id=write.call_id)
 
     def _log_down(self, error: Exception, attempt: int, was_up: bool) -> None:
         reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
