@@ -3,7 +3,8 @@ of the signed-in agent and nobody else's.
 
 On every (re)connect the socket first sends the agent's pops for calls still ringing or up, so
 a pop published while the browser was away is not lost. The socket re-checks the session every
-`SESSION_RECHECK_SECONDS` and closes (code 4401) once it has expired or was signed out.
+`socket_session_check_seconds` (WebSettings) and closes (code 4401) once it has expired or was
+signed out.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from web.security import csrf_fields, current_principal, require_agent
 from web.sessions import Principal
 from web.templates import render
 
-SESSION_RECHECK_SECONDS = 30.0
 CLOSE_SESSION_ENDED = 4401
 
 
@@ -46,7 +46,7 @@ async def websocket(request: web.Request, agent: Principal) -> web.StreamRespons
             while not socket.closed:
                 getter = asyncio.ensure_future(subscription.get())
                 done, _ = await asyncio.wait(
-                    {getter, reader}, timeout=SESSION_RECHECK_SECONDS,
+                    {getter, reader}, timeout=app[keys.SETTINGS].socket_session_check_seconds,
                     return_when=asyncio.FIRST_COMPLETED,
                 )  # fmt: skip
                 if getter in done:

@@ -158,9 +158,15 @@ async def record_ring(
     pool: asyncpg.Pool, call_id: str, agent_id: int, at: datetime, source: str
 ) -> bool:
     """The first report of this ring (ARI and AMI may both report it): whether this was it."""
+    # AMI often reports the sticky leg before the ARI app does: the router's decision says which
+    # ring it was.
     inserted = await pool.fetchval(
         """
-        INSERT INTO agent_pops (call_id, agent_id, rang_at, source) VALUES ($1, $2, $3, $4)
+        INSERT INTO agent_pops (call_id, agent_id, rang_at, source)
+        SELECT $1, $2, $3,
+               CASE WHEN $4 = 'queue' AND i.route = 'sticky' AND i.target_agent_id = $2
+                    THEN 'sticky' ELSE $4 END
+        FROM interactions i WHERE i.call_id = $1
         ON CONFLICT (call_id, agent_id) DO NOTHING RETURNING true
         """,
         call_id,

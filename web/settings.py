@@ -20,6 +20,8 @@ class WebSettings:
     sign_in_window_seconds: float = 300.0
     sign_in_failures_per_account: int = 5
     sign_in_failures_per_address: int = 20
+    # An open agent websocket re-checks its session this often, and closes once it has ended.
+    socket_session_check_seconds: float = 30.0
 
     def origins(self) -> frozenset[str]:
         if self.allowed_origins:

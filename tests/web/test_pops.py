@@ -85,6 +85,10 @@ async def test_sticky_ring_pops_why_and_who_on_that_agents_socket_only(
     assert pop["history"][0]["agents"] == "Boris Ivanov"
     with pytest.raises(asyncio.TimeoutError):
         await next_pop(socket2, wait=0.5)  # one pop per call per agent
+    stored = await web.pool.fetch(
+        "SELECT agent_id, source FROM agent_pops WHERE call_id = $1", call_id
+    )
+    assert [tuple(row) for row in stored] == [(2, "sticky")]  # whichever report came first
     with pytest.raises(asyncio.TimeoutError):
         await next_pop(socket1, wait=0.5)  # agent1's phone did not ring
     await dispatcher.close()

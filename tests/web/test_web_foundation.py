@@ -179,3 +179,16 @@ async def test_a_web_server_that_cannot_start_reports_it_and_raises_nothing(web:
         server = WebServer(app, "127.0.0.1", port)
         assert await server.start() is False
         assert not server.running
+
+
+async def test_an_open_screen_socket_closes_when_its_session_expires(
+    make_web: Callable[..., Awaitable[WebApp]],
+) -> None:
+    web = await make_web(socket_session_check_seconds=0.2)
+    assert await web.sign_in("agent", "agent1") == 303
+    socket = await web.client.ws_connect("/agent/ws", headers={"Origin": web.origin})
+    assert (await socket.receive_json(timeout=5))["type"] == "hello"
+    web.clock.advance(timedelta(minutes=31))
+    closed = await socket.receive(timeout=5)
+    assert closed.type == aiohttp.WSMsgType.CLOSE
+    assert closed.data == 4401
