@@ -147,7 +147,7 @@ extend(
             "pop.hangup.system": "завершён системой",
             "pop.notes": "Заметки",
             "pop.marks": "Отметки",
-            "pop.mark.abuse": "Жалоба на агрессию ({status}) к {agent}: {reason}",
+            "pop.mark.abuse": "Жалоба на агрессию ({status}) в адрес {agent}: {reason}",
             "pop.mark.agent_request": "{agent} просит не соединять с этим абонентом ({status})",
             "pop.mark.block": "Абонент заблокирован: {reason}",
             "pop.status.approved": "подтверждено",

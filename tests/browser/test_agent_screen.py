@@ -199,6 +199,17 @@ async def test_queue_call_pops_in_russian_and_phones_show_the_ticket_in_the_call
         pool, scope=Scope.GLOBAL, scope_value=None, key="callerid_name_prefix", value=True,
         actor="test",
     )  # fmt: skip
+    sergey = await pool.fetchval("SELECT id FROM customers WHERE account_number = '100203'")
+    await pool.execute(
+        "INSERT INTO tickets (external_id, customer_id, subject, status, promised_by) "
+        "VALUES ('T-1003', $1, 'Нет ТВ-каналов', 'open', now() - interval '3 hours')",
+        sergey,
+    )
+    await pool.execute(
+        "INSERT INTO do_not_pair (customer_id, agent_id, kind, reason, requested_by) "
+        "SELECT $1, id, 'abuse', 'insults', 'agent4' FROM agents WHERE name = 'agent4'",
+        sergey,
+    )
     agent1 = await open_screen(chromium, contexts, base_url, "agent1")
     queue_logs = phone_logs / "queue"
     with AgentPhones(
@@ -213,11 +224,15 @@ async def test_queue_call_pops_in_russian_and_phones_show_the_ticket_in_the_call
         assert "последний разговор был слишком давно" in why
         assert await text(agent1, '[data-role="caller-name"]') == "Sergey Volkov"
         assert "Прошлые звонки" in await text(agent1, "section.history")
+        assert await text(agent1, '[data-role="overdue"]') == "Обещание просрочено"
+        assert await text(agent1, '[data-role="marks"]') == (
+            "Жалоба на агрессию (на проверке) в адрес Dmitry Sokolov: Оскорбления или мат"
+        )
         await agent1.screenshot(path=str(artifacts / "pop-queue-agent1-ru.png"), full_page=True)
         assert_calls_succeeded(await caller)
     assert 0 < latency < POP_DEADLINE_MS
     names = {r.from_display_name for r in received(queue_logs / "agent1.messages.log")}
-    assert names == {"Sergey Volkov"}  # no ticket: just the name
+    assert names == {"[T-1003] Sergey Volkov"}  # through sticky-queue's Set(CALLERID(name))
 
     sticky_logs = phone_logs / "sticky"
     with AgentPhones(asterisk, sticky_logs, {"agent2": "uas_answer.xml"}):
