@@ -226,6 +226,18 @@ async def test_f_caller_hanging_up_while_the_agent_rings_is_recorded_as_an_aband
     assert claims == 0
 
 
+async def test_a_blocked_caller_reaches_the_supervisors_never_an_agent(
+    agi: AgiProcess, asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    maria = "79123456709"  # under an approved block to the `supervisors` queue (agent4)
+    with AgentPhones(asterisk, phone_logs, {"agent4": "uas_answer.xml"}) as phones:
+        result = await call(asterisk, phone_logs, caller_id=maria, dialled=AGI, hold_ms=1500)
+        assert_calls_succeeded(result)
+    assert phones.rung() == {"agent1": 0, "agent2": 0, "agent3": 0, "agent4": 1}
+    row = await settled(pool, maria)
+    assert (row["route"], row["outcome"]) == ("blocked", "blocked")
+
+
 async def test_g_with_the_agi_server_down_the_call_still_reaches_the_queue(
     agi: AgiProcess, asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
 ) -> None:
