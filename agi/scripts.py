@@ -242,4 +242,3 @@ class AgiScripts:
         """Wait for the writes under way (on shutdown, and in tests)."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=seconds)
-
