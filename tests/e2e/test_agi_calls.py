@@ -23,7 +23,7 @@ from sticky_router.router import Router
 from sticky_router.sandbox.asterisk import LocalAsterisk
 from sticky_router.sandbox.stack import Sandbox
 from tests.e2e.conftest import quiet
-from tests.e2e.phones import AgentPhones, call
+from tests.e2e.phones import AgentPhones, call, requests_received
 from tests.e2e.records import agent_channel, legs, settled, wait_for_device
 from tests.sipp.sipp import assert_calls_succeeded
 
@@ -226,6 +226,18 @@ async def test_f_caller_hanging_up_while_the_agent_rings_is_recorded_as_an_aband
     assert claims == 0
 
 
+async def test_a_blocked_caller_reaches_the_supervisors_never_an_agent(
+    agi: AgiProcess, asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    maria = "79123456709"  # under an approved block to the `supervisors` queue (agent4)
+    with AgentPhones(asterisk, phone_logs, {"agent4": "uas_answer.xml"}) as phones:
+        result = await call(asterisk, phone_logs, caller_id=maria, dialled=AGI, hold_ms=1500)
+        assert_calls_succeeded(result)
+    assert phones.rung() == {"agent1": 0, "agent2": 0, "agent3": 0, "agent4": 1}
+    row = await settled(pool, maria)
+    assert (row["route"], row["outcome"]) == ("blocked", "blocked")
+
+
 async def test_g_with_the_agi_server_down_the_call_still_reaches_the_queue(
     agi: AgiProcess, asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
 ) -> None:
@@ -237,3 +249,19 @@ async def test_g_with_the_agi_server_down_the_call_still_reaches_the_queue(
     assert phones.rung()["agent2"] <= 1  # the queue may ring everyone; no sticky attempt
     count = await pool.fetchval("SELECT count(*) FROM interactions WHERE call_id !~ '^demo'")
     assert count == 0
+
+
+async def test_h_a_database_that_stops_answering_means_the_queue(
+    agi: AgiProcess, asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    """The lookup answers `queue` after the 300 ms budget and the dialplan carries on."""
+    async with pool.acquire() as locker, locker.transaction():
+        await locker.execute("LOCK TABLE interactions IN ACCESS EXCLUSIVE MODE")
+        with AgentPhones(asterisk, phone_logs, {"agent1": "uas_answer.xml"}) as phones:
+            result = await call(asterisk, phone_logs, caller_id=IVAN, dialled=AGI, hold_ms=1000)
+            assert_calls_succeeded(result)
+    # The queue rings every free agent at once; a sticky attempt would have rung agent2 alone.
+    assert phones.rung() == {"agent1": 1, "agent2": 1, "agent3": 1, "agent4": 1}
+    invite_sent = requests_received(phone_logs / "caller.messages.log", "sent")[0].at
+    first_ring = min(phones.requests(agent)[0].at for agent in ("agent1", "agent2"))
+    assert (first_ring - invite_sent).total_seconds() < 1.5  # budget 0.3 s, then Queue()
