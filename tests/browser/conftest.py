@@ -14,6 +14,7 @@ import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
@@ -23,6 +24,7 @@ from sticky_router.sandbox.asterisk import throwaway_asterisk
 from sticky_router.sandbox.postgres import throwaway_postgres
 from sticky_router.sandbox.stack import Sandbox
 from tests.e2e.conftest import asterisk, fresh, phone_logs, pool, postgres  # noqa: F401
+from web.accounts import set_password
 from web.settings import WebSettings
 
 CHROMIUM = "/usr/bin/chromium"
@@ -68,6 +70,13 @@ async def router(sandbox: Sandbox) -> AsyncIterator[Router]:
 def base_url(router: Router) -> str:
     assert router.settings.web is not None
     return router.settings.web.base_url
+
+
+@pytest.fixture(autouse=True)
+async def passwords(fresh: object, pool: asyncpg.Pool) -> None:  # noqa: F811
+    """`fresh` reloaded the demo agents: give them the test password."""
+    for agent in ("agent1", "agent2", "agent3", "agent4"):
+        await set_password(pool, "agent", agent, PASSWORD)
 
 
 @pytest.fixture(scope="session")

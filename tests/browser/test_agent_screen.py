@@ -22,11 +22,10 @@ from routing_core.settings import Scope
 from routing_core.store.settings_store import set_setting
 from sticky_router.router import Router
 from sticky_router.sandbox.asterisk import LocalAsterisk
-from tests.browser.conftest import PASSWORD, open_screen
+from tests.browser.conftest import open_screen
 from tests.browser.sip_log import received
 from tests.e2e.phones import AgentPhones, call
 from tests.sipp.sipp import SippPhone, SippResult, assert_calls_succeeded
-from web.accounts import set_password
 
 IVAN = "79123456701"
 SERGEY = "79123456703"
@@ -37,13 +36,6 @@ POP = "article.pop"
 POP_DEADLINE_MS = 2000
 
 pytestmark = pytest.mark.usefixtures("fresh")
-
-
-@pytest.fixture(autouse=True)
-async def passwords(fresh: object, pool: asyncpg.Pool) -> None:
-    """`fresh` reloaded the demo agents: give them the test password."""
-    for agent in ("agent1", "agent2", "agent3", "agent4"):
-        await set_password(pool, "agent", agent, PASSWORD)
 
 
 def in_background(work: Coroutine[Any, Any, SippResult]) -> asyncio.Task[SippResult]:
