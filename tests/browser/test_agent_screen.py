@@ -23,8 +23,8 @@ from routing_core.store.settings_store import set_setting
 from sticky_router.router import Router
 from sticky_router.sandbox.asterisk import LocalAsterisk
 from tests.browser.conftest import open_screen
-from tests.browser.sip_log import received
 from tests.e2e.phones import AgentPhones, call
+from tests.sipp.sip_log import received
 from tests.sipp.sipp import SippPhone, SippResult, assert_calls_succeeded
 
 IVAN = "79123456701"

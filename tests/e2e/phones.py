@@ -7,17 +7,16 @@ notice); what it received is read back from SIPp's message log, with the time of
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from sticky_router.sandbox.asterisk import LocalAsterisk
+from tests.sipp.sip_log import requests
 from tests.sipp.sipp import SippPhone, SippResult
 
 AGENTS = ("agent1", "agent2", "agent3", "agent4")
-_HEADER = re.compile(r"^-{10,} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)$")
 
 
 @dataclass(frozen=True)
@@ -29,18 +28,7 @@ class Received:
 def requests_received(messages_log: Path, direction: str = "received") -> list[Received]:
     """The SIP requests (not responses) a SIPp phone received (or `sent`), in order, with their
     times."""
-    if not messages_log.is_file():
-        return []
-    received: list[Received] = []
-    lines = messages_log.read_text(errors="replace").splitlines()
-    for index, line in enumerate(lines):
-        header = _HEADER.match(line)
-        if header is None or index + 3 >= len(lines) or direction not in lines[index + 1]:
-            continue
-        first = lines[index + 3].split()
-        if first and not first[0].startswith("SIP/"):
-            received.append(Received(datetime.fromisoformat(header[1]), first[0]))
-    return received
+    return [Received(r.at, r.method) for r in requests(messages_log, direction)]
 
 
 @dataclass

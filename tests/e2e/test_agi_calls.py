@@ -25,6 +25,7 @@ from sticky_router.sandbox.stack import Sandbox
 from tests.e2e.conftest import quiet
 from tests.e2e.phones import AgentPhones, call, requests_received
 from tests.e2e.records import agent_channel, legs, settled, wait_for_device
+from tests.sipp.sip_log import received
 from tests.sipp.sipp import assert_calls_succeeded
 
 IVAN = "79123456701"  # last spoke with agent2 42 minutes ago
@@ -51,10 +52,16 @@ async def agi(
 async def test_a_callback_inside_the_window_reaches_the_last_agent(
     agi: AgiProcess, asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
 ) -> None:
+    await set_setting(
+        pool, scope=Scope.GLOBAL, scope_value=None, key="callerid_name_prefix", value=True,
+        actor="e2e",
+    )  # fmt: skip
     with AgentPhones(asterisk, phone_logs, {"agent2": "uas_answer.xml"}) as phones:
         result = await call(asterisk, phone_logs, caller_id=IVAN, dialled=AGI, hold_ms=2000)
         assert_calls_succeeded(result)
     assert phones.rung() == {"agent1": 0, "agent2": 1, "agent3": 0, "agent4": 0}
+    [invite] = received(phone_logs / "agent2.messages.log")
+    assert invite.from_display_name == "[T-1001] Ivan Petrov"  # the agent's phone, not the caller
     row = await settled(pool, IVAN)
     assert (row["route"], row["route_reason"], row["outcome"]) == ("sticky", "last_agent", "sticky")
     assert row["hangup_side"] == "caller"

@@ -27,7 +27,8 @@ class SipRequest:
         return None
 
 
-def received(messages_log: Path, method: str = "INVITE") -> list[SipRequest]:
+def requests(messages_log: Path, direction: str = "received") -> list[SipRequest]:
+    """The SIP requests (not responses) a SIPp phone received (or `sent`), in order, whole."""
     if not messages_log.is_file():
         return []
     lines = messages_log.read_text(errors="replace").splitlines()
@@ -35,11 +36,15 @@ def received(messages_log: Path, method: str = "INVITE") -> list[SipRequest]:
     found = []
     for start, end in itertools.pairwise(starts):
         block = lines[start:end]
-        if len(block) < 4 or "received" not in block[1]:
+        if len(block) < 4 or direction not in block[1]:
             continue
         first = block[3].split()
-        if first and first[0] == method:
+        if first and not first[0].startswith("SIP/"):
             header = _HEADER.match(block[0])
             assert header is not None
-            found.append(SipRequest(datetime.fromisoformat(header[1]), method, tuple(block[3:])))
+            found.append(SipRequest(datetime.fromisoformat(header[1]), first[0], tuple(block[3:])))
     return found
+
+
+def received(messages_log: Path, method: str = "INVITE") -> list[SipRequest]:
+    return [request for request in requests(messages_log) if request.method == method]
