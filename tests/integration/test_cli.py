@@ -16,11 +16,15 @@ from sticky_router.sandbox.postgres import LocalPostgres, free_port
 from tests.integration.conftest import create_database
 
 
-def sticky_router(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def sticky_router(
+    *args: str, stdin: str | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """The command as an operator runs it: only the STICKY_* variables given here."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("STICKY_")}
     return subprocess.run(
         [sys.executable, "-m", "sticky_router.cli", *args],
         env={**clean, **env},
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=120,

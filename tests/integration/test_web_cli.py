@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 
 import asyncpg
 
@@ -15,19 +12,6 @@ from tests.integration.conftest import create_database
 from tests.integration.test_cli import sticky_router
 from web.passwords import verify_password
 from web.settings import WebSettings
-
-
-def with_stdin(stdin: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("STICKY_")}
-    return subprocess.run(
-        [sys.executable, "-m", "sticky_router.cli", *args],
-        env={**clean, **env},
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 async def test_add_admin_and_set_passwords_from_stdin(postgres: LocalPostgres) -> None:
@@ -42,16 +26,16 @@ async def test_add_admin_and_set_passwords_from_stdin(postgres: LocalPostgres) -
     assert again.returncode == 2
     assert "exists already" in again.stderr
 
-    admin = with_stdin("admin-password-1\n", "set-password", "admin", "boss", **env)
+    admin = sticky_router("set-password", "admin", "boss", stdin="admin-password-1\n", **env)
     assert admin.returncode == 0, admin.stderr
-    agent = with_stdin("agent2-password\n", "set-password", "agent", "agent2", **env)
+    agent = sticky_router("set-password", "agent", "agent2", stdin="agent2-password\n", **env)
     assert agent.returncode == 0, agent.stderr
     assert "agent2-password" not in agent.stdout + agent.stderr
 
-    weak = with_stdin("short\n", "set-password", "agent", "agent2", **env)
+    weak = sticky_router("set-password", "agent", "agent2", stdin="short\n", **env)
     assert weak.returncode == 2
     assert "at least 8 characters" in weak.stderr
-    unknown = with_stdin("long-enough-1\n", "set-password", "agent", "nobody", **env)
+    unknown = sticky_router("set-password", "agent", "nobody", stdin="long-enough-1\n", **env)
     assert unknown.returncode == 2
     assert "no agent named 'nobody'" in unknown.stderr
 
