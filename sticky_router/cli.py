@@ -24,6 +24,11 @@ from sticky_router.logs import configure_logging
 from sticky_router.router import RouterSettings, serve
 from sticky_router.sandbox.postgres import LocalPostgres, cache_dir
 from sticky_router.sandbox.stack import local_sandbox
+from sticky_router.simulation_cli import (
+    SIMULATION_COMMANDS,
+    add_simulation_commands,
+    run_simulation_command,
+)
 
 SANDBOX_PORT = 55432
 
@@ -67,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     decide.add_argument("--ticket", default=None, help="ticket number keyed in the IVR")
     decide.add_argument("--at", type=_timestamp, default=None, help="ISO time (default: now)")
     decide.add_argument("--json", action="store_true", help="print the decision as JSON")
+    add_simulation_commands(commands)
     return parser
 
 
@@ -220,6 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _demo(config, args.data_dir, args.port, args.keep)
         elif args.command == "decide":
             asyncio.run(_decide(config, args))
+        elif args.command in SIMULATION_COMMANDS:
+            asyncio.run(run_simulation_command(config.require_database_url(), args))
     except ConfigError as error:
         print(f"sticky-router: configuration error: {error}", file=sys.stderr)
         return 2
