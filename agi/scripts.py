@@ -1,116 +1,49 @@
-"""The three FastAGI scripts, thin adapters around the routing core (no decision logic here).
+"""The FastAGI scripts, thin adapters around the routing core (no decision logic here).
 
-  lookup    caller's channel, before ringing: the decision as channel variables
-  result    caller's channel, after Dial() to the sticky target: how the attempt went
-  answered  agent's channel, when Queue() (or Dial) connects it: who took the call
+  lookup       caller's channel, before ringing: the decision as channel variables
+  result       caller's channel, after a sticky attempt that missed: why, and free the agent
+  answered     agent's channel, when Queue() connects it (its gosub): who took the call
+  ended        caller's hangup handler: the end of the call (and an answered or abandoned
+               sticky attempt, which no `result` reported)
+  agent-ended  the queue agent's hangup handler: the end of that agent's leg
 
 The caller never waits for a database write: records are written aside, in order per call,
-each bounded by a timeout, and a failed write only costs a log line. Variables are set
-inheritable (`__NAME`, as the ARI app does) so that the agent channel Queue() connects carries
-them too; STICKY_ROUTE is set last, so a conversation cut half-way leaves no route at all and
-the dialplan's "empty means queue" rule applies.
+each bounded by a timeout, and a failed write only costs a log line.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import structlog
 
-from agi.protocol import AgiHangup, AgiRequest, AgiSession
-from agi.server import AgiServer, Handler
-from ari_app.app import DIAL_MISS_REASONS  # DIALSTATUS -> miss reason: the ARI app's table
-from ari_app.channel_vars import fallback_variables, queue_reason
-from routing_core import (
-    BlockedDecision,
-    CallRecorder,
-    Decision,
-    IncomingCall,
-    RoutingService,
-    StickyDecision,
+from agi.protocol import AgiHangup, AgiSession
+from agi.reports import (
+    AttemptOutcome,
+    agent_endpoint,
+    attempt_outcome,
+    hangup_side,
+    leg_times,
+    sticky_leg_id,
 )
-from routing_core.model import BlockDestinationKind
+from agi.server import Handler
+from agi.variables import decision_variables, incoming_call, set_variables
+from routing_core import BlockedDecision, CallRecorder, Decision, QueueDecision, RoutingService
+from routing_core.model import HangupSide
 
 log = structlog.get_logger("sticky_router.agi")
 
 RECORD_TIMEOUT = 2.0
 # The core keeps its own database budget (-> db_timeout, the queue); this outer bound only
 # catches a core stuck on something else (-> router_error, the queue).
-
 DECIDE_TIMEOUT = 5.0
 ROUTER_ERROR = {"STICKY_ROUTE": "queue", "STICKY_REASON": "router_error"}
 
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def _present(value: str) -> str | None:
-    """Asterisk writes `unknown` for an absent caller ID or DNID."""
-    value = value.strip()
-    return None if not value or value.lower() == "unknown" else value
-
-
-def incoming_call(request: AgiRequest, at: datetime) -> IncomingCall:
-    """AGI(agi://router/lookup,queue,did,ivr account,ivr ticket): the Stasis() arguments."""
-    return IncomingCall(
-        call_id=request.get("uniqueid"),
-        caller_id=_present(request.get("callerid")),
-        at=at,
-        queue=_present(request.arg(1)) or "support",
-        did=_present(request.arg(2)) or _present(request.get("dnid")),
-        ivr_account=_present(request.arg(3)),
-        ivr_ticket=_present(request.arg(4)),
-    )
-
-
-def decision_variables(decision: Decision) -> dict[str, str]:
-    """What the dialplan needs to ring the target itself, plus the queue's context variables."""
-    knobs = decision.context.settings.values
-    variables = fallback_variables(decision, queue_reason(decision))
-    sticky = isinstance(decision, StickyDecision)
-    target = decision.target.agent if isinstance(decision, StickyDecision) else None
-    variables.update(
-        {
-            # The dialplan Dial()s this; fallback_variables' STICKY_TARGET is the agent's name.
-            "STICKY_TARGET": target.endpoint if target else "",
-            "STICKY_TARGET_AGENT": target.name if target else "",
-            "STICKY_RING_TIMEOUT": str(knobs.ring_timeout_seconds),
-            # Never promise what may not happen: the prompt only when an agent is to be rung.
-            "STICKY_ANNOUNCE": "1" if sticky and knobs.announce else "0",
-            "STICKY_ANNOUNCE_SOUND": knobs.announce_sound,
-        }
-    )
-    if (
-        isinstance(decision, BlockedDecision)
-        and decision.block.destination_kind is BlockDestinationKind.QUEUE
-    ):
-        variables["QUEUE_NAME"] = decision.block.destination
-    return variables
-
-
-def _seconds(value: str) -> float:
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return 0.0
-
-
-def agent_endpoint(channel: str) -> str:
-    """`PJSIP/agent2-0000000a` -> `PJSIP/agent2`; Local channels keep their name."""
-    head, dash, tail = channel.rpartition("-")
-    return head if dash and head and all(c in "0123456789abcdef" for c in tail) else channel
-
-
-async def set_variables(session: AgiSession, variables: dict[str, str]) -> None:
-    route = variables.get("STICKY_ROUTE")
-    for name, value in variables.items():
-        if name != "STICKY_ROUTE":
-            await session.set_variable(f"__{name}", value)
-    if route is not None:
-        await session.set_variable("__STICKY_ROUTE", route)
 
 
 class AgiScripts:
@@ -132,7 +65,13 @@ class AgiScripts:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def handlers(self) -> dict[str, Handler]:
-        return {"lookup": self.lookup, "result": self.result, "answered": self.answered}
+        return {
+            "lookup": self.lookup,
+            "result": self.result,
+            "answered": self.answered,
+            "ended": self.ended,
+            "agent-ended": self.agent_ended,
+        }
 
     # -- scripts ------------------------------------------------------------------------------
 
@@ -152,53 +91,35 @@ class AgiScripts:
         await set_variables(session, variables)
 
     async def result(self, session: AgiSession) -> None:
-        """AGI(agi://router/result,${DIALSTATUS},<agent>[,${DIALEDTIME},${ANSWEREDTIME}]).
-
-        Dial() returns after the conversation when answered, so the times are worked back from
-        Asterisk's DIALEDTIME / ANSWEREDTIME (seconds) when given: the talk time is what makes
-        the agent "the last agent" for the next callback."""
+        """AGI(.../result,<DIALSTATUS or busy|paused|offline>,<agent>[,DIALEDTIME,ANSWEREDTIME,
+        <agent leg id>]) after a sticky attempt that did not connect; the call goes on to the
+        queue, whose agent's screen learns why from STICKY_REASON."""
         request = session.request
         call_id = request.get("uniqueid")
-        status = request.arg(1).strip().upper()
-        agent = request.arg(2).strip()
-        ended = self._clock()
-        rang = ended - timedelta(seconds=_seconds(request.arg(3)))
-        answered = ended - timedelta(seconds=_seconds(request.arg(4)))
-        leg_id = f"{call_id}-{agent.rsplit('/', 1)[-1]}"
-
-        async def record() -> None:
-            recorder = self._recorder
-            if agent:
-                await recorder.leg_rang(call_id, leg_id, agent, rang)
-                if status == "ANSWER":
-                    await recorder.leg_answered(call_id, leg_id, max(rang, answered))
-                await recorder.leg_ended(call_id, leg_id, ended, status or "UNKNOWN")
-            if status == "ANSWER":
-                await recorder.call_routed(call_id, "sticky")
-                await self._routing.release(call_id, "answered", ended)
-            else:
-                reason = DIAL_MISS_REASONS.get(status, "no_answer")
-                await recorder.call_routed(call_id, "queue", reason)
-                await self._routing.release(call_id, reason, ended)
-
-        self._record_aside(call_id, record)
-        # "Reported: do not report again" (an `h` extension may run this script too). On a
-        # channel already gone Asterisk answers 511: the report is taken all the same.
+        attempt = attempt_outcome(request.arg(1))
+        self._report_attempt(
+            call_id,
+            status=request.arg(1),
+            agent=request.arg(2).strip(),
+            times=(request.arg(3), request.arg(4)),
+            leg_id=request.arg(5),
+            side=None,
+        )
         try:
+            if attempt.reason is not None:
+                await session.set_variable("__STICKY_REASON", attempt.reason)
+            # Reported: the hangup handler must not report this attempt again.
             await session.set_variable("STICKY_RECORDED", "1")
         except AgiHangup:
             return
 
     async def answered(self, session: AgiSession) -> None:
-        """AGI(agi://router/answered,<caller's uniqueid>) on the agent's channel."""
+        """AGI(.../answered,${STICKY_CALL_ID}) on the channel of the agent Queue() connected."""
         request = session.request
-        call_id = request.arg(1).strip()
+        call_id = request.arg(1).strip() or request.get("uniqueid")
         leg_id = request.get("uniqueid")
         endpoint = agent_endpoint(request.get("channel"))
         at = self._clock()
-        if not call_id or not leg_id:
-            log.warning("agi_answered_without_ids", channel=endpoint)
-            return
 
         async def record() -> None:
             await self._recorder.leg_rang(call_id, leg_id, endpoint, at)
@@ -206,11 +127,91 @@ class AgiScripts:
 
         self._record_aside(call_id, record)
 
+    async def ended(self, session: AgiSession) -> None:
+        """The caller's hangup handler: AGI(.../ended,${CHANNEL(hangupsource)},<1 when a sticky
+        attempt is unreported>,${DIALSTATUS},<agent>,${DIALEDTIME},${ANSWEREDTIME},<leg id>)."""
+        request = session.request
+        call_id = request.get("uniqueid")
+        side = hangup_side(request.arg(1), request.get("channel"), HangupSide.CALLER)
+        at = self._clock()
+        outcome: str | None = None
+        reason: str | None = None
+        if request.arg(2).strip() == "1":
+            attempt = self._report_attempt(
+                call_id,
+                status=request.arg(3),
+                agent=request.arg(4).strip(),
+                times=(request.arg(5), request.arg(6)),
+                leg_id=request.arg(7),
+                side=side,
+                at=at,
+            )
+            if attempt.outcome == "abandoned":
+                outcome, reason = attempt.outcome, attempt.reason
+
+        async def record() -> None:
+            await self._recorder.call_ended(call_id, at, side, outcome, reason)
+
+        self._record_aside(call_id, record)
+
+    async def agent_ended(self, session: AgiSession) -> None:
+        """The queue agent's hangup handler: AGI(.../agent-ended,${STICKY_CALL_ID},
+        ${CHANNEL(hangupsource)})."""
+        request = session.request
+        call_id = request.arg(1).strip()
+        leg_id = request.get("uniqueid")
+        side = hangup_side(request.arg(2), request.get("channel"), HangupSide.AGENT)
+        at = self._clock()
+        if not call_id:
+            log.warning("agi_agent_ended_without_call_id", channel=agent_endpoint(leg_id))
+            return
+
+        async def record() -> None:
+            await self._recorder.leg_ended(call_id, leg_id, at, "ANSWER", side)
+
+        self._record_aside(call_id, record)
+
+    def _report_attempt(
+        self,
+        call_id: str,
+        *,
+        status: str,
+        agent: str,
+        times: tuple[str, str],
+        leg_id: str,
+        side: HangupSide | None,
+        at: datetime | None = None,
+    ) -> AttemptOutcome:
+        """Record how a sticky attempt went and free the agent's claim, aside."""
+        attempt = attempt_outcome(status)
+        ended = at or self._clock()
+        recorder = self._recorder
+
+        async def record() -> None:
+            if attempt.rang and agent:
+                leg = sticky_leg_id(call_id, agent, leg_id)
+                when = leg_times(ended, *times, answered=attempt.outcome == "sticky")
+                await recorder.leg_rang(call_id, leg, agent, when.rang)
+                if when.answered is not None:
+                    await recorder.leg_answered(call_id, leg, when.answered)
+                dial_status = status.strip().upper() or "CANCEL"
+                await recorder.leg_ended(call_id, leg, when.ended, dial_status, side)
+            await recorder.call_routed(call_id, attempt.outcome, attempt.reason)
+            await self._routing.release(call_id, attempt.reason or "answered", ended)
+
+        self._record_aside(call_id, record)
+        return attempt
+
     # -- records, written aside ---------------------------------------------------------------
 
     async def _record_start(self, decision: Decision) -> None:
         await self._recorder.call_started(decision.context.call, decision.context.number)
         await self._recorder.decision_made(decision)
+        call_id = decision.context.call.call_id
+        if isinstance(decision, QueueDecision):
+            await self._recorder.call_routed(call_id, "queue", decision.reason.value)
+        elif isinstance(decision, BlockedDecision):
+            await self._recorder.call_routed(call_id, "blocked", "blocked")
 
     def _record_aside(self, call_id: str, write: Callable[[], Awaitable[None]]) -> None:
         """Write after this call's earlier writes (a leg needs the call's row), never in front
@@ -241,28 +242,3 @@ class AgiScripts:
         """Wait for the writes under way (on shutdown, and in tests)."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=seconds)
-
-
-async def serve_agi(
-    routing: RoutingService,
-    recorder: CallRecorder,
-    stop: asyncio.Event,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 4573,
-    header_timeout: float = 5.0,
-    command_timeout: float = 5.0,
-    max_connections: int = 200,
-) -> None:
-    """Serve the three scripts until `stop` is set, then let the writes under way finish."""
-    scripts = AgiScripts(routing, recorder)
-    server = AgiServer(
-        scripts.handlers(),
-        host,
-        port,
-        header_timeout=header_timeout,
-        command_timeout=command_timeout,
-        max_connections=max_connections,
-    )
-    await server.serve(stop)
-    await scripts.drain()

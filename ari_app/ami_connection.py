@@ -16,7 +16,8 @@ from typing import Any
 
 from panoramisk import Manager  # type: ignore[import-untyped]
 
-from ari_app.ami_learner import MAX_CALLS, CallEnded, CallLearner, Recorder, Write, log
+from ari_app.ami_learner import MAX_CALLS, CallEnded, CallLearner, LegRang, Recorder, Write, log
+from ari_app.ringing import RingingListener, RingSource
 
 RECORD_TIMEOUT = 2.0
 # The router records a queued call after handing it to the queue, so the queue's first rings can
@@ -192,8 +193,10 @@ class AmiLearner:
         heartbeat: float = 15.0,
         action_timeout: float = 5.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        ringing: RingingListener | None = None,
     ) -> None:
         self.settings = settings
+        self._ringing = ringing
         self.learner = CallLearner()
         self.recording = Recording(recorder)
         self.connected = asyncio.Event()
@@ -268,8 +271,19 @@ class AmiLearner:
         try:
             for write in self.learner.handle(event, self._clock()):
                 self.recording.submit(write)
+                if self._ringing is not None and isinstance(write, LegRang):
+                    self._report_ringing(write)
         except Exception:  # one odd event must not cost the connection
             log.exception("ami_event_failed", event=event.get("Event"))
+
+    def _report_ringing(self, write: LegRang) -> None:
+        """An agent's phone rings: the screen pop. Never at the cost of the recording."""
+        assert self._ringing is not None
+        source = RingSource.TRANSFER if write.transferred_from else RingSource.QUEUE
+        try:
+            self._ringing.agent_ringing(write.call_id, write.agent, source)
+        except Exception:
+            log.exception("ringing_report_failed", call_id=write.call_id)
 
     def _log_down(self, error: Exception, attempt: int, was_up: bool) -> None:
         reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

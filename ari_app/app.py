@@ -32,6 +32,7 @@ from ari_app.availability import (
 from ari_app.bridged import BridgedCall, BridgedCalls
 from ari_app.channel_vars import fallback_variables, queue_reason
 from ari_app.client import AriClient, AriError, Event, segment
+from ari_app.ringing import RingingListener, RingSource
 from routing_core import (
     BlockedDecision,
     CallRecorder,
@@ -42,6 +43,7 @@ from routing_core import (
     RoutingService,
     StickyDecision,
 )
+from routing_core.callerid import callerid_name
 from routing_core.model import BlockDestinationKind
 
 log = structlog.get_logger("sticky_router.ari")
@@ -104,8 +106,10 @@ class StickyRouterApp:
         routing: RoutingService,
         recorder: CallRecorder,
         targets: DialplanTargets | None = None,
+        ringing: RingingListener | None = None,
     ) -> None:
         self._ari = client
+        self._ringing = ringing
         self._routing = routing
         self._recorder = recorder
         self._targets = targets or DialplanTargets()
@@ -338,6 +342,8 @@ class StickyRouterApp:
             )
             async with asyncio.timeout(AGENT_LEG_READY_TIMEOUT):
                 await live.agent_in_stasis.wait()
+            if decision.context.settings.values.callerid_name_prefix:
+                await self._show_caller_name(call.call_id, decision)
             await self._ari.request(
                 "POST",
                 f"/channels/{segment(agent_channel)}/dial",
@@ -347,6 +353,7 @@ class StickyRouterApp:
             log.warning("agent_leg_failed", call_id=call.call_id, error=str(error) or "timeout")
             return "CHANUNAVAIL"
         rang = now()
+        self._report_ringing(call.call_id, target.endpoint)
         await live.started_recorded()
         await self._record(
             self._recorder.leg_rang(call.call_id, agent_channel, target.endpoint, rang)
@@ -359,6 +366,28 @@ class StickyRouterApp:
                 return await live.dial_status
         except TimeoutError:
             return "NOANSWER"
+
+    def _report_ringing(self, call_id: str, endpoint: str) -> None:
+        if self._ringing is None:
+            return
+        try:
+            self._ringing.agent_ringing(call_id, endpoint, RingSource.STICKY)
+        except Exception:  # the screen pop is never worth a call
+            log.exception("ringing_report_failed", call_id=call_id)
+
+    async def _show_caller_name(self, call_id: str, decision: StickyDecision) -> None:
+        """`[T-1001] Ivan Petrov` as the caller's name on the agent's phone. The dial copies the
+        caller's caller ID to the agent leg (the INVITE's From), so it is set on the caller's
+        channel, as sticky-queue does for a fallback: the caller is never sent their own ID."""
+        with contextlib.suppress(AriError):
+            await self._ari.request(
+                "POST",
+                f"/channels/{segment(call_id)}/variable",
+                params={
+                    "variable": "CALLERID(name)",
+                    "value": callerid_name(decision.context.identity),
+                },
+            )
 
     async def _bridge(self, live: LiveCall, agent_channel: str) -> None:
         call = live.call
@@ -497,7 +526,8 @@ class StickyRouterApp:
 
 
 def incoming_call(channel: Event, args: list[str]) -> IncomingCall:
-    """The call as the dialplan handed it over: Stasis(app, queue, did, account, ticket)."""
+    """The call as the dialplan handed it over: Stasis(app, queue, did, account, ticket,
+    menu)."""
 
     def arg(index: int) -> str | None:
         return args[index].strip() or None if len(args) > index else None
@@ -510,6 +540,7 @@ def incoming_call(channel: Event, args: list[str]) -> IncomingCall:
         did=arg(1),
         ivr_account=arg(2),
         ivr_ticket=arg(3),
+        ivr_menu=arg(4),
     )
 
 

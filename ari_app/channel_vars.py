@@ -2,12 +2,14 @@
 
 Ids and codes only: the ticket's text and the customer's name stay in PostgreSQL (the agent
 screen looks them up by call id), so nothing personal sits in Asterisk's memory or CDRs, and
-nothing about the ticket can ever be played to the caller by mistake.
+nothing about the ticket can ever be played to the caller by mistake. The one exception is
+STICKY_CALLERID_NAME, only when the routing setting `callerid_name_prefix` asks for it.
 """
 
 from __future__ import annotations
 
 from routing_core import BlockedDecision, Decision, QueueDecision, StickyDecision
+from routing_core.callerid import callerid_name
 
 
 def fallback_variables(decision: Decision, reason: str) -> dict[str, str]:
@@ -27,6 +29,10 @@ def fallback_variables(decision: Decision, reason: str) -> dict[str, str]:
         if isinstance(decision, StickyDecision)
         else "0",
     }
+    if knobs.callerid_name_prefix:
+        # The one exception to "ids only", asked for by the setting: sticky-queue shows it as
+        # the caller's name on the agents' phones (never to the caller).
+        variables["STICKY_CALLERID_NAME"] = callerid_name(identity)
     if isinstance(decision, StickyDecision):
         variables["STICKY_TARGET"] = decision.target.agent.name
     if isinstance(decision, BlockedDecision):

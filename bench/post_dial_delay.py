@@ -40,7 +40,6 @@ import os
 import random
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -60,7 +59,7 @@ from sticky_router import database
 from sticky_router.demo import seed_demo
 from sticky_router.sandbox.asterisk import AGENTS, LocalAsterisk, throwaway_asterisk
 from sticky_router.sandbox.postgres import LocalPostgres, throwaway_postgres
-from tests.sipp.sipp import EXIT_CODES, ensure_sipp, udp_port_bound
+from tests.sipp.sipp import EXIT_CODES, SippPhone
 
 LOOPBACK = "127.0.0.1"
 PHONE_PORTS_FROM = 43000  # e2e tests use 41000, the other suites 40000
@@ -372,96 +371,6 @@ def sipp_counts(stat_file: Path) -> dict[str, int]:
     return counts
 
 
-@dataclass
-class Sipp:
-    """One SIPp process with every log the bench reads: messages, errors, statistics."""
-
-    name: str
-    arguments: list[str]
-    port: int
-    log_dir: Path
-    timeout_s: float
-    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
-
-    def file(self, suffix: str) -> Path:
-        return self.log_dir / f"{self.name}.{suffix}"
-
-    def start(self) -> Sipp:
-        if udp_port_bound(self.port):
-            raise BenchError(f"UDP port {self.port} is taken: cannot start SIPp {self.name}")
-        command = [
-            ensure_sipp(), *self.arguments,
-            "-i", LOOPBACK, "-mi", LOOPBACK, "-p", str(self.port), "-t", "u1", "-nostdin",
-            "-timeout", str(round(self.timeout_s)), "-timeout_error",
-            "-trace_err", "-error_file", str(self.file("errors.log")),
-            "-trace_msg", "-message_file", str(self.file("messages.log")),
-            "-trace_stat", "-stf", str(self.file("stat.csv")), "-fd", "1",
-            "-trace_screen", "-screen_file", str(self.file("screen.log")),
-        ]  # fmt: skip
-        with self.file("stdout.log").open("wb") as stdout:
-            # S603: our own argument list, sipp found on the PATH by ensure_sipp().
-            self._process = subprocess.Popen(  # noqa: S603
-                command, cwd=self.log_dir, stdin=subprocess.DEVNULL, stdout=stdout,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while not udp_port_bound(self.port):
-            if self._process.poll() is not None:
-                raise BenchError(self.describe_failure("exited at start"))
-            if time.monotonic() > deadline:
-                self.stop()
-                raise BenchError(f"SIPp {self.name} did not bind UDP port {self.port}")
-            time.sleep(0.02)
-        return self
-
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    def wait(self) -> int:
-        if self._process is None:
-            raise BenchError(f"SIPp {self.name} was never started")
-        try:
-            return self._process.wait(timeout=self.timeout_s + 30)
-        except subprocess.TimeoutExpired:
-            self.stop()
-            return -9
-
-    def quit(self) -> None:
-        """Like pressing q: no new calls, exit once the calls in progress are over."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.send_signal(signal.SIGUSR1)
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.stop()
-
-    def stop(self) -> None:
-        process = self._process
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-    def describe_failure(self, what: str) -> str:
-        code = self._process.returncode if self._process is not None else None
-        meaning = EXIT_CODES.get(code, "") if code is not None else ""
-        tail = ""
-        for suffix in ("stdout.log", "errors.log"):
-            path = self.file(suffix)
-            if path.is_file() and path.stat().st_size:
-                tail += "\n" + "\n".join(path.read_text(errors="replace").splitlines()[-15:])
-        return f"SIPp {self.name} {what} (exit {code} {meaning}); logs in {self.log_dir}{tail}"
-
-    def error_lines(self) -> list[str]:
-        path = self.file("errors.log")
-        if not path.is_file():
-            return []
-        return [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
-
-
 def write_scenarios(directory: Path, gap_ms: int) -> tuple[Path, Path]:
     caller = directory / f"caller-gap{gap_ms}.xml"
     caller.write_text(CALLER_SCENARIO.replace("{gap}", str(gap_ms)))
@@ -479,17 +388,18 @@ def write_calls(path: Path, rows: Sequence[tuple[str, str]]) -> Path:
 @contextlib.contextmanager
 def agent_phones(
     asterisk: LocalAsterisk, scenario: Path, log_dir: Path, phase: str, timeout_s: float
-) -> Iterator[dict[str, Sipp]]:
+) -> Iterator[dict[str, SippPhone]]:
     """A SIPp phone per agent, answering every call at once, for the whole phase."""
-    phones: dict[str, Sipp] = {}
+    phones: dict[str, SippPhone] = {}
     try:
         for agent in AGENTS:
-            phone = Sipp(
-                f"{phase}-{agent}",
-                ["-sf", str(scenario), "-m", "1000000"],
-                asterisk.agent_port(agent),
-                log_dir,
-                timeout_s,
+            phone = SippPhone(
+                name=f"{phase}-{agent}",
+                arguments=["-sf", str(scenario), "-m", "1000000"],
+                local_port=asterisk.agent_port(agent),
+                log_dir=log_dir,
+                timeout_s=timeout_s,
+                statistics=True,
             )
             phones[agent] = phone.start()
         yield phones
@@ -769,17 +679,18 @@ def run_pdd(
     offset = router.log_offset()
     started = time.monotonic()
     with agent_phones(asterisk, agent_xml, work, "pdd", timeout + 30) as phones:
-        caller = Sipp(
-            "pdd-caller",
-            [
+        caller = SippPhone(
+            name="pdd-caller",
+            arguments=[
                 f"{LOOPBACK}:{asterisk.sip_port}", "-sf", str(caller_xml), "-inf", str(csv),
                 "-d", str(PDD_HOLD_MS), "-m", str(total), "-l", "1", "-r", "50",
             ],
-            asterisk.caller_port,
-            work,
-            timeout,
+            local_port=asterisk.caller_port,
+            log_dir=work,
+            timeout_s=timeout,
+            statistics=True,
         ).start()  # fmt: skip
-        exit_code = caller.wait()
+        exit_code = caller.wait().exit_code
         wall = time.monotonic() - started
         wait_for_silence(asterisk, 10)
     events = router.events(offset)
@@ -981,21 +892,22 @@ def run_sustained(
     with agent_phones(asterisk, agent_xml, work, "load", timeout + 60) as phones:
         before = router.sample()
         samples = [before]
-        caller = Sipp(
-            "load-caller",
-            [
+        caller = SippPhone(
+            name="load-caller",
+            arguments=[
                 f"{LOOPBACK}:{asterisk.sip_port}", "-sf", str(caller_xml), "-inf", str(csv),
                 "-d", str(talk_ms), "-m", str(total), "-r", f"{rate:g}", "-rp", "1000",
                 "-l", str(max(50, round(rate * 30))),
             ],
-            asterisk.caller_port,
-            work,
-            timeout,
+            local_port=asterisk.caller_port,
+            log_dir=work,
+            timeout_s=timeout,
+            statistics=True,
         ).start()  # fmt: skip
         while caller.running():
             time.sleep(1)
             samples.append(router.sample())
-        exit_code = caller.wait()
+        exit_code = caller.wait().exit_code
         after = router.sample()
         samples.append(after)
         channels_left = wait_for_silence(asterisk, 20)

@@ -19,6 +19,7 @@ Environment (ports default to the sandbox's, read from LocalAsterisk's own defau
   ASTERISK_HTTP_PORT         8088   ARI (http.conf)
   ASTERISK_AMI_PORT          5038   AMI (manager.conf)
   ASTERISK_PHONE_BASE_PORT   5070   the caller's source port; agentN answers on base + N
+  STICKY_AGI_PORT            4573   the FastAGI server the AGI-mode dialplan calls (STICKY_AGI_URL)
   ASTERISK_RTP_START, ASTERISK_RTP_END   20000, 20999
 
 Passwords and users may use letters, digits and _.@+- only (what the sandbox allows: anything
@@ -42,16 +43,16 @@ sys.path.insert(0, str(SOURCE))
 
 from sticky_router.sandbox.asterisk import (  # noqa: E402
     AGENTS,
-    ARI_APP,
     CONF_TEMPLATES,
     DIALPLAN_IN_ETC,
     EMPTY_CONFIGS,
     STOCK_FILES_KEPT,
-    SUPPORT_QUEUE,
     Credentials,
     LocalAsterisk,
+    TemplatePorts,
     dialplan_dir,
     render,
+    template_values,
 )
 
 DEFAULT_INSTANCE = "/var/lib/sticky-router/docker"
@@ -108,8 +109,11 @@ def find_modules_dir(explicit: str | None) -> str:
     return str(found[0])
 
 
-def template_values(environ: dict[str, str], instance: str, modules_dir: str) -> dict[str, object]:
-    """The placeholders of the templates, as `LocalAsterisk._template_values` fills them."""
+def environment_values(
+    environ: dict[str, str], instance: str, modules_dir: str
+) -> dict[str, object]:
+    """The templates' placeholders from the environment, checked, filled by the sandbox's own
+    `template_values`."""
     sandbox = LocalAsterisk  # its dataclass defaults are the sandbox's ports
     ports = {
         "sip_port": _port(environ, "ASTERISK_SIP_PORT", sandbox.sip_port),
@@ -128,22 +132,21 @@ def template_values(environ: dict[str, str], instance: str, modules_dir: str) ->
     if ports["sip_port"] in phones:
         last = phones.stop - 1
         raise RenderError(f"ASTERISK_SIP_PORT must not be a phone's port ({phones.start}-{last})")
-    ari, ami = _credentials(environ, "ARI"), _credentials(environ, "AMI")
-    values: dict[str, object] = {
-        "instance": instance,
-        "modules_dir": modules_dir,
-        **ports,
-        "ari_user": ari.user,
-        "ari_password": ari.password,
-        "ami_user": ami.user,
-        "ami_secret": ami.password,
-        "dialplan_dir": DIALPLAN_IN_ETC,
-        "ari_app": ARI_APP,
-        "queue": SUPPORT_QUEUE,
-    }
-    for number, _agent in enumerate(AGENTS, start=1):
-        values[f"agent{number}_port"] = ports["caller_port"] + number
-    return values
+    return template_values(
+        instance=instance,
+        modules_dir=modules_dir,
+        ports=TemplatePorts(
+            sip=ports["sip_port"],
+            http=ports["http_port"],
+            ami=ports["ami_port"],
+            agi=ports["agi_port"],
+            phone_base=ports["caller_port"],
+            rtp_start=ports["rtp_start"],
+            rtp_end=ports["rtp_end"],
+        ),
+        ari=_credentials(environ, "ARI"),
+        ami=_credentials(environ, "AMI"),
+    )
 
 
 def write_instance(instance: Path, values: dict[str, object], stock_etc: Path) -> list[str]:
@@ -231,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         if not instance.is_absolute():
             raise RenderError("--instance must be an absolute path (Asterisk reads it as is)")
         owner = lookup_owner(args.owner) if args.owner else None
-        values = template_values(
+        values = environment_values(
             dict(os.environ), str(instance), find_modules_dir(args.modules_dir)
         )
         warnings = write_instance(instance, values, args.stock_etc)

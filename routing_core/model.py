@@ -51,6 +51,7 @@ class IncomingCall:
     did: str | None = None
     ivr_ticket: str | None = None
     ivr_account: str | None = None
+    ivr_menu: str | None = None  # the IVR menu choice, shown on the agent's screen
 
 
 @dataclass(frozen=True, slots=True)

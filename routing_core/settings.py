@@ -48,6 +48,8 @@ class RoutingSettings(BaseModel):
     fallback_priority_boost: int = Field(0, ge=0, le=100)
     ambiguous_number_sticky: bool = False
     use_personal_manager: bool = False
+    # Phones without a screen show `[T-1001] Ivan Petrov` as the caller's name (agents only).
+    callerid_name_prefix: bool = False
 
 
 SETTING_KEYS: tuple[str, ...] = tuple(RoutingSettings.model_fields)

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import getpass
 import json
 import signal
 import sys
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 from sqlalchemy.exc import SQLAlchemyError
 
+from ari_app.ami_connection import AmiSettings
 from routing_core import IncomingCall, RoutingService, explain
 from routing_core.decision import Decision, QueueDecision, StickyDecision
 from sticky_router import database
+from sticky_router.agi_process import AgiProcessSettings, serve_agi_process
 from sticky_router.config import Config, ConfigError, load_config
 from sticky_router.demo import CUSTOMERS, seed_demo
 from sticky_router.logs import configure_logging
@@ -29,6 +33,10 @@ from sticky_router.simulation_cli import (
     add_simulation_commands,
     run_simulation_command,
 )
+from web.accounts import UnknownAccount, add_admin, demo_credentials, set_password
+from web.passwords import WeakPassword
+from web.sessions import Kind
+from web.settings import WebSettings
 
 SANDBOX_PORT = 55432
 
@@ -45,6 +53,14 @@ def _parser() -> argparse.ArgumentParser:
         help="route calls: against your Asterisk and database when STICKY_ARI_URL and "
         "STICKY_DATABASE_URL are set, else on the built-in local sandbox",
     )
+
+    agi = commands.add_parser(
+        "agi",
+        help="serve the sticky decision over FastAGI to a classic dialplan "
+        "(dialplan/sticky-router-agi.conf); needs STICKY_DATABASE_URL",
+    )
+    agi.add_argument("--host", default=None, help="listen address (default: STICKY_AGI_HOST)")
+    agi.add_argument("--port", type=int, default=None, help="default: STICKY_AGI_PORT (4573)")
 
     migrate = commands.add_parser("migrate", help="upgrade the database schema")
     migrate.add_argument("--revision", default="head", help="target revision (default: head)")
@@ -72,8 +88,32 @@ def _parser() -> argparse.ArgumentParser:
     decide.add_argument("--ticket", default=None, help="ticket number keyed in the IVR")
     decide.add_argument("--at", type=_timestamp, default=None, help="ISO time (default: now)")
     decide.add_argument("--json", action="store_true", help="print the decision as JSON")
+
+    password = commands.add_parser(
+        "set-password",
+        help="set an agent's or admin's web sign-in password (read from stdin or a prompt)",
+    )
+    password.add_argument("kind", choices=("agent", "admin"))
+    password.add_argument("name", help="the agent's or admin's name")
+
+    admin = commands.add_parser("add-admin", help="create an admin for the admin pages")
+    admin.add_argument("name", help="sign-in name (letters, digits, . _ @ -)")
+    admin.add_argument("--display-name", default=None, help="default: the name")
     add_simulation_commands(commands)
     return parser
+
+
+def web_settings(config: Config) -> WebSettings | None:
+    if not config.web_enabled:
+        return None
+    return WebSettings(
+        host=config.web_host,
+        port=config.web_port,
+        allowed_origins=config.web_origin_list(),
+        cookie_secure=config.web_cookie_secure,
+        session_idle=timedelta(minutes=config.web_session_idle_minutes),
+        session_absolute=timedelta(hours=config.web_session_hours),
+    )
 
 
 def _run(config: Config) -> None:
@@ -83,7 +123,11 @@ def _run(config: Config) -> None:
             print(sandbox.how_to_call())
             print("\nThe router is running; Ctrl-C stops it, Asterisk and PostgreSQL.\n")
             settings = sandbox.router_settings(config.default_region, config.db_budget_ms)
-            asyncio.run(_serve(settings))
+            settings = dataclasses.replace(settings, web=web_settings(config))
+            if settings.web is not None:
+                print(_sandbox_sign_in(sandbox.postgres.dsn, settings.web))
+            agi = sandbox.agi_settings(config.default_region, config.db_budget_ms)
+            asyncio.run(_serve(settings, agi))
         return
     ari_url, ari_password = config.require_asterisk()
     settings = RouterSettings(
@@ -100,21 +144,109 @@ def _run(config: Config) -> None:
         ami_port=config.ami_port,
         ami_user=config.ami_user,
         ami_password=config.ami_password.get_secret_value() if config.ami_password else None,
+        web=web_settings(config),
     )
     asyncio.run(_serve(settings))
 
 
-async def _serve(settings: RouterSettings) -> None:
+def _sandbox_sign_in(dsn: str, web: WebSettings) -> str:
+    """Sandbox only: fresh demo passwords, for this console (never for the log)."""
+
+    async def make() -> dict[str, tuple[str, str]]:
+        pool = await database.create_pool(dsn, 2)
+        try:
+            return dict(await demo_credentials(pool))
+        finally:
+            await pool.close()
+
+    credentials = asyncio.run(make())
+    lines = [
+        "",
+        f"Agent screen: {web.base_url}/agent/  (admin pages: {web.base_url}/admin/)",
+        "Demo sign-in (new passwords on every start):",
+    ]
+    lines += [f"  {kind:5} {name:10} {password}" for name, (kind, password) in credentials.items()]
+    return "\n".join(lines)
+
+
+async def _serve(settings: RouterSettings, agi: AgiProcessSettings | None = None) -> None:
+    """The router, and in the sandbox the FastAGI server beside it, until SIGINT/SIGTERM."""
+    stop = _stop_on_signals()
+    if agi is None:
+        await serve(settings, stop)
+    else:
+        await asyncio.gather(serve(settings, stop), serve_agi_process(agi, stop))
+
+
+def _agi(config: Config, host: str | None, port: int | None) -> None:
+    ami = None
+    if config.ami_password is not None:
+        ami = AmiSettings(
+            config.ami_host,
+            config.ami_port,
+            config.ami_user,
+            config.ami_password.get_secret_value(),
+        )
+    settings = AgiProcessSettings(
+        database_url=config.require_database_url(),
+        host=host or config.agi_host,
+        port=port or config.agi_port,
+        max_connections=config.agi_max_connections,
+        default_region=config.default_region,
+        db_budget_seconds=config.db_budget_ms / 1000,
+        db_pool_size=config.db_pool_size,
+        ami=ami,
+    )
+
+    async def run() -> None:
+        await serve_agi_process(settings, _stop_on_signals())
+
+    asyncio.run(run())
+
+
+def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signal_number, stop.set)
-    await serve(settings, stop)
+    return stop
 
 
 def _timestamp(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _read_password() -> str:
+    """From a prompt on a terminal, else the first line of stdin: never from the command line,
+    where it would stay in the shell history and the process list."""
+    if sys.stdin.isatty():
+        first = getpass.getpass("New password: ")
+        if getpass.getpass("Again: ") != first:
+            raise ConfigError("the two passwords differ; nothing was changed")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+async def _set_password(config: Config, kind: Kind, name: str) -> None:
+    password = _read_password()
+    pool = await database.create_pool(config.require_database_url(), 2)
+    try:
+        await set_password(pool, kind, name, password)
+    finally:
+        await pool.close()
+    print(f"password set for {kind} {name}; their open sessions were ended")
+
+
+async def _add_admin(config: Config, name: str, display_name: str | None) -> None:
+    pool = await database.create_pool(config.require_database_url(), 2)
+    try:
+        created = await add_admin(pool, name, display_name)
+    finally:
+        await pool.close()
+    if not created:
+        raise ConfigError(f"an admin named {name!r} exists already")
+    print(f"admin {name} created; set a password: sticky-router set-password admin {name}")
 
 
 async def _migrate(config: Config, revision: str) -> None:
@@ -217,6 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(config.log_level, config.log_format)
         if args.command == "run":
             _run(config)
+        elif args.command == "agi":
+            _agi(config, args.host, args.port)
         elif args.command == "migrate":
             asyncio.run(_migrate(config, args.revision))
         elif args.command == "seed-demo":
@@ -226,10 +360,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             _demo(config, args.data_dir, args.port, args.keep)
         elif args.command == "decide":
             asyncio.run(_decide(config, args))
+        elif args.command == "set-password":
+            asyncio.run(_set_password(config, args.kind, args.name))
+        elif args.command == "add-admin":
+            asyncio.run(_add_admin(config, args.name, args.display_name))
         elif args.command in SIMULATION_COMMANDS:
             asyncio.run(run_simulation_command(config.require_database_url(), args))
     except ConfigError as error:
         print(f"sticky-router: configuration error: {error}", file=sys.stderr)
+        return 2
+    except (WeakPassword, UnknownAccount) as error:
+        print(f"sticky-router: {args.command}: {error}", file=sys.stderr)
         return 2
     except (OSError, RuntimeError, asyncpg.PostgresError, SQLAlchemyError) as error:
         # One line for the operator; asyncpg's and Alembic's messages never carry the password.

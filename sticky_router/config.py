@@ -48,6 +48,18 @@ class Config(BaseSettings):
     ami_user: str = "sticky-router"
     ami_password: SecretStr | None = None
     queue_context: str = Field("sticky-queue", pattern=r"^[A-Za-z0-9_.-]{1,79}$")
+    # FastAGI (`sticky-router agi`): where Asterisk's AGI() reaches the router.
+    agi_host: str = "127.0.0.1"
+    agi_port: int = Field(4573, ge=1, le=65535)
+    agi_max_connections: int = Field(200, ge=1, le=10_000)
+    # The web pages (agent screen, admin pages), served by `run` beside the router.
+    web_enabled: bool = True
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(8090, ge=1, le=65535)
+    web_origins: str = ""  # comma-separated, e.g. https://support.example.com
+    web_cookie_secure: bool = False
+    web_session_idle_minutes: int = Field(30, ge=1, le=24 * 60)
+    web_session_hours: int = Field(12, ge=1, le=24 * 30)
 
     @field_validator("database_url")
     @classmethod
@@ -75,6 +87,22 @@ class Config(BaseSettings):
                 "must not carry credentials; set STICKY_ARI_USER and STICKY_ARI_PASSWORD"
             )
         return value.rstrip("/").removesuffix("/ari")
+
+    @field_validator("web_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in filter(None, (part.strip() for part in value.split(","))):
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
+                raise ValueError(
+                    f"{origin!r} is not an origin; write scheme://host[:port], comma-separated"
+                )
+        return value
+
+    def web_origin_list(self) -> tuple[str, ...]:
+        return tuple(
+            part.strip().rstrip("/") for part in self.web_origins.split(",") if part.strip()
+        )
 
     @field_validator("default_region")
     @classmethod

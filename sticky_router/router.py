@@ -19,6 +19,11 @@ from ari_app.app import DialplanTargets, StickyRouterApp
 from ari_app.client import AriClient
 from routing_core import CallRecorder, RoutingService
 from sticky_router import database
+from web.app import create_app, utc_now
+from web.pop_dispatch import PopDispatcher
+from web.pop_hub import PopHub
+from web.server import WebServer
+from web.settings import WebSettings
 
 log = structlog.get_logger("sticky_router.router")
 
@@ -45,6 +50,8 @@ class RouterSettings:
     ami_port: int = 5038
     ami_user: str = "sticky-router"
     ami_password: str | None = None
+    # The agent screen and admin pages; None: no web server (calls are routed all the same).
+    web: WebSettings | None = None
 
     def __repr__(self) -> str:
         return f"RouterSettings(ari_url={self.ari_url!r}, ari_app={self.ari_app!r})"
@@ -58,6 +65,9 @@ class Router:
         self._events: asyncio.Task[None] | None = None
         self.app: StickyRouterApp | None = None
         self.learner: AmiLearner | None = None
+        self.pops = PopHub()
+        self.web: WebServer | None = None
+        self._dispatcher: PopDispatcher | None = None
 
     async def start(self) -> None:
         """Open the pool and start the ARI event stream (and the AMI learner) in the background;
@@ -74,11 +84,14 @@ class Router:
             settings.ari_url, settings.ari_user, settings.ari_password, settings.ari_app
         )
         await self._client.__aenter__()
+        if settings.web is not None:  # rings become pops only when there is a screen to show them
+            self._dispatcher = PopDispatcher(self._pool, self.pops, utc_now)
         self.app = StickyRouterApp(
             self._client,
             routing,
             recorder,
             DialplanTargets(queue_context=settings.queue_context),
+            ringing=self._dispatcher,
         )
         self._events = asyncio.get_running_loop().create_task(
             self._client.run_events(self.app.on_event, self.app.on_connected)
@@ -93,9 +106,30 @@ class Router:
             ami = AmiSettings(
                 settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_password
             )
-            self.learner = AmiLearner(ami, recorder)
+            self.learner = AmiLearner(ami, recorder, ringing=self._dispatcher)
             self.learner.start()
+        await self.start_web()
         log.info("router_started", ari_url=settings.ari_url, app=settings.ari_app)
+
+    async def start_web(self) -> None:
+        """The pages are a side door: if they cannot start, calls are routed all the same.
+        (Also how a test restarts the web server alone: stop_web(), then start_web().)"""
+        web_settings = self.settings.web
+        if web_settings is None or self._pool is None or self.web is not None:
+            return
+        try:
+            app = create_app(pool=self._pool, settings=web_settings, hub=self.pops)
+            self.web = WebServer(app, web_settings.host, web_settings.port)
+            if not await self.web.start():
+                self.web = None
+        except Exception:
+            log.exception("web_failed")
+            self.web = None
+
+    async def stop_web(self) -> None:
+        if self.web is not None:
+            await self.web.stop()
+            self.web = None
 
     @property
     def running(self) -> bool:
@@ -113,6 +147,7 @@ class Router:
     async def stop(self) -> None:
         """Send new calls to the queue, let the calls in flight reach their agent or the queue,
         then close. Bridged calls stay up in Asterisk; the next router adopts them."""
+        await self.stop_web()
         if self.app is not None:
             await self.app.drain(DRAIN_SECONDS)
         if self._events is not None:
@@ -123,6 +158,9 @@ class Router:
         if self.learner is not None:
             await self.learner.stop()
             self.learner = None
+        if self._dispatcher is not None:
+            await self._dispatcher.close()
+            self._dispatcher = None
         if self._client is not None:
             await self._client.__aexit__(None, None, None)
             self._client = None

@@ -28,11 +28,13 @@ class CallRecorder:
     async def call_started(self, call: IncomingCall, number: str | None) -> bool:
         status = await self._pool.execute(
             """
-            INSERT INTO interactions (call_id, caller_number, queue, did, started_at)
-            VALUES ($1, $2, $3, $4, $5)
+            INSERT INTO interactions
+                (call_id, caller_number, queue, did, started_at, ivr_account, ivr_ticket, ivr_menu)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
             ON CONFLICT (call_id) DO NOTHING
             """,
             call.call_id, number, call.queue, call.did, call.at,
+            call.ivr_account, call.ivr_ticket, call.ivr_menu,
         )  # fmt: skip
         return status == "INSERT 0 1" or await self._known(call.call_id)
 

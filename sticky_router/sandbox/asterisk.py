@@ -374,6 +374,50 @@ def render(template: str, values: Mapping[str, object]) -> str:
     return rendered
 
 
+@dataclass(frozen=True)
+class TemplatePorts:
+    sip: int
+    http: int
+    ami: int
+    agi: int
+    phone_base: int  # the caller's source port; agent N answers on phone_base + N
+    rtp_start: int
+    rtp_end: int
+
+
+def template_values(
+    *,
+    instance: str,
+    modules_dir: str,
+    ports: TemplatePorts,
+    ari: Credentials,
+    ami: Credentials,
+) -> dict[str, object]:
+    """Every placeholder of the templates in asterisk_conf/: the one place that fills them, for
+    the sandbox and for the container (docker/render_asterisk_conf.py) alike."""
+    values: dict[str, object] = {
+        "instance": instance,
+        "modules_dir": modules_dir,
+        "sip_port": ports.sip,
+        "http_port": ports.http,
+        "ami_port": ports.ami,
+        "agi_port": ports.agi,
+        "caller_port": ports.phone_base,
+        "rtp_start": ports.rtp_start,
+        "rtp_end": ports.rtp_end,
+        "ari_user": ari.user,
+        "ari_password": ari.password,
+        "ami_user": ami.user,
+        "ami_secret": ami.password,
+        "dialplan_dir": DIALPLAN_IN_ETC,
+        "ari_app": ARI_APP,
+        "queue": SUPPORT_QUEUE,
+    }
+    for number, _agent in enumerate(AGENTS, start=1):
+        values[f"agent{number}_port"] = ports.phone_base + number
+    return values
+
+
 def dialplan_dir() -> Path:
     """The project's dialplan/*.conf: next to the package in a checkout, inside it in a wheel."""
     package = Path(__file__).resolve().parents[1]
@@ -660,28 +704,21 @@ class LocalAsterisk:
         modules = next((self.root_dir / "usr/lib").glob("*/asterisk/modules"), None)
         if modules is None:
             raise AsteriskUnavailable(f"{self.root_dir} has no asterisk modules directory")
-        ari, ami = self.ari_credentials, self.ami_credentials
-        values: dict[str, object] = {
-            "instance": self.instance_in_root,
-            "modules_dir": "/" + str(modules.relative_to(self.root_dir)),
-            "sip_port": self.sip_port,
-            "http_port": self.http_port,
-            "ami_port": self.ami_port,
-            "agi_port": self.agi_port,
-            "caller_port": self.caller_port,
-            "rtp_start": self.rtp_ports[0],
-            "rtp_end": self.rtp_ports[1],
-            "ari_user": ari.user,
-            "ari_password": ari.password,
-            "ami_user": ami.user,
-            "ami_secret": ami.password,
-            "dialplan_dir": DIALPLAN_IN_ETC,
-            "ari_app": ARI_APP,
-            "queue": SUPPORT_QUEUE,
-        }
-        for number, _agent in enumerate(AGENTS, start=1):
-            values[f"agent{number}_port"] = self.agent_port(number)
-        return values
+        return template_values(
+            instance=str(self.instance_in_root),
+            modules_dir="/" + str(modules.relative_to(self.root_dir)),
+            ports=TemplatePorts(
+                sip=self.sip_port,
+                http=self.http_port,
+                ami=self.ami_port,
+                agi=self.agi_port,
+                phone_base=self.phone_base_port,
+                rtp_start=self.rtp_ports[0],
+                rtp_end=self.rtp_ports[1],
+            ),
+            ari=self.ari_credentials,
+            ami=self.ami_credentials,
+        )
 
     def _log_tail(self, lines: int = 15) -> str:
         for name in ("full", "console"):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sticky_router import database
+from sticky_router.agi_process import AgiProcessSettings
 from sticky_router.demo import seed_demo
 from sticky_router.router import RouterSettings
 from sticky_router.sandbox.asterisk import ARI_APP, LocalAsterisk
@@ -43,6 +44,18 @@ class Sandbox:
             ami_password=ami.password,
         )
 
+    def agi_settings(
+        self, default_region: str = "RU", db_budget_ms: int = 300
+    ) -> AgiProcessSettings:
+        """The FastAGI server where the sandbox's dialplan looks for it (STICKY_AGI_URL). No AMI
+        learner: the router's own already records every call of this Asterisk."""
+        return AgiProcessSettings(
+            database_url=self.postgres.dsn,
+            port=self.asterisk.agi_port,
+            default_region=default_region,
+            db_budget_seconds=db_budget_ms / 1000,
+        )
+
     def how_to_call(self) -> str:
         """What a newcomer types to place a call into the sandbox."""
         server = self.asterisk
@@ -59,6 +72,9 @@ class Sandbox:
                 "Call as Ivan Petrov (last spoke with agent2 42 minutes ago):",
                 f"  sipp 127.0.0.1:{server.sip_port} -sf {scenarios}/uac.xml -i 127.0.0.1 "
                 f"-p {server.caller_port} -s 74950000000 -key caller 79123456701 -d 5000 -m 1",
+                "The same call through FastAGI (the AGI-mode dialplan) instead of ARI:",
+                f"  sipp 127.0.0.1:{server.sip_port} -sf {scenarios}/uac.xml -i 127.0.0.1 "
+                f"-p {server.caller_port} -s agi -key caller 79123456701 -d 5000 -m 1",
                 "Agents 1-4 answer on ports "
                 f"{server.agent_port(1)}-{server.agent_port(4)}; callers must send from port "
                 f"{server.caller_port}. A softphone: register nothing, send INVITEs from "

@@ -68,14 +68,14 @@ async def fresh(
     if not router.running:
         await router.start()
     await router.wait_connected(10)
-    await _quiet(asterisk)
+    await quiet(asterisk)
     moment = datetime.now(UTC)
     await seed_demo(pool, moment, reset=True)
     yield moment
-    await _quiet(asterisk)
+    await quiet(asterisk)
 
 
-async def _quiet(asterisk: LocalAsterisk) -> None:
+async def quiet(asterisk: LocalAsterisk) -> None:
     """No channel up and every queue member unpaused: each test starts from silence."""
     await asyncio.to_thread(asterisk.cli, "channel request hangup all")
     for agent in ("agent1", "agent2", "agent3", "agent4"):

@@ -8,11 +8,7 @@ The scenarios of the ARI issue, lettered as there. Demo callers (sticky_router/d
 from __future__ import annotations
 
 import asyncio
-import json
-import urllib.request
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
 
 import asyncpg
 import pytest
@@ -22,6 +18,7 @@ from routing_core.store.settings_store import set_setting
 from sticky_router.router import Router
 from sticky_router.sandbox.asterisk import LocalAsterisk
 from tests.e2e.phones import AgentPhones, call, requests_received
+from tests.e2e.records import agent_channel, legs, settled, wait_for_device
 from tests.sipp.sipp import SippPhone, assert_calls_succeeded
 
 IVAN = "79123456701"
@@ -29,36 +26,6 @@ SERGEY = "79123456703"
 UNKNOWN = "79990000001"
 
 pytestmark = pytest.mark.usefixtures("fresh")
-
-
-async def interaction(pool: asyncpg.Pool, number: str) -> asyncpg.Record:
-    """The one interaction recorded for calls from `number` during the test."""
-    rows = await pool.fetch(
-        "SELECT * FROM interactions WHERE caller_number = $1 AND call_id NOT LIKE 'demo-%'"
-        " ORDER BY started_at",
-        "+" + number,
-    )
-    assert len(rows) == 1, f"expected one recorded call from {number}, found {len(rows)}"
-    return rows[0]
-
-
-async def legs(pool: asyncpg.Pool, interaction_id: int) -> list[dict[str, Any]]:
-    rows = await pool.fetch(
-        "SELECT a.name AS agent, l.* FROM interaction_legs l JOIN agents a ON a.id = l.agent_id"
-        " WHERE l.interaction_id = $1 ORDER BY l.rang_at",
-        interaction_id,
-    )
-    return [dict(row) for row in rows]
-
-
-async def settled(pool: asyncpg.Pool, number: str) -> asyncpg.Record:
-    """The interaction once its end is recorded (the last records trail the SIP messages)."""
-    for _ in range(50):
-        row = await interaction(pool, number)
-        if row["ended_at"] is not None:
-            return row
-        await asyncio.sleep(0.1)
-    return row
 
 
 async def test_a_first_call_goes_to_the_queue_and_who_answered_is_recorded(
@@ -135,16 +102,6 @@ async def test_c_with_a_busy_wait_agent2_is_rung_as_soon_as_free(
     assert phones.rung() == {"agent1": 0, "agent2": 2, "agent3": 0, "agent4": 0}
     row = await settled(pool, IVAN)
     assert row["outcome"] == "sticky"
-
-
-async def agent_channel(asterisk: LocalAsterisk, agent: str) -> str:
-    """The name of the (only) channel up on the agent's endpoint."""
-    shown = await asyncio.to_thread(asterisk.cli, "core show channels concise")
-    names = [
-        line.split("!")[0] for line in shown.splitlines() if line.startswith(f"PJSIP/{agent}-")
-    ]
-    assert len(names) == 1, shown
-    return names[0]
 
 
 async def test_d_agent2_paused_in_the_queue_means_the_queue_at_once(
@@ -373,26 +330,6 @@ async def test_a_bridged_call_survives_the_router_restarting(
         assert len(phones.requests("agent2", "BYE")) == 1
     row = await settled(pool, IVAN)
     assert (row["outcome"], row["hangup_side"]) == ("sticky", "caller")
-
-
-async def wait_for_device(asterisk: LocalAsterisk, device: str, *states: str) -> None:
-    """Wait until Asterisk reports the device in one of `states` (INUSE, BUSY, RINGING...)."""
-    url = f"http://127.0.0.1:{asterisk.http_port}/ari/deviceStates/{quote(device, safe='')}"
-    request = urllib.request.Request(
-        url, headers={"Authorization": asterisk.ari_credentials.basic_auth()}
-    )
-
-    def read_state() -> str:
-        with urllib.request.urlopen(request, timeout=2) as response:
-            return str(json.load(response)["state"])
-
-    shown = None
-    for _ in range(100):
-        shown = await asyncio.to_thread(read_state)
-        if shown in states:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{device} never reached {states}; last seen {shown}")
 
 
 async def wait_until_bridged(pool: asyncpg.Pool, number: str) -> None:

@@ -74,8 +74,9 @@ def caller(call_id: str, number: str) -> dict[str, str]:
 async def test_lookup_for_ivan_rings_agent2(agi: Agi, db: asyncpg.Pool) -> None:
     variables = await agi.run("lookup", caller("1700000000.1", IVAN), "support", "74950000000")
     assert variables["STICKY_ROUTE"] == "sticky"
-    assert variables["STICKY_TARGET"] == "PJSIP/agent2"
-    assert variables["STICKY_TARGET_AGENT"] == "agent2"
+    assert variables["STICKY_TARGET"] == "agent2"  # the name, as in ARI mode
+    assert variables["STICKY_TARGET_ENDPOINT"] == "PJSIP/agent2"
+    assert variables["STICKY_BUSY_WAIT"] == "0"
     assert variables["STICKY_REASON"] == "last_agent"
     assert variables["STICKY_RING_TIMEOUT"] == "15"
     assert variables["STICKY_ANNOUNCE"] == "1"
@@ -96,12 +97,18 @@ async def test_lookup_for_ivan_rings_agent2(agi: Agi, db: asyncpg.Pool) -> None:
     ("number", "reason"), [("+79001112233", "no_history"), ("unknown", "no_caller_key")]
 )
 async def test_lookup_for_a_caller_without_history_queues(
-    agi: Agi, number: str, reason: str
+    agi: Agi, db: asyncpg.Pool, number: str, reason: str
 ) -> None:
     variables = await agi.run("lookup", caller("1700000000.2", number))
     assert (variables["STICKY_ROUTE"], variables["STICKY_REASON"]) == ("queue", reason)
-    assert variables["STICKY_TARGET"] == ""
+    assert variables["STICKY_TARGET_ENDPOINT"] == ""
     assert variables["STICKY_ANNOUNCE"] == "0"
+    recorded = await db.fetchrow(
+        "SELECT route, outcome, outcome_reason FROM interactions WHERE call_id = $1",
+        "1700000000.2",
+    )
+    assert recorded is not None
+    assert tuple(recorded) == ("queue", "queue", reason)
 
 
 async def test_lookup_with_the_database_silent_queues_within_the_budget(db: asyncpg.Pool) -> None:
@@ -134,24 +141,46 @@ async def test_lookup_with_the_database_silent_queues_within_the_budget(db: asyn
         pool.terminate()
 
 
-async def test_result_answer_records_the_sticky_outcome(agi: Agi, db: asyncpg.Pool) -> None:
+async def test_ended_reports_an_answered_sticky_call_and_its_end(
+    agi: Agi, db: asyncpg.Pool
+) -> None:
+    """An answered Dial() never returns to the dialplan: the caller's hangup handler reports
+    the attempt (pending = 1) with the agent's leg id from the dial hook, and the end."""
     call_id = "1700000000.4"
     await agi.run("lookup", caller(call_id, IVAN))
-    variables = await agi.run("result", caller(call_id, IVAN), "ANSWER", "agent2", "22", "15")
-    assert variables == {"STICKY_RECORDED": "1"}
+    ended = await agi.run(
+        "ended",
+        caller(call_id, IVAN),
+        "PJSIP/agent2-00000007",  # CHANNEL(hangupsource): the agent hung up
+        "1",
+        "ANSWER",
+        "agent2",
+        "22",
+        "15",
+        "1700000000.8",
+    )
+    assert ended == {}
     call = await db.fetchrow(
-        "SELECT outcome, outcome_reason FROM interactions WHERE call_id = $1", call_id
+        "SELECT outcome, outcome_reason, ended_at, hangup_side FROM interactions "
+        "WHERE call_id = $1",
+        call_id,
     )
     assert call is not None
-    assert tuple(call) == ("sticky", None)
+    assert (call["outcome"], call["outcome_reason"], call["hangup_side"]) == (
+        "sticky",
+        None,
+        "agent",
+    )
+    assert call["ended_at"] is not None
     leg = await db.fetchrow(
-        "SELECT a.name, l.outcome, extract(epoch FROM l.ended_at - l.answered_at) AS talk, "
+        "SELECT a.name, l.outcome, l.hangup_side, "
+        "extract(epoch FROM l.ended_at - l.answered_at) AS talk, "
         "extract(epoch FROM l.answered_at - l.rang_at) AS ringing "
         "FROM interaction_legs l JOIN agents a ON a.id = l.agent_id WHERE l.leg_id = $1",
-        f"{call_id}-agent2",
+        "1700000000.8",
     )
     assert leg is not None
-    assert (leg["name"], leg["outcome"]) == ("agent2", "ANSWER")
+    assert (leg["name"], leg["outcome"], leg["hangup_side"]) == ("agent2", "ANSWER", "agent")
     assert float(leg["talk"]) == pytest.approx(15, abs=0.01)
     assert float(leg["ringing"]) == pytest.approx(7, abs=0.01)
     claim = await db.fetchrow(
@@ -162,12 +191,53 @@ async def test_result_answer_records_the_sticky_outcome(agi: Agi, db: asyncpg.Po
     assert claim["outcome"] == "answered"
 
 
+async def test_ended_while_the_agent_rings_is_an_abandon(agi: Agi, db: asyncpg.Pool) -> None:
+    call_id = "1700000000.10"
+    await agi.run("lookup", caller(call_id, IVAN))
+    own_channel = caller(call_id, IVAN)["channel"]
+    await agi.run("ended", caller(call_id, IVAN), own_channel, "1", "CANCEL", "agent2", "3", "0")
+    call = await db.fetchrow(
+        "SELECT outcome, outcome_reason, hangup_side FROM interactions WHERE call_id = $1",
+        call_id,
+    )
+    assert call is not None
+    assert tuple(call) == ("abandoned", "caller_abandoned", "caller")
+    leg = await db.fetchrow(
+        "SELECT outcome, answered_at FROM interaction_legs WHERE leg_id = $1", f"{call_id}-agent2"
+    )
+    assert leg is not None
+    assert (leg["outcome"], leg["answered_at"]) == ("CANCEL", None)
+    live = await db.fetchval("SELECT count(*) FROM sticky_claims WHERE released_at IS NULL")
+    assert live == 0
+
+
+async def test_a_busy_agent_is_reported_without_a_leg(agi: Agi, db: asyncpg.Pool) -> None:
+    call_id = "1700000000.11"
+    await agi.run("lookup", caller(call_id, IVAN))
+    variables = await agi.run("result", caller(call_id, IVAN), "busy", "agent2")
+    assert variables == {"STICKY_REASON": "busy", "STICKY_RECORDED": "1"}
+    call = await db.fetchrow(
+        "SELECT outcome, outcome_reason FROM interactions WHERE call_id = $1", call_id
+    )
+    assert call is not None
+    assert tuple(call) == ("queue", "busy")
+    legs = await db.fetchval(
+        "SELECT count(*) FROM interaction_legs l JOIN interactions i ON i.id = l.interaction_id "
+        "WHERE i.call_id = $1",
+        call_id,
+    )
+    assert legs == 0
+    live = await db.fetchval("SELECT count(*) FROM sticky_claims WHERE released_at IS NULL")
+    assert live == 0
+
+
 async def test_result_noanswer_records_the_miss_and_frees_the_agent(
     agi: Agi, db: asyncpg.Pool
 ) -> None:
     call_id = "1700000000.5"
     await agi.run("lookup", caller(call_id, IVAN))
-    await agi.run("result", caller(call_id, IVAN), "NOANSWER", "PJSIP/agent2", "15", "0")
+    variables = await agi.run("result", caller(call_id, IVAN), "NOANSWER", "agent2", "15", "0")
+    assert variables == {"STICKY_REASON": "no_answer", "STICKY_RECORDED": "1"}
     call = await db.fetchrow(
         "SELECT outcome, outcome_reason FROM interactions WHERE call_id = $1", call_id
     )
@@ -199,3 +269,18 @@ async def test_answered_records_the_agent_queue_connected(agi: Agi, db: asyncpg.
     assert leg["answered_at"] is not None
     answered = await db.fetchval("SELECT answered_at FROM interactions WHERE call_id = $1", call_id)
     assert answered is not None
+    # The caller hangs up: the agent's hangup handler ends the leg, the caller's the call.
+    await agi.run("agent-ended", agent_channel, call_id, "PJSIP/caller-00000001")
+    await agi.run("ended", caller(call_id, "+79001112233"), "PJSIP/caller-00000001", "0")
+    leg = await db.fetchrow(
+        "SELECT outcome, hangup_side, ended_at FROM interaction_legs WHERE leg_id = $1",
+        "1700000000.9",
+    )
+    assert leg is not None
+    assert (leg["outcome"], leg["hangup_side"]) == ("ANSWER", "caller")
+    call = await db.fetchrow(
+        "SELECT outcome, hangup_side, ended_at FROM interactions WHERE call_id = $1", call_id
+    )
+    assert call is not None
+    assert (call["outcome"], call["hangup_side"]) == ("queue", "caller")
+    assert call["ended_at"] >= leg["ended_at"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -91,3 +94,52 @@ def test_unreachable_database_is_one_clear_line() -> None:
     assert "migrate failed" in result.stderr
     assert "Traceback" not in result.stderr
     assert "pw-x" not in result.stderr
+
+
+async def test_agi_serves_lookups_and_stops_on_sigterm(postgres: LocalPostgres) -> None:
+    """`sticky-router agi` as its own process: a lookup over a real socket, then SIGTERM."""
+    url = await create_database(postgres, "cli_agi")
+    env = {"STICKY_DATABASE_URL": url, "STICKY_LOG_FORMAT": "json"}
+    assert sticky_router("migrate", **env).returncode == 0
+    assert sticky_router("seed-demo", **env).returncode == 0
+    port = free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("STICKY_")}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sticky_router.cli", "agi", "--port", str(port),
+        env={**clean, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        variables = await _lookup_when_listening(port, "+79123456701")
+        assert (variables["STICKY_ROUTE"], variables["STICKY_TARGET"]) == ("sticky", "agent2")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        raw, _ = await asyncio.wait_for(process.communicate(), 30)
+    output = raw.decode()
+    assert process.returncode == 0, output
+    assert '"event": "agi_stopped"' in output
+    assert "345" not in output  # no caller number in the logs
+
+
+async def _lookup_when_listening(port: int, number: str) -> dict[str, str]:
+    header = (
+        f"agi_network: yes\nagi_network_script: lookup\nagi_uniqueid: 1700000001.1\n"
+        f"agi_callerid: {number}\nagi_channel: PJSIP/caller-00000001\nagi_arg_1: support\n\n"
+    )
+    for _ in range(100):
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            break
+        except OSError:
+            await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"sticky-router agi never listened on {port}")
+    writer.write(header.encode())
+    variables: dict[str, str] = {}
+    while line := await asyncio.wait_for(reader.readline(), 5):
+        words = shlex.split(line.decode())
+        variables[words[2].removeprefix("__")] = words[3]
+        writer.write(b"200 result=1\n")
+    writer.close()
+    return variables

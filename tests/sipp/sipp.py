@@ -14,6 +14,7 @@ port), place the call, then `wait()` for every phone and assert on the results: 
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -113,6 +114,7 @@ class SippPhone:
     local_port: int
     log_dir: Path
     timeout_s: float
+    statistics: bool = False  # also write <name>.stat.csv every second (the benchmarks read it)
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @classmethod
@@ -170,7 +172,7 @@ class SippPhone:
 
     def command(self) -> list[str]:
         logs = self.log_dir / self.name
-        return [
+        command = [
             ensure_sipp(), *self.arguments,
             "-i", LOOPBACK, "-mi", LOOPBACK, "-p", str(self.local_port), "-t", "u1",
             "-nostdin",
@@ -180,6 +182,19 @@ class SippPhone:
             "-trace_msg", "-message_file", f"{logs}.messages.log",
             "-trace_screen", "-screen_file", f"{logs}.screen.log",
         ]  # fmt: skip
+        if self.statistics:
+            command += ["-trace_stat", "-stf", f"{logs}.stat.csv", "-fd", "1"]
+        return command
+
+    def file(self, suffix: str) -> Path:
+        """One of its logs: `messages.log`, `errors.log`, `stat.csv`, ..."""
+        return self.log_dir / f"{self.name}.{suffix}"
+
+    def error_lines(self) -> list[str]:
+        path = self.file("errors.log")
+        if not path.is_file():
+            return []
+        return [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
 
     def start(self, ready_timeout: float = 10) -> SippPhone:
         """Start SIPp and return once it has bound its SIP port (so a call can reach it)."""
@@ -214,6 +229,19 @@ class SippPhone:
     def run(self) -> SippResult:
         """Start, then wait: what a caller does."""
         return self.start().wait()
+
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def quit(self, grace: float = 10) -> None:
+        """Like pressing q: no new calls, exit once the calls in progress are over."""
+        if self.running():
+            assert self._process is not None
+            self._process.send_signal(signal.SIGUSR1)
+            try:
+                self._process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                self.stop()
 
     def stop(self) -> None:
         process = self._process

@@ -1,0 +1,111 @@
+"""The agent screen end to end: a real Asterisk 22 and PostgreSQL (the sandbox's throwaway parts,
+phone ports from 44000), the router with its web server in this process, SIPp phones, and
+headless Chromium driven by Playwright (the Debian package's /usr/bin/chromium; nothing is
+downloaded).
+
+The e2e suite's fixtures are reused: `fresh` (demo data loaded now, Asterisk quiet) and friends
+resolve against this suite's own `sandbox` and `router`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+from sticky_router import database
+from sticky_router.router import Router
+from sticky_router.sandbox.asterisk import throwaway_asterisk
+from sticky_router.sandbox.postgres import throwaway_postgres
+from sticky_router.sandbox.stack import Sandbox
+from tests.e2e.conftest import asterisk, fresh, phone_logs, pool, postgres  # noqa: F401
+from web.settings import WebSettings
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser"
+PASSWORD = "screen-test-password"
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    with (
+        throwaway_postgres() as database_server,
+        throwaway_asterisk("browser", phone_ports_from=44000) as asterisk_server,
+    ):
+        database.upgrade(database_server.dsn)
+        yield Sandbox(database_server, asterisk_server)
+
+
+@pytest.fixture(scope="session")
+async def router(sandbox: Sandbox) -> AsyncIterator[Router]:
+    web = WebSettings(port=free_tcp_port())
+    router = Router(dataclasses.replace(sandbox.router_settings(), web=web))
+    await router.start()
+    await router.wait_connected(10)
+    assert router.web is not None, "the web server did not start"
+    yield router
+    await router.stop()
+
+
+@pytest.fixture(scope="session")
+def base_url(router: Router) -> str:
+    assert router.settings.web is not None
+    return router.settings.web.base_url
+
+
+@pytest.fixture(scope="session")
+async def chromium() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+async def contexts(chromium: Browser) -> AsyncIterator[list[BrowserContext]]:
+    """Browser contexts (separate cookie jars: one per agent) closed after the test."""
+    opened: list[BrowserContext] = []
+    yield opened
+    for context in opened:
+        await context.close()
+
+
+async def open_screen(
+    chromium: Browser, contexts: list[BrowserContext], base_url: str, agent: str
+) -> Page:
+    """Sign `agent` in through the sign-in form; returns their agent page, connected."""
+    context = await chromium.new_context(viewport={"width": 1280, "height": 900})
+    contexts.append(context)
+    page = await context.new_page()
+    await page.goto(f"{base_url}/agent/sign-in")
+    await page.fill('input[name="name"]', agent)
+    await page.fill('input[name="password"]', PASSWORD)
+    await page.click('button[type="submit"]')
+    await page.wait_for_url(f"{base_url}/agent/")
+    await page.wait_for_selector('#link-state[data-state="up"]', timeout=10_000)
+    return page

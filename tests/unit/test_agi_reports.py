@@ -1,0 +1,76 @@
+"""How the dialplan's reports are read: DIALSTATUS, times and who hung up."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from agi.reports import (
+    AttemptOutcome,
+    agent_endpoint,
+    attempt_outcome,
+    hangup_side,
+    leg_times,
+    sticky_leg_id,
+)
+from routing_core.model import HangupSide
+
+ENDED = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("ANSWER", AttemptOutcome("sticky", None, rang=True)),
+        ("NOANSWER", AttemptOutcome("queue", "no_answer", rang=True)),
+        ("BUSY", AttemptOutcome("queue", "rejected", rang=True)),  # the phone said 486/603
+        ("CONGESTION", AttemptOutcome("queue", "rejected", rang=True)),
+        ("CHANUNAVAIL", AttemptOutcome("queue", "offline", rang=True)),
+        ("CANCEL", AttemptOutcome("abandoned", "caller_abandoned", rang=True)),
+        ("", AttemptOutcome("abandoned", "caller_abandoned", rang=False)),
+        ("busy", AttemptOutcome("queue", "busy", rang=False)),  # the availability check
+        ("paused", AttemptOutcome("queue", "paused", rang=False)),
+        ("offline", AttemptOutcome("queue", "offline", rang=False)),
+        ("SOMETHING NEW", AttemptOutcome("queue", "no_answer", rang=True)),
+    ],
+)
+def test_attempt_outcome(status: str, expected: AttemptOutcome) -> None:
+    assert attempt_outcome(status) == expected
+
+
+def test_leg_times_work_back_from_the_end() -> None:
+    times = leg_times(ENDED, "22", "15", answered=True)
+    assert times.rang == ENDED - timedelta(seconds=22)
+    assert times.answered == ENDED - timedelta(seconds=15)
+    assert leg_times(ENDED, "4", "", answered=False).answered is None
+
+
+@pytest.mark.parametrize("garbage", ["", "abc", "-5", "nan"])
+def test_leg_times_never_go_after_the_end_nor_break_on_garbage(garbage: str) -> None:
+    times = leg_times(ENDED, garbage, garbage, answered=True)
+    assert times.rang <= times.ended
+    assert times.answered is not None
+    assert times.rang <= times.answered <= times.ended
+
+
+@pytest.mark.parametrize(
+    ("source", "own", "expected"),
+    [
+        ("PJSIP/caller-00000001", HangupSide.CALLER, HangupSide.CALLER),
+        ("PJSIP/agent2-00000002", HangupSide.CALLER, HangupSide.AGENT),
+        ("PJSIP/agent2-00000002", HangupSide.AGENT, HangupSide.AGENT),
+        ("PJSIP/caller-00000001", HangupSide.AGENT, HangupSide.CALLER),
+        ("", HangupSide.CALLER, HangupSide.SYSTEM),
+    ],
+)
+def test_hangup_side(source: str, own: HangupSide, expected: HangupSide) -> None:
+    own_channel = "PJSIP/caller-00000001" if own is HangupSide.CALLER else "PJSIP/agent2-00000002"
+    assert hangup_side(source, own_channel, own) is expected
+
+
+def test_agent_endpoint_and_leg_ids() -> None:
+    assert agent_endpoint("PJSIP/agent2-0000000a") == "PJSIP/agent2"
+    assert agent_endpoint("Local/agent2@agents-00000001;1") == "Local/agent2@agents-00000001;1"
+    assert sticky_leg_id("1700.1", "agent2", "1700.2") == "1700.2"
+    assert sticky_leg_id("1700.1", "agent2", " ") == "1700.1-agent2"

@@ -1,0 +1,126 @@
+"""Sign-in and sign-out, one page per kind of person: /agent/sign-in and /admin/sign-in.
+
+A failed sign-in says only "wrong name or password" (never which), costs an argon2 verify even
+for an unknown name, and counts against the account and the client address; past the limit the
+answer is 429 with Retry-After until the window has passed.
+"""
+
+from __future__ import annotations
+
+import math
+
+from aiohttp import web
+
+from web import keys
+from web.i18n import language_of
+from web.passwords import verify_password
+from web.security import (
+    SIGN_IN_PATHS,
+    Handler,
+    client_address,
+    current_principal,
+    require_admin,
+    require_agent,
+)
+from web.sessions import COOKIE_NAMES, Kind, Principal, create_session, end_session, find_account
+from web.templates import render
+
+HOMES: dict[Kind, str] = {"agent": "/agent/", "admin": "/admin/"}
+MAX_NAME = 64
+
+
+def page_language(request: web.Request) -> str:
+    """Before sign-in the person's own language is unknown: ?lang=, else the browser's."""
+    chosen = request.query.get("lang")
+    if chosen:
+        return language_of(chosen)
+    accepted = request.headers.get("Accept-Language", "")
+    return "ru" if accepted.lower().startswith("ru") else "en"
+
+
+def _sign_in_form(
+    request: web.Request,
+    kind: Kind,
+    status: int = 200,
+    error: str | None = None,
+    *,
+    name: str = "",
+    seconds: int = 0,
+) -> web.Response:
+    return render(
+        request,
+        "sign_in.html",
+        page_language(request),
+        status=status,
+        kind=kind,
+        action=SIGN_IN_PATHS[kind],
+        error=error,
+        seconds=seconds,
+        name=name,
+    )
+
+
+def _sign_in_page(kind: Kind) -> Handler:
+    async def show(request: web.Request) -> web.StreamResponse:
+        if await current_principal(request, kind) is not None:
+            raise web.HTTPSeeOther(HOMES[kind])
+        error = "sign_in.expired" if request.query.get("expired") else None
+        return _sign_in_form(request, kind, error=error)
+
+    return show
+
+
+def _sign_in(kind: Kind) -> Handler:
+    async def submit(request: web.Request) -> web.StreamResponse:
+        app = request.app
+        form = await request.post()
+        name = str(form.get("name", "")).strip()[:MAX_NAME]
+        password = str(form.get("password", ""))
+        limiter = app[keys.LIMITER]
+        account_key, address = f"{kind}:{name.lower()}", client_address(request)
+        wait = limiter.retry_after(account_key, address)
+        if wait > 0:
+            seconds = math.ceil(wait)
+            response = _sign_in_form(
+                request, kind, 429, "sign_in.too_many", seconds=seconds, name=name
+            )
+            response.headers["Retry-After"] = str(seconds)
+            return response
+        pool = app[keys.POOL]
+        account = await find_account(pool, kind, name) if name else None
+        if not verify_password(account.password_hash if account else None, password):
+            limiter.failed(account_key, address)
+            return _sign_in_form(request, kind, 401, "sign_in.failed", name=name)
+        assert account is not None
+        limiter.succeeded(account_key)
+        settings = app[keys.SETTINGS]
+        token = await create_session(pool, account, app[keys.CLOCK](), settings.session_absolute)
+        response = web.HTTPSeeOther(HOMES[kind])
+        response.set_cookie(
+            COOKIE_NAMES[kind],
+            token,
+            httponly=True,
+            samesite="Strict",
+            secure=settings.cookie_secure,
+            path="/",
+            max_age=int(settings.session_absolute.total_seconds()),
+        )
+        raise response
+
+    return submit
+
+
+async def _sign_out(request: web.Request, principal: Principal) -> web.StreamResponse:
+    await end_session(request.app[keys.POOL], principal.token_hash)
+    response = web.HTTPSeeOther(SIGN_IN_PATHS[principal.kind])
+    response.del_cookie(COOKIE_NAMES[principal.kind], path="/")
+    raise response
+
+
+def setup(app: web.Application) -> None:
+    for kind in ("agent", "admin"):
+        path = SIGN_IN_PATHS[kind]
+        app.router.add_get(path, _sign_in_page(kind))
+        app.router.add_post(path, _sign_in(kind))
+    app.router.add_post("/agent/sign-out", require_agent(_sign_out))
+    app.router.add_post("/admin/sign-out", require_admin(_sign_out))

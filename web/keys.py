@@ -1,0 +1,32 @@
+"""Typed keys for what the app factory puts on the application (aiohttp's `web.AppKey`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import asyncpg
+import jinja2
+from aiohttp import web
+
+from web.pop_hub import PopHub
+from web.ratelimit import SignInLimiter
+from web.settings import WebSettings
+
+Clock = Callable[[], datetime]
+
+POOL = web.AppKey("pool", asyncpg.Pool)
+SETTINGS = web.AppKey("web_settings", WebSettings)
+HUB = web.AppKey("pop_hub", PopHub)
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+LIMITER = web.AppKey("sign_in_limiter", SignInLimiter)
+TEMPLATES = web.AppKey("templates", jinja2.Environment)
+
+
+# Open agent websockets, closed on shutdown so a stopping server does not wait for browsers.
+class OpenSockets:
+    def __init__(self) -> None:
+        self.sockets: set[web.WebSocketResponse] = set()
+
+
+SOCKETS = web.AppKey("agent_sockets", OpenSockets)
