@@ -43,6 +43,7 @@ from routing_core.settings import EffectiveSettings, ScopedValue, resolve_settin
 from routing_core.store.lookup import HISTORY_DEPTH, STICKY_CAP_PERIOD
 
 DEFAULT_CLASS = "standard"
+MAX_WINDOW = timedelta(days=30)  # the upper bound of RoutingSettings.window_minutes
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,13 +142,6 @@ class RecordedAvailability:
         self._busy[agent_id] = live
         ends = [end for start, end in live if start <= at]
         return max(ends) if ends else at
-
-
-def _minutes(value: object) -> int:
-    try:
-        return int(str(value))
-    except ValueError:
-        return 0  # an invalid row is skipped by resolve_settings too
 
 
 def hour_index(at: datetime) -> int:
@@ -271,14 +265,10 @@ class Replay:
         self._availability = availability
         self._variants = {name: _Variant(rows) for name, rows in variants.items()}
         self._history: dict[tuple[str, object], deque[PastInteraction]] = {}
-        windows = [120] + [
-            _minutes(row.value)
-            for rows in variants.values()
-            for row in rows
-            if row.key == "window_minutes"
-        ]
-        # History older than the widest window can never be used again: forget it as time goes.
-        self._keep = timedelta(minutes=max(windows)) + timedelta(hours=1)
+        # History older than the longest window a setting allows can never be used again;
+        # forgetting it keeps memory flat. The same for every set of settings, so that "window
+        # expired" means the same thing in every column (and in every worker process).
+        self._keep = MAX_WINDOW + timedelta(hours=1)
         self._next_prune: datetime | None = None
 
     @property

@@ -185,3 +185,19 @@ def test_candidate_settings_and_scopes_are_parsed() -> None:
     for bad in ("queue", "queue:", "planet:mars", "default", "global:x"):
         with pytest.raises(argparse.ArgumentTypeError):
             scope(bad)
+
+
+def test_history_is_kept_for_the_longest_window_a_setting_allows() -> None:
+    longest = int(routing_core.simulate.MAX_WINDOW.total_seconds() // 60)
+    assert setting(f"window_minutes={longest}") == ("window_minutes", longest)
+    with pytest.raises(argparse.ArgumentTypeError):
+        setting(f"window_minutes={longest + 1}")
+
+
+def test_window_expired_means_the_same_whatever_the_other_settings() -> None:
+    """A conversation 5 hours before is 'window expired' (not 'no history') in every column."""
+    calls = [call(7, 0, leg(ANNA, 0, 300)), call(7, 300)]
+    alone = replay(calls, [])
+    wide = replay(calls, [glob("window_minutes", 60 * 24)])
+    assert alone.tallies["in force"].misses == wide.tallies["in force"].misses
+    assert alone.tallies["in force"].misses == {"window_expired": 1}
