@@ -108,6 +108,36 @@ async def _check_scope(request: web.Request, scope: Scope, value: str | None) ->
     return None
 
 
+async def apply_change(
+    request: web.Request,
+    admin: Principal,
+    key: str,
+    scope: Scope,
+    scope_value: str | None,
+    value: Any,
+) -> tuple[str, str] | None:
+    """Store one change (audited), or say which field is wrong and why. Pages and API alike."""
+    if key not in SETTING_KEYS:
+        return "key", f"unknown setting {key!r}; known settings: {', '.join(SETTING_KEYS)}"
+    if scope is Scope.DEFAULT:
+        return "scope", "the default scope is built in; set the global scope instead"
+    problem = await _check_scope(request, scope, scope_value)
+    if problem:
+        return "scope_value", problem
+    try:
+        await set_setting(
+            request.app[keys.POOL],
+            scope=scope,
+            scope_value=scope_value,
+            key=key,
+            value=validate_setting(key, value),
+            actor=f"admin:{admin.name}",
+        )
+    except InvalidSetting as error:
+        return key, str(error)
+    return None
+
+
 @require_admin
 async def list_settings(request: web.Request, _admin: Principal) -> web.StreamResponse:
     rows = await request.app[keys.POOL].fetch(
@@ -142,21 +172,10 @@ async def put_setting(request: web.Request, admin: Principal) -> web.StreamRespo
     except InvalidField as error:
         return _refuse(error.field, error.message)
     scope = Scope(change.scope)
-    problem = await _check_scope(request, scope, change.scope_value)
-    if problem:
-        return _refuse("scope_value", problem)
-    try:
-        value = validate_setting(key, change.value)
-        await set_setting(
-            request.app[keys.POOL],
-            scope=scope,
-            scope_value=change.scope_value,
-            key=key,
-            value=value,
-            actor=f"admin:{admin.name}",
-        )
-    except InvalidSetting as error:
-        return _refuse(key, str(error))
+    refused = await apply_change(request, admin, key, scope, change.scope_value, change.value)
+    if refused is not None:
+        return _refuse(*refused)
+    value = validate_setting(key, change.value)
     return web.json_response(
         {"ok": True, "scope": scope.value, "scope_value": change.scope_value, key: value}
     )

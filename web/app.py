@@ -16,7 +16,7 @@ from pathlib import Path
 import asyncpg
 from aiohttp import web
 
-from web import admin_api, admin_pages, agent_api, agent_pages, auth, keys
+from web import admin_api, admin_pages, admin_settings_pages, agent_api, agent_pages, auth, keys
 from web.pop_hub import PopHub
 from web.ratelimit import SignInLimiter
 from web.security import MIDDLEWARES
@@ -51,6 +51,7 @@ ROUTE_GROUPS: tuple[RouteGroup, ...] = (
     agent_api.setup,
     admin_pages.setup,
     admin_api.setup,
+    admin_settings_pages.setup,
 )
 
 
