@@ -126,6 +126,7 @@ class Router:
                 settings=web_settings,
                 hub=self.pops,
                 metrics=self.metrics.exposition,
+                database_url=self.settings.database_url,
             )
             self.web = WebServer(app, web_settings.host, web_settings.port)
             if not await self.web.start():

@@ -16,7 +16,16 @@ from pathlib import Path
 import asyncpg
 from aiohttp import web
 
-from web import admin_api, admin_pages, admin_settings_pages, agent_api, agent_pages, auth, keys
+from web import (
+    admin_api,
+    admin_insight_pages,
+    admin_pages,
+    admin_settings_pages,
+    agent_api,
+    agent_pages,
+    auth,
+    keys,
+)
 from web.pop_hub import PopHub
 from web.ratelimit import SignInLimiter
 from web.security import MIDDLEWARES
@@ -52,6 +61,7 @@ ROUTE_GROUPS: tuple[RouteGroup, ...] = (
     admin_pages.setup,
     admin_api.setup,
     admin_settings_pages.setup,
+    admin_insight_pages.setup,
 )
 
 
@@ -63,6 +73,7 @@ def create_app(
     clock: keys.Clock = utc_now,
     route_groups: Sequence[RouteGroup] = ROUTE_GROUPS,
     metrics: keys.Exposition | None = None,
+    database_url: str | None = None,
 ) -> web.Application:
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=64 * 1024)
     app[keys.POOL] = pool
@@ -77,6 +88,8 @@ def create_app(
     app[keys.TEMPLATES] = environment()
     if metrics is not None:
         app[keys.METRICS] = metrics
+    if database_url is not None:
+        app[keys.DATABASE_URL] = database_url
     for group in route_groups:
         group(app)
     return app
