@@ -325,10 +325,13 @@ class Replay:
             ended_at=call.ended_at,
             legs=call.legs,
         )
-        held = self._history.get(history_key)
+        # Re-inserted on every call, so the dict is ordered by each caller's latest call: the
+        # sweep in `_prune` only looks at the front.
+        held = self._history.pop(history_key, None)
         if held is None:
-            held = self._history[history_key] = deque(maxlen=HISTORY_DEPTH)
+            held = deque(maxlen=HISTORY_DEPTH)
         held.append(past)
+        self._history[history_key] = held
 
     def replay(self, calls: Sequence[ReplayCall]) -> dict[str, Tally]:
         """Replay calls already in memory (tests, small periods), in the order given."""
@@ -440,13 +443,15 @@ class Replay:
 
     def _prune(self, now: datetime) -> None:
         horizon = now - self._keep
-        stale = [
-            key for key, held in self._history.items() if not held or held[-1].ended_at < horizon
-        ]
+        stale = []
+        for key, held in self._history.items():  # oldest latest call first
+            if held and held[-1].ended_at >= horizon:
+                break
+            stale.append(key)
         for key in stale:
             del self._history[key]
         for variant in self._variants.values():
             for times in variant.sticky_times.values():
                 while times and times[0] <= now - STICKY_CAP_PERIOD:
                     times.popleft()
-        self._next_prune = now + timedelta(hours=6)
+        self._next_prune = now + timedelta(hours=1)

@@ -201,3 +201,11 @@ def test_window_expired_means_the_same_whatever_the_other_settings() -> None:
     wide = replay(calls, [glob("window_minutes", 60 * 24)])
     assert alone.tallies["in force"].misses == wide.tallies["in force"].misses
     assert alone.tallies["in force"].misses == {"window_expired": 1}
+
+
+def test_history_older_than_the_longest_window_is_forgotten() -> None:
+    month = routing_core.simulate.MAX_WINDOW
+    old = call(7, 0, leg(ANNA, 0, 300))
+    at = month.total_seconds() / 60 + 24 * 60  # a month and a day later
+    engine = replay([old, call(8, at, leg(BORIS, at, 60))], [])
+    assert list(vars(engine)["_history"]) == [("customer", 8)]
