@@ -290,18 +290,22 @@ async def _review(request: web.Request, admin: Principal, approve: bool) -> web.
         expires_at = approval.expires_at
         if expires_at is not None and expires_at <= request.app[keys.CLOCK]():
             return _refuse("expires_at", "expires_at is in the past")
-    # The row itself is the audit: who reviewed, when, and what they decided.
-    updated = await request.app[keys.POOL].fetchval(
-        "UPDATE do_not_pair SET status = $2, reviewed_by = $3, reviewed_at = $4, expires_at = $5"
-        " WHERE id = $1 AND status = 'pending' RETURNING id",
-        flag_id,
-        "approved" if approve else "rejected",
-        f"admin:{admin.name}",
-        request.app[keys.CLOCK](),
-        expires_at,
-    )
-    if updated is None:
-        raise WebError(404, "no_pending_flag", "no pending request or flag with that id")
+    # The row keeps who reviewed it and when; the audit trail keeps it with every other change.
+    decision = "approved" if approve else "rejected"
+    async with request.app[keys.POOL].acquire() as connection, connection.transaction():
+        updated = await connection.fetchval(
+            "UPDATE do_not_pair SET status = $2, reviewed_by = $3, reviewed_at = $4,"
+            " expires_at = $5 WHERE id = $1 AND status = 'pending' RETURNING id",
+            flag_id, decision, f"admin:{admin.name}", request.app[keys.CLOCK](), expires_at,
+        )  # fmt: skip
+        if updated is None:
+            raise WebError(404, "no_pending_flag", "no pending request or flag with that id")
+        await connection.execute(
+            "INSERT INTO settings_audit (actor, scope_kind, scope_value, key, old_value,"
+            " new_value) VALUES ($1, 'do_not_pair', $2, 'status', '\"pending\"'::jsonb,"
+            " $3::jsonb)",
+            f"admin:{admin.name}", str(flag_id), json.dumps(decision),
+        )  # fmt: skip
     return web.json_response({"ok": True, "id": flag_id, "approved": approve})
 
 
@@ -327,6 +331,8 @@ async def metrics(request: web.Request) -> web.StreamResponse:
 
 def openapi() -> dict[str, Any]:
     """OpenAPI 3.1, the request bodies built from the same pydantic models the handlers use."""
+    from web.admin_people_api import AgentChange, NewClass  # that module builds on this one
+
     settings_schema = RoutingSettings.model_json_schema()
     error = {
         "type": "object",
@@ -396,6 +402,25 @@ def openapi() -> dict[str, Any]:
                          "parameters": [{"name": "flag_id", "in": "path", "required": True,
                                          "schema": {"type": "integer"}}],
                          "requestBody": body(FlagApproval),
+                         "security": [{"adminSession": [], "csrf": []}],
+                         "responses": {**ok, **refused, **invalid}},
+            },
+            "/api/admin/agents": {
+                "get": {"summary": "Agents: endpoint, role, active",
+                        "responses": {**ok, **refused}},
+            },
+            "/api/admin/agents/{name}": {
+                "patch": {"summary": "Change an agent's endpoint, role or active flag (audited)",
+                          "parameters": [{"name": "name", "in": "path", "required": True,
+                                          "schema": {"type": "string"}}],
+                          "requestBody": body(AgentChange),
+                          "security": [{"adminSession": [], "csrf": []}],
+                          "responses": {**ok, **refused, **invalid}},
+            },
+            "/api/admin/classes": {
+                "get": {"summary": "Customer classes", "responses": {**ok, **refused}},
+                "post": {"summary": "Add a customer class (audited)",
+                         "requestBody": body(NewClass),
                          "security": [{"adminSession": [], "csrf": []}],
                          "responses": {**ok, **refused, **invalid}},
             },

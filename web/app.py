@@ -20,6 +20,7 @@ from web import (
     admin_api,
     admin_insight_pages,
     admin_pages,
+    admin_people_api,
     admin_settings_pages,
     agent_api,
     agent_pages,
@@ -62,6 +63,7 @@ ROUTE_GROUPS: tuple[RouteGroup, ...] = (
     admin_api.setup,
     admin_settings_pages.setup,
     admin_insight_pages.setup,
+    admin_people_api.setup,
 )
 
 

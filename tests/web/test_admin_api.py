@@ -314,3 +314,42 @@ async def test_the_settings_page_changes_the_window_for_the_next_call(
     after = await routing.decide(call, claim=False)
     assert isinstance(after, QueueDecision)
     assert after.reason is QueueReason.WINDOW_EXPIRED
+
+
+async def test_agents_and_classes_are_managed_and_audited(
+    web: WebApp, browsers: Callable[[], Browser]
+) -> None:
+    boss, csrf = await signed_in_admin(browsers)
+    status, agents = await send(boss, "GET", "/api/admin/agents")
+    assert status == 200
+    assert {"agent1", "agent2"} <= {a["name"] for a in agents}
+    status, body = await send(boss, "PATCH", "/api/admin/agents/agent2", {"active": False}, csrf)
+    assert status == 200, body
+    # The next decision no longer offers agent2 to Ivan.
+    routing = RoutingService(web.pool, default_region="RU", db_budget_seconds=2.0)
+    call = IncomingCall(f"a-{uuid.uuid4()}", IVAN, datetime.now(UTC), "support")
+    decision = await routing.decide(call, claim=False)
+    assert isinstance(decision, QueueDecision)
+    assert decision.reason is QueueReason.AGENT_INACTIVE
+    status, body = await send(boss, "PATCH", "/api/admin/agents/agent2", {"role": "boss"}, csrf)
+    assert (status, body["field"]) == (422, "role")
+    status, body = await send(
+        boss, "PATCH", "/api/admin/agents/agent2", {"endpoint": "PJSIP/agent1"}, csrf
+    )
+    assert (status, body["field"]) == (422, "endpoint")
+    status, _ = await send(boss, "PATCH", "/api/admin/agents/nobody", {"active": True}, csrf)
+    assert status == 404
+    status, body = await send(boss, "POST", "/api/admin/classes", {"name": "gold"}, csrf)
+    assert status == 201, body
+    status, body = await send(boss, "POST", "/api/admin/classes", {"name": "Gold!"}, csrf)
+    assert (status, body["field"]) == (422, "name")
+    status, classes = await send(boss, "GET", "/api/admin/classes")
+    assert "gold" in {c["name"] for c in classes}
+    trail = await web.pool.fetch(
+        "SELECT actor, scope_kind, scope_value, key, old_value::text AS old,"
+        " new_value::text AS new FROM settings_audit ORDER BY id DESC LIMIT 2"
+    )
+    assert [tuple(r) for r in trail] == [
+        ("admin:boss", "customer_class", "gold", "created", None, '""'),
+        ("admin:boss", "agent", "agent2", "active", "true", "false"),
+    ]
