@@ -27,6 +27,7 @@ from routing_core.decision import (
     StickyDecision,
 )
 from routing_core.model import CallerKey, Identity, IncomingCall
+from routing_core.observer import RoutingObserver, notify_decision
 from routing_core.policy import decide
 from routing_core.settings import DEFAULT_SETTINGS, resolve_settings
 from routing_core.store import Connection
@@ -50,6 +51,7 @@ class RoutingService:
         default_region: str,
         db_budget_seconds: float,
         before_claim: BeforeClaimHook | None = None,
+        observer: RoutingObserver | None = None,
     ) -> None:
         self._pool = pool
         self._region = default_region
@@ -57,6 +59,7 @@ class RoutingService:
         # Tests widen the race between reading the candidates and claiming one through this hook.
         self._before_claim = before_claim
         self._background: set[asyncio.Task[None]] = set()
+        self._observer = observer
 
     async def decide(self, call: IncomingCall, *, claim: bool = True) -> Decision:
         """Decide, and claim the target agent for this call. `claim=False` only previews (the
@@ -77,7 +80,10 @@ class RoutingService:
         except Exception:
             log.exception("decision_failed", call_id=call.call_id)
             decision = self._fallback(call, keys, number, QueueReason.ROUTER_ERROR)
-        _log_decision(decision, time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        _log_decision(decision, elapsed)
+        if claim:
+            notify_decision(self._observer, decision.route.value, _reason(decision), elapsed)
         return decision
 
     async def claim(self, call: IncomingCall, candidate: Candidate, hold: timedelta) -> bool:
@@ -161,6 +167,14 @@ class RoutingService:
             call=call, number=number, identity=identity, settings=DEFAULT_SETTINGS
         )
         return QueueDecision(context, reason)
+
+
+def _reason(decision: Decision) -> str:
+    if isinstance(decision, StickyDecision):
+        return decision.target.reason.value
+    if isinstance(decision, QueueDecision):
+        return decision.reason.value
+    return "blocked"
 
 
 def _log_decision(decision: Decision, elapsed: float) -> None:

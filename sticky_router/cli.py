@@ -28,6 +28,11 @@ from sticky_router.logs import configure_logging
 from sticky_router.router import RouterSettings, serve
 from sticky_router.sandbox.postgres import LocalPostgres, cache_dir
 from sticky_router.sandbox.stack import local_sandbox
+from sticky_router.simulation_cli import (
+    SIMULATION_COMMANDS,
+    add_simulation_commands,
+    run_simulation_command,
+)
 from web.accounts import UnknownAccount, add_admin, demo_credentials, set_password
 from web.passwords import WeakPassword
 from web.sessions import Kind
@@ -94,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     admin = commands.add_parser("add-admin", help="create an admin for the admin pages")
     admin.add_argument("name", help="sign-in name (letters, digits, . _ @ -)")
     admin.add_argument("--display-name", default=None, help="default: the name")
+    add_simulation_commands(commands)
     return parser
 
 
@@ -358,6 +364,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_set_password(config, args.kind, args.name))
         elif args.command == "add-admin":
             asyncio.run(_add_admin(config, args.name, args.display_name))
+        elif args.command in SIMULATION_COMMANDS:
+            asyncio.run(run_simulation_command(config.require_database_url(), args))
     except ConfigError as error:
         print(f"sticky-router: configuration error: {error}", file=sys.stderr)
         return 2

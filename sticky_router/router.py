@@ -19,6 +19,7 @@ from ari_app.app import DialplanTargets, StickyRouterApp
 from ari_app.client import AriClient
 from routing_core import CallRecorder, RoutingService
 from sticky_router import database
+from sticky_router.metrics import PrometheusObserver
 from web.app import create_app, utc_now
 from web.pop_dispatch import PopDispatcher
 from web.pop_hub import PopHub
@@ -68,6 +69,7 @@ class Router:
         self.pops = PopHub()
         self.web: WebServer | None = None
         self._dispatcher: PopDispatcher | None = None
+        self.metrics = PrometheusObserver()
 
     async def start(self) -> None:
         """Open the pool and start the ARI event stream (and the AMI learner) in the background;
@@ -78,8 +80,9 @@ class Router:
             self._pool,
             default_region=settings.default_region,
             db_budget_seconds=settings.db_budget_seconds,
+            observer=self.metrics,
         )
-        recorder = CallRecorder(self._pool)
+        recorder = CallRecorder(self._pool, self.metrics)
         self._client = AriClient(
             settings.ari_url, settings.ari_user, settings.ari_password, settings.ari_app
         )
@@ -118,7 +121,13 @@ class Router:
         if web_settings is None or self._pool is None or self.web is not None:
             return
         try:
-            app = create_app(pool=self._pool, settings=web_settings, hub=self.pops)
+            app = create_app(
+                pool=self._pool,
+                settings=web_settings,
+                hub=self.pops,
+                metrics=self.metrics.exposition,
+                database_url=self.settings.database_url,
+            )
             self.web = WebServer(app, web_settings.host, web_settings.port)
             if not await self.web.start():
                 self.web = None

@@ -16,7 +16,17 @@ from pathlib import Path
 import asyncpg
 from aiohttp import web
 
-from web import admin_pages, agent_api, agent_pages, auth, keys
+from web import (
+    admin_api,
+    admin_insight_pages,
+    admin_pages,
+    admin_people_api,
+    admin_settings_pages,
+    agent_api,
+    agent_pages,
+    auth,
+    keys,
+)
 from web.pop_hub import PopHub
 from web.ratelimit import SignInLimiter
 from web.security import MIDDLEWARES
@@ -50,6 +60,10 @@ ROUTE_GROUPS: tuple[RouteGroup, ...] = (
     agent_pages.setup,
     agent_api.setup,
     admin_pages.setup,
+    admin_api.setup,
+    admin_settings_pages.setup,
+    admin_insight_pages.setup,
+    admin_people_api.setup,
 )
 
 
@@ -60,6 +74,8 @@ def create_app(
     hub: PopHub,
     clock: keys.Clock = utc_now,
     route_groups: Sequence[RouteGroup] = ROUTE_GROUPS,
+    metrics: keys.Exposition | None = None,
+    database_url: str | None = None,
 ) -> web.Application:
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=64 * 1024)
     app[keys.POOL] = pool
@@ -72,6 +88,10 @@ def create_app(
         settings.sign_in_window_seconds,
     )
     app[keys.TEMPLATES] = environment()
+    if metrics is not None:
+        app[keys.METRICS] = metrics
+    if database_url is not None:
+        app[keys.DATABASE_URL] = database_url
     for group in route_groups:
         group(app)
     return app

@@ -21,6 +21,11 @@ HUB = web.AppKey("pop_hub", PopHub)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 LIMITER = web.AppKey("sign_in_limiter", SignInLimiter)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
+# The Prometheus text and its content type (sticky_router.metrics); absent: /metrics is 404.
+Exposition = Callable[[], tuple[bytes, str]]
+METRICS: web.AppKey[Exposition] = web.AppKey("metrics")
+# The database URL, for work done in other processes (the what-if replay); absent: not offered.
+DATABASE_URL = web.AppKey("database_url", str)
 
 
 # Open agent websockets, closed on shutdown so a stopping server does not wait for browsers.

@@ -15,6 +15,7 @@ import asyncpg
 
 from routing_core.decision import Decision, QueueDecision, StickyDecision
 from routing_core.model import HangupSide, IncomingCall
+from routing_core.observer import RoutingObserver, notify_ring_ended
 
 _AGENT = "(SELECT id FROM agents WHERE endpoint = {0} OR name = {0})"
 _AGENT_ROLE = "(SELECT role FROM agents WHERE endpoint = {0} OR name = {0})"
@@ -22,8 +23,9 @@ _INTERACTION = "(SELECT id FROM interactions WHERE call_id = {0})"
 
 
 class CallRecorder:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, observer: RoutingObserver | None = None) -> None:
         self._pool = pool
+        self._observer = observer
 
     async def call_started(self, call: IncomingCall, number: str | None) -> bool:
         status = await self._pool.execute(
@@ -131,17 +133,24 @@ class CallRecorder:
         hangup_side: HangupSide | None = None,
     ) -> bool:
         """`outcome` is the dial status as Asterisk tells it: ANSWER, BUSY, NOANSWER, CANCEL..."""
-        status = await self._pool.execute(
+        # RETURNING tells whether this was the first report of the end: only that one is counted.
+        first = await self._pool.fetchval(
             f"""
-            UPDATE interaction_legs SET
-                ended_at = coalesce(ended_at, $3),
-                outcome = CASE WHEN ended_at IS NULL THEN $4 ELSE outcome END,
-                hangup_side = CASE WHEN ended_at IS NULL THEN $5 ELSE hangup_side END
-            WHERE interaction_id = {_INTERACTION.format("$1")} AND leg_id = $2
+            WITH leg AS (
+                SELECT id, ended_at IS NULL AS open FROM interaction_legs
+                WHERE interaction_id = {_INTERACTION.format("$1")} AND leg_id = $2 FOR UPDATE)
+            UPDATE interaction_legs l SET
+                ended_at = coalesce(l.ended_at, $3),
+                outcome = CASE WHEN l.ended_at IS NULL THEN $4 ELSE l.outcome END,
+                hangup_side = CASE WHEN l.ended_at IS NULL THEN $5 ELSE l.hangup_side END
+            FROM leg WHERE l.id = leg.id
+            RETURNING leg.open
             """,
             call_id, leg_id, at, outcome, hangup_side.value if hangup_side else None,
         )  # fmt: skip
-        return status == "UPDATE 1"
+        if first:
+            notify_ring_ended(self._observer, outcome)
+        return first is not None
 
     async def call_routed(self, call_id: str, outcome: str, reason: str | None = None) -> bool:
         """Where the call went, known before it ends: `sticky` (connected to the sticky target),

@@ -1,0 +1,43 @@
+"""What the core tells whoever counts (the Prometheus metrics): a decision, a ring that ended.
+
+A Protocol so the core stays free of any metrics library; the router process passes one
+implementation (`sticky_router.metrics.PrometheusObserver`) to `RoutingService` and
+`CallRecorder`, so the ARI path and the FastAGI path are counted alike. An observer that raises
+is logged and ignored: counting must never cost a call.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import structlog
+
+log = structlog.get_logger("sticky_router.observer")
+
+
+class RoutingObserver(Protocol):
+    def decision_made(self, route: str, reason: str, seconds: float) -> None:
+        """One live decision (previews are not counted): its route, why, and how long it took."""
+
+    def ring_ended(self, outcome: str) -> None:
+        """An agent leg stopped ringing or talking, first report only: ANSWER, BUSY, NOANSWER..."""
+
+
+def notify_decision(
+    observer: RoutingObserver | None, route: str, reason: str, seconds: float
+) -> None:
+    if observer is None:
+        return
+    try:
+        observer.decision_made(route, reason, seconds)
+    except Exception as error:
+        log.warning("observer_failed", error=type(error).__name__)
+
+
+def notify_ring_ended(observer: RoutingObserver | None, outcome: str) -> None:
+    if observer is None:
+        return
+    try:
+        observer.ring_ended(outcome)
+    except Exception as error:
+        log.warning("observer_failed", error=type(error).__name__)
