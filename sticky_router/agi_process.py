@@ -2,7 +2,9 @@
 
 The same routing core and recorder as the ARI router, so a dialplan-only PBX gets the same
 decision; the AMI learner, when configured, also records transfers, which the AGI hooks cannot
-see. `stop` ends it: Asterisk's AGI() calls under way finish, then the writes aside.
+see. The same Prometheus metrics as the router's are served at `/metrics` on `metrics_port`
+(this process has no web app of its own). `stop` ends it: Asterisk's AGI() calls under way
+finish, then the writes aside.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from dataclasses import dataclass
 
 import asyncpg
 import structlog
+from aiohttp import web
 
 from agi.scripts import AgiScripts
 from agi.server import AgiServer
 from ari_app.ami_connection import AmiLearner, AmiSettings
 from routing_core import CallRecorder, RoutingService
 from sticky_router import database
+from sticky_router.metrics import PrometheusObserver
 
 log = structlog.get_logger("sticky_router.agi_process")
 
@@ -34,6 +38,7 @@ class AgiProcessSettings:
     db_budget_seconds: float = 0.3
     db_pool_size: int = 10
     ami: AmiSettings | None = None
+    metrics_port: int | None = None  # None: no /metrics listener
 
     def __repr__(self) -> str:
         return f"AgiProcessSettings(host={self.host!r}, port={self.port})"
@@ -46,6 +51,8 @@ class AgiProcess:
         self.learner: AmiLearner | None = None
         self._scripts: AgiScripts | None = None
         self._pool: asyncpg.Pool | None = None
+        self._metrics_site: web.AppRunner | None = None
+        self.metrics = PrometheusObserver()
 
     async def start(self) -> None:
         settings = self.settings
@@ -55,8 +62,9 @@ class AgiProcess:
             pool,
             default_region=settings.default_region,
             db_budget_seconds=settings.db_budget_seconds,
+            observer=self.metrics,
         )
-        recorder = CallRecorder(pool)
+        recorder = CallRecorder(pool, self.metrics)
         self._scripts = AgiScripts(routing, recorder)
         self.server = AgiServer(
             self._scripts.handlers(),
@@ -68,9 +76,29 @@ class AgiProcess:
         if settings.ami is not None:
             self.learner = AmiLearner(settings.ami, recorder)
             self.learner.start()
+        if settings.metrics_port is not None:
+            self._metrics_site = await self._serve_metrics(settings.host, settings.metrics_port)
         log.info("agi_started", host=settings.host, port=self.server.port)
 
+    async def _serve_metrics(self, host: str, port: int) -> web.AppRunner:
+        async def metrics(_request: web.Request) -> web.Response:
+            body, content_type = self.metrics.exposition()
+            response = web.Response(body=body)
+            response.headers["Content-Type"] = content_type
+            return response
+
+        app = web.Application()
+        app.router.add_get("/metrics", metrics)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        log.info("agi_metrics_listening", host=host, port=port)
+        return runner
+
     async def stop(self) -> None:
+        if self._metrics_site is not None:
+            await self._metrics_site.cleanup()
+            self._metrics_site = None
         if self.server is not None:
             await self.server.stop()
             self.server = None

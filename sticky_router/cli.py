@@ -192,6 +192,7 @@ def _agi(config: Config, host: str | None, port: int | None) -> None:
         host=host or config.agi_host,
         port=port or config.agi_port,
         max_connections=config.agi_max_connections,
+        metrics_port=config.agi_metrics_port or None,
         default_region=config.default_region,
         db_budget_seconds=config.db_budget_ms / 1000,
         db_pool_size=config.db_pool_size,

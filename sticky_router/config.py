@@ -52,6 +52,7 @@ class Config(BaseSettings):
     agi_host: str = "127.0.0.1"
     agi_port: int = Field(4573, ge=1, le=65535)
     agi_max_connections: int = Field(200, ge=1, le=10_000)
+    agi_metrics_port: int = Field(4574, ge=0, le=65535)  # Prometheus /metrics of `agi`; 0: off
     # The web pages (agent screen, admin pages), served by `run` beside the router.
     web_enabled: bool = True
     web_host: str = "127.0.0.1"

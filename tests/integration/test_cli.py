@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import urllib.request
 from pathlib import Path
 
 from sticky_router.demo import CUSTOMERS
@@ -106,7 +107,8 @@ async def test_agi_serves_lookups_and_stops_on_sigterm(postgres: LocalPostgres) 
     env = {"STICKY_DATABASE_URL": url, "STICKY_LOG_FORMAT": "json"}
     assert sticky_router("migrate", **env).returncode == 0
     assert sticky_router("seed-demo", **env).returncode == 0
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
+    env["STICKY_AGI_METRICS_PORT"] = str(metrics_port)
     clean = {k: v for k, v in os.environ.items() if not k.startswith("STICKY_")}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "sticky_router.cli", "agi", "--port", str(port),
@@ -117,6 +119,8 @@ async def test_agi_serves_lookups_and_stops_on_sigterm(postgres: LocalPostgres) 
     try:
         variables = await _lookup_when_listening(port, "+79123456701")
         assert (variables["STICKY_ROUTE"], variables["STICKY_TARGET"]) == ("sticky", "agent2")
+        scraped = await asyncio.to_thread(_get, f"http://127.0.0.1:{metrics_port}/metrics")
+        assert 'sticky_router_calls_total{reason="last_agent",route="sticky"} 1.0' in scraped
     finally:
         process.send_signal(signal.SIGTERM)
         raw, _ = await asyncio.wait_for(process.communicate(), 30)
@@ -147,3 +151,8 @@ async def _lookup_when_listening(port: int, number: str) -> dict[str, str]:
         writer.write(b"200 result=1\n")
     writer.close()
     return variables
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return str(response.read().decode())
