@@ -276,27 +276,26 @@ def _jsonable(row: Any) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in dict(row).items()}
 
 
-async def _review(request: web.Request, admin: Principal, approve: bool) -> web.StreamResponse:
-    try:
-        flag_id = int(request.match_info["flag_id"])
-    except ValueError:
-        return _refuse("flag_id", "a flag id is a number")
-    expires_at = None
-    if approve:
-        try:
-            approval: FlagApproval = await _body(request, FlagApproval)
-        except InvalidField as error:
-            return _refuse(error.field, error.message)
-        expires_at = approval.expires_at
-        if expires_at is not None and expires_at <= request.app[keys.CLOCK]():
-            return _refuse("expires_at", "expires_at is in the past")
+async def review_flag(
+    request: web.Request,
+    admin: Principal,
+    flag_id: int,
+    *,
+    approve: bool,
+    expires_at: datetime | None,
+) -> None:
+    """Approve (until `expires_at`) or reject one pending request or flag, audited. The API and
+    the flags page both come here. Raises InvalidField, or WebError 404."""
+    now = request.app[keys.CLOCK]()
+    if approve and expires_at is not None and expires_at <= now:
+        raise InvalidField("expires_at", "expires_at is in the past")
     # The row keeps who reviewed it and when; the audit trail keeps it with every other change.
     decision = "approved" if approve else "rejected"
     async with request.app[keys.POOL].acquire() as connection, connection.transaction():
         updated = await connection.fetchval(
             "UPDATE do_not_pair SET status = $2, reviewed_by = $3, reviewed_at = $4,"
             " expires_at = $5 WHERE id = $1 AND status = 'pending' RETURNING id",
-            flag_id, decision, f"admin:{admin.name}", request.app[keys.CLOCK](), expires_at,
+            flag_id, decision, f"admin:{admin.name}", now, expires_at if approve else None,
         )  # fmt: skip
         if updated is None:
             raise WebError(404, "no_pending_flag", "no pending request or flag with that id")
@@ -306,6 +305,21 @@ async def _review(request: web.Request, admin: Principal, approve: bool) -> web.
             " $3::jsonb)",
             f"admin:{admin.name}", str(flag_id), json.dumps(decision),
         )  # fmt: skip
+
+
+async def _review(request: web.Request, admin: Principal, approve: bool) -> web.StreamResponse:
+    try:
+        flag_id = int(request.match_info["flag_id"])
+    except ValueError:
+        return _refuse("flag_id", "a flag id is a number")
+    try:
+        expires_at = None
+        if approve:
+            approval: FlagApproval = await _body(request, FlagApproval)
+            expires_at = approval.expires_at
+        await review_flag(request, admin, flag_id, approve=approve, expires_at=expires_at)
+    except InvalidField as error:
+        return _refuse(error.field, error.message)
     return web.json_response({"ok": True, "id": flag_id, "approved": approve})
 
 

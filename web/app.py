@@ -18,6 +18,7 @@ from aiohttp import web
 
 from web import (
     admin_api,
+    admin_flags_pages,
     admin_insight_pages,
     admin_pages,
     admin_people_api,
@@ -64,6 +65,7 @@ ROUTE_GROUPS: tuple[RouteGroup, ...] = (
     admin_settings_pages.setup,
     admin_insight_pages.setup,
     admin_people_api.setup,
+    admin_flags_pages.setup,
 )
 
 

@@ -1,0 +1,90 @@
+"""The review page for agents' requests, abuse flags and blocks, over real HTTP on real Postgres."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from routing_core import IncomingCall, RoutingService, StickyDecision
+from tests.web.conftest import Browser, WebApp
+from tests.web.test_admin_api import signed_in_admin
+
+IVAN = "+79123456701"  # demo: last spoke with agent2, 42 minutes ago
+
+
+async def test_an_admin_approves_a_request_on_the_page_and_the_next_call_obeys(
+    web: WebApp, browsers: Callable[[], Browser]
+) -> None:
+    routing = RoutingService(web.pool, default_region="RU", db_budget_seconds=2.0)
+
+    async def decide() -> object:
+        call = IncomingCall(f"f-{uuid.uuid4()}", IVAN, datetime.now(UTC), "support")
+        return await routing.decide(call, claim=False)
+
+    before = await decide()
+    assert isinstance(before, StickyDecision)
+    assert before.target.agent.name == "agent2"
+    flag_id = await web.pool.fetchval(
+        "INSERT INTO do_not_pair (customer_id, agent_id, kind, reason, requested_by)"
+        " SELECT p.customer_id, a.id, 'agent_request', '<script>alert(1)</script>', 'agent2'"
+        " FROM phone_numbers p, agents a WHERE p.e164 = $1 AND a.name = 'agent2' RETURNING id",
+        IVAN,
+    )
+    boss, csrf = await signed_in_admin(browsers)
+    page = await boss.session.get(f"{boss.base}/admin/flags")
+    html = await page.text()
+    assert page.status == 200
+    assert f'data-flag="{flag_id}"' in html
+    assert "Ivan Petrov" in html
+    assert "<script>alert(1)</script>" not in html  # the agent's text, escaped
+    assert "&lt;script&gt;" in html
+    assert 'href="/admin/flags"' in html  # the admin navigation
+
+    post = f"{boss.base}/admin/flags/{flag_id}"
+    headers = {"Origin": boss.base}
+    no_date = await boss.session.post(
+        post, data={"csrf_token": csrf, "decision": "approve", "expires_on": ""}, headers=headers
+    )
+    assert no_date.status == 422
+    assert 'data-field="expires_on"' in await no_date.text()
+    forged = await boss.session.post(
+        post, data={"csrf_token": "forged", "decision": "reject"}, headers=headers
+    )
+    assert forged.status == 403
+    until = (datetime.now(UTC) + timedelta(days=30)).date()
+    approved = await boss.session.post(
+        post,
+        data={"csrf_token": csrf, "decision": "approve", "expires_on": until.isoformat()},
+        headers=headers,
+    )
+    assert approved.status == 200
+    assert 'id="reviewed"' in await approved.text()
+
+    row = await web.pool.fetchrow(
+        "SELECT status, reviewed_by, expires_at FROM do_not_pair WHERE id = $1", flag_id
+    )
+    assert row is not None
+    assert (row["status"], row["reviewed_by"]) == ("approved", "admin:boss")
+    assert row["expires_at"].date() == until
+    audited = await web.pool.fetchval(
+        "SELECT new_value::text FROM settings_audit WHERE scope_kind = 'do_not_pair'"
+        " AND scope_value = $1 AND actor = 'admin:boss'",
+        str(flag_id),
+    )
+    assert audited == '"approved"'
+    after = await decide()
+    assert not (isinstance(after, StickyDecision) and after.target.agent.name == "agent2")
+
+
+async def test_blocks_in_force_are_listed(web: WebApp, browsers: Callable[[], Browser]) -> None:
+    await web.pool.execute(
+        "INSERT INTO caller_blocks (e164, reason, destination_kind, destination, set_by,"
+        " expires_at) VALUES ('+79990001122', 'threats', 'queue', 'supervisors', 'admin:boss',"
+        " now() + interval '1 day'),"
+        " ('+79990003344', 'old', 'queue', 'supervisors', 'admin:boss', now() - interval '1 day')"
+    )
+    boss, _ = await signed_in_admin(browsers)
+    html = await (await boss.session.get(f"{boss.base}/admin/flags")).text()
+    assert "+79990001122" in html
+    assert "+79990003344" not in html  # expired: not in force
