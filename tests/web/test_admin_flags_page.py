@@ -5,12 +5,22 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+from aiohttp.test_utils import TestClient, TestServer
+from playwright.async_api import async_playwright
 
 from routing_core import IncomingCall, RoutingService, StickyDecision
-from tests.web.conftest import Browser, WebApp
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.web.conftest import PASSWORDS, Browser, WebApp, free_port
 from tests.web.test_admin_api import signed_in_admin
+from web.app import create_app
+from web.pop_hub import PopHub
+from web.settings import WebSettings
 
 IVAN = "+79123456701"  # demo: last spoke with agent2, 42 minutes ago
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "admin"
 
 
 async def test_an_admin_approves_a_request_on_the_page_and_the_next_call_obeys(
@@ -88,3 +98,36 @@ async def test_blocks_in_force_are_listed(web: WebApp, browsers: Callable[[], Br
     html = await (await boss.session.get(f"{boss.base}/admin/flags")).text()
     assert "+79990001122" in html
     assert "+79990003344" not in html  # expired: not in force
+
+
+async def test_the_review_page_works_in_chromium(seeded: asyncpg.Pool) -> None:
+    """Approve a pending request through the page's form in a real browser; the screenshot is
+    in artifacts/admin/flags.png."""
+    flag_id = await seeded.fetchval(
+        "INSERT INTO do_not_pair (customer_id, agent_id, kind, reason, requested_by)"
+        " SELECT p.customer_id, a.id, 'abuse', 'insults', 'agent1'"
+        " FROM phone_numbers p, agents a WHERE p.e164 = $1 AND a.name = 'agent1' RETURNING id",
+        IVAN,
+    )
+    port = free_port()
+    app = create_app(pool=seeded, settings=WebSettings(port=port), hub=PopHub())
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    async with TestClient(TestServer(app, host="127.0.0.1", port=port)), async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1100, "height": 800})
+            base = f"http://127.0.0.1:{port}"
+            await page.goto(f"{base}/admin/sign-in")
+            await page.fill("input[name=name]", "boss")
+            await page.fill("input[name=password]", PASSWORDS["boss"])
+            await page.click("button[type=submit]")
+            await page.click("nav.admin-nav >> text=Requests, flags and blocks")
+            row = page.locator(f'tr[data-flag="{flag_id}"]')
+            assert "Ivan Petrov" in (await row.text_content() or "")
+            await page.screenshot(path=str(ARTIFACTS / "flags.png"), full_page=True)
+            await row.locator("button", has_text="Approve").click()
+            assert "Approved" in (await page.text_content("#reviewed") or "")
+        finally:
+            await browser.close()
+    status = await seeded.fetchval("SELECT status FROM do_not_pair WHERE id = $1", flag_id)
+    assert status == "approved"
