@@ -59,16 +59,14 @@ async def list_agents(request: web.Request, _admin: Principal) -> web.StreamResp
     return web.json_response([dict(r) for r in rows])
 
 
-@require_admin
-async def change_agent(request: web.Request, admin: Principal) -> web.StreamResponse:
-    name = request.match_info["name"]
-    try:
-        change: AgentChange = await _body(request, AgentChange)
-    except InvalidField as error:
-        return _refuse(error.field, error.message)
+async def update_agent(
+    request: web.Request, admin: Principal, name: str, change: AgentChange
+) -> dict[str, Any]:
+    """Apply and audit one agent change (the API and the people page both come here); the
+    fields changed. Raises InvalidField naming the field, or WebError 404."""
     wanted = change.model_dump(exclude_none=True)
     if not wanted:
-        return _refuse("body", "nothing to change: give endpoint, role or active")
+        raise InvalidField("body", "nothing to change: give endpoint, role or active")
     pool = request.app[keys.POOL]
     async with pool.acquire() as connection, connection.transaction():
         old = await connection.fetchrow(
@@ -83,11 +81,39 @@ async def change_agent(request: web.Request, admin: Principal) -> web.StreamResp
                 name, change.endpoint, change.role, change.active,
             )  # fmt: skip
         except asyncpg.UniqueViolationError:
-            return _refuse("endpoint", f"endpoint {change.endpoint!r} belongs to another agent")
+            raise InvalidField(
+                "endpoint", f"endpoint {change.endpoint!r} belongs to another agent"
+            ) from None
         for field, value in wanted.items():
             if old[field] != value:
                 await _audit(connection, f"admin:{admin.name}", "agent", name, field,
                              old[field], value)  # fmt: skip
+    return wanted
+
+
+async def create_class(request: web.Request, admin: Principal, new: NewClass) -> None:
+    """Add and audit a customer class; InvalidField when it exists already."""
+    pool = request.app[keys.POOL]
+    async with pool.acquire() as connection, connection.transaction():
+        added = await connection.fetchval(
+            "INSERT INTO customer_classes (name, description) VALUES ($1, $2)"
+            " ON CONFLICT DO NOTHING RETURNING name",
+            new.name, new.description,
+        )  # fmt: skip
+        if added is None:
+            raise InvalidField("name", f"class {new.name!r} exists already")
+        await _audit(connection, f"admin:{admin.name}", "customer_class", new.name, "created",
+                     None, new.description)  # fmt: skip
+
+
+@require_admin
+async def change_agent(request: web.Request, admin: Principal) -> web.StreamResponse:
+    name = request.match_info["name"]
+    try:
+        change: AgentChange = await _body(request, AgentChange)
+        wanted = await update_agent(request, admin, name, change)
+    except InvalidField as error:
+        return _refuse(error.field, error.message)
     return web.json_response({"ok": True, "name": name, **wanted})
 
 
@@ -104,19 +130,9 @@ async def list_classes(request: web.Request, _admin: Principal) -> web.StreamRes
 async def add_class(request: web.Request, admin: Principal) -> web.StreamResponse:
     try:
         new: NewClass = await _body(request, NewClass)
+        await create_class(request, admin, new)
     except InvalidField as error:
         return _refuse(error.field, error.message)
-    pool = request.app[keys.POOL]
-    async with pool.acquire() as connection, connection.transaction():
-        added = await connection.fetchval(
-            "INSERT INTO customer_classes (name, description) VALUES ($1, $2)"
-            " ON CONFLICT DO NOTHING RETURNING name",
-            new.name, new.description,
-        )  # fmt: skip
-        if added is None:
-            return _refuse("name", f"class {new.name!r} exists already")
-        await _audit(connection, f"admin:{admin.name}", "customer_class", new.name, "created",
-                     None, new.description)  # fmt: skip
     return web.json_response({"ok": True, "name": new.name}, status=201)
 
 

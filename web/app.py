@@ -22,6 +22,7 @@ from web import (
     admin_insight_pages,
     admin_pages,
     admin_people_api,
+    admin_people_pages,
     admin_settings_pages,
     agent_api,
     agent_pages,
@@ -66,6 +67,7 @@ ROUTE_GROUPS: tuple[RouteGroup, ...] = (
     admin_insight_pages.setup,
     admin_people_api.setup,
     admin_flags_pages.setup,
+    admin_people_pages.setup,
 )
 
 

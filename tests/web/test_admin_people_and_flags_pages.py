@@ -1,4 +1,5 @@
-"""The review page for agents' requests, abuse flags and blocks, over real HTTP on real Postgres."""
+"""The admin pages for people and flags: agents, classes, agents' requests, abuse flags and
+blocks, over real HTTP on a real PostgreSQL (and once in Chromium)."""
 
 from __future__ import annotations
 
@@ -127,7 +128,63 @@ async def test_the_review_page_works_in_chromium(seeded: asyncpg.Pool) -> None:
             await page.screenshot(path=str(ARTIFACTS / "flags.png"), full_page=True)
             await row.locator("button", has_text="Approve").click()
             assert "Approved" in (await page.text_content("#reviewed") or "")
+            # The people page: agent3 made a specialist through its row's form.
+            await page.click("nav.admin-nav >> text=Agents and classes")
+            agent3 = page.locator('tr[data-agent="agent3"]')
+            await agent3.locator("select[name=role]").select_option("specialist")
+            await agent3.locator("button").click()
+            assert "agent3" in (await page.text_content("#saved") or "")
+            await page.screenshot(path=str(ARTIFACTS / "people.png"), full_page=True)
         finally:
             await browser.close()
     status = await seeded.fetchval("SELECT status FROM do_not_pair WHERE id = $1", flag_id)
     assert status == "approved"
+    role = await seeded.fetchval("SELECT role FROM agents WHERE name = 'agent3'")
+    assert role == "specialist"
+
+
+async def test_agents_and_classes_are_changed_on_the_people_page(
+    web: WebApp, browsers: Callable[[], Browser]
+) -> None:
+    routing = RoutingService(web.pool, default_region="RU", db_budget_seconds=2.0)
+    boss, csrf = await signed_in_admin(browsers)
+    html = await (await boss.session.get(f"{boss.base}/admin/people")).text()
+    assert 'data-agent="agent2"' in html
+    headers = {"Origin": boss.base}
+    post = f"{boss.base}/admin/people/agents/agent2"
+    bad = await boss.session.post(
+        post, data={"csrf_token": csrf, "endpoint": "no slash", "role": "first_line",
+                    "active": "on"}, headers=headers,
+    )  # fmt: skip
+    assert bad.status == 422
+    assert 'data-field="endpoint"' in await bad.text()
+    # Unticking "active": agent2 is no sticky target for Ivan's next call.
+    off = await boss.session.post(
+        post, data={"csrf_token": csrf, "endpoint": "PJSIP/agent2", "role": "first_line"},
+        headers=headers,
+    )  # fmt: skip
+    assert off.status == 200
+    assert await web.pool.fetchval("SELECT active FROM agents WHERE name = 'agent2'") is False
+    call = IncomingCall(f"p-{uuid.uuid4()}", IVAN, datetime.now(UTC), "support")
+    decision = await routing.decide(call, claim=False)
+    assert not (isinstance(decision, StickyDecision) and decision.target.agent.name == "agent2")
+    audited = await web.pool.fetchval(
+        "SELECT count(*) FROM settings_audit WHERE scope_kind = 'agent' AND scope_value = 'agent2'"
+        " AND key = 'active' AND actor = 'admin:boss'"
+    )
+    assert audited == 1
+    added = await boss.session.post(
+        f"{boss.base}/admin/people/classes",
+        data={"csrf_token": csrf, "name": "gold", "description": "<b>Gold</b> plan"},
+        headers=headers,
+    )
+    assert added.status == 200
+    page = await added.text()
+    assert "&lt;b&gt;Gold&lt;/b&gt; plan" in page
+    again = await boss.session.post(
+        f"{boss.base}/admin/people/classes",
+        data={"csrf_token": csrf, "name": "gold"},
+        headers=headers,
+    )
+    assert again.status == 422
+    assert 'data-field="name"' in await again.text()
