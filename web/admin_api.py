@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -42,6 +42,7 @@ from web import keys
 from web.security import WebError, require_admin
 from web.sessions import Principal
 
+ModelT = TypeVar("ModelT", bound=BaseModel)
 ScopeName = Literal["global", "queue", "did", "customer_class"]
 
 
@@ -78,6 +79,11 @@ async def _body(request: web.Request, model: type[BaseModel]) -> Any:
         raw = await request.json()
     except ValueError:
         raise WebError(400, "bad_json", "the body is not JSON") from None
+    return validated(model, raw)
+
+
+def validated(model: type[ModelT], raw: Any) -> ModelT:
+    """A JSON body or a page's form, checked by the model; InvalidField names the first field."""
     try:
         return model.model_validate(raw)
     except ValidationError as error:

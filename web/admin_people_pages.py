@@ -10,22 +10,17 @@ its checks and its audit; a refusal re-renders the page with the field named.
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 from aiohttp import web
-from pydantic import ValidationError
 
 from web import (
     i18n_admin,  # noqa: F401 - registers the words of these pages
     keys,
 )
-from web.admin_api import InvalidField
+from web.admin_api import InvalidField, validated
 from web.admin_people_api import AgentChange, NewClass, create_class, update_agent
 from web.security import csrf_fields, require_admin
 from web.sessions import Principal
 from web.templates import render
-
-ModelT = TypeVar("ModelT", AgentChange, NewClass)
 
 
 async def _page(
@@ -60,15 +55,6 @@ async def _page(
     )
 
 
-def _validated(model: type[ModelT], data: dict[str, object]) -> ModelT:
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        first = error.errors()[0]
-        name = ".".join(str(part) for part in first["loc"]) or "form"
-        raise InvalidField(name, f"{name}: {first['msg']}") from None
-
-
 @require_admin
 async def people_page(request: web.Request, admin: Principal) -> web.StreamResponse:
     return await _page(request, admin)
@@ -79,7 +65,7 @@ async def change_agent(request: web.Request, admin: Principal) -> web.StreamResp
     form = await request.post()
     name = request.match_info["name"]
     try:
-        change = _validated(
+        change = validated(
             AgentChange,
             {
                 "endpoint": str(form.get("endpoint", "")).strip() or None,
@@ -97,7 +83,7 @@ async def change_agent(request: web.Request, admin: Principal) -> web.StreamResp
 async def add_class(request: web.Request, admin: Principal) -> web.StreamResponse:
     form = await request.post()
     try:
-        new = _validated(
+        new = validated(
             NewClass,
             {
                 "name": str(form.get("name", "")).strip(),

@@ -5,19 +5,22 @@ against this suite's own `sandbox` and `router`."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from sticky_router import database
-from sticky_router.router import Router
 from sticky_router.sandbox.asterisk import throwaway_asterisk
 from sticky_router.sandbox.postgres import throwaway_postgres
 from sticky_router.sandbox.stack import Sandbox
-from tests.browser.conftest import artifacts, chromium, contexts, free_tcp_port  # noqa: F401
+from tests.browser.conftest import (  # noqa: F401 - fixtures, resolved against this `sandbox`
+    artifacts,
+    base_url,
+    chromium,
+    contexts,
+    router,
+)
 from tests.e2e.conftest import asterisk, fresh, phone_logs, pool, postgres  # noqa: F401
-from web.settings import WebSettings
 
 
 @pytest.fixture(scope="session")
@@ -28,20 +31,3 @@ def sandbox() -> Iterator[Sandbox]:
     ):
         database.upgrade(database_server.dsn)
         yield Sandbox(database_server, asterisk_server)
-
-
-@pytest.fixture(scope="session")
-async def router(sandbox: Sandbox) -> AsyncIterator[Router]:
-    web = WebSettings(port=free_tcp_port())
-    router = Router(dataclasses.replace(sandbox.router_settings(), web=web))
-    await router.start()
-    await router.wait_connected(10)
-    assert router.web is not None, "the web server did not start"
-    yield router
-    await router.stop()
-
-
-@pytest.fixture(scope="session")
-def base_url(router: Router) -> str:
-    assert router.settings.web is not None
-    return router.settings.web.base_url
