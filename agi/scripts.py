@@ -96,8 +96,7 @@ class AgiScripts:
         queue, whose agent's screen learns why from STICKY_REASON."""
         request = session.request
         call_id = request.get("uniqueid")
-        attempt = attempt_outcome(request.arg(1))
-        self._report_attempt(
+        attempt = self._report_attempt(
             call_id,
             status=request.arg(1),
             agent=request.arg(2).strip(),
