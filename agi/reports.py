@@ -11,36 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ari_app.app import DIAL_MISS_REASONS
 from routing_core.model import HangupSide
-
-# The dialplan's availability check: the agent was not rung at all.
-NOT_RUNG = frozenset({"busy", "paused", "offline"})
-CALLER_ABANDONED = "caller_abandoned"
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptOutcome:
-    """Where a sticky attempt left the call: `sticky` (connected), `queue` (missed, `reason`
-    says why) or `abandoned` (the caller hung up before the agent answered)."""
-
-    outcome: str
-    reason: str | None
-    rang: bool
-
-
-def attempt_outcome(status: str) -> AttemptOutcome:
-    """DIALSTATUS after Dial() to the sticky target, or the reason it was not dialled."""
-    if status in NOT_RUNG:
-        return AttemptOutcome("queue", status, rang=False)
-    status = status.strip().upper()
-    if status == "ANSWER":
-        return AttemptOutcome("sticky", None, rang=True)
-    if status == "CANCEL":  # Dial() only says CANCEL when the caller hung up while it rang
-        return AttemptOutcome("abandoned", CALLER_ABANDONED, rang=True)
-    if not status:  # the caller left before the dial (announcement, busy wait)
-        return AttemptOutcome("abandoned", CALLER_ABANDONED, rang=False)
-    return AttemptOutcome("queue", DIAL_MISS_REASONS.get(status, "no_answer"), rang=True)
 
 
 def seconds(value: str) -> float:

@@ -20,17 +20,12 @@ from datetime import UTC, datetime
 import structlog
 
 from agi.protocol import AgiHangup, AgiSession
-from agi.reports import (
-    AttemptOutcome,
-    agent_endpoint,
-    attempt_outcome,
-    hangup_side,
-    leg_times,
-    sticky_leg_id,
-)
+from agi.reports import agent_endpoint, hangup_side, leg_times, sticky_leg_id
 from agi.server import Handler
-from agi.variables import decision_variables, incoming_call, set_variables
+from agi.variables import incoming_call, set_variables
 from routing_core import BlockedDecision, CallRecorder, Decision, QueueDecision, RoutingService
+from routing_core.attempt import AttemptOutcome, attempt_outcome
+from routing_core.dialplan_variables import attempt_variables
 from routing_core.model import HangupSide
 
 log = structlog.get_logger("sticky_router.agi")
@@ -81,7 +76,7 @@ class AgiScripts:
             call = incoming_call(request, self._clock())
             async with asyncio.timeout(self._decide_timeout):
                 decision = await self._routing.decide(call)
-            variables = decision_variables(decision)
+            variables = attempt_variables(decision)
         except Exception:
             # The safety net: whatever broke, the dialplan carries on to the queue.
             log.exception("agi_lookup_failed", call_id=request.get("uniqueid"))
@@ -91,9 +86,9 @@ class AgiScripts:
         await set_variables(session, variables)
 
     async def result(self, session: AgiSession) -> None:
-        """AGI(.../result,<DIALSTATUS or busy|paused|offline>,<agent>[,DIALEDTIME,ANSWEREDTIME,
-        <agent leg id>]) after a sticky attempt that did not connect; the call goes on to the
-        queue, whose agent's screen learns why from STICKY_REASON."""
+        """AGI(.../result,<DIALSTATUS or busy|paused|offline|unreachable>,<agent>[,DIALEDTIME,
+        ANSWEREDTIME,<agent leg id>,HANGUPCAUSE]) after a sticky attempt that did not connect;
+        the call goes on to the queue, whose agent's screen learns why from STICKY_REASON."""
         request = session.request
         call_id = request.get("uniqueid")
         attempt = self._report_attempt(
@@ -103,6 +98,7 @@ class AgiScripts:
             times=(request.arg(3), request.arg(4)),
             leg_id=request.arg(5),
             side=None,
+            cause=request.arg(6),
         )
         try:
             if attempt.reason is not None:
@@ -180,9 +176,10 @@ class AgiScripts:
         leg_id: str,
         side: HangupSide | None,
         at: datetime | None = None,
+        cause: str = "",
     ) -> AttemptOutcome:
         """Record how a sticky attempt went and free the agent's claim, aside."""
-        attempt = attempt_outcome(status)
+        attempt = attempt_outcome(status, cause)
         ended = at or self._clock()
         recorder = self._recorder
 

@@ -193,8 +193,9 @@ class AriClient:
 
 
 def _channel_of(event: Event) -> str:
-    """The ordering key: the channel an event is about, else its kind (device state, ...)."""
-    for field_name in ("channel", "peer", "replace_channel"):
+    """The ordering key: the channel an event is about (a Dial event: the caller's, so it is
+    handled in order with the caller's hang-up), else its kind (device state, ...)."""
+    for field_name in ("channel", "caller", "peer", "replace_channel"):
         channel = event.get(field_name)
         if isinstance(channel, dict) and "id" in channel:
             return str(channel["id"])

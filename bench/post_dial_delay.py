@@ -754,7 +754,7 @@ def run_pdd(
         sipp_errors=caller.error_lines(),
         decision_ms=latencies(made[warmup // 2 :]),  # every other call is a router call
         routes=routes(made),
-        bridged=sum(1 for event in events if event.get("event") == "bridged"),
+        bridged=sum(1 for event in events if event.get("event") == "sticky_answered"),
         router_problems=problems(events),
         wall_seconds=wall,
     )
@@ -965,7 +965,7 @@ def run_sustained(
         fallbacks=Counter(
             str(event.get("reason")) for event in events if event.get("event") == "fallback"
         ),
-        bridged=sum(1 for event in events if event.get("event") == "bridged"),
+        bridged=sum(1 for event in events if event.get("event") == "sticky_answered"),
         router_problems=problems(events),
         agents_rung={
             agent: len(first_invites(read_messages(phone.file("messages.log")), False))

@@ -15,6 +15,17 @@ python3 /opt/sticky-router/docker/render_asterisk_conf.py --instance "$instance"
 ln -sfn "$instance/etc/asterisk.conf" /etc/asterisk/asterisk.conf
 
 if [ "$#" -eq 0 ]; then
+  # The support queue has dynamic members, as the sandbox's: log the four demo agents in once
+  # Asterisk answers on its control socket (in the background; Asterisk is the main process).
+  (
+    for _ in $(seq 1 60); do
+      asterisk -rx "core show uptime" >/dev/null 2>&1 && break
+      sleep 1
+    done
+    for agent in agent1 agent2 agent3 agent4; do
+      asterisk -rx "queue add member PJSIP/$agent to support penalty 0 as $agent" >/dev/null 2>&1 || true
+    done
+  ) &
   # -f: stay in the foreground as the container's main process; -n: no colour codes in the
   # container's log; -U/-G: run as the package's `asterisk` user once started (the sandbox runs
   # it as root inside its chroot; a container does not need to).

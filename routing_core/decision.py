@@ -38,7 +38,8 @@ class QueueReason(StrEnum):
     WINDOW_EXPIRED = "window_expired"
     BUSY = "busy"
     PAUSED = "paused"
-    OFFLINE = "offline"
+    OFFLINE = "offline"  # not logged in to the queue
+    UNREACHABLE = "unreachable"  # logged in, but Asterisk cannot reach the phone
     NO_ANSWER = "no_answer"
     REJECTED = "rejected"
     CAP_REACHED = "cap_reached"

@@ -28,8 +28,10 @@ from web.settings import WebSettings
 
 log = structlog.get_logger("sticky_router.router")
 
-# Long enough for a call that is ringing its agent (ring timeout, 15 s by default) to finish.
+# Long enough for a call in a busy wait to reach its agent or the queue.
 DRAIN_SECONDS = 20.0
+# How often a caller nothing drives is looked for in the application (two sweeps in a row).
+SWEEP_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class Router:
         self._pool: asyncpg.Pool | None = None
         self._client: AriClient | None = None
         self._events: asyncio.Task[None] | None = None
+        self._sweeps: asyncio.Task[None] | None = None
         self.app: StickyRouterApp | None = None
         self.learner: AmiLearner | None = None
         self.pops = PopHub()
@@ -99,6 +102,7 @@ class Router:
         self._events = asyncio.get_running_loop().create_task(
             self._client.run_events(self.app.on_event, self.app.on_connected)
         )
+        self._sweeps = self.app.run_sweeps(SWEEP_SECONDS)
         if settings.ami_password is None:
             log.warning(
                 "learning_off",
@@ -155,10 +159,15 @@ class Router:
 
     async def stop(self) -> None:
         """Send new calls to the queue, let the calls in flight reach their agent or the queue,
-        then close. Bridged calls stay up in Asterisk; the next router adopts them."""
+        then close. Connected calls are the dialplan's: they go on as if nothing happened."""
         await self.stop_web()
         if self.app is not None:
             await self.app.drain(DRAIN_SECONDS)
+        if self._sweeps is not None:
+            self._sweeps.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeps
+            self._sweeps = None
         if self._events is not None:
             self._events.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 
 Row = dict[str, Any]
 OPEN = ("open", "pending")
-MISSED = ("busy", "paused", "offline", "no_answer", "rejected", "cap_reached", "agent_inactive")
+MISSED = (
+    "busy", "paused", "offline", "unreachable", "no_answer", "rejected", "cap_reached",
+    "agent_inactive",
+)  # fmt: skip
 
 
 def ago(t: Any, delta: timedelta) -> str:

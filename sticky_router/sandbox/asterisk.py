@@ -57,7 +57,7 @@ STOCK_FILES_KEPT = ("indications.conf",)
 # Modules we keep loaded whose built-in defaults suit the sandbox, but which log an error when
 # their file is missing: they get an empty one.
 EMPTY_CONFIGS = (
-    "acl.conf", "ccss.conf", "cdr.conf", "cel.conf", "features.conf", "pjproject.conf",
+    "acl.conf", "ccss.conf", "cdr.conf", "cel.conf", "pjproject.conf",
     "stasis.conf", "udptl.conf", "websocket_client.conf",
 )  # fmt: skip
 
@@ -569,6 +569,7 @@ class LocalAsterisk:
                     stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
                 )  # fmt: skip
             self._wait_booted(started + self.boot_timeout)
+            self.log_in_agents()
         except BaseException:
             self.stop()  # also unmounts what we mounted, unless another instance runs
             raise
@@ -595,6 +596,16 @@ class LocalAsterisk:
         if self._process is None or self._process.poll() is not None:
             return False
         return self._rx("core show uptime", timeout=10).returncode == 0
+
+    def log_in_agents(self, *agents: str) -> None:
+        """Agents log in to the support queue as dynamic members, the way most support lines
+        work (a feature code or an agent panel calls AddQueueMember); all four at start. An
+        agent already logged in stays as they are."""
+        for agent in agents or AGENTS:
+            self._rx(f"queue add member PJSIP/{agent} to {SUPPORT_QUEUE} penalty 0 as {agent}", 10)
+
+    def log_out_agent(self, agent: str) -> None:
+        self.cli(f"queue remove member PJSIP/{agent} from {SUPPORT_QUEUE}")
 
     def cli(self, command: str, timeout: float = 30) -> str:
         """Run one CLI command (`asterisk -rx`) and return what it printed."""

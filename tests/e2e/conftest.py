@@ -76,8 +76,9 @@ async def fresh(
 
 
 async def quiet(asterisk: LocalAsterisk) -> None:
-    """No channel up and every queue member unpaused: each test starts from silence."""
+    """No channel up, every agent logged in and unpaused: each test starts from silence."""
     await asyncio.to_thread(asterisk.cli, "channel request hangup all")
+    await asyncio.to_thread(asterisk.log_in_agents)
     for agent in ("agent1", "agent2", "agent3", "agent4"):
         await asyncio.to_thread(asterisk.cli, f"queue unpause member PJSIP/{agent} queue support")
     for _ in range(50):

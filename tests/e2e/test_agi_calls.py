@@ -110,6 +110,19 @@ async def test_b_paused_agent_means_the_queue_at_once(
     assert (row["outcome"], row["outcome_reason"]) == ("queue", "paused")
 
 
+async def test_b_agent_logged_out_of_the_queue_is_never_rung(
+    agi: AgiProcess, asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    await asyncio.to_thread(asterisk.log_out_agent, "agent2")
+    with AgentPhones(asterisk, phone_logs, {"agent1": "uas_answer.xml"}) as phones:
+        result = await call(asterisk, phone_logs, caller_id=IVAN, dialled=AGI, hold_ms=1000)
+        assert_calls_succeeded(result)
+    assert phones.rung()["agent2"] == 0
+    assert phones.rung()["agent1"] == 1
+    row = await settled(pool, IVAN)
+    assert (row["outcome"], row["outcome_reason"]) == ("queue", "offline")
+
+
 async def test_b_with_a_busy_wait_the_agent_is_rung_once_free(
     agi: AgiProcess, asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
 ) -> None:

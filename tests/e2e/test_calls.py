@@ -8,6 +8,7 @@ The scenarios of the ARI issue, lettered as there. Demo callers (sticky_router/d
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import asyncpg
@@ -43,7 +44,7 @@ async def test_a_first_call_goes_to_the_queue_and_who_answered_is_recorded(
     assert answered == ["agent2"]
 
 
-async def test_b_callback_inside_the_window_rings_agent2_first_and_bridges(
+async def test_b_callback_inside_the_window_rings_agent2_first_and_connects(
     asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
 ) -> None:
     with AgentPhones(asterisk, phone_logs, {"agent2": "uas_answer.xml"}) as phones:
@@ -53,10 +54,13 @@ async def test_b_callback_inside_the_window_rings_agent2_first_and_bridges(
     row = await settled(pool, IVAN)
     assert (row["route"], row["route_reason"], row["outcome"]) == ("sticky", "last_agent", "sticky")
     assert row["hangup_side"] == "caller"
+    # One leg, though the application and the AMI learner both report it: both know it by the
+    # agent channel's own id (Dial() names it, not the router).
     [leg] = await legs(pool, row["id"])
     assert leg["agent"] == "agent2"
     assert leg["answered_at"] is not None
-    assert leg["leg_id"] == f"{row['call_id']}-agent2"  # deterministic ids
+    assert leg["leg_id"] != row["call_id"]
+    assert re.fullmatch(r"[0-9]+\.[0-9]+", leg["leg_id"])  # Asterisk's own uniqueid
 
 
 async def test_c_agent2_on_another_call_means_the_queue_at_once(
@@ -115,6 +119,33 @@ async def test_d_agent2_paused_in_the_queue_means_the_queue_at_once(
     assert phones.rung()["agent1"] == 1
     row = await settled(pool, IVAN)
     assert (row["outcome"], row["outcome_reason"]) == ("queue", "paused")
+
+
+async def test_d_agent2_logged_out_of_the_queue_is_never_rung(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    """agent2 left the queue but the phone is still reachable: no announcement, no ring.
+    (QUEUE_MEMBER(support,paused,PJSIP/agent2) says 0 for a stranger as for a free member.)"""
+    await asyncio.to_thread(asterisk.log_out_agent, "agent2")
+    with AgentPhones(asterisk, phone_logs, {"agent1": "uas_answer.xml"}) as phones:
+        result = await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=1000)
+        assert_calls_succeeded(result)
+    assert phones.rung()["agent2"] == 0
+    assert phones.rung()["agent1"] == 1
+    row = await settled(pool, IVAN)
+    assert (row["route"], row["outcome"], row["outcome_reason"]) == ("sticky", "queue", "offline")
+
+
+async def test_d_agent2_back_in_the_queue_is_rung_again(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    await asyncio.to_thread(asterisk.log_out_agent, "agent2")
+    await asyncio.to_thread(asterisk.log_in_agents, "agent2")
+    with AgentPhones(asterisk, phone_logs, {"agent2": "uas_answer.xml"}) as phones:
+        result = await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=1000)
+        assert_calls_succeeded(result)
+    assert phones.rung() == {"agent1": 0, "agent2": 1, "agent3": 0, "agent4": 0}
+    assert (await settled(pool, IVAN))["outcome"] == "sticky"
 
 
 async def test_e_no_answer_reaches_the_queue_after_the_ring_timeout_not_before(
@@ -314,7 +345,7 @@ async def test_l_two_callbacks_at_once_ring_agent2_for_at_most_one(
     assert sorted(row["outcome"] for row in rows) == ["queue", "sticky"]
 
 
-async def test_a_bridged_call_survives_the_router_restarting(
+async def test_a_connected_call_survives_the_router_restarting(
     asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path, router: Router
 ) -> None:
     with AgentPhones(asterisk, phone_logs, {"agent2": "uas_answer.xml"}) as phones:
@@ -326,7 +357,7 @@ async def test_a_bridged_call_survives_the_router_restarting(
         await router.wait_connected(10)
         assert_calls_succeeded(await caller)
         await asyncio.sleep(0.5)
-        # The caller's BYE ended agent2's side too: the restarted router adopted the bridge.
+        # The caller's BYE ended agent2's side too: the call was the dialplan's all along.
         assert len(phones.requests("agent2", "BYE")) == 1
     row = await settled(pool, IVAN)
     assert (row["outcome"], row["hangup_side"]) == ("sticky", "caller")

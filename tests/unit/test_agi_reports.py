@@ -6,37 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agi.reports import (
-    AttemptOutcome,
-    agent_endpoint,
-    attempt_outcome,
-    hangup_side,
-    leg_times,
-    sticky_leg_id,
-)
+from agi.reports import agent_endpoint, hangup_side, leg_times, sticky_leg_id
 from routing_core.model import HangupSide
 
 ENDED = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-
-@pytest.mark.parametrize(
-    ("status", "expected"),
-    [
-        ("ANSWER", AttemptOutcome("sticky", None, rang=True)),
-        ("NOANSWER", AttemptOutcome("queue", "no_answer", rang=True)),
-        ("BUSY", AttemptOutcome("queue", "rejected", rang=True)),  # the phone said 486/603
-        ("CONGESTION", AttemptOutcome("queue", "rejected", rang=True)),
-        ("CHANUNAVAIL", AttemptOutcome("queue", "offline", rang=True)),
-        ("CANCEL", AttemptOutcome("abandoned", "caller_abandoned", rang=True)),
-        ("", AttemptOutcome("abandoned", "caller_abandoned", rang=False)),
-        ("busy", AttemptOutcome("queue", "busy", rang=False)),  # the availability check
-        ("paused", AttemptOutcome("queue", "paused", rang=False)),
-        ("offline", AttemptOutcome("queue", "offline", rang=False)),
-        ("SOMETHING NEW", AttemptOutcome("queue", "no_answer", rang=True)),
-    ],
-)
-def test_attempt_outcome(status: str, expected: AttemptOutcome) -> None:
-    assert attempt_outcome(status) == expected
 
 
 def test_leg_times_work_back_from_the_end() -> None:

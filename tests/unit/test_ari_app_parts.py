@@ -1,13 +1,14 @@
-"""The ARI application's small pure parts: Stasis arguments, hang-up causes, ids, variables."""
+"""The ARI application's small pure parts: Stasis arguments and the variables it hands over."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from ari_app.app import _looks_like_agent_leg, dial_status_of_cause, incoming_call
-from ari_app.bridged import BridgedCall, BridgedCalls
-from ari_app.channel_vars import fallback_variables
+from ari_app.app import incoming_call
 from routing_core.decision import StickyDecision
+from routing_core.dialplan_variables import attempt_variables, fallback_variables, is_dial_target
 from routing_core.policy import decide
 from tests.factories import call, facts, interaction, settings, talk
 
@@ -40,33 +41,6 @@ def test_a_channel_without_caller_id_has_none() -> None:
     assert incoming_call({"id": "1.1", "caller": {"number": ""}}, []).caller_id is None
 
 
-@pytest.mark.parametrize(
-    ("cause", "status"),
-    [(17, "BUSY"), (21, "CONGESTION"), (19, "NOANSWER"), (18, "NOANSWER"), (16, "NOANSWER"),
-     (3, "CHANUNAVAIL"), (None, "CHANUNAVAIL"), ("17", "CHANUNAVAIL")],
-)  # fmt: skip
-def test_hang_up_causes_of_an_agent_leg(cause: object, status: str) -> None:
-    assert dial_status_of_cause(cause) == status
-
-
-@pytest.mark.parametrize(
-    ("channel_id", "is_leg"),
-    [("1795382571.0-agent2", True), ("1795382571.0", False), ("1795382571.12", False),
-     ("-", False)],
-)  # fmt: skip
-def test_agent_legs_are_told_by_their_deterministic_id(channel_id: str, is_leg: bool) -> None:
-    assert _looks_like_agent_leg(channel_id) is is_leg
-
-
-def test_either_side_of_a_bridged_call_finds_and_forgets_it() -> None:
-    bridged = BridgedCalls()
-    bridged.add(BridgedCall("c1", "c1-agent2", "c1-bridge"))
-    assert len(bridged) == 1
-    assert bridged.pop("c1-agent2") == BridgedCall("c1", "c1-agent2", "c1-bridge")
-    assert not bridged.has("c1")
-    assert bridged.pop("c1") is None
-
-
 def test_fallback_variables_carry_ids_and_codes_never_personal_text() -> None:
     decision = decide(call(), facts(interaction(42, talk(2, 360, 42))), settings())
     assert isinstance(decision, StickyDecision)
@@ -77,3 +51,34 @@ def test_fallback_variables_carry_ids_and_codes_never_personal_text() -> None:
     flat = " ".join(variables.values())
     for private in ("Ivan", "Petrov", "No internet", "+79123456701"):
         assert private not in flat
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["PJSIP/agent2", "SIP/101", "Local/101@from-queue/n", "PJSIP/agent-2.desk", "IAX2/peer:1"],
+)
+def test_one_device_is_a_dial_target(endpoint: str) -> None:
+    assert is_dial_target(endpoint)
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["PJSIP/agent2&PJSIP/mobile", "PJSIP/agent2,60,D(1)", "PJSIP/agent2)", "PJSIP/${EVIL}",
+     "PJSIP/a b", "agent2", "PJSIP/", "/agent2", "PJSIP/agent2|x", "PJSIP/" + "a" * 100, ""],
+)  # fmt: skip
+def test_anything_else_never_reaches_dial(endpoint: str) -> None:
+    assert not is_dial_target(endpoint)
+
+
+def test_a_target_with_an_unusable_endpoint_is_handed_to_the_queue_not_dialled() -> None:
+    decision = decide(call(), facts(interaction(42, talk(2, 360, 42))), settings())
+    assert isinstance(decision, StickyDecision)
+    agent = decision.target.agent
+    hostile = replace(
+        decision,
+        candidates=(replace(decision.target, agent=replace(agent, endpoint="PJSIP/a&PJSIP/b")),),
+    )
+    variables = attempt_variables(hostile)
+    assert (variables["STICKY_ROUTE"], variables["STICKY_REASON"]) == ("queue", "unreachable")
+    assert variables["STICKY_TARGET_ENDPOINT"] == ""
+    assert attempt_variables(decision)["STICKY_TARGET_ENDPOINT"] == "PJSIP/agent2"

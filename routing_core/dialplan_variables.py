@@ -8,8 +8,17 @@ STICKY_CALLERID_NAME, only when the routing setting `callerid_name_prefix` asks 
 
 from __future__ import annotations
 
-from routing_core import BlockedDecision, Decision, QueueDecision, StickyDecision
+import re
+
 from routing_core.callerid import callerid_name
+from routing_core.decision import BlockedDecision, Decision, QueueDecision, StickyDecision
+from routing_core.model import BlockDestinationKind
+
+# What Dial() may be handed as an agent's endpoint: a technology and a resource, such as
+# PJSIP/agent2 or Local/101@from-queue/n. No `&` (a second device), `,` or `|` (Dial() options),
+# parentheses, `$`/`{}` (dialplan expressions) or spaces: an admin's typo or worse never
+# reaches Dial() as anything but one device.
+DIAL_TARGET = re.compile(r"[A-Za-z0-9_-]+/[A-Za-z0-9_.@:+=/-]+")
 
 
 def fallback_variables(decision: Decision, reason: str) -> dict[str, str]:
@@ -47,3 +56,36 @@ def queue_reason(decision: Decision) -> str:
     if isinstance(decision, BlockedDecision):
         return "blocked"
     return decision.target.reason.value
+
+
+def is_dial_target(endpoint: str) -> bool:
+    return len(endpoint) <= 100 and DIAL_TARGET.fullmatch(endpoint) is not None
+
+
+def attempt_variables(decision: Decision) -> dict[str, str]:
+    """The queue's variables plus what the dialplan needs to ring the target itself (context
+    sticky-ring in ARI mode, sticky-agi-inbound in AGI mode)."""
+    knobs = decision.context.settings.values
+    variables = fallback_variables(decision, queue_reason(decision))
+    target = decision.target.agent if isinstance(decision, StickyDecision) else None
+    if target is not None and not is_dial_target(target.endpoint):
+        # Nothing to dial safely: the queue, as for an agent whose phone cannot be reached.
+        variables.update(STICKY_ROUTE="queue", STICKY_REASON="unreachable")
+        target = None
+    variables.update(
+        {
+            "STICKY_TARGET": target.name if target else "",
+            "STICKY_TARGET_ENDPOINT": target.endpoint if target else "",
+            "STICKY_RING_TIMEOUT": str(knobs.ring_timeout_seconds),
+            "STICKY_BUSY_WAIT": str(knobs.busy_wait_seconds),
+            # Never promise what may not happen: the prompt only when an agent is to be rung.
+            "STICKY_ANNOUNCE": "1" if target and knobs.announce else "0",
+            "STICKY_ANNOUNCE_SOUND": knobs.announce_sound,
+        }
+    )
+    if (
+        isinstance(decision, BlockedDecision)
+        and decision.block.destination_kind is BlockDestinationKind.QUEUE
+    ):
+        variables["QUEUE_NAME"] = decision.block.destination
+    return variables

@@ -1,0 +1,97 @@
+"""A sticky attempt in Asterisk's words: is the agent free to ring, and how did the ringing end.
+
+Pure, no I/O. The ARI application reads the facts through ARI, the FastAGI dialplan reads them
+with dialplan functions and hands them over; both judge them here, so "available" and each miss
+reason mean the same in both modes (docs/routing.md, "Before ringing").
+
+The facts, as Asterisk gives them:
+  members       QUEUE_MEMBER_LIST(queue): the queue's member interfaces, comma-separated; empty
+                for a queue that does not exist. The only membership test that tells a member
+                from a stranger: QUEUE_MEMBER(queue,paused,interface) says "0" for both.
+  paused        QUEUE_MEMBER(queue,paused,interface): "1" paused, "0" not (or not a member).
+  device_state  DEVICE_STATE(endpoint) / GET /deviceStates: NOT_INUSE, INUSE, RINGING, ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+FREE_STATES = frozenset({"NOT_INUSE"})
+# Taken, but coming free by itself: the only state worth waiting for (busy_wait_seconds).
+BUSY_STATES = frozenset({"INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD"})
+
+
+class Availability(StrEnum):
+    """FREE, or why the agent is not rung; each value is also the call's miss reason."""
+
+    FREE = "free"
+    BUSY = "busy"  # on a call, ringing or holding
+    PAUSED = "paused"
+    OFFLINE = "offline"  # not logged in to the queue (never a member, or left it)
+    UNREACHABLE = "unreachable"  # a member whose phone Asterisk cannot reach
+
+
+def is_member(members: str, interface: str) -> bool:
+    """Asterisk compares member interfaces without regard to case."""
+    wanted = interface.strip().casefold()
+    return bool(wanted) and wanted in {m.strip().casefold() for m in members.split(",")}
+
+
+def availability(*, members: str, interface: str, paused: str, device_state: str) -> Availability:
+    """Logged out first (no pause or device state of a stranger means anything), then paused,
+    then the phone itself."""
+    if not is_member(members, interface):
+        return Availability.OFFLINE
+    if paused.strip() == "1":
+        return Availability.PAUSED
+    state = device_state.strip().upper()
+    if state in FREE_STATES:
+        return Availability.FREE
+    if state in BUSY_STATES:
+        return Availability.BUSY
+    return Availability.UNREACHABLE  # UNAVAILABLE, INVALID, UNKNOWN, or nothing at all
+
+
+# Dial() statuses, in the words of routing.md's miss reasons. BUSY at ring time is a rejection:
+# the device state said the phone was free a moment ago, so the agent (or their do-not-disturb)
+# turned the call down with 486.
+DIAL_MISS_REASONS = {
+    "BUSY": "rejected",
+    "CONGESTION": "rejected",
+    "NOANSWER": "no_answer",
+    "CHANUNAVAIL": "unreachable",
+}
+# Q.850 causes of an agent leg that turned the call down: 17 user busy (SIP 486), 21 call
+# rejected (SIP 603). Dial() does not always say so in DIALSTATUS: measured on 22.10, a 603
+# leaves CHANUNAVAIL (or NOANSWER in the ARI Dial event); the caller's HANGUPCAUSE tells.
+REJECTING_CAUSES = frozenset({"17", "21"})
+CALLER_ABANDONED = "caller_abandoned"
+NOT_RUNG = frozenset(a.value for a in Availability if a is not Availability.FREE)
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptOutcome:
+    """Where a sticky attempt left the call: `sticky` (connected), `queue` (missed, `reason`
+    says why) or `abandoned` (the caller hung up before the agent answered)."""
+
+    outcome: str
+    reason: str | None
+    rang: bool
+
+
+def attempt_outcome(status: str, cause: str = "") -> AttemptOutcome:
+    """DIALSTATUS (and HANGUPCAUSE) after Dial() to the sticky target, or the availability that
+    kept it from being dialled."""
+    if status in NOT_RUNG:
+        return AttemptOutcome("queue", status, rang=False)
+    status = status.strip().upper()
+    if status == "ANSWER":
+        return AttemptOutcome("sticky", None, rang=True)
+    if status == "CANCEL":  # Dial() only says CANCEL when the caller hung up while it rang
+        return AttemptOutcome("abandoned", CALLER_ABANDONED, rang=True)
+    if not status:  # the caller left before the dial (announcement, busy wait)
+        return AttemptOutcome("abandoned", CALLER_ABANDONED, rang=False)
+    if cause.strip() in REJECTING_CAUSES:
+        return AttemptOutcome("queue", "rejected", rang=True)
+    return AttemptOutcome("queue", DIAL_MISS_REASONS.get(status, "no_answer"), rang=True)

@@ -1,0 +1,109 @@
+"""Transfers of calls the router connected, on a real Asterisk 22 with SIPp phones.
+
+The first-line agent who receives a sticky callback and hands it on must not lose the caller:
+the caller stays connected to whoever takes the transfer, the target's leg is recorded as
+transferred from the sticky leg, and the next callback follows rule 1 of docs/routing.md
+(the specialist). Ivan (+79123456701) last spoke with agent2; agent3 is a specialist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from routing_core import IncomingCall, RoutingService, StickyDecision
+from routing_core.settings import Scope
+from routing_core.store.settings_store import set_setting
+from sticky_router.sandbox.asterisk import LocalAsterisk
+from tests.e2e.phones import AgentPhones, call, requests_received
+from tests.e2e.records import legs, settled
+from tests.sipp.sipp import assert_calls_succeeded
+
+IVAN = "79123456701"
+
+pytestmark = pytest.mark.usefixtures("fresh")
+
+
+async def next_callback_target(pool: asyncpg.Pool, number: str) -> tuple[str, str] | None:
+    """Whom a callback from `number` would ring first now, and why (a preview: nothing claimed)."""
+    service = RoutingService(pool, default_region="RU", db_budget_seconds=5)
+    decision = await service.decide(
+        IncomingCall("preview", number, datetime.now(UTC), "support"), claim=False
+    )
+    if not isinstance(decision, StickyDecision):
+        return None
+    return decision.target.agent.name, decision.target.reason.value
+
+
+async def count_short_talks(pool: asyncpg.Pool) -> None:
+    """Test calls talk for seconds; let them count as conversations (default minimum 10 s)."""
+    await set_setting(
+        pool, scope=Scope.GLOBAL, scope_value=None, key="min_talk_seconds", value=1, actor="e2e"
+    )
+
+
+async def test_a_sticky_call_blind_transferred_by_refer_keeps_the_caller_talking(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    """agent2 takes Ivan's sticky callback and sends REFER to agent3, who answers. The caller
+    stays in the call until it hangs up by itself, 6 s after its answer."""
+    await count_short_talks(pool)
+    refer_to = ["-key", "refer_to", f"sip:agent3@127.0.0.1:{asterisk.sip_port}"]
+    scenarios = {"agent2": "uas_blind_transfer.xml", "agent3": "uas_answer.xml"}
+    with AgentPhones(asterisk, phone_logs, scenarios, extra_args={"agent2": refer_to}) as phones:
+        result = await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=6000)
+        # The caller's scenario fails on any BYE it did not send itself.
+        assert_calls_succeeded(result)
+        await asyncio.sleep(0.3)
+        assert phones.rung() == {"agent1": 0, "agent2": 1, "agent3": 1, "agent4": 0}
+        # agent3 was not cancelled: it talked with the caller until the caller's BYE.
+        assert phones.requests("agent3", "CANCEL") == []
+        assert len(phones.requests("agent3", "BYE")) == 1
+    caller_received = requests_received(phone_logs / "caller.messages.log")
+    assert [r.method for r in caller_received if r.method == "BYE"] == []
+
+    row = await settled(pool, IVAN)
+    assert (row["route"], row["outcome"], row["hangup_side"]) == ("sticky", "sticky", "caller")
+    by_agent = {leg["agent"]: leg for leg in await legs(pool, row["id"])}
+    assert set(by_agent) == {"agent2", "agent3"}
+    assert by_agent["agent2"]["answered_at"] is not None
+    assert by_agent["agent3"]["transferred_from_leg_id"] == by_agent["agent2"]["leg_id"]
+    assert by_agent["agent3"]["answered_at"] is not None
+    # Nobody made a second routing decision for the transfer.
+    count = await pool.fetchval("SELECT count(*) FROM interactions WHERE call_id !~ '^demo'")
+    assert count == 1
+    assert await next_callback_target(pool, "+" + IVAN) == ("agent3", "escalated_to_specialist")
+
+
+async def test_a_sticky_call_handed_on_with_the_attended_transfer_key_keeps_the_caller(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    """agent2 takes Ivan's sticky callback, keys *2 and 103 on the desk phone (the PBX's
+    attended transfer, features.conf), talks with agent3, then hangs up: Ivan talks with agent3
+    until Ivan hangs up."""
+    await count_short_talks(pool)
+    keys = ["-key", "dtmf", "*2103"]
+    scenarios = {"agent2": "uas_feature_transfer.xml", "agent3": "uas_answer.xml"}
+    with AgentPhones(asterisk, phone_logs, scenarios, extra_args={"agent2": keys}) as phones:
+        result = await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=11000)
+        assert_calls_succeeded(result)
+        await asyncio.sleep(0.3)
+        agent2_sent = requests_received(phone_logs / "agent2.messages.log", "sent")
+        assert [r.method for r in agent2_sent if r.method == "BYE"] == ["BYE"]
+        assert phones.rung() == {"agent1": 0, "agent2": 1, "agent3": 1, "agent4": 0}
+        assert phones.requests("agent3", "CANCEL") == []
+        assert len(phones.requests("agent3", "BYE")) == 1  # after the caller's own BYE
+    caller_received = requests_received(phone_logs / "caller.messages.log")
+    assert [r.method for r in caller_received if r.method == "BYE"] == []
+
+    row = await settled(pool, IVAN)
+    assert (row["route"], row["outcome"], row["hangup_side"]) == ("sticky", "sticky", "caller")
+    by_agent = {leg["agent"]: leg for leg in await legs(pool, row["id"])}
+    assert set(by_agent) == {"agent2", "agent3"}
+    assert by_agent["agent3"]["transferred_from_leg_id"] == by_agent["agent2"]["leg_id"]
+    assert by_agent["agent3"]["answered_at"] is not None
+    assert await next_callback_target(pool, "+" + IVAN) == ("agent3", "escalated_to_specialist")

@@ -1,0 +1,138 @@
+"""No caller is stranded in the application: moving a caller survives an ARI stumble, and the
+sweep hands back whoever nothing drives, without taking a call that is merely arriving.
+
+A typed in-memory fake of `ari_app.channels.Channels` stands in for ARI here; the same
+operations run against the real Asterisk in tests/e2e.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from ari_app.attempt import Attempt, DialplanTargets
+from ari_app.availability import DeviceWatch
+from ari_app.channels import AriUnavailable, ChannelGone
+from ari_app.resync import Sweeper
+from ari_app.watch import HandedOverCalls
+
+
+class FakeChannels:
+    """Channels in the application, and what was done to them; `failures` makes the next N
+    continues fail as ARI would (timeout, 5xx)."""
+
+    def __init__(self, in_app: list[str]) -> None:
+        self.in_app = list(in_app)
+        self.moved: list[tuple[str, str]] = []
+        self.variables: dict[str, dict[str, str]] = {}
+        self.failures = 0
+
+    async def read(self, channel_id: str, expression: str) -> str:
+        return ""
+
+    async def device_state(self, endpoint: str) -> str:
+        return "NOT_INUSE"
+
+    async def answer(self, channel_id: str) -> None:
+        return None
+
+    async def play(self, channel_id: str, sound: str) -> None:
+        return None
+
+    async def set_variables(self, channel_id: str, variables: Mapping[str, str]) -> None:
+        self._present(channel_id)
+        self.variables.setdefault(channel_id, {}).update(variables)
+
+    async def watch(self, channel_id: str) -> None:
+        return None
+
+    async def continue_in_dialplan(self, channel_id: str, context: str, extension: str) -> None:
+        self._present(channel_id)
+        if self.failures:
+            self.failures -= 1
+            raise AriUnavailable("ARI POST /continue: TimeoutError")
+        self.in_app.remove(channel_id)
+        self.moved.append((channel_id, context))
+
+    async def hang_up(self, channel_id: str) -> None:
+        self.in_app.remove(channel_id)
+
+    async def in_application(self) -> list[dict[str, Any]]:
+        return [{"id": channel_id} for channel_id in self.in_app]
+
+    async def subscribe(self, source: str) -> None:
+        return None
+
+    async def unsubscribe(self, source: str) -> None:
+        return None
+
+    def _present(self, channel_id: str) -> None:
+        if channel_id not in self.in_app:
+            raise ChannelGone(channel_id)
+
+
+def attempt_over(channels: FakeChannels) -> Attempt:
+    """Moving a caller never touches the database: no routing service or recorder is given."""
+    no_database: Any = None
+    handed_over = HandedOverCalls(channels, no_database, no_database, None)
+    return Attempt(
+        channels, no_database, no_database, DialplanTargets(), DeviceWatch(), handed_over
+    )
+
+
+async def test_a_move_that_ari_fails_once_is_tried_again() -> None:
+    channels = FakeChannels(["c1"])
+    channels.failures = 1
+    assert await attempt_over(channels).to_queue("c1", "router_error")
+    assert channels.moved == [("c1", "sticky-queue")]
+    assert channels.variables["c1"] == {"__STICKY_REASON": "router_error"}
+
+
+async def test_a_move_that_keeps_failing_gives_up_and_leaves_the_caller_to_the_sweep() -> None:
+    channels = FakeChannels(["c1"])
+    channels.failures = 5
+    assert not await attempt_over(channels).to_queue("c1", "router_error")
+    assert channels.in_app == ["c1"]
+    channels.failures = 0
+    sweeper = Sweeper(channels, "sticky-queue", "s", lambda _: False)
+    assert await sweeper.sweep() == ["c1"]
+    assert channels.moved == [("c1", "sticky-queue")]
+
+
+async def test_a_caller_who_hung_up_is_not_moved_and_not_retried() -> None:
+    channels = FakeChannels([])
+    assert not await attempt_over(channels).to_queue("gone", "router_error")
+    assert channels.moved == []
+
+
+async def test_the_periodic_sweep_takes_only_callers_undriven_twice_in_a_row() -> None:
+    channels = FakeChannels(["arriving", "driven"])
+    driven = {"driven"}
+    sweeper = Sweeper(channels, "sticky-queue", "s", driven.__contains__)
+    # "arriving" has no worker yet: its StasisStart may still be on its way. Not moved.
+    assert await sweeper.sweep(grace=True) == []
+    driven.add("arriving")  # its StasisStart came: now it is driven, and never moved
+    assert await sweeper.sweep(grace=True) == []
+    channels.in_app.append("lost")
+    assert await sweeper.sweep(grace=True) == []
+    assert await sweeper.sweep(grace=True) == ["lost"]
+    assert channels.moved == [("lost", "sticky-queue")]
+
+
+async def test_a_sweep_that_cannot_list_the_channels_moves_nobody() -> None:
+    class Failing(FakeChannels):
+        async def in_application(self) -> list[dict[str, Any]]:
+            raise AriUnavailable("ARI GET /channels: ClientConnectorError")
+
+    assert await Sweeper(Failing(["c1"]), "sticky-queue", "s", lambda _: False).sweep() == []
+
+
+@pytest.mark.parametrize("agent_name", ["101", "agent2"])
+async def test_after_a_reconnect_every_undriven_channel_goes_to_the_queue(agent_name: str) -> None:
+    """No channel of ours is an agent leg any more (agents are rung by Dial()), so a caller id
+    or an agent named in digits is never mistaken for the other."""
+    channels = FakeChannels(["1796000000.1", f"1796000000.1-{agent_name}"])
+    moved = await Sweeper(channels, "sticky-queue", "s", lambda _: False).sweep()
+    assert moved == sorted(["1796000000.1", f"1796000000.1-{agent_name}"])
