@@ -59,8 +59,15 @@ class Recorder(Protocol):
         transferred_from_leg_id: str | None = None,
     ) -> bool: ...
     async def transfer(
-        self, call_id: str, from_leg_id: str, to_leg_id: str, to_agent: str, at: datetime
+        self,
+        call_id: str,
+        from_leg_id: str,
+        to_leg_id: str,
+        to_agent: str,
+        at: datetime,
+        consultation: bool = False,
     ) -> bool: ...
+    async def handover(self, call_id: str, leg_id: str) -> bool: ...
     async def leg_answered(self, call_id: str, leg_id: str, at: datetime) -> bool: ...
     async def leg_ended(
         self,
@@ -80,20 +87,35 @@ class Recorder(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class LegRang:
-    """An agent's phone rang for the call; `transferred_from` is the leg that handed it over."""
+    """An agent's phone rang for the call; `transferred_from` is the leg that handed it over,
+    or (`consultation`) the leg whose agent is consulting this colleague."""
 
     call_id: str
     leg_id: str
     agent: str
     at: datetime
     transferred_from: str | None = None
+    consultation: bool = False
 
     async def apply(self, recorder: Recorder) -> bool:
         if self.transferred_from is None:
             return await recorder.leg_rang(self.call_id, self.leg_id, self.agent, self.at)
         return await recorder.transfer(
-            self.call_id, self.transferred_from, self.leg_id, self.agent, self.at
-        )
+            self.call_id, self.transferred_from, self.leg_id, self.agent, self.at,
+            consultation=self.consultation,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Handover:
+    """A consulted colleague's leg became a handover: the transfer completed, or the caller hung
+    up while waiting for them."""
+
+    call_id: str
+    leg_id: str
+
+    async def apply(self, recorder: Recorder) -> bool:
+        return await recorder.handover(self.call_id, self.leg_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +150,7 @@ class CallEnded:
         return await recorder.call_ended(self.call_id, self.at, self.side)
 
 
-Write = LegRang | LegAnswered | LegEnded | CallEnded
+Write = LegRang | Handover | LegAnswered | LegEnded | CallEnded
 
 
 # --- the mapping ------------------------------------------------------------------------------
@@ -201,13 +223,14 @@ class CallLearner:
             return []
         # Not the caller's channel dialling while an agent talks with the caller, but, say,
         # Local/agent3@...;2 of an attended transfer: that agent is consulting a colleague.
-        # Recorded as a transfer at once, so it sticks even if the caller hangs up meanwhile.
+        # Recorded at once as a consultation, which becomes a handover when the transfer
+        # completes or the caller hangs up waiting; one the colleague declines never does.
         dialler = event.get("Uniqueid", "")
         consult = call.blind_from is None and call.partner is not None
         consult = consult and dialler not in ("", call_id)
         source = call.partner if consult else call.blind_from
         self._add_leg(call_id, call, leg_id, _Leg(agent, source, consult))
-        return [LegRang(call_id, leg_id, agent, at, source)]
+        return [LegRang(call_id, leg_id, agent, at, source, consultation=consult)]
 
     def _dial_end(self, event: Event, at: datetime) -> list[Write]:
         found = self._find(event.get("DestUniqueid", ""))
@@ -268,6 +291,9 @@ class CallLearner:
                 target.transferred_from = from_id
                 self._add_leg(call_id, call, target_id, target)
             writes.append(LegRang(call_id, target_id, target.agent, at, from_id))
+            if target.consult:  # consulted through this call first: now handed over
+                target.consult = False
+                writes.append(Handover(call_id, target_id))
             if event.get("TransferTargetChannelStateDesc") == "Up" or target.answered:
                 target.answered = True  # in that other call, maybe; in this one from now
                 writes.append(LegAnswered(call_id, target_id, at))
@@ -279,6 +305,9 @@ class CallLearner:
                 if leg.consult and leg.answered and leg.transferred_from == from_id
             ]  # fmt: skip
             target_id = consulted[-1] if consulted else ""
+            if target_id:
+                call.legs[target_id].consult = False
+                writes.append(Handover(call_id, target_id))
         if target_id in call.legs and call.legs[target_id].answered:
             self._connect(call, target_id)
         elif call.partner == from_id:
@@ -311,9 +340,15 @@ class CallLearner:
         if not channel or channel != event.get("Linkedid"):
             return []
         # The caller's channel: the call is over. Legs still up end with it (their own Hangup
-        # follows within milliseconds), and the call is forgotten.
+        # follows within milliseconds), and the call is forgotten. A colleague still being
+        # consulted was someone the caller was waiting for: that is a handover.
         call = self._forget(channel) or _Call()
-        writes = [
+        writes: list[Write] = [
+            Handover(channel, leg_id)
+            for leg_id, leg in call.legs.items()
+            if leg.consult and not leg.ended
+        ]
+        writes += [
             write
             for leg_id, leg in call.legs.items()
             for write in self._end_leg(channel, call, leg_id, leg, at)

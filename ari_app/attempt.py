@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
@@ -19,6 +19,7 @@ from ari_app.watch import HandedOverCalls
 from routing_core import (
     BlockedDecision,
     CallRecorder,
+    Candidate,
     Decision,
     HangupSide,
     IncomingCall,
@@ -27,6 +28,7 @@ from routing_core import (
     StickyDecision,
 )
 from routing_core.attempt import Availability
+from routing_core.candidates import walk_candidates
 from routing_core.dialplan_variables import (
     attempt_variables,
     fallback_variables,
@@ -34,6 +36,7 @@ from routing_core.dialplan_variables import (
     queue_reason,
 )
 from routing_core.model import BlockDestinationKind
+from routing_core.service import CLAIM_MARGIN
 
 log = structlog.get_logger("sticky_router.ari")
 
@@ -81,58 +84,48 @@ class Attempt:
         devices: DeviceWatch,
         handed_over: HandedOverCalls,
     ) -> None:
-        self._channels = channels
-        self._routing = routing
+        self.channels = channels
+        self.routing = routing
         self._recorder = recorder
         self._targets = targets
-        self._devices = devices
+        self.devices = devices
         self._handed_over = handed_over
 
     async def run(self, live: LiveCall) -> None:
-        decision = await self._routing.decide(live.call)
+        decision = await self.routing.decide(live.call)
         if not isinstance(decision, StickyDecision):
             await self._fall_back(live, decision, queue_reason(decision))
             return
         live.recorded = asyncio.get_running_loop().create_task(self._record_start(decision))
-        availability = await self._check(live, decision)
+        knobs = decision.context.settings.values
+        walk = await walk_candidates(
+            decision.candidates,
+            AriProbe(self, live, decision),
+            busy_wait_seconds=knobs.busy_wait_seconds,
+            detour_budget_seconds=knobs.detour_budget_seconds,
+        )
         if live.caller_gone.is_set():
             await self._finish_abandoned(live)
-        elif availability is not Availability.FREE:
-            await self._release(live.call.call_id, availability.value)
-            await self._fall_back(live, decision, availability.value)
+        elif walk.chosen is None:
+            reason = walk.first_miss or Availability.BUSY.value
+            await self._release(live.call.call_id, reason)
+            await self._fall_back(live, decision, reason)
         else:
-            await self._hand_to_ring(live, decision)
+            await self._hand_to_ring(live, decision, walk.chosen)
 
-    async def _check(self, live: LiveCall, decision: StickyDecision) -> Availability:
-        """Is the target free now? A busy one may be waited for; once free, membership and
-        pause are read again (the agent may have paused or logged out meanwhile)."""
-        call = live.call
-        endpoint = decision.target.agent.endpoint
-        if not is_dial_target(endpoint):
-            log.warning("unusable_endpoint", call_id=call.call_id, agent=decision.target.agent.name)
-            return Availability.UNREACHABLE
-        found = await check_availability(self._channels, call.call_id, endpoint, call.queue)
-        wait = decision.context.settings.values.busy_wait_seconds
-        if found is not Availability.BUSY or wait <= 0:
-            return found
-        found = await wait_until_free(
-            self._channels, self._devices, endpoint, wait, live.caller_gone
-        )
-        if found is not Availability.FREE or live.caller_gone.is_set():
-            return found
-        return await check_availability(self._channels, call.call_id, endpoint, call.queue)
-
-    async def _hand_to_ring(self, live: LiveCall, decision: StickyDecision) -> None:
+    async def _hand_to_ring(
+        self, live: LiveCall, decision: StickyDecision, chosen: Candidate
+    ) -> None:
         """The agent is free: the dialplan announces, rings and connects (context sticky-ring).
         The caller's channel stays watched, so the ring's outcome and the end are recorded."""
         call_id = live.call.call_id
-        variables = attempt_variables(decision)
-        self._handed_over.add(call_id, decision.target.agent.endpoint, live.recorded)
+        variables = attempt_variables(decision, chosen)
+        self._handed_over.add(call_id, chosen.agent.endpoint, live.recorded)
         try:
-            await self._channels.watch(call_id)  # before the move: no Dial event is missed
-            await self._channels.set_variables(call_id, _inheritable(variables))
+            await self.channels.watch(call_id)  # before the move: no Dial event is missed
+            await self.channels.set_variables(call_id, _inheritable(variables))
             live.handed_over = True
-            await self._channels.continue_in_dialplan(
+            await self.channels.continue_in_dialplan(
                 call_id, self._targets.ring_context, self._targets.extension
             )
         except ChannelGone:
@@ -144,7 +137,7 @@ class Attempt:
             live.handed_over = False  # still ours: the safety net sends them to the queue
             self._handed_over.forget(call_id)
             raise
-        log.info("ringing_in_dialplan", call_id=call_id, target=decision.target.agent.name)
+        log.info("ringing_in_dialplan", call_id=call_id, target=chosen.agent.name)
 
     async def _fall_back(self, live: LiveCall, decision: Decision, reason: str) -> None:
         """The queue (or, for a blocked caller, the destination the admin set). The caller is
@@ -179,8 +172,8 @@ class Attempt:
         failing is tried once more; after that the periodic sweep finds the caller."""
         for attempt in range(2):
             try:
-                await self._channels.set_variables(channel_id, _inheritable(variables))
-                await self._channels.continue_in_dialplan(
+                await self.channels.set_variables(channel_id, _inheritable(variables))
+                await self.channels.continue_in_dialplan(
                     channel_id, context, self._targets.extension
                 )
                 return True
@@ -209,7 +202,7 @@ class Attempt:
         await self._release(call_id, outcome)
 
     async def _release(self, call_id: str, outcome: str) -> None:
-        await self.record(self._routing.release(call_id, outcome, now()))
+        await self.record(self.routing.release(call_id, outcome, now()))
 
     @staticmethod
     async def record(write: Awaitable[object]) -> None:
@@ -224,3 +217,55 @@ class Attempt:
 def _inheritable(variables: dict[str, str]) -> dict[str, str]:
     """`__NAME`: Queue() and Dial() copy them to the agent's channel, for its screen."""
     return {f"__{name}": value for name, value in variables.items()}
+
+
+class AriProbe:
+    """The candidate walk's questions, answered by Asterisk (routing_core.candidates)."""
+
+    def __init__(self, attempt: Attempt, live: LiveCall, decision: StickyDecision) -> None:
+        self._attempt = attempt
+        self._live = live
+        knobs = decision.context.settings.values
+        self._hold = (
+            timedelta(seconds=knobs.ring_timeout_seconds + knobs.detour_budget_seconds)
+            + CLAIM_MARGIN
+        )
+
+    async def claim(self, candidate: Candidate) -> bool:
+        if self._live.caller_gone.is_set():
+            return False
+        return await self._attempt.routing.claim(self._live.call, candidate, self._hold)
+
+    async def availability(self, candidate: Candidate) -> Availability:
+        call = self._live.call
+        if self._live.caller_gone.is_set():
+            return Availability.BUSY  # nothing more to try: the walk ends without a choice
+        if not is_dial_target(candidate.agent.endpoint):
+            log.warning("unusable_endpoint", call_id=call.call_id, agent=candidate.agent.name)
+            return Availability.UNREACHABLE
+        return await check_availability(
+            self._attempt.channels, call.call_id, candidate.agent.endpoint, call.queue
+        )
+
+    async def wait_until_free(
+        self, candidate: Candidate, seconds: float
+    ) -> tuple[Availability, float]:
+        """Woken by device-state events; once free, membership and pause are read again (the
+        agent may have paused or logged out meanwhile)."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        found = await wait_until_free(
+            self._attempt.channels,
+            self._attempt.devices,
+            candidate.agent.endpoint,
+            seconds,
+            self._live.caller_gone,
+        )
+        if found is Availability.FREE and not self._live.caller_gone.is_set():
+            found = await self.availability(candidate)
+        return found, loop.time() - started
+
+    async def let_go(self, candidate: Candidate, reason: str) -> None:
+        await self._attempt.record(
+            self._attempt.routing.release_agent(self._live.call.call_id, candidate, reason, now())
+        )

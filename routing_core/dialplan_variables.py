@@ -11,7 +11,13 @@ from __future__ import annotations
 import re
 
 from routing_core.callerid import callerid_name
-from routing_core.decision import BlockedDecision, Decision, QueueDecision, StickyDecision
+from routing_core.decision import (
+    BlockedDecision,
+    Candidate,
+    Decision,
+    QueueDecision,
+    StickyDecision,
+)
 from routing_core.model import BlockDestinationKind
 
 # What Dial() may be handed as an agent's endpoint: a technology and a resource, such as
@@ -62,12 +68,16 @@ def is_dial_target(endpoint: str) -> bool:
     return len(endpoint) <= 100 and DIAL_TARGET.fullmatch(endpoint) is not None
 
 
-def attempt_variables(decision: Decision) -> dict[str, str]:
+def attempt_variables(decision: Decision, chosen: Candidate | None = None) -> dict[str, str]:
     """The queue's variables plus what the dialplan needs to ring the target itself (context
-    sticky-ring in ARI mode, sticky-agi-inbound in AGI mode)."""
+    sticky-ring in ARI mode, sticky-agi-inbound in AGI mode): the first candidate, or the one
+    the candidate walk `chosen`."""
     knobs = decision.context.settings.values
     variables = fallback_variables(decision, queue_reason(decision))
-    target = decision.target.agent if isinstance(decision, StickyDecision) else None
+    if isinstance(decision, StickyDecision):
+        chosen = chosen or decision.target
+        variables["STICKY_REASON"] = chosen.reason.value
+    target = chosen.agent if chosen is not None else None
     if target is not None and not is_dial_target(target.endpoint):
         # Nothing to dial safely: the queue, as for an agent whose phone cannot be reached.
         variables.update(STICKY_ROUTE="queue", STICKY_REASON="unreachable")

@@ -31,7 +31,7 @@ from routing_core.observer import RoutingObserver, notify_decision
 from routing_core.policy import decide
 from routing_core.settings import DEFAULT_SETTINGS, resolve_settings
 from routing_core.store import Connection
-from routing_core.store.claims import claim_agent, release_claims
+from routing_core.store.claims import claim_agent, release_claim, release_claims
 from routing_core.store.lookup import read_facts
 
 log = structlog.get_logger("sticky_router.decision")
@@ -92,6 +92,11 @@ class RoutingService:
 
     async def release(self, call_id: str, outcome: str, at: datetime) -> int:
         return await release_claims(self._pool, call_id, outcome, at)
+
+    async def release_agent(
+        self, call_id: str, candidate: Candidate, outcome: str, at: datetime
+    ) -> bool:
+        return await release_claim(self._pool, call_id, candidate.agent.id, outcome, at)
 
     async def _decide(
         self, call: IncomingCall, keys: Sequence[CallerKey], number: str | None, claim: bool

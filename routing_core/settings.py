@@ -38,12 +38,19 @@ class RoutingSettings(BaseModel):
     window_minutes: int = Field(120, ge=0, le=60 * 24 * 30)
     ring_timeout_seconds: int = Field(15, ge=1, le=120)
     busy_wait_seconds: int = Field(0, ge=0, le=300)
+    # The most a caller waits in all for busy candidates, however many there are.
+    detour_budget_seconds: int = Field(20, ge=0, le=300)
     min_talk_seconds: int = Field(10, ge=0, le=3600)
     sticky_cap_per_hour: int = Field(6, ge=0, le=1000)
     target_precedence: TargetPrecedence = TargetPrecedence.LAST_AGENT
     announce: bool = True
+    # A sound file name handed to Playback(): letters, digits, _ - / only, so no `&` (a second
+    # file), `,` (options) or dialplan expression ever reaches the dialplan.
     announce_sound: str = Field(
-        "sticky-router/connecting-to-your-agent", min_length=1, max_length=200
+        "sticky-router/connecting-to-your-agent",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_/-]*$",
     )
     fallback_priority_boost: int = Field(0, ge=0, le=100)
     ambiguous_number_sticky: bool = False

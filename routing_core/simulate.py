@@ -17,8 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from routing_core.attempt import Availability as Attempted
+from routing_core.candidates import run_at_once, walk_candidates
 from routing_core.decision import (
     BlockedDecision,
+    Candidate,
     Decision,
     QueueDecision,
     QueueReason,
@@ -146,6 +149,37 @@ class RecordedAvailability:
 
 def hour_index(at: datetime) -> int:
     return int(at.timestamp() // 3600)
+
+
+class ReplayProbe:
+    """The candidate walk's questions, answered from the recorded history at one moment: an
+    agent with no call in that clock hour is offline, one whose call still rings or talks is
+    busy until it ends. Never suspends (routing_core.candidates.run_at_once)."""
+
+    def __init__(self, availability: Availability, at: datetime) -> None:
+        self._availability = availability
+        self._at = at
+
+    async def claim(self, candidate: Candidate) -> bool:
+        return True  # the replay does not model two callbacks racing for one agent
+
+    async def availability(self, candidate: Candidate) -> Attempted:
+        free = self._availability.free_at(candidate.agent.id, self._at)
+        if free is None:
+            return Attempted.OFFLINE
+        return Attempted.FREE if free <= self._at else Attempted.BUSY
+
+    async def wait_until_free(
+        self, candidate: Candidate, seconds: float
+    ) -> tuple[Attempted, float]:
+        free = self._availability.free_at(candidate.agent.id, self._at)
+        if free is None:
+            return Attempted.OFFLINE, 0.0
+        needed = max(0.0, (free - self._at).total_seconds())
+        return (Attempted.FREE, needed) if needed <= seconds else (Attempted.BUSY, seconds)
+
+    async def let_go(self, candidate: Candidate, reason: str) -> None:
+        return None
 
 
 @dataclass(slots=True)  # not frozen: built twice per replayed call, and frozen init is slow
@@ -409,7 +443,8 @@ class Replay:
         return bans, blocks[0] if blocks else None
 
     def _attempt(self, decision: Decision, settings: EffectiveSettings) -> Outcome:
-        """Ring the candidates in order, as the router does, with the availability assumed."""
+        """Walk the candidates as the router does (the same function), with the availability
+        the history suggests."""
         if isinstance(decision, BlockedDecision):
             return Outcome("blocked", "blocked", eligible=False, decision=decision)
         if isinstance(decision, QueueDecision):
@@ -417,29 +452,28 @@ class Replay:
                 "queue", decision.reason.value, eligible=bool(decision.excluded), decision=decision
             )
         assert isinstance(decision, StickyDecision)
-        at = decision.context.call.at
-        busy_wait = timedelta(seconds=settings.values.busy_wait_seconds)
-        waited = 0.0
-        first_miss: str | None = None
-        for candidate in decision.candidates:
-            free = self._availability.free_at(candidate.agent.id, at)
-            if free is None:
-                first_miss = first_miss or QueueReason.OFFLINE.value
-                continue
-            if free - at <= busy_wait:
-                waited += (free - at).total_seconds()
-                return Outcome(
-                    "sticky",
-                    candidate.reason.value,
-                    eligible=True,
-                    agent_id=candidate.agent.id,
-                    wait_seconds=waited,
-                    decision=decision,
-                )
-            waited += busy_wait.total_seconds()
-            first_miss = first_miss or QueueReason.BUSY.value
-        reason = first_miss or QueueReason.BUSY.value
-        return Outcome("queue", reason, eligible=True, wait_seconds=waited, decision=decision)
+        knobs = settings.values
+        walk = run_at_once(
+            walk_candidates(
+                decision.candidates,
+                ReplayProbe(self._availability, decision.context.call.at),
+                busy_wait_seconds=knobs.busy_wait_seconds,
+                detour_budget_seconds=knobs.detour_budget_seconds,
+            )
+        )
+        if walk.chosen is None:
+            reason = walk.first_miss or QueueReason.BUSY.value
+            return Outcome(
+                "queue", reason, eligible=True, wait_seconds=walk.waited_seconds, decision=decision
+            )
+        return Outcome(
+            "sticky",
+            walk.chosen.reason.value,
+            eligible=True,
+            agent_id=walk.chosen.agent.id,
+            wait_seconds=walk.waited_seconds,
+            decision=decision,
+        )
 
     def _prune(self, now: datetime) -> None:
         horizon = now - self._keep

@@ -53,3 +53,18 @@ async def release_claims(connection: Executor, call_id: str, outcome: str, at: d
         at,
     )
     return int(status.split()[-1])
+
+
+async def release_claim(
+    connection: Executor, call_id: str, agent_id: int, outcome: str, at: datetime
+) -> bool:
+    """Let one agent go: a candidate passed over while the call tries the next."""
+    status = await connection.execute(
+        "UPDATE sticky_claims SET released_at = $4, outcome = $3 "
+        "WHERE call_id = $1 AND agent_id = $2 AND released_at IS NULL",
+        call_id,
+        agent_id,
+        outcome,
+        at,
+    )
+    return status != "UPDATE 0"

@@ -41,9 +41,11 @@ from routing_core.store import Connection
 HISTORY_DEPTH = 5
 # Only calls where someone answered or a transfer began count as history: a caller who gave up
 # in the queue five times must still reach the agent they spoke with before (and the specialist
-# they were being handed to). The policy applies the minimum talk time to what is left.
+# they were being handed to). The policy applies the minimum talk time to what is left. A
+# consultation that never became a handover (the colleague declined) is not history at all: the
+# caller never talked with that colleague and was not waiting for them.
 _SPOKE = """EXISTS (SELECT 1 FROM interaction_legs spoke
-               WHERE spoke.interaction_id = interactions.id
+               WHERE spoke.interaction_id = interactions.id AND NOT spoke.consultation
                AND (spoke.answered_at IS NOT NULL OR spoke.transferred_from_leg_id IS NOT NULL))"""
 STICKY_CAP_PERIOD = timedelta(hours=1)
 
@@ -109,7 +111,8 @@ _CONTEXT = f"""
     legs AS (  -- read once: the history and the agents below both need them
         SELECT l.interaction_id, l.leg_id, l.agent_id, l.role, l.rang_at, l.answered_at,
                l.ended_at, l.transferred_from_leg_id
-        FROM interaction_legs l WHERE l.interaction_id IN (SELECT id FROM recent)
+        FROM interaction_legs l
+        WHERE l.interaction_id IN (SELECT id FROM recent) AND NOT l.consultation
     )
     SELECT
       (SELECT coalesce(json_agg(json_build_object(

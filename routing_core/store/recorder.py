@@ -82,30 +82,53 @@ class CallRecorder:
         agent: str,
         at: datetime,
         transferred_from_leg_id: str | None = None,
+        consultation: bool = False,
     ) -> bool:
         """An agent's phone started ringing for this call. `agent` is an endpoint or a name."""
         status = await self._pool.execute(
             f"""
             INSERT INTO interaction_legs
-                (interaction_id, leg_id, agent_id, role, rang_at, transferred_from_leg_id)
+                (interaction_id, leg_id, agent_id, role, rang_at, transferred_from_leg_id,
+                 consultation)
             SELECT {_INTERACTION.format("$1")}, $2, {_AGENT.format("$3")},
-                   {_AGENT_ROLE.format("$3")}, $4, $5
+                   {_AGENT_ROLE.format("$3")}, $4, $5, $6
             WHERE {_INTERACTION.format("$1")} IS NOT NULL AND {_AGENT.format("$3")} IS NOT NULL
             ON CONFLICT (interaction_id, leg_id) DO UPDATE SET
                 rang_at = coalesce(interaction_legs.rang_at, excluded.rang_at),
                 transferred_from_leg_id = coalesce(interaction_legs.transferred_from_leg_id,
                                                    excluded.transferred_from_leg_id)
             """,
-            call_id, leg_id, agent, at, transferred_from_leg_id,
+            call_id, leg_id, agent, at, transferred_from_leg_id, consultation,
         )  # fmt: skip
         return status == "INSERT 0 1"
 
     async def transfer(
-        self, call_id: str, from_leg_id: str, to_leg_id: str, to_agent: str, at: datetime
+        self,
+        call_id: str,
+        from_leg_id: str,
+        to_leg_id: str,
+        to_agent: str,
+        at: datetime,
+        consultation: bool = False,
     ) -> bool:
-        """A blind or attended transfer started: the target leg exists from now on, even if the
-        caller hangs up before anyone answers it (that is what makes an escalation stick)."""
-        return await self.leg_rang(call_id, to_leg_id, to_agent, at, from_leg_id)
+        """A transfer started: the target leg exists from now on, even if the caller hangs up
+        before anyone answers it (that is what makes an escalation stick). A `consultation`
+        (the agent consults a colleague first) becomes a handover only by `handover()`."""
+        return await self.leg_rang(
+            call_id, to_leg_id, to_agent, at, from_leg_id, consultation=consultation
+        )
+
+    async def handover(self, call_id: str, leg_id: str) -> bool:
+        """The consulted colleague's leg is a handover: the attended transfer completed, or the
+        caller hung up while waiting for that colleague."""
+        status = await self._pool.execute(
+            f"""
+            UPDATE interaction_legs SET consultation = false
+            WHERE interaction_id = {_INTERACTION.format("$1")} AND leg_id = $2
+            """,
+            call_id, leg_id,
+        )  # fmt: skip
+        return status == "UPDATE 1"
 
     async def leg_answered(self, call_id: str, leg_id: str, at: datetime) -> bool:
         async with self._pool.acquire() as connection, connection.transaction():

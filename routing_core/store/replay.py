@@ -51,7 +51,8 @@ _CALLS = """
            i.queue, i.did, i.started_at, i.ended_at,
            l.leg_id, l.agent_id, l.role, l.rang_at, l.answered_at, l.ended_at AS leg_ended_at,
            l.transferred_from_leg_id IS NOT NULL AS transferred
-    FROM interactions i LEFT JOIN interaction_legs l ON l.interaction_id = i.id
+    FROM interactions i
+    LEFT JOIN interaction_legs l ON l.interaction_id = i.id AND NOT l.consultation
     WHERE ($1::timestamptz IS NULL OR i.started_at >= $1)
       AND ($2::timestamptz IS NULL OR i.started_at < $2)
     ORDER BY i.started_at, i.id, l.rang_at NULLS LAST, l.id

@@ -148,6 +148,36 @@ async def test_d_agent2_back_in_the_queue_is_rung_again(
     assert (await settled(pool, IVAN))["outcome"] == "sticky"
 
 
+async def test_d_with_the_last_agent_paused_the_ticket_owner_is_rung_next(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    """Tatiana spoke with agent1 50 minutes ago; her ticket belongs to agent3. With the owner
+    as the next candidate, agent1 paused means agent3 (claimed, then rung), not the queue."""
+    tatiana = "79123456711"
+    await set_setting(
+        pool, scope=Scope.GLOBAL, scope_value=None, key="target_precedence",
+        value="owner_after_last_agent", actor="e2e",
+    )  # fmt: skip
+    await asyncio.to_thread(asterisk.cli, "queue pause member PJSIP/agent1 queue support")
+    with AgentPhones(asterisk, phone_logs, {"agent3": "uas_answer.xml"}) as phones:
+        result = await call(asterisk, phone_logs, caller_id=tatiana, hold_ms=1000)
+        assert_calls_succeeded(result)
+    assert phones.rung() == {"agent1": 0, "agent2": 0, "agent3": 1, "agent4": 0}
+    row = await settled(pool, tatiana)
+    assert (row["route"], row["outcome"]) == ("sticky", "sticky")
+    [leg] = await legs(pool, row["id"])
+    assert (leg["agent"], leg["answered_at"] is not None) == ("agent3", True)
+    claims = await pool.fetch(
+        "SELECT a.name, c.outcome FROM sticky_claims c JOIN agents a ON a.id = c.agent_id"
+        " WHERE c.call_id = $1 ORDER BY c.claimed_at",
+        row["call_id"],
+    )
+    # agent1 was let go as soon as it was passed over, agent3 held until the answer.
+    assert [(c["name"], c["outcome"]) for c in claims] == [
+        ("agent1", "paused"), ("agent3", "answered")
+    ]  # fmt: skip
+
+
 async def test_e_no_answer_reaches_the_queue_after_the_ring_timeout_not_before(
     asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
 ) -> None:

@@ -86,7 +86,7 @@ async def test_a_sticky_call_handed_on_with_the_attended_transfer_key_keeps_the_
     attended transfer, features.conf), talks with agent3, then hangs up: Ivan talks with agent3
     until Ivan hangs up."""
     await count_short_talks(pool)
-    keys = ["-key", "dtmf", "*2103"]
+    keys = ["-key", "dtmf", "*2103", "-key", "then", "hangup"]
     scenarios = {"agent2": "uas_feature_transfer.xml", "agent3": "uas_answer.xml"}
     with AgentPhones(asterisk, phone_logs, scenarios, extra_args={"agent2": keys}) as phones:
         result = await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=11000)
@@ -106,4 +106,31 @@ async def test_a_sticky_call_handed_on_with_the_attended_transfer_key_keeps_the_
     assert set(by_agent) == {"agent2", "agent3"}
     assert by_agent["agent3"]["transferred_from_leg_id"] == by_agent["agent2"]["leg_id"]
     assert by_agent["agent3"]["answered_at"] is not None
+    assert by_agent["agent3"]["consultation"] is False  # the caller was handed over
     assert await next_callback_target(pool, "+" + IVAN) == ("agent3", "escalated_to_specialist")
+
+
+async def test_a_consultation_the_specialist_declines_is_no_escalation(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    """agent2 takes Ivan's sticky callback and consults agent3 (*2 103); agent3 answers, talks
+    briefly and hangs up; agent2 finishes with Ivan. The next callback goes back to agent2:
+    the caller never reached agent3 and was not waiting for them."""
+    await count_short_talks(pool)
+    keys = ["-key", "dtmf", "*2103", "-key", "then", "stay"]
+    scenarios = {"agent2": "uas_feature_transfer.xml", "agent3": "uas_answer_hangup.xml"}
+    with AgentPhones(asterisk, phone_logs, scenarios, extra_args={"agent2": keys}) as phones:
+        result = await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=11000)
+        assert_calls_succeeded(result)
+        await asyncio.sleep(0.3)
+        assert phones.rung() == {"agent1": 0, "agent2": 1, "agent3": 1, "agent4": 0}
+        agent3_sent = requests_received(phone_logs / "agent3.messages.log", "sent")
+        assert [r.method for r in agent3_sent if r.method == "BYE"] == ["BYE"]  # declined
+        assert len(phones.requests("agent2", "BYE")) == 1  # the caller's end reached agent2
+
+    row = await settled(pool, IVAN)
+    assert (row["outcome"], row["hangup_side"]) == ("sticky", "caller")
+    by_agent = {leg["agent"]: leg for leg in await legs(pool, row["id"])}
+    assert by_agent["agent3"]["transferred_from_leg_id"] == by_agent["agent2"]["leg_id"]
+    assert by_agent["agent3"]["consultation"] is True  # never a handover
+    assert await next_callback_target(pool, "+" + IVAN) == ("agent2", "last_agent")

@@ -16,6 +16,7 @@ from ari_app.ami_connection import AmiLearner, AmiSettings, Recording
 from ari_app.ami_learner import (
     CallEnded,
     CallLearner,
+    Handover,
     LegAnswered,
     LegEnded,
     LegRang,
@@ -96,8 +97,13 @@ def attended_transfer(transferer: str, **target: str) -> dict[str, str]:
     }  # fmt: skip
 
 
-def rang(leg: str, agent: str, source: str | None = None) -> LegRang:
-    return LegRang(CALL, leg, f"PJSIP/{agent}", AT, source)
+def rang(leg: str, agent: str, source: str | None = None, consult: bool = False) -> LegRang:
+    return LegRang(CALL, leg, f"PJSIP/{agent}", AT, source, consultation=consult)
+
+
+def consulted(leg: str, agent: str, by: str) -> LegRang:
+    """The agent talking with the caller (`by`) consults a colleague: not yet a handover."""
+    return rang(leg, agent, source=by, consult=True)
 
 
 def answered(leg: str) -> LegAnswered:
@@ -197,24 +203,31 @@ STORIES = {
          request(A1, soft=True), attended_transfer(A1), hangup(A1),
          request(CALL), request(LOCAL2), hangup(LOCAL1), hangup(LOCAL2), hangup(A3),
          hangup(CALL)],
-        [rang(A1, "agent1"), answered(A1), rang(A3, "agent3", source=A1), answered(A3),
-         ended(A1, "ANSWER", AGENT_SIDE), ended(A3, "ANSWER", CALLER_SIDE),
+        [rang(A1, "agent1"), answered(A1), consulted(A3, "agent3", by=A1), answered(A3),
+         Handover(CALL, A3), ended(A1, "ANSWER", AGENT_SIDE), ended(A3, "ANSWER", CALLER_SIDE),
          call_ended(CALLER_SIDE)],
     ),
     "attended transfer, the specialist hangs up on the caller": (
         [dial_begin(A1), dial_end(A1, "ANSWER"), dial_begin(A3, by=LOCAL2),
          dial_end(A3, "ANSWER", by=LOCAL2), request(A1), attended_transfer(A1), hangup(A1),
          request(A3), hangup(A3), request(CALL, soft=True), hangup(CALL)],
-        [rang(A1, "agent1"), answered(A1), rang(A3, "agent3", source=A1), answered(A3),
-         ended(A1, "ANSWER", AGENT_SIDE), ended(A3, "ANSWER", AGENT_SIDE),
+        [rang(A1, "agent1"), answered(A1), consulted(A3, "agent3", by=A1), answered(A3),
+         Handover(CALL, A3), ended(A1, "ANSWER", AGENT_SIDE), ended(A3, "ANSWER", AGENT_SIDE),
          call_ended(AGENT_SIDE)],
     ),
     "a consultation the specialist declines leaves agent1 with the caller": (
         [dial_begin(A1), dial_end(A1, "ANSWER"), dial_begin(A3, by=LOCAL2),
          dial_end(A3, "ANSWER", by=LOCAL2), request(A3), hangup(A3), request(CALL),
          hangup(A1), hangup(CALL)],
-        [rang(A1, "agent1"), answered(A1), rang(A3, "agent3", source=A1), answered(A3),
+        [rang(A1, "agent1"), answered(A1), consulted(A3, "agent3", by=A1), answered(A3),
          ended(A3, "ANSWER", AGENT_SIDE), ended(A1, "ANSWER", CALLER_SIDE),
+         call_ended(CALLER_SIDE)],
+    ),
+    "a caller who hangs up during the consultation was waiting for the specialist": (
+        [dial_begin(A1), dial_end(A1, "ANSWER"), dial_begin(A3, by=LOCAL2),
+         dial_end(A3, "ANSWER", by=LOCAL2), request(CALL), hangup(CALL)],
+        [rang(A1, "agent1"), answered(A1), consulted(A3, "agent3", by=A1), answered(A3),
+         Handover(CALL, A3), ended(A1, "ANSWER", CALLER_SIDE), ended(A3, "ANSWER", CALLER_SIDE),
          call_ended(CALLER_SIDE)],
     ),
     "attended transfer by a phone (REFER with Replaces) to a call of its own": (
@@ -328,9 +341,18 @@ class FakeRecorder:
         return await self._record("leg_rang", call_id, leg_id)
 
     async def transfer(
-        self, call_id: str, from_leg_id: str, to_leg_id: str, to_agent: str, at: datetime
+        self,
+        call_id: str,
+        from_leg_id: str,
+        to_leg_id: str,
+        to_agent: str,
+        at: datetime,
+        consultation: bool = False,
     ) -> bool:
         return await self._record("transfer", call_id, to_leg_id)
+
+    async def handover(self, call_id: str, leg_id: str) -> bool:
+        return await self._record("handover", call_id, leg_id)
 
     async def leg_answered(self, call_id: str, leg_id: str, at: datetime) -> bool:
         return await self._record("leg_answered", call_id, leg_id)

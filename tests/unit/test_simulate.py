@@ -98,7 +98,7 @@ def test_a_busy_agent_is_a_miss_without_busy_wait_and_a_wait_with_it() -> None:
         call(8, 29, leg(ANNA, 29, 120)),
         call(7, 30),  # Anna's caller calls back at 30: Anna comes free 65 s later
     ]
-    engine = replay(calls, [glob("busy_wait_seconds", 120)])
+    engine = replay(calls, [glob("busy_wait_seconds", 120), glob("detour_budget_seconds", 120)])
     now, then = engine.tallies["in force"], engine.tallies["candidate"]
     assert (now.eligible, now.connected, now.misses) == (1, 0, {"busy": 1})
     assert now.wait_added_seconds == 0
@@ -110,6 +110,22 @@ def test_a_busy_wait_too_short_adds_the_whole_wait_and_misses() -> None:
     calls = [call(7, 0, leg(ANNA, 0, 300)), call(8, 29, leg(ANNA, 29, 120)), call(7, 30)]
     then = replay(calls, [glob("busy_wait_seconds", 20)]).tallies["candidate"]
     assert (then.connected, then.misses, then.wait_added_seconds) == (0, {"busy": 1}, 20)
+
+
+def test_the_detour_budget_caps_the_busy_wait() -> None:
+    calls = [call(7, 0, leg(ANNA, 0, 300)), call(8, 29, leg(ANNA, 29, 120)), call(7, 30)]
+    knobs = [glob("busy_wait_seconds", 120), glob("detour_budget_seconds", 30)]
+    then = replay(calls, knobs).tallies["candidate"]
+    assert (then.connected, then.misses, then.wait_added_seconds) == (0, {"busy": 1}, 30)
+
+
+def test_the_replay_walks_the_candidates_with_the_routers_own_function() -> None:
+    import ari_app.attempt
+    import routing_core.candidates
+
+    walk = routing_core.candidates.walk_candidates
+    assert vars(routing_core.simulate)["walk_candidates"] is walk
+    assert vars(ari_app.attempt)["walk_candidates"] is walk
 
 
 def test_an_agent_without_calls_in_that_hour_counts_as_offline() -> None:
