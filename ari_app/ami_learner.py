@@ -68,6 +68,7 @@ class Recorder(Protocol):
         consultation: bool = False,
     ) -> bool: ...
     async def handover(self, call_id: str, leg_id: str) -> bool: ...
+    async def escalated_to_queue(self, call_id: str, queue: str) -> bool: ...
     async def leg_answered(self, call_id: str, leg_id: str, at: datetime) -> bool: ...
     async def leg_ended(
         self,
@@ -150,7 +151,19 @@ class CallEnded:
         return await recorder.call_ended(self.call_id, self.at, self.side)
 
 
-Write = LegRang | Handover | LegAnswered | LegEnded | CallEnded
+@dataclass(frozen=True, slots=True)
+class EscalatedToQueue:
+    """A transferred caller joined another queue: the escalation is kept even if nobody there
+    answers before the caller gives up."""
+
+    call_id: str
+    queue: str
+
+    async def apply(self, recorder: Recorder) -> bool:
+        return await recorder.escalated_to_queue(self.call_id, self.queue)
+
+
+Write = LegRang | Handover | EscalatedToQueue | LegAnswered | LegEnded | CallEnded
 
 
 # --- the mapping ------------------------------------------------------------------------------
@@ -206,6 +219,8 @@ class CallLearner:
                 return self._blind_transfer(event)
             case "AttendedTransfer":
                 return self._attended_transfer(event, at)
+            case "QueueCallerJoin":
+                return self._queue_join(event)
             case "HangupRequest" | "SoftHangupRequest" as kind:
                 self._hangup_request(event, soft=kind == "SoftHangupRequest")
                 return []
@@ -313,6 +328,19 @@ class CallLearner:
         elif call.partner == from_id:
             call.partner = None
         return writes
+
+    def _queue_join(self, event: Event) -> list[Write]:
+        """The caller joins a queue after an agent transferred them (blind transfer to a queue's
+        extension): an escalation to that queue. A caller's first queue is the router's doing
+        (or the dialplan's) and is not one: no agent handed them over."""
+        call_id = event.get("Uniqueid", "")
+        call = self._calls.get(call_id)
+        queue = event.get("Queue", "")
+        if call is None or not queue or call_id != event.get("Linkedid"):
+            return []
+        if not any(leg.handed_over for leg in call.legs.values()):
+            return []
+        return [EscalatedToQueue(call_id, queue)]
 
     def _hangup_request(self, event: Event, soft: bool) -> None:
         channel = event.get("Uniqueid", "")

@@ -137,9 +137,7 @@ class StickyRouterApp:
         except Exception:
             # The safety net: whatever broke, the caller goes to the queue.
             log.exception("call_failed", call_id=call_id)
-            if not live.caller_gone.is_set() and not live.handed_over:
-                await self._attempt.to_queue(call_id, "router_error")
-            await self._attempt.release(call_id, "router_error")
+            await self._attempt.rescue(live)
         finally:
             self._calls.pop(call_id, None)
 

@@ -20,6 +20,7 @@ from routing_core import (
     BlockedDecision,
     CallRecorder,
     Candidate,
+    CandidateReason,
     Decision,
     HangupSide,
     IncomingCall,
@@ -162,6 +163,18 @@ class Attempt:
             outcome, reason = "abandoned", QueueReason.CALLER_ABANDONED.value
         await self.record(self._recorder.call_routed(call_id, outcome, reason))
 
+    async def rescue(self, live: LiveCall) -> None:
+        """The safety net after an error: the queue (unless the caller already left, or the
+        dialplan already has them), the claims let go, and why."""
+        call_id, reason = live.call.call_id, QueueReason.ROUTER_ERROR.value
+        moved = False
+        if not live.caller_gone.is_set() and not live.handed_over:
+            moved = await self.to_queue(call_id, reason)
+        await self._release(call_id, reason)
+        if moved:
+            await live.started_recorded()
+            await self.record(self._recorder.call_routed(call_id, "queue", reason))
+
     async def to_queue(self, channel_id: str, reason: str) -> bool:
         """The safety net's way out: the queue, with only the reason known."""
         return await self.move(channel_id, self._targets.queue_context, {"STICKY_REASON": reason})
@@ -225,6 +238,7 @@ class AriProbe:
     def __init__(self, attempt: Attempt, live: LiveCall, decision: StickyDecision) -> None:
         self._attempt = attempt
         self._live = live
+        self._second_line = decision.fallback_queue
         knobs = decision.context.settings.values
         self._hold = (
             timedelta(seconds=knobs.ring_timeout_seconds + knobs.detour_budget_seconds)
@@ -243,8 +257,11 @@ class AriProbe:
         if not is_dial_target(candidate.agent.endpoint):
             log.warning("unusable_endpoint", call_id=call.call_id, agent=candidate.agent.name)
             return Availability.UNREACHABLE
+        # A specialist is looked for where they work: the second-line queue escalations go to.
+        escalation = candidate.reason is CandidateReason.ESCALATED_TO_SPECIALIST
+        queue = self._second_line if escalation and self._second_line else call.queue
         return await check_availability(
-            self._attempt.channels, call.call_id, candidate.agent.endpoint, call.queue
+            self._attempt.channels, call.call_id, candidate.agent.endpoint, queue
         )
 
     async def wait_until_free(

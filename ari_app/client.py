@@ -123,6 +123,8 @@ class AriClient:
         backoff = Backoff()
         url = self._base.replace("http", "ws", 1) + "/events"
         params = {"app": self.app, "subscribeAll": "false"}
+        loop = asyncio.get_running_loop()
+        up_since: float | None = None
         while True:
             try:
                 async with self.session.ws_connect(
@@ -131,7 +133,7 @@ class AriClient:
                     heartbeat=self._heartbeat,
                     timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=self._heartbeat),
                 ) as websocket:
-                    backoff.reset()
+                    up_since = asyncio.get_running_loop().time()
                     self.connected.set()
                     log.info("ari_connected", app=self.app)
                     await on_connected()
@@ -148,6 +150,11 @@ class AriClient:
                 # A failing resync must not end event handling for good.
                 log.exception("ari_connection_failed", app=self.app)
             self.connected.clear()
+            # Only a connection that stayed up resets the backoff: one that Asterisk (or a
+            # resync that keeps failing) ends at once must not bring reconnects every 0.2 s.
+            if up_since is not None and loop.time() - up_since >= self._heartbeat:
+                backoff.reset()
+            up_since = None
             delay = backoff.next_delay()
             log.info("ari_reconnecting", app=self.app, in_seconds=delay)
             await asyncio.sleep(delay)

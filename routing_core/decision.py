@@ -52,6 +52,9 @@ class QueueReason(StrEnum):
     NO_CALLER_KEY = "no_caller_key"
     AGENT_INACTIVE = "agent_inactive"
     ROUTER_ERROR = "router_error"
+    # Not a miss: the caller's last call was handed to a second-line queue nobody there took;
+    # the callback goes straight to that queue.
+    ESCALATED_TO_QUEUE = "escalated_to_queue"
 
 
 EXCLUSION_TO_QUEUE_REASON = {
@@ -107,6 +110,7 @@ class StickyDecision:
     candidates: tuple[Candidate, ...]
     excluded: tuple[ExcludedCandidate, ...] = ()
     route: Route = Route.STICKY
+    fallback_queue: str | None = None  # on a miss, this queue instead of the call's own
 
     @property
     def target(self) -> Candidate:
@@ -119,6 +123,7 @@ class QueueDecision:
     reason: QueueReason
     excluded: tuple[ExcludedCandidate, ...] = ()
     route: Route = Route.QUEUE
+    queue: str | None = None  # a queue other than the call's own (second line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,3 +134,12 @@ class BlockedDecision:
 
 
 Decision = StickyDecision | QueueDecision | BlockedDecision
+
+
+def destination_queue(decision: Decision) -> str | None:
+    """The queue a missed or queued call goes to when it is not the call's own."""
+    if isinstance(decision, StickyDecision):
+        return decision.fallback_queue
+    if isinstance(decision, QueueDecision):
+        return decision.queue
+    return None

@@ -17,6 +17,7 @@ from routing_core.decision import (
     Decision,
     QueueDecision,
     StickyDecision,
+    destination_queue,
 )
 from routing_core.model import BlockDestinationKind
 
@@ -50,6 +51,9 @@ def fallback_variables(decision: Decision, reason: str) -> dict[str, str]:
         variables["STICKY_CALLERID_NAME"] = callerid_name(identity)
     if isinstance(decision, StickyDecision):
         variables["STICKY_TARGET"] = decision.target.agent.name
+    queue = destination_queue(decision)
+    if queue:  # second line: a missed or queued escalation never goes back to first line
+        variables["QUEUE_NAME"] = queue
     if isinstance(decision, BlockedDecision):
         variables["STICKY_BLOCK_KIND"] = decision.block.destination_kind.value
         variables["STICKY_BLOCK_DESTINATION"] = decision.block.destination

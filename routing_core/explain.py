@@ -36,6 +36,7 @@ _QUEUE_WORDS = {
     QueueReason.PAUSED: "the agent is paused in the queue",
     QueueReason.OFFLINE: "the agent is not logged in to the queue",
     QueueReason.UNREACHABLE: "the agent's phone cannot be reached",
+    QueueReason.ESCALATED_TO_QUEUE: "their last call was handed to a second-line queue",
     QueueReason.NO_ANSWER: "the agent did not answer within the ring timeout",
     QueueReason.REJECTED: "the agent rejected the call",
     QueueReason.CAP_REACHED: "the agent has reached the cap on sticky calls this hour",
@@ -146,7 +147,8 @@ def explain(decision: Decision) -> list[str]:
         until = f" until {block.expires_at:%Y-%m-%d %H:%M}" if block.expires_at else ""
         lines.append(f"Decision: the caller is under a block{until}: send to {where}, no agent.")
     elif isinstance(decision, QueueDecision):
-        lines.append(f"Decision: queue {call.queue}: {_queue_words(decision, call.at)}.")
+        queue = decision.queue or call.queue
+        lines.append(f"Decision: queue {queue}: {_queue_words(decision, call.at)}.")
     else:
         for position, candidate in enumerate(decision.candidates, start=1):
             why = candidate_reason(candidate, call.at, knobs.window_minutes)
@@ -154,7 +156,7 @@ def explain(decision: Decision) -> list[str]:
         target = decision.target.agent.name
         lines.append(
             f"Decision: ring {target} first (for up to {knobs.ring_timeout_seconds} s); "
-            f"on any miss, queue {call.queue}."
+            f"on any miss, queue {decision.fallback_queue or call.queue}."
         )
     return lines
 

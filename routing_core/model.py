@@ -114,6 +114,7 @@ class PastInteraction:
     ended_at: datetime
     legs: tuple[Leg, ...]
     hangup_side: HangupSide | None = None
+    escalated_queue: str | None = None  # the second-line queue an agent handed the caller to
 
 
 class PairingKind(StrEnum):

@@ -57,6 +57,14 @@ def decide(
         return QueueDecision(context, QueueReason.AMBIGUOUS_CALLER)
 
     candidates = _candidates(call, facts, knobs)
+    escalated_queue = _escalated_queue(call, facts, knobs)
+    escalation = any(c.reason is CandidateReason.ESCALATED_TO_SPECIALIST for c in candidates)
+    if escalated_queue is not None and not escalation:
+        # Handed to second line, and nobody there took the call: straight back to that queue,
+        # never to first line.
+        return QueueDecision(context, QueueReason.ESCALATED_TO_QUEUE, queue=escalated_queue)
+    # A specialist who cannot take the callback leaves it with second line too.
+    second_line = (escalated_queue or knobs.escalation_queue or None) if escalation else None
     if not candidates:
         reason = QueueReason.WINDOW_EXPIRED if context.last_contact else QueueReason.NO_HISTORY
         return QueueDecision(context, reason)
@@ -71,8 +79,8 @@ def decide(
             excluded.append(ExcludedCandidate(candidate, exclusion))
     if not allowed:
         reason = EXCLUSION_TO_QUEUE_REASON[excluded[0].exclusion]
-        return QueueDecision(context, reason, tuple(excluded))
-    return StickyDecision(context, tuple(allowed), tuple(excluded))
+        return QueueDecision(context, reason, tuple(excluded), queue=second_line)
+    return StickyDecision(context, tuple(allowed), tuple(excluded), fallback_queue=second_line)
 
 
 def _in_window(call: IncomingCall, interaction: PastInteraction, knobs: RoutingSettings) -> bool:
@@ -104,6 +112,12 @@ def _candidates(call: IncomingCall, facts: CallerFacts, knobs: RoutingSettings) 
         if all(candidate.agent.id != kept.agent.id for kept in unique):
             unique.append(candidate)
     return unique
+
+
+def _escalated_queue(call: IncomingCall, facts: CallerFacts, knobs: RoutingSettings) -> str | None:
+    """Rule 1 for a queue: the newest call in the window was handed to a second-line queue."""
+    recent = [i for i in facts.history if _in_window(call, i, knobs)]
+    return recent[0].escalated_queue if recent else None
 
 
 def _escalation_target(

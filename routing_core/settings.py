@@ -53,6 +53,9 @@ class RoutingSettings(BaseModel):
         pattern=r"^[A-Za-z0-9_][A-Za-z0-9_/-]*$",
     )
     fallback_priority_boost: int = Field(0, ge=0, le=100)
+    # Where escalations fall back to (set it per queue): a callback whose specialist cannot
+    # take it goes to this queue (second line), never back to first line. Empty: the same queue.
+    escalation_queue: str = Field("", max_length=80, pattern=r"^[A-Za-z0-9_-]*$")
     ambiguous_number_sticky: bool = False
     use_personal_manager: bool = False
     # Phones without a screen show `[T-1001] Ivan Petrov` as the caller's name (agents only).

@@ -65,6 +65,7 @@ class ReplayCall:
     started_at: datetime
     ended_at: datetime | None
     legs: tuple[Leg, ...]
+    escalated_queue: str | None = None
 
     @property
     def spoke(self) -> bool:
@@ -358,6 +359,7 @@ class Replay:
             started_at=call.started_at,
             ended_at=call.ended_at,
             legs=call.legs,
+            escalated_queue=call.escalated_queue,
         )
         # Re-inserted on every call, so the dict is ordered by each caller's latest call: the
         # sweep in `_prune` only looks at the front.

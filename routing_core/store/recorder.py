@@ -130,6 +130,19 @@ class CallRecorder:
         )  # fmt: skip
         return status == "UPDATE 1"
 
+    async def escalated_to_queue(self, call_id: str, queue: str) -> bool:
+        """An agent handed the caller to another queue (second line); the first such queue
+        stays, and the call's own queue never counts."""
+        status = await self._pool.execute(
+            """
+            UPDATE interactions SET escalated_queue = $2
+            WHERE call_id = $1 AND escalated_queue IS NULL AND queue IS DISTINCT FROM $2
+            """,
+            call_id,
+            queue,
+        )
+        return status == "UPDATE 1" or await self._known(call_id)
+
     async def leg_answered(self, call_id: str, leg_id: str, at: datetime) -> bool:
         async with self._pool.acquire() as connection, connection.transaction():
             status = await connection.execute(

@@ -50,7 +50,7 @@ _CALLS = """
     SELECT i.id, i.call_id, i.caller_number, i.key_kind, i.key_value, i.customer_id, i.ticket_id,
            i.queue, i.did, i.started_at, i.ended_at,
            l.leg_id, l.agent_id, l.role, l.rang_at, l.answered_at, l.ended_at AS leg_ended_at,
-           l.transferred_from_leg_id IS NOT NULL AS transferred
+           l.transferred_from_leg_id IS NOT NULL AS transferred, i.escalated_queue
     FROM interactions i
     LEFT JOIN interaction_legs l ON l.interaction_id = i.id AND NOT l.consultation
     WHERE ($1::timestamptz IS NULL OR i.started_at >= $1)
@@ -153,7 +153,8 @@ async def read_worked_hours(connection: Connection) -> set[tuple[int, int]]:
 
 # Column positions in _CALLS: rows are read by index, a million times.
 (_ID, _CALL_ID, _NUMBER, _KIND, _KEY, _CUSTOMER, _TICKET, _QUEUE, _DID, _STARTED, _ENDED,
- _LEG_ID, _AGENT, _ROLE, _RANG, _ANSWERED, _LEG_ENDED, _TRANSFERRED) = range(18)  # fmt: skip
+ _LEG_ID, _AGENT, _ROLE, _RANG, _ANSWERED, _LEG_ENDED, _TRANSFERRED,
+ _ESCALATED_QUEUE) = range(19)  # fmt: skip
 _ROLES = {role.value: role for role in AgentRole}
 _KINDS = {kind.value: kind for kind in KeyKind}
 
@@ -163,7 +164,7 @@ def _call(row: Any, legs: list[Leg]) -> ReplayCall:
     return ReplayCall(
         row[_ID], row[_CALL_ID], row[_NUMBER], _KINDS[kind] if kind else None, row[_KEY],
         row[_CUSTOMER], row[_TICKET], row[_QUEUE], row[_DID], row[_STARTED], row[_ENDED],
-        tuple(legs),
+        tuple(legs), row[_ESCALATED_QUEUE],
     )  # fmt: skip
 
 

@@ -134,3 +134,90 @@ async def test_a_consultation_the_specialist_declines_is_no_escalation(
     assert by_agent["agent3"]["transferred_from_leg_id"] == by_agent["agent2"]["leg_id"]
     assert by_agent["agent3"]["consultation"] is True  # never a handover
     assert await next_callback_target(pool, "+" + IVAN) == ("agent2", "last_agent")
+
+
+UNKNOWN = "79990000005"  # a caller the demo does not know: what the first call teaches is all
+
+
+async def test_an_escalation_to_the_second_line_queue_is_remembered_though_nobody_took_it(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    """agent1 (first line) answers a queue call and blind-transfers it (REFER) to the
+    second-line queue, where nobody is free (agent3 paused); the caller gives up. The callback
+    goes straight to the second-line queue: agent3 rings, first line does not."""
+    for agent in ("agent2", "agent3", "agent4"):
+        await asyncio.to_thread(asterisk.cli, f"queue pause member PJSIP/{agent} queue support")
+    await asyncio.to_thread(asterisk.cli, "queue pause member PJSIP/agent3 queue second-line")
+    refer_to = ["-key", "refer_to", f"sip:second-line@127.0.0.1:{asterisk.sip_port}"]
+    first_logs = phone_logs / "first"
+    scenarios = {"agent1": "uas_blind_transfer.xml"}
+    with AgentPhones(asterisk, first_logs, scenarios, extra_args={"agent1": refer_to}) as phones:
+        result = await call(asterisk, first_logs, caller_id=UNKNOWN, hold_ms=5000)
+        assert_calls_succeeded(result)
+    assert phones.rung() == {"agent1": 1, "agent2": 0, "agent3": 0, "agent4": 0}
+    first = await settled(pool, UNKNOWN)
+    assert first["escalated_queue"] == "second-line"
+
+    await asyncio.to_thread(asterisk.cli, "queue unpause member PJSIP/agent3")
+    for agent in ("agent2", "agent4"):
+        await asyncio.to_thread(asterisk.cli, f"queue unpause member PJSIP/{agent} queue support")
+    callback_logs = phone_logs / "callback"
+    with AgentPhones(asterisk, callback_logs, {"agent3": "uas_answer.xml"}) as phones:
+        result = await call(asterisk, callback_logs, caller_id=UNKNOWN, hold_ms=1500)
+        assert_calls_succeeded(result)
+    assert phones.rung() == {"agent1": 0, "agent2": 0, "agent3": 1, "agent4": 0}
+    callback = await pool.fetchrow(
+        "SELECT * FROM interactions WHERE caller_number = $1 AND call_id <> $2",
+        "+" + UNKNOWN, first["call_id"],
+    )  # fmt: skip
+    assert callback is not None
+    assert (callback["route"], callback["route_reason"]) == ("queue", "escalated_to_queue")
+
+
+async def escalations_of_support_go_to_second_line(pool: asyncpg.Pool) -> None:
+    await set_setting(
+        pool, scope=Scope.QUEUE, scope_value="support", key="escalation_queue",
+        value="second-line", actor="e2e",
+    )  # fmt: skip
+
+
+OLGA = "79123456702"  # hung up 25 minutes ago while being transferred to specialist agent3
+
+
+async def test_a_specialist_is_checked_in_the_queue_they_work_in(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    """agent3 is not in the first-line queue at all, only in second-line, where support's
+    escalations go: the callback still rings agent3 directly."""
+    await escalations_of_support_go_to_second_line(pool)
+    await asyncio.to_thread(asterisk.log_out_agent, "agent3")
+    with AgentPhones(asterisk, phone_logs, {"agent3": "uas_answer.xml"}) as phones:
+        result = await call(asterisk, phone_logs, caller_id=OLGA, hold_ms=1500)
+        assert_calls_succeeded(result)
+    assert phones.rung() == {"agent1": 0, "agent2": 0, "agent3": 1, "agent4": 0}
+    row = await settled(pool, OLGA)
+    assert (row["route"], row["route_reason"], row["outcome"]) == (
+        "sticky", "escalated_to_specialist", "sticky"
+    )  # fmt: skip
+
+
+async def test_a_missed_specialist_falls_back_to_second_line_never_to_first_line(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    """agent3 does not answer Olga's callback: the call goes on to second-line (where agent3
+    rings again), and no first-line agent rings."""
+    await escalations_of_support_go_to_second_line(pool)
+    await set_setting(
+        pool, scope=Scope.GLOBAL, scope_value=None, key="ring_timeout_seconds", value=3,
+        actor="e2e",
+    )  # fmt: skip
+    with AgentPhones(asterisk, phone_logs, {"agent3": "uas_noanswer.xml"}) as phones:
+        result = await call(asterisk, phone_logs, caller_id=OLGA, hold_ms=7000)
+        assert_calls_succeeded(result)
+    rung = phones.rung()
+    assert (rung["agent1"], rung["agent2"], rung["agent4"]) == (0, 0, 0)
+    assert rung["agent3"] >= 2  # the sticky attempt, then second-line's ringall
+    row = await settled(pool, OLGA)
+    assert (row["route"], row["outcome"], row["outcome_reason"]) == (
+        "sticky", "queue", "no_answer"
+    )  # fmt: skip

@@ -16,6 +16,7 @@ from ari_app.ami_connection import AmiLearner, AmiSettings, Recording
 from ari_app.ami_learner import (
     CallEnded,
     CallLearner,
+    EscalatedToQueue,
     Handover,
     LegAnswered,
     LegEnded,
@@ -73,6 +74,13 @@ def request(uid: str, soft: bool = False, linked: str = CALL) -> dict[str, str]:
 
 def hangup(uid: str, linked: str = CALL) -> dict[str, str]:
     return {"Event": "Hangup", "Channel": _name(uid), "Uniqueid": uid, "Linkedid": linked}
+
+
+def queue_join(uid: str, queue: str) -> dict[str, str]:
+    return {
+        "Event": "QueueCallerJoin", "Channel": _name(uid), "Uniqueid": uid, "Linkedid": CALL,
+        "Queue": queue, "Position": "1", "Count": "1",
+    }  # fmt: skip
 
 
 def blind_transfer(transferer: str, result: str = "Success") -> dict[str, str]:
@@ -190,6 +198,18 @@ STORIES = {
         [rang(A1, "agent1"), answered(A1), ended(A1, "ANSWER", AGENT_SIDE),
          rang(A3, "agent3", source=A1), rang(A4, "agent4", source=A1), answered(A4),
          ended(A3, "CANCEL", None)],
+    ),
+    "blind transfer to the second-line queue, the caller gives up waiting there": (
+        [dial_begin(A1), dial_end(A1, "ANSWER"), blind_transfer(A1), hangup(A1),
+         queue_join(CALL, "second-line"), request(CALL), hangup(CALL)],
+        [rang(A1, "agent1"), answered(A1), ended(A1, "ANSWER", AGENT_SIDE),
+         EscalatedToQueue(CALL, "second-line"), call_ended(CALLER_SIDE)],
+    ),
+    "the router's own fallback to a queue is no escalation": (
+        [queue_join(CALL, "support"), dial_begin(A1), dial_end(A1, "ANSWER"), request(CALL),
+         hangup(CALL)],
+        [rang(A1, "agent1"), answered(A1), ended(A1, "ANSWER", CALLER_SIDE),
+         call_ended(CALLER_SIDE)],
     ),
     "a failed blind transfer changes nothing": (
         [dial_begin(A1), dial_end(A1, "ANSWER"), blind_transfer(A1, result="Fail"),
@@ -353,6 +373,9 @@ class FakeRecorder:
 
     async def handover(self, call_id: str, leg_id: str) -> bool:
         return await self._record("handover", call_id, leg_id)
+
+    async def escalated_to_queue(self, call_id: str, queue: str) -> bool:
+        return await self._record("escalated_to_queue", call_id, queue)
 
     async def leg_answered(self, call_id: str, leg_id: str, at: datetime) -> bool:
         return await self._record("leg_answered", call_id, leg_id)

@@ -212,3 +212,47 @@ def test_ambiguous_caller_keeps_every_candidate_customer_and_no_ticket() -> None
     assert [c.name for c in decision.context.identity.customers] == ["Ivan Petrov", "Romashka"]
     assert decision.context.identity.customer is None
     assert decision.context.identity.ticket is None
+
+
+def test_a_caller_handed_to_a_second_line_queue_nobody_took_goes_straight_back_there() -> None:
+    """First line answered, handed the caller to second line, nobody there rang: no specialist
+    leg, but the escalation is remembered (never back to agent1, first line)."""
+    escalated = replace(interaction(20, talk(1, 180, 21)), escalated_queue="second-line")
+    decision = decide(call(), facts(escalated), settings())
+    assert isinstance(decision, QueueDecision)
+    assert (decision.reason, decision.queue) == (QueueReason.ESCALATED_TO_QUEUE, "second-line")
+
+
+def test_an_escalation_to_a_queue_outside_the_window_is_forgotten() -> None:
+    escalated = replace(interaction(200, talk(1, 180, 201)), escalated_queue="second-line")
+    decision = decide(call(), facts(escalated), settings())
+    assert isinstance(decision, QueueDecision)
+    assert (decision.reason, decision.queue) == (QueueReason.WINDOW_EXPIRED, None)
+
+
+def test_the_specialist_who_took_it_in_second_line_is_rung_with_second_line_behind() -> None:
+    taken = replace(
+        interaction(20, talk(1, 100, 25), replace(talk(3, 300, 20, leg="s"), transferred=True)),
+        escalated_queue="second-line",
+    )
+    decision = decide(call(), facts(taken), settings())
+    assert isinstance(decision, StickyDecision)
+    assert decision.target.agent.name == "agent3"
+    assert decision.fallback_queue == "second-line"
+
+
+def test_a_specialist_missing_falls_back_to_the_queues_escalation_queue() -> None:
+    handed = interaction(25, talk(1, 180, 26), transfer_unanswered(3, 25))
+    decision = decide(call(), facts(handed), settings(escalation_queue="second-line"))
+    assert isinstance(decision, StickyDecision)
+    assert decision.fallback_queue == "second-line"
+    # Not an escalation: the call's own queue stays the fallback.
+    plain = decide(call(), facts(interaction(25, talk(1, 180, 26))), settings(escalation_queue="x"))
+    assert isinstance(plain, StickyDecision)
+    assert plain.fallback_queue is None
+
+
+@pytest.mark.parametrize("hostile", ["second line", "q,1", "q&r", "${X}", "a" * 81])
+def test_an_escalation_queue_is_a_queue_name_and_nothing_else(hostile: str) -> None:
+    with pytest.raises(ValueError, match="escalation_queue"):
+        settings(escalation_queue=hostile)
