@@ -19,13 +19,22 @@ from datetime import UTC, datetime
 
 import structlog
 
+from agi.probe import AgiProbe
 from agi.protocol import AgiHangup, AgiSession
 from agi.reports import agent_endpoint, hangup_side, leg_times, sticky_leg_id
 from agi.server import Handler
 from agi.variables import incoming_call, set_variables
-from routing_core import BlockedDecision, CallRecorder, Decision, QueueDecision, RoutingService
-from routing_core.attempt import AttemptOutcome, attempt_outcome
-from routing_core.dialplan_variables import attempt_variables
+from routing_core import (
+    BlockedDecision,
+    CallRecorder,
+    Decision,
+    QueueDecision,
+    RoutingService,
+    StickyDecision,
+)
+from routing_core.attempt import CALLER_ABANDONED, AttemptOutcome, attempt_outcome
+from routing_core.candidates import walk_candidates
+from routing_core.dialplan_variables import attempt_variables, fallback_variables
 from routing_core.model import HangupSide
 
 log = structlog.get_logger("sticky_router.agi")
@@ -71,19 +80,59 @@ class AgiScripts:
     # -- scripts ------------------------------------------------------------------------------
 
     async def lookup(self, session: AgiSession) -> None:
+        """The decision, and for a sticky one the walk over its candidates (the same as in ARI
+        mode: routing_core.candidates, with the facts read through this session): the dialplan
+        then rings the chosen agent, or queues the caller with the reason."""
         request = session.request
         try:
             call = incoming_call(request, self._clock())
             async with asyncio.timeout(self._decide_timeout):
                 decision = await self._routing.decide(call)
-            variables = attempt_variables(decision)
         except Exception:
             # The safety net: whatever broke, the dialplan carries on to the queue.
             log.exception("agi_lookup_failed", call_id=request.get("uniqueid"))
             await set_variables(session, dict(ROUTER_ERROR))
             return
         self._record_aside(call.call_id, lambda: self._record_start(decision))
+        if isinstance(decision, StickyDecision):
+            variables = await self._walk(session, decision)
+        else:
+            variables = attempt_variables(decision)
         await set_variables(session, variables)
+
+    async def _walk(self, session: AgiSession, decision: StickyDecision) -> dict[str, str]:
+        call_id = decision.context.call.call_id
+        knobs = decision.context.settings.values
+        try:
+            walk = await walk_candidates(
+                decision.candidates,
+                AgiProbe(session, self._routing, decision, self._clock),
+                busy_wait_seconds=knobs.busy_wait_seconds,
+                detour_budget_seconds=knobs.detour_budget_seconds,
+            )
+        except AgiHangup:
+            self._report_miss(call_id, CALLER_ABANDONED)  # the hangup handler records the end
+            raise
+        except Exception:
+            log.exception("agi_walk_failed", call_id=call_id)
+            self._report_miss(call_id, ROUTER_ERROR["STICKY_REASON"])
+            return {**fallback_variables(decision, ROUTER_ERROR["STICKY_REASON"]), **ROUTER_ERROR}
+        if walk.chosen is not None:
+            return attempt_variables(decision, walk.chosen)
+        reason = walk.first_miss or "busy"
+        self._report_miss(call_id, reason)
+        return {**fallback_variables(decision, reason), "STICKY_ROUTE": "queue"}
+
+    def _report_miss(self, call_id: str, reason: str) -> None:
+        """No candidate was rung: the claims go, and the call is the queue's (or abandoned)."""
+        at = self._clock()
+        outcome = "abandoned" if reason == CALLER_ABANDONED else "queue"
+
+        async def record() -> None:
+            await self._routing.release(call_id, reason, at)
+            await self._recorder.call_routed(call_id, outcome, reason)
+
+        self._record_aside(call_id, record)
 
     async def result(self, session: AgiSession) -> None:
         """AGI(.../result,<DIALSTATUS or busy|paused|offline|unreachable>,<agent>[,DIALEDTIME,

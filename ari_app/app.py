@@ -38,9 +38,9 @@ from ari_app.availability import DeviceWatch
 from ari_app.channels import AriChannels, Channels
 from ari_app.client import AriClient, Event
 from ari_app.resync import Sweeper
-from ari_app.ringing import RingingListener
 from ari_app.watch import HandedOverCalls
 from routing_core import CallRecorder, IncomingCall, RoutingService
+from routing_core.ringing import RingingListener
 
 log = structlog.get_logger("sticky_router.ari")
 

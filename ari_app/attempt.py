@@ -34,6 +34,7 @@ from routing_core.dialplan_variables import (
     attempt_variables,
     fallback_variables,
     is_dial_target,
+    is_queue_name,
     queue_reason,
 )
 from routing_core.model import BlockDestinationKind
@@ -254,12 +255,13 @@ class AriProbe:
         call = self._live.call
         if self._live.caller_gone.is_set():
             return Availability.BUSY  # nothing more to try: the walk ends without a choice
-        if not is_dial_target(candidate.agent.endpoint):
-            log.warning("unusable_endpoint", call_id=call.call_id, agent=candidate.agent.name)
-            return Availability.UNREACHABLE
         # A specialist is looked for where they work: the second-line queue escalations go to.
         escalation = candidate.reason is CandidateReason.ESCALATED_TO_SPECIALIST
         queue = self._second_line if escalation and self._second_line else call.queue
+        if not is_dial_target(candidate.agent.endpoint) or not is_queue_name(queue):
+            # Nothing unchecked reaches a dialplan function or Dial().
+            log.warning("unusable_endpoint_or_queue", call_id=call.call_id, queue=queue)
+            return Availability.UNREACHABLE
         return await check_availability(
             self._attempt.channels, call.call_id, candidate.agent.endpoint, queue
         )

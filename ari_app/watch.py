@@ -24,9 +24,9 @@ import structlog
 
 from ari_app.channels import AriUnavailable, ChannelGone, Channels
 from ari_app.client import Event
-from ari_app.ringing import RingingListener, RingSource
 from routing_core import CallRecorder, HangupSide, RoutingService
 from routing_core.attempt import attempt_outcome
+from routing_core.ringing import RingingListener, RingSource
 
 log = structlog.get_logger("sticky_router.ari")
 

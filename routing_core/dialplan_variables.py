@@ -68,8 +68,16 @@ def queue_reason(decision: Decision) -> str:
     return decision.target.reason.value
 
 
+# A queue name that goes into a dialplan function (QUEUE_MEMBER_LIST(name)).
+QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
+
+
 def is_dial_target(endpoint: str) -> bool:
     return len(endpoint) <= 100 and DIAL_TARGET.fullmatch(endpoint) is not None
+
+
+def is_queue_name(queue: str) -> bool:
+    return QUEUE_NAME.fullmatch(queue) is not None
 
 
 def attempt_variables(decision: Decision, chosen: Candidate | None = None) -> dict[str, str]:

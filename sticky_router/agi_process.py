@@ -18,7 +18,7 @@ from aiohttp import web
 
 from agi.scripts import AgiScripts
 from agi.server import AgiServer
-from ari_app.ami_connection import AmiLearner, AmiSettings
+from ami.connection import AmiLearner, AmiSettings
 from routing_core import CallRecorder, RoutingService
 from sticky_router import database
 from sticky_router.metrics import PrometheusObserver

@@ -17,7 +17,7 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.exc import SQLAlchemyError
 
-from ari_app.ami_connection import AmiSettings
+from ami.connection import AmiSettings
 from routing_core import IncomingCall, RoutingService, explain
 from routing_core.decision import Decision, QueueDecision, StickyDecision
 from sticky_router import database

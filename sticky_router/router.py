@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import asyncpg
 import structlog
 
-from ari_app.ami_connection import AmiLearner, AmiSettings
+from ami.connection import AmiLearner, AmiSettings
 from ari_app.app import DialplanTargets, StickyRouterApp
 from ari_app.client import AriClient
 from routing_core import CallRecorder, RoutingService

@@ -1,10 +1,10 @@
 """From "agent X's phone is ringing for call C" to the pop on X's screen.
 
 `PopDispatcher.agent_ringing` is what the ARI application and the AMI learner call (see
-ari_app/ringing.py). It returns at once; a task of its own then finds the agent, waits (briefly)
-for the router's record of the call, records the ring once (`agent_pops`: the ARI app and AMI
-both report a sticky ring, and only the first makes a pop), reads the pop and hands it to the
-hub. Any failure is logged and forgotten: a pop is never worth a call.
+routing_core/ringing.py). It returns at once; a task of its own then finds the agent, waits
+(briefly) for the router's record of the call, records the ring once (`agent_pops`: the ARI app
+and AMI both report a sticky ring, and only the first makes a pop), reads the pop and hands it to
+the hub. Any failure is logged and forgotten: a pop is never worth a call.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from datetime import datetime
 import asyncpg
 import structlog
 
-from ari_app.ringing import RingSource
+from routing_core.ringing import RingSource
 from web import pop_store
 from web.pop_hub import PopHub
 

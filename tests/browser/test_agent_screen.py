@@ -262,3 +262,27 @@ async def test_screen_reconnects_by_itself_and_shows_a_pop_it_missed_meanwhile(
         caller = in_background(call(asterisk, again, caller_id=IVAN, hold_ms=2000))
         await agent2.wait_for_selector(POP, timeout=20_000)
         assert_calls_succeeded(await caller)
+
+
+async def test_the_colleague_a_sticky_call_is_handed_to_sees_who_handed_it_over(
+    chromium: Browser,
+    contexts: list[BrowserContext],
+    base_url: str,
+    asterisk: LocalAsterisk,
+    phone_logs: Path,
+    artifacts: Path,
+) -> None:
+    """Ivan's callback reaches agent2, who hands him to specialist agent3 (SIP REFER). agent3's
+    screen (Russian) pops with the caller and who transferred him; the caller stays on."""
+    agent3 = await open_screen(chromium, contexts, base_url, "agent3")
+    refer_to = ["-key", "refer_to", f"sip:agent3@127.0.0.1:{asterisk.sip_port}"]
+    scenarios = {"agent2": "uas_blind_transfer.xml", "agent3": "uas_answer.xml"}
+    with AgentPhones(asterisk, phone_logs, scenarios, extra_args={"agent2": refer_to}):
+        caller = in_background(call(asterisk, phone_logs, caller_id=IVAN, hold_ms=7000))
+        await agent3.wait_for_selector(POP, timeout=20_000)
+        why = agent3.locator('[data-role="why"]')
+        assert await why.get_attribute("class") == "why why-transfer"
+        assert (await why.text_content() or "").startswith("Вам перевёл Boris")
+        assert await text(agent3, '[data-role="caller-name"]') == "Ivan Petrov"
+        await agent3.screenshot(path=str(artifacts / "pop-transfer-agent3.png"), full_page=True)
+        assert_calls_succeeded(await caller)

@@ -1,7 +1,9 @@
 """The FastAGI scripts through the real AgiServer and the core on a real PostgreSQL.
 
-A small fake Asterisk sends the AGI header and answers `200 result=1` to every command; what it
-was told is what a dialplan would see.
+A small fake Asterisk sends the AGI header, answers `200 result=1` to every SET VARIABLE and
+evaluates GET FULL VARIABLE from a table of what the sandbox's Asterisk says (every agent in the
+queue, nobody paused, every phone free) unless a test says otherwise; what it was told is what
+a dialplan would see.
 """
 
 from __future__ import annotations
@@ -19,12 +21,21 @@ from agi.scripts import AgiScripts
 from agi.server import AgiServer
 from routing_core import CallRecorder, RoutingService
 from sticky_router.demo import seed_demo
+from tests.integration.agi_peer import SANDBOX, full_variable_reply
 
 IVAN = "+79123456701"
 
 
-async def asterisk(port: int, script: str, env: dict[str, str], *args: str) -> dict[str, str]:
+async def asterisk(
+    port: int,
+    script: str,
+    env: dict[str, str],
+    *args: str,
+    functions: dict[str, str] | None = None,
+    asked: list[str] | None = None,
+) -> dict[str, str]:
     """Run one AGI script like Asterisk would; returns the channel variables it was given."""
+    table = SANDBOX | (functions or {})
     lines = {"network": "yes", "network_script": script, "request": f"agi://127.0.0.1/{script}"}
     lines |= env
     lines |= {f"arg_{n}": arg for n, arg in enumerate(args, start=1)}
@@ -35,6 +46,12 @@ async def asterisk(port: int, script: str, env: dict[str, str], *args: str) -> d
     try:
         while line := await asyncio.wait_for(reader.readline(), 5):
             words = shlex.split(line.decode())
+            if words[:3] == ["GET", "FULL", "VARIABLE"]:
+                if asked is not None:
+                    asked.append(words[3])
+                writer.write(full_variable_reply(words[3], table))
+                await writer.drain()
+                continue
             assert words[:2] == ["SET", "VARIABLE"], line
             variables[words[2].removeprefix("__")] = words[3]
             writer.write(b"200 result=1\n")
@@ -52,8 +69,17 @@ class Agi:
         self.scripts = AgiScripts(self.routing, CallRecorder(pool), record_timeout=record_timeout)
         self.server = AgiServer(self.scripts.handlers(), "127.0.0.1", 0, header_timeout=2)
 
-    async def run(self, script: str, env: dict[str, str], *args: str) -> dict[str, str]:
-        variables = await asterisk(self.server.port, script, env, *args)
+    async def run(
+        self,
+        script: str,
+        env: dict[str, str],
+        *args: str,
+        functions: dict[str, str] | None = None,
+        asked: list[str] | None = None,
+    ) -> dict[str, str]:
+        variables = await asterisk(
+            self.server.port, script, env, *args, functions=functions, asked=asked
+        )
         await self.scripts.drain()  # the records are written aside: wait for them here
         return variables
 
@@ -76,7 +102,6 @@ async def test_lookup_for_ivan_rings_agent2(agi: Agi, db: asyncpg.Pool) -> None:
     assert variables["STICKY_ROUTE"] == "sticky"
     assert variables["STICKY_TARGET"] == "agent2"  # the name, as in ARI mode
     assert variables["STICKY_TARGET_ENDPOINT"] == "PJSIP/agent2"
-    assert variables["STICKY_BUSY_WAIT"] == "0"
     assert variables["STICKY_REASON"] == "last_agent"
     assert variables["STICKY_RING_TIMEOUT"] == "15"
     assert variables["STICKY_ANNOUNCE"] == "1"
@@ -284,3 +309,37 @@ async def test_answered_records_the_agent_queue_connected(agi: Agi, db: asyncpg.
     assert call is not None
     assert (call["outcome"], call["hangup_side"]) == ("queue", "caller")
     assert call["ended_at"] >= leg["ended_at"]
+
+
+async def test_lookup_checks_the_agent_with_the_same_table_as_ari_mode(
+    agi: Agi, db: asyncpg.Pool
+) -> None:
+    """agent2 has logged out of support (QUEUE_MEMBER(...,paused,...) still says 0): the
+    lookup answers the queue, reason offline, and lets agent2's claim go at once."""
+    asked: list[str] = []
+    logged_out = {"${QUEUE_MEMBER_LIST(support)}": "PJSIP/agent1,PJSIP/agent3"}
+    variables = await agi.run(
+        "lookup", caller("1700000000.7", IVAN), "support", functions=logged_out, asked=asked
+    )
+    assert (variables["STICKY_ROUTE"], variables["STICKY_REASON"]) == ("queue", "offline")
+    assert asked[0] == "${QUEUE_MEMBER_LIST(support)}"
+    row = await db.fetchrow(
+        "SELECT route, outcome, outcome_reason FROM interactions WHERE call_id = $1",
+        "1700000000.7",
+    )
+    assert row is not None
+    assert tuple(row) == ("sticky", "queue", "offline")
+    live = await db.fetchval(
+        "SELECT count(*) FROM sticky_claims WHERE call_id = $1 AND released_at IS NULL",
+        "1700000000.7",
+    )
+    assert live == 0
+
+
+async def test_a_queue_name_that_is_not_one_never_reaches_a_dialplan_function(agi: Agi) -> None:
+    asked: list[str] = []
+    variables = await agi.run(
+        "lookup", caller("1700000000.8", IVAN), "support,x)}${EVIL", asked=asked
+    )
+    assert (variables["STICKY_ROUTE"], variables["STICKY_REASON"]) == ("queue", "unreachable")
+    assert asked == []

@@ -20,7 +20,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from ari_app.ami_connection import AmiLearner, AmiSettings
+from ami.connection import AmiLearner, AmiSettings
 from routing_core import CallRecorder, IncomingCall
 from routing_core.caller_key import keys_in_priority
 from sticky_router import database

@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 import structlog
 
-from ari_app.ami_connection import AmiLearner
+from ami.connection import AmiLearner
 from routing_core import IncomingCall, RoutingService, StickyDecision
 from routing_core.settings import Scope
 from routing_core.store.settings_store import set_setting

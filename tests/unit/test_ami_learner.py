@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import pytest
 import structlog
 
-from ari_app.ami_connection import AmiLearner, AmiSettings, Recording
-from ari_app.ami_learner import (
+from ami.connection import AmiLearner, AmiSettings, Recording
+from ami.learner import (
     CallEnded,
     CallLearner,
     EscalatedToQueue,

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from ari_app.ringing import RingSource
 from routing_core.callerid import callerid_name
 from routing_core.model import Customer, Identity, Ticket
+from routing_core.ringing import RingSource
 from tests.factories import NUMBER_KEY
 from web.i18n import translate, words_for
 from web.passwords import WeakPassword, hash_password, verify_password

@@ -14,9 +14,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from ari_app.ringing import RingSource
 from routing_core import CallRecorder, HangupSide, IncomingCall, RoutingService
 from routing_core.decision import Decision
+from routing_core.ringing import RingSource
 from tests.web.conftest import Browser, WebApp
 from web.pop_dispatch import PopDispatcher
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from panoramisk import Manager  # type: ignore[import-untyped]
 
-from ari_app.ami_learner import MAX_CALLS, CallEnded, CallLearner, LegRang, Recorder, Write, log
-from ari_app.ringing import RingingListener, RingSource
+from ami.learner import MAX_CALLS, CallEnded, CallLearner, LegRang, Recorder, Write, log
+from routing_core.ringing import RingingListener, RingSource
 
 RECORD_TIMEOUT = 2.0
 # The router records a queued call after handing it to the queue, so the queue's first rings can

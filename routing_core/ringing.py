@@ -1,6 +1,6 @@
 """Who wants to know that an agent's phone started ringing for a call (the agent screen's pops).
 
-The ARI application reports the sticky leg it dials; the AMI learner reports every agent leg
+The ARI application reports the sticky leg Dial() rings for it; the AMI learner reports every leg
 Asterisk dials (queue members, transfers, and calls the FastAGI path rings). The same ring may
 be reported by both: listeners deduplicate. A listener must return at once and never raise:
 nothing on a call's path waits for it.

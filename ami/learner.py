@@ -8,7 +8,7 @@ interaction's call_id. Everything is written through the idempotent CallRecorder
 report wins), so a sticky call heard from both ARI and AMI is recorded once.
 
   CallLearner  one AMI event (a plain dict) -> the writes it implies; state only, no I/O
-  (ari_app/ami_connection.py runs the writes and holds the AMI connection.)
+  (ami/connection.py runs the writes and holds the AMI connection.)
 
 Asterisk 22 events and fields used:
   DialBegin, DialEnd   DestChannel, DestUniqueid, DestLinkedid, Uniqueid (who dials), DialStatus
