@@ -124,8 +124,12 @@ class Attempt:
         variables = attempt_variables(decision, chosen)
         self._handed_over.add(call_id, chosen.agent.endpoint, live.recorded)
         try:
-            await self.channels.watch(call_id)  # before the move: no Dial event is missed
-            await self.channels.set_variables(call_id, _inheritable(variables))
+            # Both before the move (no Dial event is missed), side by side: each is a round
+            # trip the caller waits for before the agent's phone rings.
+            await asyncio.gather(
+                self.channels.watch(call_id),
+                self.channels.set_variables(call_id, _inheritable(variables)),
+            )
             live.handed_over = True
             await self.channels.continue_in_dialplan(
                 call_id, self._targets.ring_context, self._targets.extension
@@ -229,8 +233,9 @@ class Attempt:
 
 
 def _inheritable(variables: dict[str, str]) -> dict[str, str]:
-    """`__NAME`: Queue() and Dial() copy them to the agent's channel, for its screen."""
-    return {f"__{name}": value for name, value in variables.items()}
+    """`__NAME`: Queue() and Dial() copy them to the agent's channel, for its screen. An empty
+    value is not sent: on a new call it is unset already, and each is a request to ARI."""
+    return {f"__{name}": value for name, value in variables.items() if value}
 
 
 class AriProbe:
