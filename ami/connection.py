@@ -16,7 +16,8 @@ from typing import Any
 
 from panoramisk import Manager  # type: ignore[import-untyped]
 
-from ami.learner import MAX_CALLS, CallEnded, CallLearner, LegRang, Recorder, Write, log
+from ami.learner import MAX_CALLS, CallLearner, log
+from ami.writes import CallEnded, LegRang, Recorder, Write
 from routing_core.ringing import RingingListener, RingSource
 
 RECORD_TIMEOUT = 2.0

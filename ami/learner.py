@@ -17,6 +17,7 @@ Asterisk 22 events and fields used:
   AttendedTransfer     Result, OrigTransfererUniqueid, SecondTransfererUniqueid, and when the
                        target is a phone's own call (SIP REFER with Replaces) TransferTargetChannel,
                        TransferTargetUniqueid, TransferTargetChannelStateDesc
+  QueueCallerJoin      Queue, Uniqueid, Linkedid (a transferred caller joins a second-line queue)
   HangupRequest (a phone hung up), SoftHangupRequest (Asterisk ended it), Hangup: Uniqueid, Linkedid
 The AMI user needs `read = call,agent`.
 """
@@ -27,10 +28,18 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
 import structlog
 
+from ami.writes import (
+    CallEnded,
+    EscalatedToQueue,
+    Handover,
+    LegAnswered,
+    LegEnded,
+    LegRang,
+    Write,
+)
 from routing_core.model import HangupSide
 
 log = structlog.get_logger("sticky_router.ami")
@@ -45,125 +54,6 @@ def endpoint_of(channel: str) -> str | None:
     never a phone) and for names of any other shape."""
     found = _CHANNEL.fullmatch(channel)
     return None if found is None or channel.startswith("Local/") else found["endpoint"]
-
-
-class Recorder(Protocol):
-    """What the learner needs of routing_core.store.recorder.CallRecorder."""
-
-    async def leg_rang(
-        self,
-        call_id: str,
-        leg_id: str,
-        agent: str,
-        at: datetime,
-        transferred_from_leg_id: str | None = None,
-    ) -> bool: ...
-    async def transfer(
-        self,
-        call_id: str,
-        from_leg_id: str,
-        to_leg_id: str,
-        to_agent: str,
-        at: datetime,
-        consultation: bool = False,
-    ) -> bool: ...
-    async def handover(self, call_id: str, leg_id: str) -> bool: ...
-    async def escalated_to_queue(self, call_id: str, queue: str) -> bool: ...
-    async def leg_answered(self, call_id: str, leg_id: str, at: datetime) -> bool: ...
-    async def leg_ended(
-        self,
-        call_id: str,
-        leg_id: str,
-        at: datetime,
-        outcome: str,
-        hangup_side: HangupSide | None = None,
-    ) -> bool: ...
-    async def call_ended(
-        self, call_id: str, at: datetime, hangup_side: HangupSide | None
-    ) -> bool: ...
-
-
-# --- the writes an event implies --------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LegRang:
-    """An agent's phone rang for the call; `transferred_from` is the leg that handed it over,
-    or (`consultation`) the leg whose agent is consulting this colleague."""
-
-    call_id: str
-    leg_id: str
-    agent: str
-    at: datetime
-    transferred_from: str | None = None
-    consultation: bool = False
-
-    async def apply(self, recorder: Recorder) -> bool:
-        if self.transferred_from is None:
-            return await recorder.leg_rang(self.call_id, self.leg_id, self.agent, self.at)
-        return await recorder.transfer(
-            self.call_id, self.transferred_from, self.leg_id, self.agent, self.at,
-            consultation=self.consultation,
-        )  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class Handover:
-    """A consulted colleague's leg became a handover: the transfer completed, or the caller hung
-    up while waiting for them."""
-
-    call_id: str
-    leg_id: str
-
-    async def apply(self, recorder: Recorder) -> bool:
-        return await recorder.handover(self.call_id, self.leg_id)
-
-
-@dataclass(frozen=True, slots=True)
-class LegAnswered:
-    call_id: str
-    leg_id: str
-    at: datetime
-
-    async def apply(self, recorder: Recorder) -> bool:
-        return await recorder.leg_answered(self.call_id, self.leg_id, self.at)
-
-
-@dataclass(frozen=True, slots=True)
-class LegEnded:
-    call_id: str
-    leg_id: str
-    at: datetime
-    outcome: str  # the dial status: ANSWER for a leg that was answered, else CANCEL, BUSY, ...
-    side: HangupSide | None
-
-    async def apply(self, recorder: Recorder) -> bool:
-        return await recorder.leg_ended(self.call_id, self.leg_id, self.at, self.outcome, self.side)
-
-
-@dataclass(frozen=True, slots=True)
-class CallEnded:
-    call_id: str
-    at: datetime
-    side: HangupSide | None
-
-    async def apply(self, recorder: Recorder) -> bool:
-        return await recorder.call_ended(self.call_id, self.at, self.side)
-
-
-@dataclass(frozen=True, slots=True)
-class EscalatedToQueue:
-    """A transferred caller joined another queue: the escalation is kept even if nobody there
-    answers before the caller gives up."""
-
-    call_id: str
-    queue: str
-
-    async def apply(self, recorder: Recorder) -> bool:
-        return await recorder.escalated_to_queue(self.call_id, self.queue)
-
-
-Write = LegRang | Handover | EscalatedToQueue | LegAnswered | LegEnded | CallEnded
 
 
 # --- the mapping ------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ written beside the attempt, and a database that stops answering costs a record, 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +14,7 @@ import structlog
 
 from ari_app.availability import DeviceWatch, check_availability, wait_until_free
 from ari_app.channels import AriUnavailable, ChannelGone, Channels
+from ari_app.records import record
 from ari_app.watch import HandedOverCalls
 from routing_core import (
     BlockedDecision,
@@ -42,7 +42,6 @@ from routing_core.service import CLAIM_MARGIN
 
 log = structlog.get_logger("sticky_router.ari")
 
-RECORD_TIMEOUT = 2.0
 RETRY_DELAY = 0.2  # one more try to move a caller when ARI stumbled
 
 
@@ -166,7 +165,7 @@ class Attempt:
         outcome = "blocked" if isinstance(decision, BlockedDecision) else "queue"
         if not moved:  # the caller hung up before we could move them
             outcome, reason = "abandoned", QueueReason.CALLER_ABANDONED.value
-        await self.record(self._recorder.call_routed(call_id, outcome, reason))
+        await record(self._recorder.call_routed(call_id, outcome, reason))
 
     async def rescue(self, live: LiveCall) -> None:
         """The safety net after an error: the queue (unless the caller already left, or the
@@ -178,7 +177,7 @@ class Attempt:
         await self._release(call_id, reason)
         if moved:
             await live.started_recorded()
-            await self.record(self._recorder.call_routed(call_id, "queue", reason))
+            await record(self._recorder.call_routed(call_id, "queue", reason))
 
     async def to_queue(self, channel_id: str, reason: str) -> bool:
         """The safety net's way out: the queue, with only the reason known."""
@@ -205,7 +204,7 @@ class Attempt:
     async def _finish_abandoned(self, live: LiveCall) -> None:
         await live.started_recorded()
         await self._release(live.call.call_id, "caller_abandoned")
-        await self.record(
+        await record(
             self._recorder.call_ended(
                 live.call.call_id, now(), HangupSide.CALLER, "abandoned", "caller_abandoned"
             )
@@ -213,23 +212,11 @@ class Attempt:
 
     async def _record_start(self, decision: Decision) -> None:
         call = decision.context.call
-        await self.record(self._recorder.call_started(call, decision.context.number))
-        await self.record(self._recorder.decision_made(decision))
-
-    async def release(self, call_id: str, outcome: str) -> None:
-        await self._release(call_id, outcome)
+        await record(self._recorder.call_started(call, decision.context.number))
+        await record(self._recorder.decision_made(decision))
 
     async def _release(self, call_id: str, outcome: str) -> None:
-        await self.record(self.routing.release(call_id, outcome, now()))
-
-    @staticmethod
-    async def record(write: Awaitable[object]) -> None:
-        """Recording is best effort: a database that stops answering never stops a call."""
-        try:
-            async with asyncio.timeout(RECORD_TIMEOUT):
-                await write
-        except Exception as error:
-            log.warning("record_failed", error=type(error).__name__)
+        await record(self.routing.release(call_id, outcome, now()))
 
 
 def _inheritable(variables: dict[str, str]) -> dict[str, str]:
@@ -290,6 +277,6 @@ class AriProbe:
         return found, loop.time() - started
 
     async def let_go(self, candidate: Candidate, reason: str) -> None:
-        await self._attempt.record(
+        await record(
             self._attempt.routing.release_agent(self._live.call.call_id, candidate, reason, now())
         )

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -24,13 +23,13 @@ import structlog
 
 from ari_app.channels import AriUnavailable, ChannelGone, Channels
 from ari_app.client import Event
+from ari_app.records import record
 from routing_core import CallRecorder, HangupSide, RoutingService
 from routing_core.attempt import attempt_outcome
 from routing_core.ringing import RingingListener, RingSource
 
 log = structlog.get_logger("sticky_router.ari")
 
-RECORD_TIMEOUT = 2.0
 PROGRESS = frozenset({"", "RINGING", "PROGRESS", "PROCEEDING"})
 RING_MISSED_EVENT = "StickyRingMissed"  # the UserEvent of dialplan context sticky-ring
 
@@ -90,9 +89,9 @@ class HandedOverCalls:
         call.answered = True
         log.info("sticky_answered", call_id=call.call_id)
         await self._settled(call)
-        await self._record(self._recorder.leg_answered(call.call_id, peer, now()))
-        await self._record(self._recorder.call_routed(call.call_id, "sticky"))
-        await self._record(self._routing.release(call.call_id, "answered", now()))
+        await record(self._recorder.leg_answered(call.call_id, peer, now()))
+        await record(self._recorder.call_routed(call.call_id, "sticky"))
+        await record(self._routing.release(call.call_id, "answered", now()))
 
     async def ring_missed(self, event: Event) -> None:
         """UserEvent(StickyRingMissed,status: ${DIALSTATUS},cause: ${HANGUPCAUSE}) from
@@ -109,9 +108,9 @@ class HandedOverCalls:
         await self._settled(call)
         ended = now()
         if call.leg_id is not None:
-            await self._record(self._recorder.leg_ended(call.call_id, call.leg_id, ended, status))
-        await self._record(self._recorder.call_routed(call.call_id, "queue", outcome.reason))
-        await self._record(self._routing.release(call.call_id, str(outcome.reason), ended))
+            await record(self._recorder.leg_ended(call.call_id, call.leg_id, ended, status))
+        await record(self._recorder.call_routed(call.call_id, "queue", outcome.reason))
+        await record(self._routing.release(call.call_id, str(outcome.reason), ended))
         with contextlib.suppress(AriUnavailable, ChannelGone):
             await self._channels.unsubscribe(f"channel:{call.call_id}")
 
@@ -130,20 +129,20 @@ class HandedOverCalls:
         if call.answered:
             side = HangupSide.CALLER if call.caller_hung_up else HangupSide.AGENT
             if call.leg_id is not None:
-                await self._record(
+                await record(
                     self._recorder.leg_ended(call.call_id, call.leg_id, ended, "ANSWER", side)
                 )
-            await self._record(self._recorder.call_ended(call.call_id, ended, side, "sticky"))
+            await record(self._recorder.call_ended(call.call_id, ended, side, "sticky"))
             return
         # Gone before anyone answered: an abandon (while announced or ringing).
         if call.leg_id is not None:
-            await self._record(
+            await record(
                 self._recorder.leg_ended(
                     call.call_id, call.leg_id, ended, "CANCEL", HangupSide.CALLER
                 )
             )
-        await self._record(self._routing.release(call.call_id, "caller_abandoned", ended))
-        await self._record(
+        await record(self._routing.release(call.call_id, "caller_abandoned", ended))
+        await record(
             self._recorder.call_ended(
                 call.call_id, ended, HangupSide.CALLER, "abandoned", "caller_abandoned"
             )
@@ -157,7 +156,7 @@ class HandedOverCalls:
                 log.exception("ringing_report_failed", call_id=call.call_id)
         await self._settled(call)
         assert call.leg_id is not None
-        await self._record(self._recorder.leg_rang(call.call_id, call.leg_id, call.endpoint, now()))
+        await record(self._recorder.leg_rang(call.call_id, call.leg_id, call.endpoint, now()))
 
     @staticmethod
     async def _settled(call: HandedOver) -> None:
@@ -165,11 +164,3 @@ class HandedOverCalls:
         if call.recorded is not None:
             with contextlib.suppress(Exception):
                 await call.recorded
-
-    @staticmethod
-    async def _record(write: Awaitable[object]) -> None:
-        try:
-            async with asyncio.timeout(RECORD_TIMEOUT):
-                await write
-        except Exception as error:
-            log.warning("record_failed", error=type(error).__name__)

@@ -108,32 +108,23 @@ async def test_c_with_a_busy_wait_agent2_is_rung_as_soon_as_free(
     assert row["outcome"] == "sticky"
 
 
-async def test_d_agent2_paused_in_the_queue_means_the_queue_at_once(
-    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+@pytest.mark.parametrize(("agent2_is", "reason"), [("paused", "paused"), ("logged out", "offline")])
+async def test_d_agent2_paused_or_logged_out_is_never_rung(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path, agent2_is: str, reason: str
 ) -> None:
-    await asyncio.to_thread(asterisk.cli, "queue pause member PJSIP/agent2 queue support")
-    with AgentPhones(asterisk, phone_logs, {"agent1": "uas_answer.xml"}) as phones:
-        result = await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=1500)
-        assert_calls_succeeded(result)
-    assert phones.rung()["agent2"] == 0
-    assert phones.rung()["agent1"] == 1
-    row = await settled(pool, IVAN)
-    assert (row["outcome"], row["outcome_reason"]) == ("queue", "paused")
-
-
-async def test_d_agent2_logged_out_of_the_queue_is_never_rung(
-    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
-) -> None:
-    """agent2 left the queue but the phone is still reachable: no announcement, no ring.
-    (QUEUE_MEMBER(support,paused,PJSIP/agent2) says 0 for a stranger as for a free member.)"""
-    await asyncio.to_thread(asterisk.log_out_agent, "agent2")
+    """Logged out, the phone still reachable: no announcement, no ring. (QUEUE_MEMBER(support,
+    paused,PJSIP/agent2) says 0 for a stranger as for a free member.)"""
+    if agent2_is == "paused":
+        await asyncio.to_thread(asterisk.cli, "queue pause member PJSIP/agent2 queue support")
+    else:
+        await asyncio.to_thread(asterisk.log_out_agent, "agent2")
     with AgentPhones(asterisk, phone_logs, {"agent1": "uas_answer.xml"}) as phones:
         result = await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=1000)
         assert_calls_succeeded(result)
     assert phones.rung()["agent2"] == 0
     assert phones.rung()["agent1"] == 1
     row = await settled(pool, IVAN)
-    assert (row["route"], row["outcome"], row["outcome_reason"]) == ("sticky", "queue", "offline")
+    assert (row["route"], row["outcome"], row["outcome_reason"]) == ("sticky", "queue", reason)
 
 
 async def test_d_agent2_back_in_the_queue_is_rung_again(

@@ -46,6 +46,31 @@ async def count_short_talks(pool: asyncpg.Pool) -> None:
     )
 
 
+async def assert_ivan_was_handed_to_agent3(
+    pool: asyncpg.Pool, phones: AgentPhones, phone_logs: Path
+) -> None:
+    """Ivan talked with agent3 to the end: agent3 rang once, was never cancelled and got Ivan's
+    BYE; Ivan got no BYE; agent3's leg is a completed handover from agent2's sticky leg, no
+    second decision was made, and the next callback goes to agent3 (rule 1)."""
+    assert phones.rung() == {"agent1": 0, "agent2": 1, "agent3": 1, "agent4": 0}
+    assert phones.requests("agent3", "CANCEL") == []
+    assert len(phones.requests("agent3", "BYE")) == 1
+    caller_received = requests_received(phone_logs / "caller.messages.log")
+    assert [r.method for r in caller_received if r.method == "BYE"] == []
+
+    row = await settled(pool, IVAN)
+    assert (row["route"], row["outcome"], row["hangup_side"]) == ("sticky", "sticky", "caller")
+    by_agent = {leg["agent"]: leg for leg in await legs(pool, row["id"])}
+    assert set(by_agent) == {"agent2", "agent3"}
+    assert by_agent["agent2"]["answered_at"] is not None
+    assert by_agent["agent3"]["transferred_from_leg_id"] == by_agent["agent2"]["leg_id"]
+    assert by_agent["agent3"]["answered_at"] is not None
+    assert by_agent["agent3"]["consultation"] is False
+    count = await pool.fetchval("SELECT count(*) FROM interactions WHERE call_id !~ '^demo'")
+    assert count == 1
+    assert await next_callback_target(pool, "+" + IVAN) == ("agent3", "escalated_to_specialist")
+
+
 async def test_a_sticky_call_blind_transferred_by_refer_keeps_the_caller_talking(
     asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
 ) -> None:
@@ -59,24 +84,7 @@ async def test_a_sticky_call_blind_transferred_by_refer_keeps_the_caller_talking
         # The caller's scenario fails on any BYE it did not send itself.
         assert_calls_succeeded(result)
         await asyncio.sleep(0.3)
-        assert phones.rung() == {"agent1": 0, "agent2": 1, "agent3": 1, "agent4": 0}
-        # agent3 was not cancelled: it talked with the caller until the caller's BYE.
-        assert phones.requests("agent3", "CANCEL") == []
-        assert len(phones.requests("agent3", "BYE")) == 1
-    caller_received = requests_received(phone_logs / "caller.messages.log")
-    assert [r.method for r in caller_received if r.method == "BYE"] == []
-
-    row = await settled(pool, IVAN)
-    assert (row["route"], row["outcome"], row["hangup_side"]) == ("sticky", "sticky", "caller")
-    by_agent = {leg["agent"]: leg for leg in await legs(pool, row["id"])}
-    assert set(by_agent) == {"agent2", "agent3"}
-    assert by_agent["agent2"]["answered_at"] is not None
-    assert by_agent["agent3"]["transferred_from_leg_id"] == by_agent["agent2"]["leg_id"]
-    assert by_agent["agent3"]["answered_at"] is not None
-    # Nobody made a second routing decision for the transfer.
-    count = await pool.fetchval("SELECT count(*) FROM interactions WHERE call_id !~ '^demo'")
-    assert count == 1
-    assert await next_callback_target(pool, "+" + IVAN) == ("agent3", "escalated_to_specialist")
+    await assert_ivan_was_handed_to_agent3(pool, phones, phone_logs)
 
 
 async def test_a_sticky_call_handed_on_with_the_attended_transfer_key_keeps_the_caller(
@@ -94,20 +102,7 @@ async def test_a_sticky_call_handed_on_with_the_attended_transfer_key_keeps_the_
         await asyncio.sleep(0.3)
         agent2_sent = requests_received(phone_logs / "agent2.messages.log", "sent")
         assert [r.method for r in agent2_sent if r.method == "BYE"] == ["BYE"]
-        assert phones.rung() == {"agent1": 0, "agent2": 1, "agent3": 1, "agent4": 0}
-        assert phones.requests("agent3", "CANCEL") == []
-        assert len(phones.requests("agent3", "BYE")) == 1  # after the caller's own BYE
-    caller_received = requests_received(phone_logs / "caller.messages.log")
-    assert [r.method for r in caller_received if r.method == "BYE"] == []
-
-    row = await settled(pool, IVAN)
-    assert (row["route"], row["outcome"], row["hangup_side"]) == ("sticky", "sticky", "caller")
-    by_agent = {leg["agent"]: leg for leg in await legs(pool, row["id"])}
-    assert set(by_agent) == {"agent2", "agent3"}
-    assert by_agent["agent3"]["transferred_from_leg_id"] == by_agent["agent2"]["leg_id"]
-    assert by_agent["agent3"]["answered_at"] is not None
-    assert by_agent["agent3"]["consultation"] is False  # the caller was handed over
-    assert await next_callback_target(pool, "+" + IVAN) == ("agent3", "escalated_to_specialist")
+    await assert_ivan_was_handed_to_agent3(pool, phones, phone_logs)
 
 
 async def test_a_consultation_the_specialist_declines_is_no_escalation(

@@ -13,9 +13,9 @@ import pytest
 import structlog
 
 from ami.connection import AmiLearner, AmiSettings, Recording
-from ami.learner import (
+from ami.learner import CallLearner, endpoint_of
+from ami.writes import (
     CallEnded,
-    CallLearner,
     EscalatedToQueue,
     Handover,
     LegAnswered,
@@ -23,7 +23,6 @@ from ami.learner import (
     LegRang,
     Recorder,
     Write,
-    endpoint_of,
 )
 from routing_core import CallRecorder
 from routing_core.model import HangupSide
