@@ -15,7 +15,13 @@ from datetime import datetime, timedelta
 
 from agi.protocol import AgiSession, quote
 from routing_core import Candidate, CandidateReason, RoutingService, StickyDecision
-from routing_core.attempt import BUSY_STATES, FREE_STATES, Availability, availability
+from routing_core.attempt import (
+    BUSY_STATES,
+    FREE_STATES,
+    Availability,
+    availability,
+    wrapping_up,
+)
 from routing_core.dialplan_variables import is_dial_target, is_queue_name
 from routing_core.service import CLAIM_MARGIN
 
@@ -36,6 +42,7 @@ class AgiProbe:
         self._second_line = decision.fallback_queue
         self._clock = clock
         knobs = decision.context.settings.values
+        self._wrap_up_seconds = knobs.wrap_up_seconds
         self._hold = (
             timedelta(seconds=knobs.ring_timeout_seconds + knobs.detour_budget_seconds)
             + CLAIM_MARGIN
@@ -53,7 +60,15 @@ class AgiProbe:
         members = await self._read(f"${{QUEUE_MEMBER_LIST({queue})}}")
         paused = await self._read(f"${{QUEUE_MEMBER({queue},paused,{endpoint})}}")
         state = await self._read(f"${{DEVICE_STATE({endpoint})}}")
-        return availability(members=members, interface=endpoint, paused=paused, device_state=state)
+        return availability(
+            members=members,
+            interface=endpoint,
+            paused=paused,
+            device_state=state,
+            wrapping_up=wrapping_up(
+                candidate.agent.last_talk_ended_at, self._clock(), self._wrap_up_seconds
+            ),
+        )
 
     async def wait_until_free(
         self, candidate: Candidate, seconds: float

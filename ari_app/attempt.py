@@ -28,7 +28,7 @@ from routing_core import (
     RoutingService,
     StickyDecision,
 )
-from routing_core.attempt import Availability
+from routing_core.attempt import Availability, wrapping_up
 from routing_core.candidates import walk_candidates
 from routing_core.dialplan_variables import (
     attempt_variables,
@@ -233,6 +233,7 @@ class AriProbe:
         self._live = live
         self._second_line = decision.fallback_queue
         knobs = decision.context.settings.values
+        self._wrap_up_seconds = knobs.wrap_up_seconds
         self._hold = (
             timedelta(seconds=knobs.ring_timeout_seconds + knobs.detour_budget_seconds)
             + CLAIM_MARGIN
@@ -254,9 +255,11 @@ class AriProbe:
             # Nothing unchecked reaches a dialplan function or Dial().
             log.warning("unusable_endpoint_or_queue", call_id=call.call_id, queue=queue)
             return Availability.UNREACHABLE
+        in_wrap_up = wrapping_up(candidate.agent.last_talk_ended_at, now(), self._wrap_up_seconds)
         return await check_availability(
-            self._attempt.channels, call.call_id, candidate.agent.endpoint, queue
-        )
+            self._attempt.channels, call.call_id, candidate.agent.endpoint, queue,
+            in_wrap_up,
+        )  # fmt: skip
 
     async def wait_until_free(
         self, candidate: Candidate, seconds: float

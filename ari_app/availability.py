@@ -17,16 +17,22 @@ RECHECK_SECONDS = 1.0
 
 
 async def check_availability(
-    channels: Channels, channel_id: str, endpoint: str, queue: str
+    channels: Channels, channel_id: str, endpoint: str, queue: str, wrapping_up: bool = False
 ) -> Availability:
     """Membership and pause are evaluated on the caller's channel (dialplan functions need
-    one); the device state is Asterisk's own."""
+    one); the device state is Asterisk's own; wrap-up comes from the recorded calls."""
     members, paused, state = await asyncio.gather(
         channels.read(channel_id, f"QUEUE_MEMBER_LIST({queue})"),
         channels.read(channel_id, f"QUEUE_MEMBER({queue},paused,{endpoint})"),
         channels.device_state(endpoint),
     )
-    return availability(members=members, interface=endpoint, paused=paused, device_state=state)
+    return availability(
+        members=members,
+        interface=endpoint,
+        paused=paused,
+        device_state=state,
+        wrapping_up=wrapping_up,
+    )
 
 
 class DeviceWatch:

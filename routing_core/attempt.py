@@ -15,6 +15,7 @@ The facts, as Asterisk gives them:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 FREE_STATES = frozenset({"NOT_INUSE"})
@@ -28,6 +29,7 @@ class Availability(StrEnum):
     FREE = "free"
     BUSY = "busy"  # on a call, ringing or holding
     PAUSED = "paused"
+    WRAP_UP = "wrap_up"  # free, but still in after-call work from their last call
     OFFLINE = "offline"  # not logged in to the queue (never a member, or left it)
     UNREACHABLE = "unreachable"  # a member whose phone Asterisk cannot reach
 
@@ -38,16 +40,23 @@ def is_member(members: str, interface: str) -> bool:
     return bool(wanted) and wanted in {m.strip().casefold() for m in members.split(",")}
 
 
-def availability(*, members: str, interface: str, paused: str, device_state: str) -> Availability:
+def availability(
+    *,
+    members: str,
+    interface: str,
+    paused: str,
+    device_state: str,
+    wrapping_up: bool = False,
+) -> Availability:
     """Logged out first (no pause or device state of a stranger means anything), then paused,
-    then the phone itself."""
+    then the phone itself; a free phone of an agent still in wrap-up is not free."""
     if not is_member(members, interface):
         return Availability.OFFLINE
     if paused.strip() == "1":
         return Availability.PAUSED
     state = device_state.strip().upper()
     if state in FREE_STATES:
-        return Availability.FREE
+        return Availability.WRAP_UP if wrapping_up else Availability.FREE
     if state in BUSY_STATES:
         return Availability.BUSY
     return Availability.UNREACHABLE  # UNAVAILABLE, INVALID, UNKNOWN, or nothing at all
@@ -95,3 +104,10 @@ def attempt_outcome(status: str, cause: str = "") -> AttemptOutcome:
     if cause.strip() in REJECTING_CAUSES:
         return AttemptOutcome("queue", "rejected", rang=True)
     return AttemptOutcome("queue", DIAL_MISS_REASONS.get(status, "no_answer"), rang=True)
+
+
+def wrapping_up(last_talk_ended_at: datetime | None, now: datetime, wrap_up_seconds: int) -> bool:
+    """Still in after-call work: the last answered call ended less than the wrap-up ago."""
+    if wrap_up_seconds <= 0 or last_talk_ended_at is None:
+        return False
+    return now - last_talk_ended_at < timedelta(seconds=wrap_up_seconds)

@@ -38,6 +38,7 @@ class QueueReason(StrEnum):
     WINDOW_EXPIRED = "window_expired"
     BUSY = "busy"
     PAUSED = "paused"
+    WRAP_UP = "wrap_up"  # free, but still in after-call work
     OFFLINE = "offline"  # not logged in to the queue
     UNREACHABLE = "unreachable"  # logged in, but Asterisk cannot reach the phone
     NO_ANSWER = "no_answer"

@@ -34,6 +34,7 @@ _QUEUE_WORDS = {
     QueueReason.WINDOW_EXPIRED: "the window has expired",
     QueueReason.BUSY: "the agent is on another call",
     QueueReason.PAUSED: "the agent is paused in the queue",
+    QueueReason.WRAP_UP: "the agent is still in wrap-up after their last call",
     QueueReason.OFFLINE: "the agent is not logged in to the queue",
     QueueReason.UNREACHABLE: "the agent's phone cannot be reached",
     QueueReason.ESCALATED_TO_QUEUE: "their last call was handed to a second-line queue",

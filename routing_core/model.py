@@ -62,6 +62,7 @@ class Agent:
     endpoint: str
     role: AgentRole
     active: bool
+    last_talk_ended_at: datetime | None = None  # the end of their last answered call (wrap-up)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,9 @@ class RoutingSettings(BaseModel):
     window_minutes: int = Field(120, ge=0, le=60 * 24 * 30)
     ring_timeout_seconds: int = Field(15, ge=1, le=120)
     busy_wait_seconds: int = Field(0, ge=0, le=300)
+    # After-call work: an agent whose last answered call ended less than this ago is not rung
+    # (set it to the queue's wrapuptime; 0: not checked).
+    wrap_up_seconds: int = Field(0, ge=0, le=3600)
     # The most a caller waits in all for busy candidates, however many there are.
     detour_budget_seconds: int = Field(20, ge=0, le=300)
     min_talk_seconds: int = Field(10, ge=0, le=3600)

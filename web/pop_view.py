@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 Row = dict[str, Any]
 OPEN = ("open", "pending")
 MISSED = (
-    "busy", "paused", "offline", "unreachable", "no_answer", "rejected", "cap_reached",
+    "busy", "paused", "wrap_up", "offline", "unreachable", "no_answer", "rejected", "cap_reached",
     "agent_inactive",
 )  # fmt: skip
 

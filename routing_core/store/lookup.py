@@ -151,7 +151,10 @@ _CONTEXT = f"""
                  'endpoint', a.endpoint, 'role', a.role, 'active', a.active,
                  'sticky_calls', (SELECT count(*) FROM sticky_claims c
                                   WHERE c.agent_id = a.id AND c.claimed_at > $12
-                                    AND (c.outcome IS NULL OR c.outcome = 'answered')))), '[]')
+                                    AND (c.outcome IS NULL OR c.outcome = 'answered')),
+                 'last_talk_ended_at', (SELECT max(t.ended_at) FROM interaction_legs t
+                                        WHERE t.agent_id = a.id AND t.answered_at IS NOT NULL))),
+               '[]')
        FROM agents a
        WHERE a.id = ANY($11::bigint[])
           OR a.id IN (SELECT l.agent_id FROM legs l)) AS agents
@@ -325,6 +328,7 @@ def _agent(row: dict[str, Any]) -> Agent:
         endpoint=row["endpoint"],
         role=AgentRole(row["role"]),
         active=row["active"],
+        last_talk_ended_at=_time(row.get("last_talk_ended_at")),
     )
 
 

@@ -8,6 +8,8 @@ empty member list).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from routing_core.attempt import (
@@ -16,6 +18,7 @@ from routing_core.attempt import (
     attempt_outcome,
     availability,
     is_member,
+    wrapping_up,
 )
 
 MEMBERS = "PJSIP/agent1,PJSIP/agent2,PJSIP/agent3,PJSIP/agent4"
@@ -50,6 +53,27 @@ def test_free_to_ring_decision_table(
         availability(members=members, interface="PJSIP/agent2", paused=paused, device_state=state)
         is expected
     )
+
+
+@pytest.mark.parametrize(
+    ("paused", "state", "expected"),
+    [("0", "NOT_INUSE", Availability.WRAP_UP), ("0", "INUSE", Availability.BUSY),
+     ("1", "NOT_INUSE", Availability.PAUSED)],
+)  # fmt: skip
+def test_an_agent_in_wrap_up_is_not_free(paused: str, state: str, expected: Availability) -> None:
+    found = availability(
+        members=MEMBERS, interface="PJSIP/agent2", paused=paused, device_state=state,
+        wrapping_up=True,
+    )  # fmt: skip
+    assert found is expected
+
+
+def test_wrap_up_counts_from_the_end_of_the_last_answered_call() -> None:
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    assert wrapping_up(now - timedelta(seconds=29), now, 30)
+    assert not wrapping_up(now - timedelta(seconds=30), now, 30)
+    assert not wrapping_up(now - timedelta(seconds=5), now, 0)  # not checked
+    assert not wrapping_up(None, now, 30)  # never talked
 
 
 def test_membership_ignores_case_and_spaces_like_asterisk() -> None:
