@@ -169,6 +169,56 @@ async def test_d_with_the_last_agent_paused_the_ticket_owner_is_rung_next(
     ]  # fmt: skip
 
 
+async def test_d_agent2_still_in_wrap_up_after_a_call_is_not_rung(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    """agent2 has just finished a queue call (Sergey); with 60 s of wrap-up, Ivan's callback a
+    moment later does not ring agent2 first: the queue, reason wrap_up."""
+    await set_setting(
+        pool, scope=Scope.QUEUE, scope_value="support", key="wrap_up_seconds", value=60,
+        actor="e2e",
+    )  # fmt: skip
+    for agent in ("agent1", "agent3", "agent4"):
+        await asyncio.to_thread(asterisk.cli, f"queue pause member PJSIP/{agent} queue support")
+    first_logs = phone_logs / "first"
+    with AgentPhones(asterisk, first_logs, {"agent2": "uas_answer.xml"}):
+        assert_calls_succeeded(await call(asterisk, first_logs, caller_id=SERGEY, hold_ms=1000))
+    await settled(pool, SERGEY)
+    for agent in ("agent1", "agent3", "agent4"):
+        await asyncio.to_thread(asterisk.cli, f"queue unpause member PJSIP/{agent} queue support")
+    callback_logs = phone_logs / "callback"
+    with AgentPhones(asterisk, callback_logs, {"agent1": "uas_answer.xml"}) as phones:
+        assert_calls_succeeded(await call(asterisk, callback_logs, caller_id=IVAN, hold_ms=1000))
+    # The queue rings everyone at once (Asterisk's own wrapuptime is 0 in the sandbox); the
+    # router did not ring agent2 alone first.
+    assert phones.rung() == {"agent1": 1, "agent2": 1, "agent3": 1, "agent4": 1}
+    row = await settled(pool, IVAN)
+    assert (row["route"], row["outcome"], row["outcome_reason"]) == ("sticky", "queue", "wrap_up")
+
+
+async def test_d_agent2_whose_device_asterisk_cannot_reach_is_passed_over_at_once(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    """agent2 is logged in, but on a device Asterisk cannot reach (an endpoint it does not
+    know: DEVICE_STATE says INVALID, as for an endpoint without a contact): no announcement, no
+    ring, the queue at once, reason unreachable."""
+    await pool.execute("UPDATE agents SET endpoint = 'PJSIP/agent9' WHERE name = 'agent2'")
+    await asyncio.to_thread(asterisk.cli, "queue add member PJSIP/agent9 to support")
+    try:
+        with AgentPhones(asterisk, phone_logs, {"agent1": "uas_answer.xml"}) as phones:
+            result = await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=1000)
+            assert_calls_succeeded(result)
+    finally:
+        await asyncio.to_thread(asterisk.cli, "queue remove member PJSIP/agent9 from support")
+    assert phones.rung()["agent1"] == 1
+    row = await settled(pool, IVAN)
+    assert (row["route"], row["outcome"], row["outcome_reason"]) == (
+        "sticky", "queue", "unreachable"
+    )  # fmt: skip
+    queue_rang = phones.requests("agent1")[0].at.timestamp()
+    assert queue_rang - row["started_at"].timestamp() < 3  # no ring timeout was paid
+
+
 async def test_e_no_answer_reaches_the_queue_after_the_ring_timeout_not_before(
     asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
 ) -> None:
