@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from agi.protocol import AgiSession, quote
-from routing_core import Candidate, CandidateReason, RoutingService, StickyDecision
+from routing_core import Candidate, RoutingService, StickyDecision
 from routing_core.attempt import (
     BUSY_STATES,
     FREE_STATES,
@@ -22,8 +22,7 @@ from routing_core.attempt import (
     availability,
     wrapping_up,
 )
-from routing_core.dialplan_variables import is_dial_target, is_queue_name
-from routing_core.service import CLAIM_MARGIN
+from routing_core.candidates import queue_to_check
 
 POLL_SECONDS = 0.5
 
@@ -38,24 +37,18 @@ class AgiProbe:
     ) -> None:
         self._session = session
         self._routing = routing
+        self._decision = decision
         self._call = decision.context.call
-        self._second_line = decision.fallback_queue
         self._clock = clock
-        knobs = decision.context.settings.values
-        self._wrap_up_seconds = knobs.wrap_up_seconds
-        self._hold = (
-            timedelta(seconds=knobs.ring_timeout_seconds + knobs.detour_budget_seconds)
-            + CLAIM_MARGIN
-        )
+        self._wrap_up_seconds = decision.context.settings.values.wrap_up_seconds
 
     async def claim(self, candidate: Candidate) -> bool:
-        return await self._routing.claim(self._call, candidate, self._hold)
+        return await self._routing.claim(self._decision, candidate)
 
     async def availability(self, candidate: Candidate) -> Availability:
         endpoint = candidate.agent.endpoint
-        escalation = candidate.reason is CandidateReason.ESCALATED_TO_SPECIALIST
-        queue = self._second_line if escalation and self._second_line else self._call.queue
-        if not is_dial_target(endpoint) or not is_queue_name(queue):
+        queue = queue_to_check(self._decision, candidate)
+        if queue is None:
             return Availability.UNREACHABLE  # nothing unchecked reaches a dialplan function
         members = await self._read(f"${{QUEUE_MEMBER_LIST({queue})}}")
         paused = await self._read(f"${{QUEUE_MEMBER({queue},paused,{endpoint})}}")

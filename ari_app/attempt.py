@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import structlog
 
@@ -20,7 +20,6 @@ from routing_core import (
     BlockedDecision,
     CallRecorder,
     Candidate,
-    CandidateReason,
     Decision,
     HangupSide,
     IncomingCall,
@@ -29,16 +28,13 @@ from routing_core import (
     StickyDecision,
 )
 from routing_core.attempt import Availability, wrapping_up
-from routing_core.candidates import walk_candidates
+from routing_core.candidates import queue_to_check, walk_candidates
 from routing_core.dialplan_variables import (
     attempt_variables,
     fallback_variables,
-    is_dial_target,
-    is_queue_name,
     queue_reason,
 )
 from routing_core.model import BlockDestinationKind
-from routing_core.service import CLAIM_MARGIN
 
 log = structlog.get_logger("sticky_router.ari")
 
@@ -231,29 +227,21 @@ class AriProbe:
     def __init__(self, attempt: Attempt, live: LiveCall, decision: StickyDecision) -> None:
         self._attempt = attempt
         self._live = live
-        self._second_line = decision.fallback_queue
-        knobs = decision.context.settings.values
-        self._wrap_up_seconds = knobs.wrap_up_seconds
-        self._hold = (
-            timedelta(seconds=knobs.ring_timeout_seconds + knobs.detour_budget_seconds)
-            + CLAIM_MARGIN
-        )
+        self._decision = decision
+        self._wrap_up_seconds = decision.context.settings.values.wrap_up_seconds
 
     async def claim(self, candidate: Candidate) -> bool:
         if self._live.caller_gone.is_set():
             return False
-        return await self._attempt.routing.claim(self._live.call, candidate, self._hold)
+        return await self._attempt.routing.claim(self._decision, candidate)
 
     async def availability(self, candidate: Candidate) -> Availability:
         call = self._live.call
         if self._live.caller_gone.is_set():
             return Availability.BUSY  # nothing more to try: the walk ends without a choice
-        # A specialist is looked for where they work: the second-line queue escalations go to.
-        escalation = candidate.reason is CandidateReason.ESCALATED_TO_SPECIALIST
-        queue = self._second_line if escalation and self._second_line else call.queue
-        if not is_dial_target(candidate.agent.endpoint) or not is_queue_name(queue):
-            # Nothing unchecked reaches a dialplan function or Dial().
-            log.warning("unusable_endpoint_or_queue", call_id=call.call_id, queue=queue)
+        queue = queue_to_check(self._decision, candidate)
+        if queue is None:  # nothing unchecked reaches a dialplan function or Dial()
+            log.warning("unusable_endpoint_or_queue", call_id=call.call_id)
             return Availability.UNREACHABLE
         in_wrap_up = wrapping_up(candidate.agent.last_talk_ended_at, now(), self._wrap_up_seconds)
         return await check_availability(

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from routing_core.attempt import Availability
-from routing_core.decision import Candidate
+from routing_core.decision import Candidate, CandidateReason, StickyDecision
+from routing_core.dialplan_variables import is_dial_target, is_queue_name
 
 T = TypeVar("T")
 
@@ -69,6 +70,19 @@ async def walk_candidates(
         first_miss = first_miss or found.value
         await probe.let_go(candidate, found.value)
     return Walk(None, first_miss, waited)
+
+
+def queue_to_check(decision: StickyDecision, candidate: Candidate) -> str | None:
+    """The queue whose membership and pause say whether `candidate` may be rung: for the
+    specialist of an escalation, the second-line queue escalations go to (where they work);
+    otherwise the call's own. None when that queue name or the agent's endpoint could not go
+    into a dialplan function or Dial() as it is: such a candidate is unreachable."""
+    escalation = candidate.reason is CandidateReason.ESCALATED_TO_SPECIALIST
+    second_line = decision.fallback_queue
+    queue = second_line if escalation and second_line else decision.context.call.queue
+    if not is_queue_name(queue) or not is_dial_target(candidate.agent.endpoint):
+        return None
+    return queue
 
 
 def run_at_once(work: Coroutine[Any, Any, T]) -> T:

@@ -86,9 +86,15 @@ class RoutingService:
             notify_decision(self._observer, decision.route.value, _reason(decision), elapsed)
         return decision
 
-    async def claim(self, call: IncomingCall, candidate: Candidate, hold: timedelta) -> bool:
-        """Take a further candidate before ringing them (the first is claimed by `decide`)."""
-        return await claim_agent(self._pool, call.call_id, candidate.agent.id, call.at, hold)
+    async def claim(self, decision: StickyDecision, candidate: Candidate) -> bool:
+        """Take a further candidate before ringing them (the first is claimed by `decide`). Held
+        for the whole detour and a ring, from the call's start, like the first."""
+        call = decision.context.call
+        knobs = decision.context.settings.values
+        hold = timedelta(seconds=knobs.ring_timeout_seconds + knobs.detour_budget_seconds)
+        return await claim_agent(
+            self._pool, call.call_id, candidate.agent.id, call.at, hold + CLAIM_MARGIN
+        )
 
     async def release(self, call_id: str, outcome: str, at: datetime) -> int:
         return await release_claims(self._pool, call_id, outcome, at)

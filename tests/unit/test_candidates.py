@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from routing_core.attempt import Availability
-from routing_core.candidates import Walk, run_at_once, walk_candidates
-from routing_core.decision import Candidate, CandidateReason
+from routing_core.candidates import Walk, queue_to_check, run_at_once, walk_candidates
+from routing_core.decision import Candidate, CandidateReason, StickyDecision
 from routing_core.model import Agent, AgentRole
+from routing_core.policy import decide
+from tests.factories import call, facts, interaction, settings, talk, transfer_unanswered
 
 FREE, BUSY, PAUSED, OFFLINE = (
     Availability.FREE,
@@ -136,3 +140,18 @@ def test_a_probe_that_suspends_cannot_run_without_a_loop() -> None:
 
     with pytest.raises(RuntimeError):
         run_at_once(suspends())
+
+
+def test_a_specialist_is_checked_in_second_line_everyone_else_in_the_calls_queue() -> None:
+    handed = interaction(25, talk(1, 180, 26), transfer_unanswered(3, 25))
+    decision = decide(call(), facts(handed), settings(escalation_queue="second-line"))
+    assert isinstance(decision, StickyDecision)
+    specialist = decision.target
+    assert queue_to_check(decision, specialist) == "second-line"
+    assert queue_to_check(decision, candidate(2)) == "support"
+    no_second_line = replace(decision, fallback_queue=None)
+    assert queue_to_check(no_second_line, specialist) == "support"
+    hostile_queue = replace(decision, fallback_queue="q,1)")
+    assert queue_to_check(hostile_queue, specialist) is None
+    assert queue_to_check(decision, replace(candidate(2), agent=replace(
+        candidate(2).agent, endpoint="PJSIP/a&PJSIP/b"))) is None  # fmt: skip
