@@ -29,12 +29,12 @@ from routing_core import (
 )
 from routing_core.attempt import Availability, wrapping_up
 from routing_core.candidates import queue_to_check, walk_candidates
+from routing_core.decision import destination_queue
 from routing_core.dialplan_variables import (
     attempt_variables,
     fallback_variables,
     queue_reason,
 )
-from routing_core.model import BlockDestinationKind
 
 log = structlog.get_logger("sticky_router.ari")
 
@@ -146,11 +146,8 @@ class Attempt:
         call_id = live.call.call_id
         variables = fallback_variables(decision, reason)
         context = self._targets.queue_context
-        if isinstance(decision, BlockedDecision):
-            if decision.block.destination_kind is BlockDestinationKind.QUEUE:
-                variables["QUEUE_NAME"] = decision.block.destination
-            else:
-                context = self._targets.blocked_context
+        if destination_queue(decision) is None and isinstance(decision, BlockedDecision):
+            context = self._targets.blocked_context  # a policy message, not a queue
         live.handed_over = True
         moved = await self.move(call_id, context, variables)
         log.info("fallback", call_id=call_id, reason=reason, context=context, moved=moved)

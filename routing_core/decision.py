@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from routing_core.model import Agent, CallerBlock, CallerKey, Identity, IncomingCall, Ticket
+from routing_core.model import (
+    Agent,
+    BlockDestinationKind,
+    CallerBlock,
+    CallerKey,
+    Identity,
+    IncomingCall,
+    Ticket,
+)
 from routing_core.settings import EffectiveSettings
 
 
@@ -138,9 +146,11 @@ Decision = StickyDecision | QueueDecision | BlockedDecision
 
 
 def destination_queue(decision: Decision) -> str | None:
-    """The queue a missed or queued call goes to when it is not the call's own."""
+    """The queue a missed, queued or blocked call goes to when it is not the call's own."""
     if isinstance(decision, StickyDecision):
         return decision.fallback_queue
     if isinstance(decision, QueueDecision):
         return decision.queue
+    if decision.block.destination_kind is BlockDestinationKind.QUEUE:
+        return decision.block.destination
     return None

@@ -19,7 +19,6 @@ from routing_core.decision import (
     StickyDecision,
     destination_queue,
 )
-from routing_core.model import BlockDestinationKind
 
 # What Dial() may be handed as an agent's endpoint: a technology and a resource, such as
 # PJSIP/agent2 or Local/101@from-queue/n. No `&` (a second device), `,` or `|` (Dial() options),
@@ -52,7 +51,7 @@ def fallback_variables(decision: Decision, reason: str) -> dict[str, str]:
     if isinstance(decision, StickyDecision):
         variables["STICKY_TARGET"] = decision.target.agent.name
     queue = destination_queue(decision)
-    if queue:  # second line: a missed or queued escalation never goes back to first line
+    if queue:  # second line (a missed or queued escalation), or a block's queue
         variables["QUEUE_NAME"] = queue
     if isinstance(decision, BlockedDecision):
         variables["STICKY_BLOCK_KIND"] = decision.block.destination_kind.value
@@ -99,15 +98,9 @@ def attempt_variables(decision: Decision, chosen: Candidate | None = None) -> di
             "STICKY_TARGET": target.name if target else "",
             "STICKY_TARGET_ENDPOINT": target.endpoint if target else "",
             "STICKY_RING_TIMEOUT": str(knobs.ring_timeout_seconds),
-            "STICKY_BUSY_WAIT": str(knobs.busy_wait_seconds),
             # Never promise what may not happen: the prompt only when an agent is to be rung.
             "STICKY_ANNOUNCE": "1" if target and knobs.announce else "0",
             "STICKY_ANNOUNCE_SOUND": knobs.announce_sound,
         }
     )
-    if (
-        isinstance(decision, BlockedDecision)
-        and decision.block.destination_kind is BlockDestinationKind.QUEUE
-    ):
-        variables["QUEUE_NAME"] = decision.block.destination
     return variables
