@@ -7,14 +7,15 @@
                sticky attempt, which no `result` reported)
   agent-ended  the queue agent's hangup handler: the end of that agent's leg
 
-The caller never waits for a database write: records are written aside, in order per call,
-each bounded by a timeout, and a failed write only costs a log line.
+The caller never waits for a database write: what a script learns goes to the journal aside
+(routing_core.store.journal, applied to PostgreSQL in order per call whenever PostgreSQL
+answers); only letting an agent's claim go is a database write here, bounded by a timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 
 import structlog
@@ -26,7 +27,6 @@ from agi.server import Handler
 from agi.variables import incoming_call, set_variables
 from routing_core import (
     BlockedDecision,
-    CallRecorder,
     Decision,
     QueueDecision,
     RoutingService,
@@ -35,6 +35,17 @@ from routing_core import (
 from routing_core.attempt import CALLER_ABANDONED, AttemptOutcome, attempt_outcome
 from routing_core.candidates import walk_candidates
 from routing_core.dialplan_variables import attempt_variables, fallback_variables
+from routing_core.events import (
+    CallEnded,
+    CallEvent,
+    CallRouted,
+    CallStarted,
+    DecisionMade,
+    EventSink,
+    LegAnswered,
+    LegEnded,
+    LegRang,
+)
 from routing_core.model import HangupSide
 
 log = structlog.get_logger("sticky_router.agi")
@@ -54,19 +65,18 @@ class AgiScripts:
     def __init__(
         self,
         routing: RoutingService,
-        recorder: CallRecorder,
+        journal: EventSink,
         *,
         record_timeout: float = RECORD_TIMEOUT,
         decide_timeout: float = DECIDE_TIMEOUT,
         clock: Callable[[], datetime] = now,
     ) -> None:
         self._routing = routing
-        self._recorder = recorder
+        self._journal = journal
         self._record_timeout = record_timeout
         self._decide_timeout = decide_timeout
         self._clock = clock
-        self._pending: dict[str, asyncio.Task[None]] = {}  # the newest write per call id
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -93,7 +103,7 @@ class AgiScripts:
             log.exception("agi_lookup_failed", call_id=request.get("uniqueid"))
             await set_variables(session, dict(ROUTER_ERROR))
             return
-        self._record_aside(call.call_id, lambda: self._record_start(decision))
+        self._record_start(decision)
         if isinstance(decision, StickyDecision):
             variables = await self._walk(session, decision)
         else:
@@ -128,11 +138,8 @@ class AgiScripts:
         at = self._clock()
         outcome = "abandoned" if reason == CALLER_ABANDONED else "queue"
 
-        async def record() -> None:
-            await self._routing.release(call_id, reason, at)
-            await self._recorder.call_routed(call_id, outcome, reason)
-
-        self._record_aside(call_id, record)
+        self._learned(CallRouted(call_id, outcome, reason))
+        self._release_aside(call_id, reason, at)
 
     async def result(self, session: AgiSession) -> None:
         """AGI(.../result,<DIALSTATUS or busy|paused|offline|unreachable>,<agent>[,DIALEDTIME,
@@ -165,11 +172,7 @@ class AgiScripts:
         endpoint = agent_endpoint(request.get("channel"))
         at = self._clock()
 
-        async def record() -> None:
-            await self._recorder.leg_rang(call_id, leg_id, endpoint, at)
-            await self._recorder.leg_answered(call_id, leg_id, at)
-
-        self._record_aside(call_id, record)
+        self._learned(LegRang(call_id, leg_id, endpoint, at), LegAnswered(call_id, leg_id, at))
 
     async def ended(self, session: AgiSession) -> None:
         """The caller's hangup handler: AGI(.../ended,${CHANNEL(hangupsource)},<1 when a sticky
@@ -193,10 +196,7 @@ class AgiScripts:
             if attempt.outcome == "abandoned":
                 outcome, reason = attempt.outcome, attempt.reason
 
-        async def record() -> None:
-            await self._recorder.call_ended(call_id, at, side, outcome, reason)
-
-        self._record_aside(call_id, record)
+        self._learned(CallEnded(call_id, at, side, outcome, reason))
 
     async def agent_ended(self, session: AgiSession) -> None:
         """The queue agent's hangup handler: AGI(.../agent-ended,${STICKY_CALL_ID},
@@ -210,10 +210,7 @@ class AgiScripts:
             log.warning("agi_agent_ended_without_call_id", channel=agent_endpoint(leg_id))
             return
 
-        async def record() -> None:
-            await self._recorder.leg_ended(call_id, leg_id, at, "ANSWER", side)
-
-        self._record_aside(call_id, record)
+        self._learned(LegEnded(call_id, leg_id, at, "ANSWER", side))
 
     def _report_attempt(
         self,
@@ -230,58 +227,55 @@ class AgiScripts:
         """Record how a sticky attempt went and free the agent's claim, aside."""
         attempt = attempt_outcome(status, cause)
         ended = at or self._clock()
-        recorder = self._recorder
-
-        async def record() -> None:
-            if attempt.rang and agent:
-                leg = sticky_leg_id(call_id, agent, leg_id)
-                when = leg_times(ended, *times, answered=attempt.outcome == "sticky")
-                await recorder.leg_rang(call_id, leg, agent, when.rang)
-                if when.answered is not None:
-                    await recorder.leg_answered(call_id, leg, when.answered)
-                dial_status = status.strip().upper() or "CANCEL"
-                await recorder.leg_ended(call_id, leg, when.ended, dial_status, side)
-            await recorder.call_routed(call_id, attempt.outcome, attempt.reason)
-            await self._routing.release(call_id, attempt.reason or "answered", ended)
-
-        self._record_aside(call_id, record)
+        events: list[CallEvent] = []
+        if attempt.rang and agent:
+            leg = sticky_leg_id(call_id, agent, leg_id)
+            when = leg_times(ended, *times, answered=attempt.outcome == "sticky")
+            events.append(LegRang(call_id, leg, agent, when.rang))
+            if when.answered is not None:
+                events.append(LegAnswered(call_id, leg, when.answered))
+            dial_status = status.strip().upper() or "CANCEL"
+            events.append(LegEnded(call_id, leg, when.ended, dial_status, side))
+        events.append(CallRouted(call_id, attempt.outcome, attempt.reason))
+        self._learned(*events)
+        self._release_aside(call_id, attempt.reason or "answered", ended)
         return attempt
 
     # -- records, written aside ---------------------------------------------------------------
 
-    async def _record_start(self, decision: Decision) -> None:
-        await self._recorder.call_started(decision.context.call, decision.context.number)
-        await self._recorder.decision_made(decision)
+    def _record_start(self, decision: Decision) -> None:
         call_id = decision.context.call.call_id
+        events: list[CallEvent] = [
+            CallStarted.of(decision.context.call, decision.context.number),
+            DecisionMade.of(decision),
+        ]
         if isinstance(decision, QueueDecision):
-            await self._recorder.call_routed(call_id, "queue", decision.reason.value)
+            events.append(CallRouted(call_id, "queue", decision.reason.value))
         elif isinstance(decision, BlockedDecision):
-            await self._recorder.call_routed(call_id, "blocked", "blocked")
+            events.append(CallRouted(call_id, "blocked", "blocked"))
+        self._learned(*events)
 
-    def _record_aside(self, call_id: str, write: Callable[[], Awaitable[None]]) -> None:
-        """Write after this call's earlier writes (a leg needs the call's row), never in front
-        of the caller. Bounded: a database that stops answering costs a log line, not a call."""
-        previous = self._pending.get(call_id)
+    def _learned(self, *events: CallEvent) -> None:
+        """To the journal, aside: the caller never waits for the disk. Tasks start in the order
+        they are made and each queues its events at once, so a call's events keep their order."""
+        self._aside(self._journal.append(*events))
 
-        async def run() -> None:
-            if previous is not None:
-                await asyncio.wait({previous}, timeout=self._record_timeout)
+    def _release_aside(self, call_id: str, reason: str, at: datetime) -> None:
+        """Let the agent's claim go; bounded, and a claim not let go only lasts its hold."""
+
+        async def release() -> None:
             try:
                 async with asyncio.timeout(self._record_timeout):
-                    await write()
+                    await self._routing.release(call_id, reason, at)
             except Exception as error:
-                log.warning("agi_record_failed", call_id=call_id, error=type(error).__name__)
+                log.warning("agi_release_failed", call_id=call_id, error=type(error).__name__)
 
-        task = asyncio.get_running_loop().create_task(run())
-        self._pending[call_id] = task
+        self._aside(release())
+
+    def _aside(self, work: Coroutine[object, object, object]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
-
-        def done(finished: asyncio.Task[None]) -> None:
-            self._tasks.discard(finished)
-            if self._pending.get(call_id) is finished:
-                del self._pending[call_id]
-
-        task.add_done_callback(done)
+        task.add_done_callback(self._tasks.discard)
 
     async def drain(self, seconds: float = RECORD_TIMEOUT * 2) -> None:
         """Wait for the writes under way (on shutdown, and in tests)."""

@@ -1,13 +1,12 @@
-"""The AMI side of learning: the connection (panoramisk 1.4) and the writes it feeds.
+"""The AMI side of learning: the connection (panoramisk 1.4), feeding CallLearner, whose events
+go to the journal (routing_core.store.journal) in the order they were heard.
 
-Recording    runs CallLearner's writes off the AMI reader, in order per call, best effort
 AmiLearner   the AMI connection, reconnected with capped backoff, with a heartbeat
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,97 +15,8 @@ from typing import Any
 
 from panoramisk import Manager  # type: ignore[import-untyped]
 
-from ami.learner import MAX_CALLS, CallLearner, log
-from ami.writes import CallEnded, LegRang, Recorder, Write
-from routing_core.ringing import RingingListener, RingSource
-
-RECORD_TIMEOUT = 2.0
-# The router records a queued call after handing it to the queue, so the queue's first rings can
-# beat the interaction row: while a call is not known yet, a write is retried this long.
-RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0)
-
-
-@dataclass
-class _Lane:
-    """One call's writes, run one after the other by one task."""
-
-    writes: collections.deque[Write] = field(default_factory=collections.deque)
-    task: asyncio.Task[None] | None = None
-    retrying: bool = True  # until a write found the call, or the retries ran out once
-    ended: bool = False
-
-
-class Recording:
-    """Runs writes off the AMI reader, in order within a call (an answer after its ring), calls
-    side by side. Recording is best effort: a database error or timeout drops that write."""
-
-    def __init__(
-        self,
-        recorder: Recorder,
-        *,
-        retry_delays: tuple[float, ...] = RETRY_DELAYS,
-        timeout: float = RECORD_TIMEOUT,
-        max_calls: int = MAX_CALLS,
-    ) -> None:
-        self._recorder = recorder
-        self._retry_delays = retry_delays
-        self._timeout = timeout
-        self._max_calls = max_calls
-        self._lanes: dict[str, _Lane] = {}
-
-    def submit(self, write: Write) -> None:
-        lane = self._lanes.get(write.call_id)
-        if lane is None:
-            if len(self._lanes) >= self._max_calls:  # forget the oldest idle call
-                idle = next((k for k, v in self._lanes.items() if v.task is None), None)
-                self._lanes.pop(idle or "", None)
-            lane = self._lanes[write.call_id] = _Lane()
-        lane.writes.append(write)
-        if lane.task is None:
-            lane.task = asyncio.get_running_loop().create_task(self._run(write.call_id, lane))
-
-    async def drain(self, seconds: float) -> bool:
-        """Wait (at most `seconds`) for the writes submitted so far; whether they all ran."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                while tasks := {lane.task for lane in self._lanes.values() if lane.task}:
-                    await asyncio.wait(tasks)
-                return True
-        return False
-
-    async def _run(self, call_id: str, lane: _Lane) -> None:
-        try:
-            while lane.writes:
-                write = lane.writes.popleft()
-                await self._apply(lane, write)
-                lane.ended = lane.ended or isinstance(write, CallEnded)
-        finally:
-            lane.task = None
-            if lane.ended and not lane.writes and self._lanes.get(call_id) is lane:
-                del self._lanes[call_id]
-
-    async def _apply(self, lane: _Lane, write: Write) -> None:
-        delays = iter(self._retry_delays if lane.retrying else ())
-        while True:
-            try:
-                async with asyncio.timeout(self._timeout):
-                    known = await write.apply(self._recorder)
-            except Exception as error:
-                log.warning(
-                    "ami_record_failed", call_id=write.call_id, write=type(write).__name__,
-                    error=type(error).__name__,
-                )  # fmt: skip
-                return
-            delay = next(delays, None)
-            if known or delay is None:
-                lane.retrying = False
-                if not known:  # not a call of ours, or an agent we do not know
-                    log.debug(
-                        "ami_record_unknown", call_id=write.call_id, write=type(write).__name__
-                    )
-                return
-            await asyncio.sleep(delay)
-
+from ami.learner import CallLearner, log
+from routing_core.events import EventSink
 
 # --- the AMI connection -----------------------------------------------------------------------
 
@@ -179,27 +89,27 @@ class AmiSettings:
 
 
 class AmiLearner:
-    """Connects to AMI, feeds CallLearner, records through Recording; reconnects forever.
+    """Connects to AMI, feeds CallLearner, reports its events to the journal; reconnects
+    forever.
 
-    In the router process: `learner = AmiLearner(AmiSettings(...), CallRecorder(pool))`, then
+    In the router process: `learner = AmiLearner(AmiSettings(...), journal)`, then
     `learner.start()` inside the running loop and `await learner.stop()` on shutdown.
     """
 
     def __init__(
         self,
         settings: AmiSettings,
-        recorder: Recorder,
+        journal: EventSink,
         *,
         backoff: tuple[float, float] = (0.5, 30.0),  # first delay, cap
         heartbeat: float = 15.0,
         action_timeout: float = 5.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        ringing: RingingListener | None = None,
     ) -> None:
         self.settings = settings
-        self._ringing = ringing
         self.learner = CallLearner()
-        self.recording = Recording(recorder)
+        self._journal = journal
+        self._appending: set[asyncio.Task[bool]] = set()
         self.connected = asyncio.Event()
         self._backoff = backoff
         self._heartbeat = heartbeat
@@ -213,13 +123,18 @@ class AmiLearner:
             self._task = asyncio.get_running_loop().create_task(self.run())
 
     async def stop(self, drain_seconds: float = 5.0) -> None:
-        """Close the connection and let the writes already heard finish."""
+        """Close the connection; what was already heard is put in the journal first."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self.recording.drain(drain_seconds)
+        await self.flush(drain_seconds)
+
+    async def flush(self, seconds: float = 5.0) -> None:
+        """Until what was heard so far is in the journal."""
+        if self._appending:
+            await asyncio.wait(set(self._appending), timeout=seconds)
 
     async def wait_connected(self, seconds: float) -> None:
         async with asyncio.timeout(seconds):
@@ -270,21 +185,15 @@ class AmiLearner:
 
     def _on_event(self, event: dict[str, str]) -> None:
         try:
-            for write in self.learner.handle(event, self._clock()):
-                self.recording.submit(write)
-                if self._ringing is not None and isinstance(write, LegRang):
-                    self._report_ringing(write)
+            learned = self.learner.handle(event, self._clock())
+            if not learned:
+                return
+            # Aside, so the AMI reader never waits on the disk; appends queue in call order.
+            appending = asyncio.get_running_loop().create_task(self._journal.append(*learned))
+            self._appending.add(appending)
+            appending.add_done_callback(self._appending.discard)
         except Exception:  # one odd event must not cost the connection
             log.exception("ami_event_failed", event=event.get("Event"))
-
-    def _report_ringing(self, write: LegRang) -> None:
-        """An agent's phone rings: the screen pop. Never at the cost of the recording."""
-        assert self._ringing is not None
-        source = RingSource.TRANSFER if write.transferred_from else RingSource.QUEUE
-        try:
-            self._ringing.agent_ringing(write.call_id, write.agent, source)
-        except Exception:
-            log.exception("ringing_report_failed", call_id=write.call_id)
 
     def _log_down(self, error: Exception, attempt: int, was_up: bool) -> None:
         reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

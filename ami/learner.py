@@ -7,8 +7,8 @@ Queue() or Dial() creates for a call carries the caller channel's Uniqueid, whic
 interaction's call_id. Everything is written through the idempotent CallRecorder (the first
 report wins), so a sticky call heard from both ARI and AMI is recorded once.
 
-  CallLearner  one AMI event (a plain dict) -> the writes it implies; state only, no I/O
-  (ami/connection.py runs the writes and holds the AMI connection.)
+  CallLearner  one AMI event (a plain dict) -> the events it implies; state only, no I/O
+  (ami/connection.py journals them and holds the AMI connection.)
 
 Asterisk 22 events and fields used:
   DialBegin, DialEnd   DestChannel, DestUniqueid, DestLinkedid, Uniqueid (who dials), DialStatus
@@ -31,14 +31,14 @@ from datetime import datetime
 
 import structlog
 
-from ami.writes import (
+from routing_core.events import (
     CallEnded,
+    CallEvent,
     EscalatedToQueue,
     Handover,
     LegAnswered,
     LegEnded,
     LegRang,
-    Write,
 )
 from routing_core.model import HangupSide
 
@@ -80,7 +80,7 @@ class _Call:
 
 
 class CallLearner:
-    """Follows each call's agent legs and turns AMI events into recorder writes.
+    """Follows each call's agent legs and turns AMI events into call events.
 
     Who hung up: a HangupRequest is a phone hanging up, a SoftHangupRequest is Asterisk ending a
     channel (dialplan, AMI, a transfer). The first request of the caller or of the agent talking
@@ -97,7 +97,7 @@ class CallLearner:
     def __len__(self) -> int:
         return len(self._calls)
 
-    def handle(self, event: Event, at: datetime) -> list[Write]:
+    def handle(self, event: Event, at: datetime) -> list[CallEvent]:
         match event.get("Event"):
             case "DialBegin":
                 return self._dial_begin(event, at)
@@ -118,7 +118,7 @@ class CallLearner:
                 return self._hangup(event, at)
         return []
 
-    def _dial_begin(self, event: Event, at: datetime) -> list[Write]:
+    def _dial_begin(self, event: Event, at: datetime) -> list[CallEvent]:
         leg_id, agent = event.get("DestUniqueid", ""), endpoint_of(event.get("DestChannel", ""))
         call_id = self._leg_calls.get(leg_id) or event.get("DestLinkedid", "")
         if not leg_id or agent is None or not call_id or leg_id == call_id:
@@ -137,7 +137,7 @@ class CallLearner:
         self._add_leg(call_id, call, leg_id, _Leg(agent, source, consult))
         return [LegRang(call_id, leg_id, agent, at, source, consultation=consult)]
 
-    def _dial_end(self, event: Event, at: datetime) -> list[Write]:
+    def _dial_end(self, event: Event, at: datetime) -> list[CallEvent]:
         found = self._find(event.get("DestUniqueid", ""))
         if found is None:
             return []
@@ -153,7 +153,7 @@ class CallLearner:
         side = HangupSide.CALLER if call.caller_hung_up else None
         return [LegEnded(call_id, leg_id, at, status, side)]
 
-    def _agent_connect(self, event: Event, at: datetime) -> list[Write]:
+    def _agent_connect(self, event: Event, at: datetime) -> list[CallEvent]:
         writes = (
             [] if event.get("DestUniqueid", "") in self._leg_calls else self._dial_begin(event, at)
         )
@@ -164,7 +164,7 @@ class CallLearner:
         self._connect(call, leg_id)
         return writes + self._answered(call_id, leg_id, leg, at)
 
-    def _blind_transfer(self, event: Event) -> list[Write]:
+    def _blind_transfer(self, event: Event) -> list[CallEvent]:
         found = self._find(event.get("TransfererUniqueid", ""))
         if event.get("Result") != "Success" or found is None:
             return []
@@ -176,7 +176,7 @@ class CallLearner:
             call.partner = None
         return []
 
-    def _attended_transfer(self, event: Event, at: datetime) -> list[Write]:
+    def _attended_transfer(self, event: Event, at: datetime) -> list[CallEvent]:
         found = self._find(event.get("OrigTransfererUniqueid", "")) or self._find(
             event.get("SecondTransfererUniqueid", "")
         )
@@ -184,7 +184,7 @@ class CallLearner:
             return []
         call_id, call, from_id, from_leg = found
         from_leg.handed_over = True
-        writes: list[Write] = []
+        writes: list[CallEvent] = []
         target_id = event.get("TransferTargetUniqueid", "")
         target_agent = endpoint_of(event.get("TransferTargetChannel", ""))
         if target_id and target_agent is not None:
@@ -219,7 +219,7 @@ class CallLearner:
             call.partner = None
         return writes
 
-    def _queue_join(self, event: Event) -> list[Write]:
+    def _queue_join(self, event: Event) -> list[CallEvent]:
         """The caller joins a queue after an agent transferred them (blind transfer to a queue's
         extension): an escalation to that queue. A caller's first queue is the router's doing
         (or the dialplan's) and is not one: no agent handed them over."""
@@ -247,7 +247,7 @@ class CallLearner:
             if call.side is None:
                 call.side = HangupSide.SYSTEM if soft else HangupSide.CALLER
 
-    def _hangup(self, event: Event, at: datetime) -> list[Write]:
+    def _hangup(self, event: Event, at: datetime) -> list[CallEvent]:
         channel = event.get("Uniqueid", "")
         found = self._find(channel)
         if found is not None:
@@ -261,7 +261,7 @@ class CallLearner:
         # follows within milliseconds), and the call is forgotten. A colleague still being
         # consulted was someone the caller was waiting for: that is a handover.
         call = self._forget(channel) or _Call()
-        writes: list[Write] = [
+        writes: list[CallEvent] = [
             Handover(channel, leg_id)
             for leg_id, leg in call.legs.items()
             if leg.consult and not leg.ended
@@ -311,7 +311,7 @@ class CallLearner:
         return found[3]
 
     @staticmethod
-    def _answered(call_id: str, leg_id: str, leg: _Leg, at: datetime) -> list[Write]:
+    def _answered(call_id: str, leg_id: str, leg: _Leg, at: datetime) -> list[CallEvent]:
         if leg.answered:
             return []
         leg.answered = True
@@ -322,7 +322,9 @@ class CallLearner:
         call.partner, call.side, call.blind_from = leg_id, None, None
 
     @staticmethod
-    def _end_leg(call_id: str, call: _Call, leg_id: str, leg: _Leg, at: datetime) -> list[Write]:
+    def _end_leg(
+        call_id: str, call: _Call, leg_id: str, leg: _Leg, at: datetime
+    ) -> list[CallEvent]:
         if leg.ended:
             return []
         leg.ended = True

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,8 +38,8 @@ from ari_app.channels import AriChannels, Channels
 from ari_app.client import AriClient, Event
 from ari_app.resync import Sweeper
 from ari_app.watch import HandedOverCalls
-from routing_core import CallRecorder, IncomingCall, RoutingService
-from routing_core.ringing import RingingListener
+from routing_core import IncomingCall, RoutingService
+from routing_core.events import EventSink
 
 log = structlog.get_logger("sticky_router.ari")
 
@@ -51,33 +50,22 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
-class AppParts:
-    """What one call's work needs, shared by every call."""
-
-    channels: Channels
-    routing: RoutingService
-    recorder: CallRecorder
-    targets: DialplanTargets
-
-
 class StickyRouterApp:
     def __init__(
         self,
         client: AriClient,
         routing: RoutingService,
-        recorder: CallRecorder,
+        journal: EventSink,
         targets: DialplanTargets | None = None,
-        ringing: RingingListener | None = None,
         channels: Channels | None = None,
     ) -> None:
         self._channels = channels or AriChannels(client)
         self._targets = targets or DialplanTargets()
         self._devices = DeviceWatch()
         self._calls: dict[str, LiveCall] = {}
-        self._handed_over = HandedOverCalls(self._channels, recorder, routing, ringing)
+        self._handed_over = HandedOverCalls(self._channels, journal, routing)
         self._attempt = Attempt(
-            self._channels, routing, recorder, self._targets, self._devices, self._handed_over
+            self._channels, routing, journal, self._targets, self._devices, self._handed_over
         )
         self._sweeper = Sweeper(
             self._channels,

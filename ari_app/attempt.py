@@ -1,7 +1,7 @@
 """One call in the application: the decision, the agent check, and the hand-over to the dialplan.
 
-The caller is always moved on before anything is recorded about it: the call's first record is
-written beside the attempt, and a database that stops answering costs a record, never the call.
+The caller is always moved on before anything is recorded about it: what is learned goes to the
+journal beside the attempt, and a database that stops answering delays a record, never a call.
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ from datetime import UTC, datetime
 import structlog
 
 from ari_app.availability import DeviceWatch, check_availability, wait_until_free
+from ari_app.best_effort import best_effort
 from ari_app.channels import AriUnavailable, ChannelGone, Channels
-from ari_app.records import record
 from ari_app.watch import HandedOverCalls
 from routing_core import (
     BlockedDecision,
-    CallRecorder,
     Candidate,
     Decision,
     HangupSide,
@@ -35,6 +34,7 @@ from routing_core.dialplan_variables import (
     fallback_variables,
     queue_reason,
 )
+from routing_core.events import CallEnded, CallRouted, CallStarted, DecisionMade, EventSink
 
 log = structlog.get_logger("sticky_router.ari")
 
@@ -76,14 +76,14 @@ class Attempt:
         self,
         channels: Channels,
         routing: RoutingService,
-        recorder: CallRecorder,
+        journal: EventSink,
         targets: DialplanTargets,
         devices: DeviceWatch,
         handed_over: HandedOverCalls,
     ) -> None:
         self.channels = channels
         self.routing = routing
-        self._recorder = recorder
+        self._journal = journal
         self._targets = targets
         self.devices = devices
         self._handed_over = handed_over
@@ -158,7 +158,7 @@ class Attempt:
         outcome = "blocked" if isinstance(decision, BlockedDecision) else "queue"
         if not moved:  # the caller hung up before we could move them
             outcome, reason = "abandoned", QueueReason.CALLER_ABANDONED.value
-        await record(self._recorder.call_routed(call_id, outcome, reason))
+        await self._journal.append(CallRouted(call_id, outcome, reason))
 
     async def rescue(self, live: LiveCall) -> None:
         """The safety net after an error: the queue (unless the caller already left, or the
@@ -170,7 +170,7 @@ class Attempt:
         await self._release(call_id, reason)
         if moved:
             await live.started_recorded()
-            await record(self._recorder.call_routed(call_id, "queue", reason))
+            await self._journal.append(CallRouted(call_id, "queue", reason))
 
     async def to_queue(self, channel_id: str, reason: str) -> bool:
         """The safety net's way out: the queue, with only the reason known."""
@@ -197,19 +197,18 @@ class Attempt:
     async def _finish_abandoned(self, live: LiveCall) -> None:
         await live.started_recorded()
         await self._release(live.call.call_id, "caller_abandoned")
-        await record(
-            self._recorder.call_ended(
-                live.call.call_id, now(), HangupSide.CALLER, "abandoned", "caller_abandoned"
-            )
+        await self._journal.append(
+            CallEnded(live.call.call_id, now(), HangupSide.CALLER, "abandoned", "caller_abandoned")
         )
 
     async def _record_start(self, decision: Decision) -> None:
         call = decision.context.call
-        await record(self._recorder.call_started(call, decision.context.number))
-        await record(self._recorder.decision_made(decision))
+        await self._journal.append(
+            CallStarted.of(call, decision.context.number), DecisionMade.of(decision)
+        )
 
     async def _release(self, call_id: str, outcome: str) -> None:
-        await record(self.routing.release(call_id, outcome, now()))
+        await best_effort(self.routing.release(call_id, outcome, now()))
 
 
 def _inheritable(variables: dict[str, str]) -> dict[str, str]:
@@ -265,6 +264,6 @@ class AriProbe:
         return found, loop.time() - started
 
     async def let_go(self, candidate: Candidate, reason: str) -> None:
-        await record(
+        await best_effort(
             self._attempt.routing.release_agent(self._live.call.call_id, candidate, reason, now())
         )

@@ -21,12 +21,12 @@ from datetime import UTC, datetime
 
 import structlog
 
+from ari_app.best_effort import best_effort
 from ari_app.channels import AriUnavailable, ChannelGone, Channels
 from ari_app.client import Event
-from ari_app.records import record
-from routing_core import CallRecorder, HangupSide, RoutingService
+from routing_core import HangupSide, RoutingService
 from routing_core.attempt import attempt_outcome
-from routing_core.ringing import RingingListener, RingSource
+from routing_core.events import CallEnded, CallRouted, EventSink, LegAnswered, LegEnded, LegRang
 
 log = structlog.get_logger("sticky_router.ari")
 
@@ -52,14 +52,12 @@ class HandedOverCalls:
     def __init__(
         self,
         channels: Channels,
-        recorder: CallRecorder,
+        journal: EventSink,
         routing: RoutingService,
-        ringing: RingingListener | None,
     ) -> None:
         self._channels = channels
-        self._recorder = recorder
+        self._journal = journal
         self._routing = routing
-        self._ringing = ringing
         self._calls: dict[str, HandedOver] = {}
 
     def __len__(self) -> int:
@@ -89,9 +87,10 @@ class HandedOverCalls:
         call.answered = True
         log.info("sticky_answered", call_id=call.call_id)
         await self._settled(call)
-        await record(self._recorder.leg_answered(call.call_id, peer, now()))
-        await record(self._recorder.call_routed(call.call_id, "sticky"))
-        await record(self._routing.release(call.call_id, "answered", now()))
+        await self._journal.append(
+            LegAnswered(call.call_id, peer, now()), CallRouted(call.call_id, "sticky")
+        )
+        await best_effort(self._routing.release(call.call_id, "answered", now()))
 
     async def ring_missed(self, event: Event) -> None:
         """UserEvent(StickyRingMissed,status: ${DIALSTATUS},cause: ${HANGUPCAUSE}) from
@@ -108,9 +107,9 @@ class HandedOverCalls:
         await self._settled(call)
         ended = now()
         if call.leg_id is not None:
-            await record(self._recorder.leg_ended(call.call_id, call.leg_id, ended, status))
-        await record(self._recorder.call_routed(call.call_id, "queue", outcome.reason))
-        await record(self._routing.release(call.call_id, str(outcome.reason), ended))
+            await self._journal.append(LegEnded(call.call_id, call.leg_id, ended, status))
+        await self._journal.append(CallRouted(call.call_id, "queue", outcome.reason))
+        await best_effort(self._routing.release(call.call_id, str(outcome.reason), ended))
         with contextlib.suppress(AriUnavailable, ChannelGone):
             await self._channels.unsubscribe(f"channel:{call.call_id}")
 
@@ -129,34 +128,25 @@ class HandedOverCalls:
         if call.answered:
             side = HangupSide.CALLER if call.caller_hung_up else HangupSide.AGENT
             if call.leg_id is not None:
-                await record(
-                    self._recorder.leg_ended(call.call_id, call.leg_id, ended, "ANSWER", side)
+                await self._journal.append(
+                    LegEnded(call.call_id, call.leg_id, ended, "ANSWER", side)
                 )
-            await record(self._recorder.call_ended(call.call_id, ended, side, "sticky"))
+            await self._journal.append(CallEnded(call.call_id, ended, side, "sticky"))
             return
         # Gone before anyone answered: an abandon (while announced or ringing).
         if call.leg_id is not None:
-            await record(
-                self._recorder.leg_ended(
-                    call.call_id, call.leg_id, ended, "CANCEL", HangupSide.CALLER
-                )
+            await self._journal.append(
+                LegEnded(call.call_id, call.leg_id, ended, "CANCEL", HangupSide.CALLER)
             )
-        await record(self._routing.release(call.call_id, "caller_abandoned", ended))
-        await record(
-            self._recorder.call_ended(
-                call.call_id, ended, HangupSide.CALLER, "abandoned", "caller_abandoned"
-            )
+        await best_effort(self._routing.release(call.call_id, "caller_abandoned", ended))
+        await self._journal.append(
+            CallEnded(call.call_id, ended, HangupSide.CALLER, "abandoned", "caller_abandoned")
         )
 
     async def _rang(self, call: HandedOver) -> None:
-        if self._ringing is not None:
-            try:
-                self._ringing.agent_ringing(call.call_id, call.endpoint, RingSource.STICKY)
-            except Exception:  # the screen pop is never worth a call
-                log.exception("ringing_report_failed", call_id=call.call_id)
         await self._settled(call)
         assert call.leg_id is not None
-        await record(self._recorder.leg_rang(call.call_id, call.leg_id, call.endpoint, now()))
+        await self._journal.append(LegRang(call.call_id, call.leg_id, call.endpoint, now()))
 
     @staticmethod
     async def _settled(call: HandedOver) -> None:

@@ -41,6 +41,7 @@ from bench.post_dial_delay import percentile
 from routing_core import CallRecorder, RoutingService
 from sticky_router import database
 from sticky_router.demo import seed_demo
+from sticky_router.journaling import Journaling
 from sticky_router.logs import configure_logging
 from sticky_router.sandbox.asterisk import DIALPLAN_IN_ETC, LocalAsterisk, throwaway_asterisk
 from sticky_router.sandbox.postgres import throwaway_postgres
@@ -174,8 +175,10 @@ async def bench(args: argparse.Namespace) -> list[str]:
             "INSERT INTO routing_settings (scope_kind, scope_value, key, value, updated_by) "
             "VALUES ('global', '', 'sticky_cap_per_hour', '100000', 'bench')"
         )
+        journaling = Journaling(asterisk.instance_dir / "agi.journal", CallRecorder(pool))
         scripts = AgiScripts(
-            RoutingService(pool, default_region="RU", db_budget_seconds=0.3), CallRecorder(pool)
+            RoutingService(pool, default_region="RU", db_budget_seconds=0.3),
+            await journaling.start(),
         )
         server = AgiServer({**scripts.handlers(), "noop": noop}, "127.0.0.1", asterisk.agi_port)
         await server.start()
@@ -192,6 +195,7 @@ async def bench(args: argparse.Namespace) -> list[str]:
             await scripts.drain()
         finally:
             await server.stop()
+            await journaling.stop()
             await pool.close()
     lines.append("FastAGI through a real Asterisk 22 (AGI() timed in the dialplan):")
     lines.extend("  " + run.report() for run in runs)

@@ -1,9 +1,10 @@
 """Who wants to know that an agent's phone started ringing for a call (the agent screen's pops).
 
-The ARI application reports the sticky leg Dial() rings for it; the AMI learner reports every leg
-Asterisk dials (queue members, transfers, and calls the FastAGI path rings). The same ring may
-be reported by both: listeners deduplicate. A listener must return at once and never raise:
-nothing on a call's path waits for it.
+Told when a ring is in the history: the journal's applier reports each LegRang it applied (the
+ARI application's sticky leg, and every leg the AMI learner heard Asterisk dial: queue members,
+transfers, the FastAGI path's rings), so the pop can read the call, the decision and who
+transferred it from PostgreSQL. The same ring may be reported twice (heard from both ARI and
+AMI): listeners deduplicate. A listener must return at once and never raise.
 """
 
 from __future__ import annotations

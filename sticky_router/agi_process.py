@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 import structlog
@@ -20,7 +21,9 @@ from agi.scripts import AgiScripts
 from agi.server import AgiServer
 from ami.connection import AmiLearner, AmiSettings
 from routing_core import CallRecorder, RoutingService
+from routing_core.store.journal import DEFAULT_MAX_EVENTS
 from sticky_router import database
+from sticky_router.journaling import DEFAULT_JOURNAL_DIR, Journaling
 from sticky_router.metrics import PrometheusObserver
 
 log = structlog.get_logger("sticky_router.agi_process")
@@ -39,6 +42,9 @@ class AgiProcessSettings:
     db_pool_size: int = 10
     ami: AmiSettings | None = None
     metrics_port: int | None = None  # None: no /metrics listener
+    # What this process learns is on this disk first; not the router's file (each has its own).
+    journal_path: Path = DEFAULT_JOURNAL_DIR / "agi.journal"
+    journal_max_events: int = DEFAULT_MAX_EVENTS
 
     def __repr__(self) -> str:
         return f"AgiProcessSettings(host={self.host!r}, port={self.port})"
@@ -52,6 +58,7 @@ class AgiProcess:
         self._scripts: AgiScripts | None = None
         self._pool: asyncpg.Pool | None = None
         self._metrics_site: web.AppRunner | None = None
+        self.journaling: Journaling | None = None
         self.metrics = PrometheusObserver()
 
     async def start(self) -> None:
@@ -65,7 +72,12 @@ class AgiProcess:
             observer=self.metrics,
         )
         recorder = CallRecorder(pool, self.metrics)
-        self._scripts = AgiScripts(routing, recorder)
+        self.journaling = Journaling(
+            settings.journal_path, recorder, max_events=settings.journal_max_events
+        )
+        journal = await self.journaling.start()
+        self.metrics.watch_journal(self.journaling)
+        self._scripts = AgiScripts(routing, journal)
         self.server = AgiServer(
             self._scripts.handlers(),
             settings.host,
@@ -74,7 +86,7 @@ class AgiProcess:
         )
         await self.server.start()
         if settings.ami is not None:
-            self.learner = AmiLearner(settings.ami, recorder)
+            self.learner = AmiLearner(settings.ami, journal)
             self.learner.start()
         if settings.metrics_port is not None:
             self._metrics_site = await self._serve_metrics(settings.host, settings.metrics_port)
@@ -107,6 +119,9 @@ class AgiProcess:
         if self.learner is not None:
             await self.learner.stop()
             self.learner = None
+        if self.journaling is not None:
+            await self.journaling.stop()
+            self.journaling = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None

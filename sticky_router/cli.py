@@ -145,6 +145,9 @@ def _run(config: Config) -> None:
         ami_user=config.ami_user,
         ami_password=config.ami_password.get_secret_value() if config.ami_password else None,
         web=web_settings(config),
+        journal_path=config.journal_dir / "router.journal",
+        journal_max_events=config.journal_max_events,
+        queue_log_path=config.queue_log_path,
     )
     asyncio.run(_serve(settings))
 
@@ -197,6 +200,11 @@ def _agi(config: Config, host: str | None, port: int | None) -> None:
         db_budget_seconds=config.db_budget_ms / 1000,
         db_pool_size=config.db_pool_size,
         ami=ami,
+        journal_max_events=config.journal_max_events,
+    )
+    # One journal per FastAGI process: two of them on one host listen on different ports.
+    settings = dataclasses.replace(
+        settings, journal_path=config.journal_dir / f"agi-{settings.port}.journal"
     )
 
     async def run() -> None:

@@ -53,6 +53,12 @@ class Config(BaseSettings):
     agi_port: int = Field(4573, ge=1, le=65535)
     agi_max_connections: int = Field(200, ge=1, le=10_000)
     agi_metrics_port: int = Field(4574, ge=0, le=65535)  # Prometheus /metrics of `agi`; 0: off
+    # The call journals (one file per process): what is learned is on this disk first.
+    journal_dir: Path = Path("/var/lib/sticky-router")
+    journal_max_events: int = Field(1_000_000, ge=1_000, le=100_000_000)
+    # Asterisk's queue_log (usually /var/log/asterisk/queue_log), readable by the router: the
+    # calls answered in the queue while the router was away are learned from it. Unset: not read.
+    queue_log_path: Path | None = None
     # The web pages (agent screen, admin pages), served by `run` beside the router.
     web_enabled: bool = True
     web_host: str = "127.0.0.1"

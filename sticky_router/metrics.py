@@ -7,8 +7,20 @@ becomes a label.
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+)
 from prometheus_client.exposition import generate_latest
+
+if TYPE_CHECKING:
+    from sticky_router.journaling import Journaling
 
 # Decisions take a few hundred microseconds; the database budget is 300 ms by default.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.3, 1.0)
@@ -45,6 +57,46 @@ class PrometheusObserver:
             ["outcome"],
             registry=self.registry,
         )
+        self._journaling: Journaling | None = None
+        self._journal_gauges()
+
+    def watch_journal(self, journaling: Journaling) -> None:
+        """Report this journal from now on (a router restarted in-process has a new one)."""
+        self._journaling = journaling
+
+    def _journal_gauges(self) -> None:
+        """The call journal's backlog, as this process sees it: what waits for PostgreSQL, how
+        old the oldest of it is, and anything refused or set aside (each worth an alert)."""
+
+        def journal_value(read: Callable[[Journaling], float]) -> Callable[[], float]:
+            def value() -> float:
+                journaling = self._journaling
+                if journaling is None:
+                    return 0.0
+                try:
+                    return read(journaling)
+                except RuntimeError:  # closed: nothing waits in this process
+                    return 0.0
+
+            return value
+
+        gauges = (
+            ("backlog_events", "Events in the journal not yet applied to PostgreSQL",
+             lambda j: j.journal.backlog),
+            ("oldest_event_age_seconds", "Age of the oldest event not yet applied",
+             lambda j: j.applier.oldest_age if j.applier else 0.0),
+            ("capacity_ratio", "Journal backlog over its limit (events are refused at 1)",
+             lambda j: j.journal.backlog / j.journal.max_events),
+            ("refused_events", "Events refused since start (journal full or unwritable)",
+             lambda j: j.journal.refused),
+            ("set_aside_events", "Events set aside since start (unreadable, failing, or for a "
+             "call that never started here)", lambda j: j.applier.set_aside if j.applier else 0),
+            ("applied_events", "Events applied to PostgreSQL since start",
+             lambda j: j.applier.applied if j.applier else 0),
+        )  # fmt: skip
+        for name, documentation, read in gauges:
+            gauge = Gauge(f"sticky_router_journal_{name}", documentation, registry=self.registry)
+            gauge.set_function(journal_value(read))
 
     def decision_made(self, route: str, reason: str, seconds: float) -> None:
         self.calls.labels(route=_label(route), reason=_label(reason)).inc()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 import structlog
@@ -17,8 +18,12 @@ import structlog
 from ami.connection import AmiLearner, AmiSettings
 from ari_app.app import DialplanTargets, StickyRouterApp
 from ari_app.client import AriClient
+from queue_log.follower import SETTLE_SECONDS, QueueLogFollower
 from routing_core import CallRecorder, RoutingService
+from routing_core.caller_key import normalise_number
+from routing_core.store.journal import DEFAULT_MAX_EVENTS, Journal
 from sticky_router import database
+from sticky_router.journaling import DEFAULT_JOURNAL_DIR, Journaling
 from sticky_router.metrics import PrometheusObserver
 from web.app import create_app, utc_now
 from web.pop_dispatch import PopDispatcher
@@ -55,6 +60,12 @@ class RouterSettings:
     ami_password: str | None = None
     # The agent screen and admin pages; None: no web server (calls are routed all the same).
     web: WebSettings | None = None
+    # What the router learns is on this disk first (routing_core/store/journal.py).
+    journal_path: Path = DEFAULT_JOURNAL_DIR / "router.journal"
+    journal_max_events: int = DEFAULT_MAX_EVENTS
+    # Asterisk's queue_log, read to learn the calls the router missed; None: not read.
+    queue_log_path: Path | None = None
+    queue_log_settle_seconds: float = SETTLE_SECONDS
 
     def __repr__(self) -> str:
         return f"RouterSettings(ari_url={self.ari_url!r}, ari_app={self.ari_app!r})"
@@ -72,11 +83,20 @@ class Router:
         self.pops = PopHub()
         self.web: WebServer | None = None
         self._dispatcher: PopDispatcher | None = None
+        self.journaling: Journaling | None = None
+        self.follower: QueueLogFollower | None = None
         self.metrics = PrometheusObserver()
 
     async def start(self) -> None:
         """Open the pool and start the ARI event stream (and the AMI learner) in the background;
         they keep retrying while Asterisk is not there. `wait_connected` waits for them."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()  # what did start is closed again (the journal's lock with it)
+            raise
+
+    async def _start(self) -> None:
         settings = self.settings
         self._pool = await database.create_pool(settings.database_url, settings.db_pool_size)
         routing = RoutingService(
@@ -85,19 +105,27 @@ class Router:
             db_budget_seconds=settings.db_budget_seconds,
             observer=self.metrics,
         )
+        if settings.web is not None:  # rings become pops only when there is a screen to show them
+            self._dispatcher = PopDispatcher(self._pool, self.pops, utc_now)
         recorder = CallRecorder(self._pool, self.metrics)
+        self.journaling = Journaling(
+            settings.journal_path,
+            recorder,
+            max_events=settings.journal_max_events,
+            ringing=self._dispatcher,
+        )
+        journal = await self.journaling.start()
+        self.metrics.watch_journal(self.journaling)
+        self.follower = follow_queue_log(settings, journal)
         self._client = AriClient(
             settings.ari_url, settings.ari_user, settings.ari_password, settings.ari_app
         )
         await self._client.__aenter__()
-        if settings.web is not None:  # rings become pops only when there is a screen to show them
-            self._dispatcher = PopDispatcher(self._pool, self.pops, utc_now)
         self.app = StickyRouterApp(
             self._client,
             routing,
-            recorder,
+            journal,
             DialplanTargets(queue_context=settings.queue_context),
-            ringing=self._dispatcher,
         )
         self._events = asyncio.get_running_loop().create_task(
             self._client.run_events(self.app.on_event, self.app.on_connected)
@@ -113,7 +141,7 @@ class Router:
             ami = AmiSettings(
                 settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_password
             )
-            self.learner = AmiLearner(ami, recorder, ringing=self._dispatcher)
+            self.learner = AmiLearner(ami, journal)
             self.learner.start()
         await self.start_web()
         log.info("router_started", ari_url=settings.ari_url, app=settings.ari_app)
@@ -143,6 +171,18 @@ class Router:
         if self.web is not None:
             await self.web.stop()
             self.web = None
+
+    async def quiesce(self, seconds: float) -> bool:
+        """Learn everything there is to learn now: the queue_log read to its end, the journal
+        applied (at most `seconds`). Whether nothing is left. For a planned reset of the
+        history (the tests' fresh demo data), so no late event lands after it."""
+        if self.follower is not None:
+            await self.follower.catch_up()
+        if self.learner is not None:
+            await self.learner.flush()
+        if self.journaling is None or self.journaling.applier is None:
+            return True
+        return await self.journaling.applier.drain(seconds)
 
     @property
     def running(self) -> bool:
@@ -176,12 +216,18 @@ class Router:
         if self.learner is not None:
             await self.learner.stop()
             self.learner = None
+        if self.follower is not None:
+            await self.follower.stop()
+            self.follower = None
         if self._dispatcher is not None:
             await self._dispatcher.close()
             self._dispatcher = None
         if self._client is not None:
             await self._client.__aexit__(None, None, None)
             self._client = None
+        if self.journaling is not None:  # after every reporter stopped
+            await self.journaling.stop()
+            self.journaling = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -193,6 +239,25 @@ class Router:
 
     async def __aexit__(self, *_exc: object) -> None:
         await self.stop()
+
+
+def follow_queue_log(settings: RouterSettings, journal: Journal) -> QueueLogFollower | None:
+    if settings.queue_log_path is None:
+        log.warning(
+            "reconciliation_off",
+            why="no queue_log path: calls answered in the queue while the router was down or "
+            "cut off from Asterisk are not learned, so their callbacks are not sticky",
+        )
+        return None
+    region = settings.default_region
+    follower = QueueLogFollower(
+        settings.queue_log_path,
+        journal,
+        lambda raw: normalise_number(raw, region),
+        settle_seconds=settings.queue_log_settle_seconds,
+    )
+    follower.start()
+    return follower
 
 
 async def serve(settings: RouterSettings, stop: asyncio.Event) -> None:

@@ -1,10 +1,11 @@
 """Record what happens to a call, so the next callback can find who helped.
 
-Every method is idempotent: the first report of an event wins (`ON CONFLICT DO NOTHING`, and an
-event's fields are only written while the event is not yet recorded), so an adapter that replays
-events after a reconnect, or hears the same event from two sources (ARI and AMI), changes nothing
-the second time. Each method returns whether
-the call (and agent) it names were known; adapters log the ones that were not.
+Every method is idempotent: the first report of an event wins (an event's fields are only
+written while the event is not yet recorded; a second start only fills what the first did not
+know), so the journal applying an event again after a crash, or the same event heard from two
+sources (ARI and AMI live, the queue_log afterwards), changes nothing the second time. Each
+method returns whether the call (and agent) it names were known: the journal's applier keeps an
+event whose call is not known yet until it is (routing_core/store/applier.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime
 
 import asyncpg
 
-from routing_core.decision import Decision, QueueDecision, StickyDecision
+from routing_core.events import DecisionMade
 from routing_core.model import HangupSide, IncomingCall
 from routing_core.observer import RoutingObserver, notify_ring_ended
 
@@ -33,25 +34,23 @@ class CallRecorder:
             INSERT INTO interactions
                 (call_id, caller_number, queue, did, started_at, ivr_account, ivr_ticket, ivr_menu)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-            ON CONFLICT (call_id) DO NOTHING
+            ON CONFLICT (call_id) DO UPDATE SET
+                -- Two reporters may start a call (the application live, the queue_log after
+                -- the fact), in either order: what the first did not know, the second fills.
+                caller_number = coalesce(interactions.caller_number, excluded.caller_number),
+                did = coalesce(interactions.did, excluded.did),
+                ivr_account = coalesce(interactions.ivr_account, excluded.ivr_account),
+                ivr_ticket = coalesce(interactions.ivr_ticket, excluded.ivr_ticket),
+                ivr_menu = coalesce(interactions.ivr_menu, excluded.ivr_menu),
+                started_at = least(interactions.started_at, excluded.started_at)
             """,
             call.call_id, number, call.queue, call.did, call.at,
             call.ivr_account, call.ivr_ticket, call.ivr_menu,
         )  # fmt: skip
-        return status == "INSERT 0 1" or await self._known(call.call_id)
+        return status == "INSERT 0 1"
 
-    async def decision_made(self, decision: Decision) -> bool:
+    async def decision_made(self, made: DecisionMade) -> bool:
         """Attach who the caller is and what the core decided; the first decision stays."""
-        context = decision.context
-        identity = context.identity
-        key = identity.key
-        target = decision.target.agent.id if isinstance(decision, StickyDecision) else None
-        if isinstance(decision, QueueDecision):
-            reason = decision.reason.value
-        elif isinstance(decision, StickyDecision):
-            reason = decision.target.reason.value
-        else:
-            reason = "blocked"
         status = await self._pool.execute(
             """
             UPDATE interactions SET
@@ -64,15 +63,9 @@ class CallRecorder:
                 target_agent_id = CASE WHEN route IS NULL THEN $8 ELSE target_agent_id END
             WHERE call_id = $1
             """,
-            context.call.call_id,
-            key.kind.value if key else None,
-            key.value if key else None,
-            identity.customer.id if identity.customer else None,
-            identity.ticket.id if identity.ticket else None,
-            decision.route.value,
-            reason,
-            target,
-        )
+            made.call_id, made.key_kind, made.key_value, made.customer_id, made.ticket_id,
+            made.route, made.reason, made.target_agent_id,
+        )  # fmt: skip
         return status == "UPDATE 1"
 
     async def leg_rang(
@@ -141,7 +134,7 @@ class CallRecorder:
             call_id,
             queue,
         )
-        return status == "UPDATE 1" or await self._known(call_id)
+        return status == "UPDATE 1" or await self.known(call_id)
 
     async def leg_answered(self, call_id: str, leg_id: str, at: datetime) -> bool:
         async with self._pool.acquire() as connection, connection.transaction():
@@ -229,7 +222,8 @@ class CallRecorder:
         )  # fmt: skip
         return status == "UPDATE 1"
 
-    async def _known(self, call_id: str) -> bool:
+    async def known(self, call_id: str) -> bool:
+        """Whether the call's row exists: an event for a call not known yet waits for it."""
         found = await self._pool.fetchval(
             "SELECT true FROM interactions WHERE call_id = $1", call_id
         )

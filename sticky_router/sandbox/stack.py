@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sticky_router import database
 from sticky_router.agi_process import AgiProcessSettings
@@ -22,10 +24,16 @@ from sticky_router.sandbox.postgres import LocalPostgres, cache_dir
 SANDBOX_POSTGRES_PORT = 55432
 
 
+def _scratch_journals() -> Path:
+    return Path(tempfile.mkdtemp(prefix="sticky-journal-"))
+
+
 @dataclass
 class Sandbox:
     postgres: LocalPostgres
     asterisk: LocalAsterisk
+    # Where the router and the FastAGI server keep their call journals (one file each).
+    journal_dir: Path = field(default_factory=_scratch_journals)
 
     def router_settings(
         self, default_region: str = "RU", db_budget_ms: int = 300
@@ -42,6 +50,8 @@ class Sandbox:
             ami_port=self.asterisk.ami_port,
             ami_user=ami.user,
             ami_password=ami.password,
+            journal_path=self.journal_dir / "router.journal",
+            queue_log_path=self.asterisk.instance_dir / "log" / "queue_log",
         )
 
     def agi_settings(
@@ -54,6 +64,7 @@ class Sandbox:
             port=self.asterisk.agi_port,
             default_region=default_region,
             db_budget_seconds=db_budget_ms / 1000,
+            journal_path=self.journal_dir / "agi.journal",
         )
 
     def how_to_call(self) -> str:
@@ -107,6 +118,6 @@ def local_sandbox(postgres_port: int = SANDBOX_POSTGRES_PORT) -> Iterator[Sandbo
     try:
         prepare_database(postgres.dsn)
         with asterisk:
-            yield Sandbox(postgres, asterisk)
+            yield Sandbox(postgres, asterisk, cache_dir() / "sandbox-journal")
     finally:
         postgres.stop()

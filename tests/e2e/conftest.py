@@ -69,6 +69,8 @@ async def fresh(
         await router.start()
     await router.wait_connected(10)
     await quiet(asterisk)
+    # What the last test's calls taught the router lands before the reset, not after it.
+    assert await router.quiesce(10), "the journal did not drain"
     moment = datetime.now(UTC)
     await seed_demo(pool, moment, reset=True)
     yield moment

@@ -8,6 +8,7 @@ import asyncpg
 
 from routing_core import CallRecorder, HangupSide, IncomingCall, RoutingService
 from routing_core.decision import Decision
+from routing_core.events import DecisionMade
 
 AGENT_ROWS = (
     ("agent1", "PJSIP/agent1", "first_line"),
@@ -73,7 +74,7 @@ async def answered_call(
     routing = service(db)
     decision = await routing.decide(call)
     assert await recorder.call_started(call, decision.context.number)
-    assert await recorder.decision_made(decision)
+    assert await recorder.decision_made(DecisionMade.of(decision))
     answered = started + timedelta(seconds=20)
     assert await recorder.leg_rang(
         call_id, "leg-1", f"PJSIP/{agent}", started + timedelta(seconds=2)

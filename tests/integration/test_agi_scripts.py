@@ -13,6 +13,7 @@ import shlex
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -20,6 +21,8 @@ import pytest
 from agi.scripts import AgiScripts
 from agi.server import AgiServer
 from routing_core import CallRecorder, RoutingService
+from routing_core.store.applier import JournalApplier
+from routing_core.store.journal import Journal
 from sticky_router.demo import seed_demo
 from tests.integration.agi_peer import SANDBOX, full_variable_reply
 
@@ -64,10 +67,27 @@ async def asterisk(
 class Agi:
     """A running AgiServer with the three scripts on a routing core."""
 
-    def __init__(self, pool: asyncpg.Pool, budget: float = 5.0, record_timeout: float = 2.0):
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        journal_dir: Path,
+        budget: float = 5.0,
+        record_timeout: float = 2.0,
+    ) -> None:
         self.routing = RoutingService(pool, default_region="RU", db_budget_seconds=budget)
-        self.scripts = AgiScripts(self.routing, CallRecorder(pool), record_timeout=record_timeout)
+        self.journal = Journal.open(journal_dir / "agi.journal")
+        self.applier = JournalApplier(self.journal, CallRecorder(pool))
+        self.scripts = AgiScripts(self.routing, self.journal, record_timeout=record_timeout)
         self.server = AgiServer(self.scripts.handlers(), "127.0.0.1", 0, header_timeout=2)
+
+    async def start(self) -> None:
+        await self.server.start()
+        self.applier.start()
+
+    async def stop(self) -> None:
+        await self.server.stop(grace=1)
+        await self.applier.stop()
+        await self.journal.close()
 
     async def run(
         self,
@@ -81,16 +101,17 @@ class Agi:
             self.server.port, script, env, *args, functions=functions, asked=asked
         )
         await self.scripts.drain()  # the records are written aside: wait for them here
+        assert await self.applier.drain(5)  # and applied from the journal
         return variables
 
 
 @pytest.fixture
-async def agi(db: asyncpg.Pool) -> AsyncIterator[Agi]:
+async def agi(db: asyncpg.Pool, tmp_path: Path) -> AsyncIterator[Agi]:
     await seed_demo(db, datetime.now(UTC), reset=True)
-    running = Agi(db)
-    await running.server.start()
+    running = Agi(db, tmp_path)
+    await running.start()
     yield running
-    await running.server.stop(grace=1)
+    await running.stop()
 
 
 def caller(call_id: str, number: str) -> dict[str, str]:
@@ -136,7 +157,9 @@ async def test_lookup_for_a_caller_without_history_queues(
     assert tuple(recorded) == ("queue", "queue", reason)
 
 
-async def test_lookup_with_the_database_silent_queues_within_the_budget(db: asyncpg.Pool) -> None:
+async def test_lookup_with_the_database_silent_queues_within_the_budget(
+    db: asyncpg.Pool, tmp_path: Path
+) -> None:
     """A PostgreSQL that accepts connections and never answers: the budget sends to the queue."""
     accepted: list[asyncio.StreamWriter] = []
 
@@ -149,7 +172,7 @@ async def test_lookup_with_the_database_silent_queues_within_the_budget(db: asyn
         f"postgresql://postgres@127.0.0.1:{port}/sticky", min_size=0, max_size=2
     )
     assert pool is not None
-    broken = Agi(pool, budget=0.3, record_timeout=0.3)
+    broken = Agi(pool, tmp_path, budget=0.3, record_timeout=0.3)
     await broken.server.start()
     try:
         started = time.perf_counter()
@@ -160,6 +183,7 @@ async def test_lookup_with_the_database_silent_queues_within_the_budget(db: asyn
         await broken.scripts.drain()
     finally:
         await broken.server.stop(grace=1)
+        await broken.journal.close()
         for writer in accepted:  # lets the core's background claim release fail fast
             writer.close()
         black_hole.close()

@@ -19,6 +19,7 @@ from routing_core import (
     StickyDecision,
 )
 from routing_core.decision import BlockedDecision, CandidateReason, Exclusion
+from routing_core.events import DecisionMade
 from routing_core.service import RoutingService
 from routing_core.settings import InvalidSetting, Scope
 from routing_core.store.lookup import HISTORY_DEPTH
@@ -135,7 +136,7 @@ async def test_recording_the_same_event_twice_changes_nothing(db: asyncpg.Pool) 
     call = incoming(IVAN, at=later, call_id="c-1", queue="other")
     decision = await service(db).decide(incoming(IVAN, at=later, call_id="c-1"), claim=False)
     await recorder.call_started(call, "+70000000000")
-    await recorder.decision_made(decision)
+    await recorder.decision_made(DecisionMade.of(decision))
     await recorder.leg_rang("c-1", "leg-1", "agent4", later)
     await recorder.leg_answered("c-1", "leg-1", later)
     await recorder.transfer("c-1", "leg-1", "leg-2", "agent3", later)

@@ -25,6 +25,7 @@ from routing_core import CallRecorder, IncomingCall
 from routing_core.caller_key import keys_in_priority
 from sticky_router import database
 from sticky_router.demo import seed_demo
+from sticky_router.journaling import Journaling
 from sticky_router.sandbox.asterisk import AGENTS, SUPPORT_QUEUE, LocalAsterisk, throwaway_asterisk
 from sticky_router.sandbox.postgres import LocalPostgres, throwaway_postgres
 
@@ -61,14 +62,19 @@ async def db(pool: asyncpg.Pool) -> asyncpg.Pool:
 
 
 @pytest.fixture
-async def learner(asterisk: LocalAsterisk, db: asyncpg.Pool) -> AsyncIterator[AmiLearner]:
+async def learner(
+    asterisk: LocalAsterisk, db: asyncpg.Pool, tmp_path: Path
+) -> AsyncIterator[AmiLearner]:
+    """The learner with its journal and applier, as the router runs them."""
     credentials = asterisk.ami_credentials
     settings = AmiSettings("127.0.0.1", asterisk.ami_port, credentials.user, credentials.password)
-    learner = AmiLearner(settings, CallRecorder(db), backoff=(0.2, 2.0))
+    journaling = Journaling(tmp_path / "router.journal", CallRecorder(db))
+    learner = AmiLearner(settings, await journaling.start(), backoff=(0.2, 2.0))
     learner.start()
     await learner.wait_connected(10)
     yield learner
     await learner.stop()
+    await journaling.stop()
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""The AMI learner: event mapping (plain dicts, as Asterisk 22 sends them), the write runner, and
-the connection against a small AMI server over a real socket."""
+"""The AMI learner: event mapping (plain dicts, as Asterisk 22 sends them) and the connection
+against a small AMI server over a real socket."""
 
 from __future__ import annotations
 
@@ -12,19 +12,17 @@ from datetime import UTC, datetime
 import pytest
 import structlog
 
-from ami.connection import AmiLearner, AmiSettings, Recording
+from ami.connection import AmiLearner, AmiSettings
 from ami.learner import CallLearner, endpoint_of
-from ami.writes import (
+from routing_core.events import (
     CallEnded,
+    CallEvent,
     EscalatedToQueue,
     Handover,
     LegAnswered,
     LegEnded,
     LegRang,
-    Recorder,
-    Write,
 )
-from routing_core import CallRecorder
 from routing_core.model import HangupSide
 
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -277,7 +275,7 @@ STORIES = {
 }  # fmt: skip
 
 
-def learn(events: list[dict[str, str]], learner: CallLearner | None = None) -> list[Write]:
+def learn(events: list[dict[str, str]], learner: CallLearner | None = None) -> list[CallEvent]:
     learner = CallLearner() if learner is None else learner
     return [write for event in events for write in learner.handle(event, AT)]
 
@@ -329,135 +327,21 @@ def test_agent_connect_alone_records_the_leg_when_ami_came_up_mid_ring() -> None
     assert learn([agent_connect(A2)]) == [rang(A2, "agent2"), answered(A2)]
 
 
-# --- running the writes -----------------------------------------------------------------------
+# --- where the events go ---------------------------------------------------------------------
 
 
 @dataclass
-class FakeRecorder:
-    """Records each call; a call is known once listed in `known` (the interaction row exists)."""
+class ListSink:
+    """Keeps what the learner reports, in order (the journal's own tests are elsewhere)."""
 
-    known: set[str] = field(default_factory=set)
-    fail_with: BaseException | None = None
-    delay: float = 0.0
-    calls: list[tuple[str, str, str]] = field(default_factory=list)
+    events: list[CallEvent] = field(default_factory=list)
 
-    async def _record(self, method: str, call_id: str, leg_id: str = "") -> bool:
-        self.calls.append((method, call_id, leg_id))
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        if self.fail_with is not None:
-            raise self.fail_with
-        return call_id in self.known
+    async def append(self, *events: CallEvent) -> bool:
+        self.events.extend(events)
+        return True
 
-    async def leg_rang(
-        self,
-        call_id: str,
-        leg_id: str,
-        agent: str,
-        at: datetime,
-        transferred_from_leg_id: str | None = None,
-    ) -> bool:
-        return await self._record("leg_rang", call_id, leg_id)
-
-    async def transfer(
-        self,
-        call_id: str,
-        from_leg_id: str,
-        to_leg_id: str,
-        to_agent: str,
-        at: datetime,
-        consultation: bool = False,
-    ) -> bool:
-        return await self._record("transfer", call_id, to_leg_id)
-
-    async def handover(self, call_id: str, leg_id: str) -> bool:
-        return await self._record("handover", call_id, leg_id)
-
-    async def escalated_to_queue(self, call_id: str, queue: str) -> bool:
-        return await self._record("escalated_to_queue", call_id, queue)
-
-    async def leg_answered(self, call_id: str, leg_id: str, at: datetime) -> bool:
-        return await self._record("leg_answered", call_id, leg_id)
-
-    async def leg_ended(
-        self,
-        call_id: str,
-        leg_id: str,
-        at: datetime,
-        outcome: str,
-        hangup_side: HangupSide | None = None,
-    ) -> bool:
-        return await self._record("leg_ended", call_id, leg_id)
-
-    async def call_ended(self, call_id: str, at: datetime, hangup_side: HangupSide | None) -> bool:
-        return await self._record("call_ended", call_id)
-
-
-def test_the_real_call_recorder_fits_the_protocol() -> None:
-    recorder: Recorder = CallRecorder(pool=None)  # type: ignore[arg-type]
-    assert recorder is not None
-
-
-async def test_writes_run_in_order_per_call() -> None:
-    recorder = FakeRecorder(known={CALL})
-    recording = Recording(recorder)
-    for write in (rang(A1, "agent1"), answered(A1), ended(A1, "ANSWER", None), call_ended(None)):
-        recording.submit(write)
-    assert await recording.drain(1)
-    assert [method for method, *_ in recorder.calls] == [
-        "leg_rang", "leg_answered", "leg_ended", "call_ended"
-    ]  # fmt: skip
-
-
-async def test_a_call_recorded_late_still_gets_its_legs() -> None:
-    """The router writes the interaction just after handing the call to the queue, so the
-    queue's first ring can arrive first: the learner retries until the row is there."""
-    recorder = FakeRecorder()
-    recording = Recording(recorder, retry_delays=(0.02, 0.02, 0.05, 0.1))
-    recording.submit(rang(A1, "agent1"))
-    recording.submit(answered(A1))
-    await asyncio.sleep(0.03)
-    recorder.known.add(CALL)
-    assert await recording.drain(1)
-    assert recorder.calls[-2:] == [("leg_rang", CALL, A1), ("leg_answered", CALL, A1)]
-    assert len(recorder.calls) >= 3  # at least one retry of the ring
-
-
-async def test_an_unknown_call_is_retried_once_then_tried_once_per_write() -> None:
-    recorder = FakeRecorder()
-    recording = Recording(recorder, retry_delays=(0.01, 0.01))
-    recording.submit(rang(A1, "agent1"))
-    recording.submit(answered(A1))
-    recording.submit(call_ended(None))
-    assert await recording.drain(1)
-    methods = [method for method, *_ in recorder.calls]
-    assert methods == ["leg_rang"] * 3 + ["leg_answered", "call_ended"]
-
-
-async def test_calls_do_not_wait_for_each_other() -> None:
-    recorder = FakeRecorder(known={"other"})
-    recording = Recording(recorder, retry_delays=(0.5,))
-    recording.submit(rang(A1, "agent1"))  # unknown: retried for half a second
-    recording.submit(CallEnded("other", AT, None))
-    await asyncio.sleep(0.1)
-    assert ("call_ended", "other", "") in recorder.calls
-    assert await recording.drain(2)
-
-
-@pytest.mark.parametrize("trouble", ["error", "timeout"])
-async def test_a_failing_database_drops_the_write_and_goes_on(trouble: str) -> None:
-    recorder = FakeRecorder(known={CALL})
-    if trouble == "error":
-        recorder.fail_with = OSError("connection refused")
-    else:
-        recorder.delay = 0.2
-    recording = Recording(recorder, timeout=0.05)
-    with structlog.testing.capture_logs() as logs:
-        recording.submit(rang(A1, "agent1"))
-        recording.submit(call_ended(None))
-        assert await recording.drain(2)
-    assert [method for method, *_ in recorder.calls] == ["leg_rang", "call_ended"]
-    assert [entry["event"] for entry in logs] == ["ami_record_failed"] * 2
+    def kinds(self) -> list[str]:
+        return [type(event).__name__ for event in self.events]
 
 
 # --- the connection, against a small AMI server on a real socket -----------------------------
@@ -524,12 +408,10 @@ async def asterisk() -> AsyncIterator[FakeAsterisk]:
 
 
 def learner_for(
-    asterisk: FakeAsterisk, recorder: FakeRecorder, secret: str = "s3cret", heartbeat: float = 5
+    asterisk: FakeAsterisk, sink: ListSink, secret: str = "s3cret", heartbeat: float = 5
 ) -> AmiLearner:
     settings = AmiSettings("127.0.0.1", asterisk.port, "sticky-router", secret)
-    return AmiLearner(
-        settings, recorder, backoff=(0.02, 0.08), heartbeat=heartbeat, action_timeout=0.3
-    )
+    return AmiLearner(settings, sink, backoff=(0.02, 0.08), heartbeat=heartbeat, action_timeout=0.3)
 
 
 async def until(condition: Callable[[], bool], seconds: float = 3) -> None:
@@ -541,24 +423,22 @@ async def until(condition: Callable[[], bool], seconds: float = 3) -> None:
 
 
 async def test_events_from_ami_are_recorded(asterisk: FakeAsterisk) -> None:
-    recorder = FakeRecorder(known={CALL})
-    learner = learner_for(asterisk, recorder)
+    sink = ListSink()
+    learner = learner_for(asterisk, sink)
     learner.start()
     try:
         await learner.wait_connected(3)
         for event in (dial_begin(A2), dial_end(A2, "ANSWER"), request(CALL), hangup(CALL)):
             asterisk.push(event)
-        await until(lambda: len(recorder.calls) == 4)
+        await until(lambda: len(sink.events) == 4)
     finally:
         await learner.stop()
-    assert [method for method, *_ in recorder.calls] == [
-        "leg_rang", "leg_answered", "leg_ended", "call_ended"
-    ]  # fmt: skip
+    assert sink.kinds() == ["LegRang", "LegAnswered", "LegEnded", "CallEnded"]
 
 
 async def test_a_lost_connection_is_logged_once_and_reconnected(asterisk: FakeAsterisk) -> None:
-    recorder = FakeRecorder(known={CALL})
-    learner = learner_for(asterisk, recorder)
+    sink = ListSink()
+    learner = learner_for(asterisk, sink)
     with structlog.testing.capture_logs() as logs:
         learner.start()
         try:
@@ -571,7 +451,7 @@ async def test_a_lost_connection_is_logged_once_and_reconnected(asterisk: FakeAs
             await until(lambda: asterisk.logins == 2)
             await learner.wait_connected(3)
             asterisk.push(hangup(CALL))
-            await until(lambda: recorder.calls == [("call_ended", CALL, "")])
+            await until(lambda: sink.kinds() == ["CallEnded"])
         finally:
             await learner.stop()
     warnings = [entry for entry in logs if entry["log_level"] == "warning"]
@@ -584,7 +464,7 @@ async def test_a_lost_connection_is_logged_once_and_reconnected(asterisk: FakeAs
 async def test_a_refused_login_is_retried_and_the_secret_never_logged(
     asterisk: FakeAsterisk,
 ) -> None:
-    learner = learner_for(asterisk, FakeRecorder(), secret="wrong-secret")
+    learner = learner_for(asterisk, ListSink(), secret="wrong-secret")
     with structlog.testing.capture_logs() as logs:
         learner.start()
         await asyncio.sleep(0.4)
@@ -600,7 +480,7 @@ async def test_a_refused_login_is_retried_and_the_secret_never_logged(
 async def test_an_unanswered_ping_means_reconnect(asterisk: FakeAsterisk) -> None:
     """A half-open connection (Asterisk frozen, a cable pulled) shows up only as silence."""
     asterisk.answer_pings = False
-    learner = learner_for(asterisk, FakeRecorder(), heartbeat=0.05)
+    learner = learner_for(asterisk, ListSink(), heartbeat=0.05)
     with structlog.testing.capture_logs() as logs:
         learner.start()
         try:

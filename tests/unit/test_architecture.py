@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ADAPTERS = ("ari_app", "ami", "agi", "web")
+ADAPTERS = ("ari_app", "ami", "agi", "web", "queue_log")
 CORE_FORBIDDEN = (
     *ADAPTERS, "aiohttp", "sticky_router", "panoramisk", "sqlalchemy", "alembic", "jinja2",
     "argon2",

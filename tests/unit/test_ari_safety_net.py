@@ -76,7 +76,7 @@ class FakeChannels:
 def attempt_over(channels: FakeChannels) -> Attempt:
     """Moving a caller never touches the database: no routing service or recorder is given."""
     no_database: Any = None
-    handed_over = HandedOverCalls(channels, no_database, no_database, None)
+    handed_over = HandedOverCalls(channels, no_database, no_database)
     return Attempt(
         channels, no_database, no_database, DialplanTargets(), DeviceWatch(), handed_over
     )

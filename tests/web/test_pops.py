@@ -16,6 +16,7 @@ import pytest
 
 from routing_core import CallRecorder, HangupSide, IncomingCall, RoutingService
 from routing_core.decision import Decision
+from routing_core.events import DecisionMade
 from routing_core.ringing import RingSource
 from tests.web.conftest import Browser, WebApp
 from web.pop_dispatch import PopDispatcher
@@ -36,7 +37,7 @@ async def routed_call(web: WebApp, caller: str, **ivr: str) -> tuple[str, Decisi
     )
     recorder = CallRecorder(web.pool)
     assert await recorder.call_started(call, decision.context.number)
-    assert await recorder.decision_made(decision)
+    assert await recorder.decision_made(DecisionMade.of(decision))
     return call_id, decision
 
 

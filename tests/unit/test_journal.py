@@ -1,0 +1,301 @@
+"""The call journal and its applier, on a real SQLite file, against a recorder that can be told
+to fail (the real PostgreSQL cases are in tests/integration/test_journal_postgres.py and the
+end-to-end ones in tests/e2e/test_durability.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import signal
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import structlog
+
+from routing_core.events import (
+    CallEnded,
+    CallEvent,
+    CallRouted,
+    CallStarted,
+    DecisionMade,
+    EscalatedToQueue,
+    Handover,
+    LegAnswered,
+    LegEnded,
+    LegRang,
+    UnreadableEvent,
+    decode,
+    encode,
+)
+from routing_core.model import HangupSide, IncomingCall
+from routing_core.store.applier import JournalApplier
+from routing_core.store.journal import Journal, JournalBusy
+
+AT = datetime(2026, 12, 2, 9, 0, 0, 123456, tzinfo=UTC)
+
+EVERY_KIND: list[CallEvent] = [
+    CallStarted("c1", AT, "support", "+79123456701", "74950000000", "A-1", "T-1", "2"),
+    DecisionMade("c1", "sticky", "last_agent", "number", "+79123456701", 7, 8, 2),
+    CallRouted("c1", "queue", "busy"),
+    LegRang("c1", "l1", "PJSIP/agent2", AT, "l0", consultation=True),
+    Handover("c1", "l1"),
+    EscalatedToQueue("c1", "second-line"),
+    LegAnswered("c1", "l1", AT),
+    LegEnded("c1", "l1", AT, "ANSWER", HangupSide.AGENT),
+    CallEnded("c1", AT, None, "abandoned", "caller_abandoned"),
+]
+
+
+@dataclass
+class FakeRecorder:
+    """Applies nothing; notes each call. A call is known once started (or listed in `known`)."""
+
+    calls: set[str] = field(default_factory=set)  # the calls whose row exists
+    applied: list[tuple[str, str]] = field(default_factory=list)
+    fail: BaseException | None = None
+    fail_times: int = 0  # how many writes raise `fail` (of `failing_call`'s, if named)
+    failing_call: str | None = None
+
+    async def _note(self, kind: str, call_id: str) -> bool:
+        failing = self.failing_call is None or self.failing_call == call_id
+        if self.fail is not None and self.fail_times and failing:
+            self.fail_times -= 1
+            raise self.fail
+        self.applied.append((kind, call_id))
+        return call_id in self.calls
+
+    async def known(self, call_id: str) -> bool:
+        return call_id in self.calls
+
+    async def call_started(self, call: IncomingCall, number: str | None) -> bool:
+        self.calls.add(call.call_id)
+        return await self._note("CallStarted", call.call_id)
+
+    async def decision_made(self, made: DecisionMade) -> bool:
+        return await self._note("DecisionMade", made.call_id)
+
+    async def call_routed(self, call_id: str, outcome: str, reason: str | None = None) -> bool:
+        return await self._note("CallRouted", call_id)
+
+    async def leg_rang(self, call_id: str, *_args: object, **_kw: object) -> bool:
+        return await self._note("LegRang", call_id)
+
+    async def handover(self, call_id: str, leg_id: str) -> bool:
+        return await self._note("Handover", call_id)
+
+    async def escalated_to_queue(self, call_id: str, queue: str) -> bool:
+        return await self._note("EscalatedToQueue", call_id)
+
+    async def leg_answered(self, call_id: str, leg_id: str, at: datetime) -> bool:
+        return await self._note("LegAnswered", call_id)
+
+    async def leg_ended(self, call_id: str, *_args: object, **_kw: object) -> bool:
+        return await self._note("LegEnded", call_id)
+
+    async def call_ended(self, call_id: str, *_args: object, **_kw: object) -> bool:
+        return await self._note("CallEnded", call_id)
+
+
+@pytest.fixture
+async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
+    opened = Journal.open(tmp_path / "router.journal")
+    yield opened
+    await opened.close()
+
+
+def started(call_id: str) -> CallStarted:
+    return CallStarted(call_id, AT, "support", "+79990000001")
+
+
+def ended(call_id: str) -> CallEnded:
+    return CallEnded(call_id, AT, HangupSide.CALLER)
+
+
+# --- events on disk ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("event", EVERY_KIND, ids=lambda e: type(e).__name__)
+def test_every_event_comes_back_from_its_json_unchanged(event: CallEvent) -> None:
+    assert decode(encode(event)) == event
+
+
+@pytest.mark.parametrize(
+    "text", ["", "{}", '{"kind": "Nope"}', '{"kind": "CallEnded", "call_id": "x"}', "[1]"]
+)
+def test_anything_else_is_unreadable(text: str) -> None:
+    with pytest.raises(UnreadableEvent):
+        decode(text)
+
+
+async def test_what_was_appended_is_there_after_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "router.journal"
+    first = Journal.open(path)
+    assert await first.append(*EVERY_KIND)
+    await first.close()
+    again = Journal.open(path)
+    try:
+        assert again.backlog == len(EVERY_KIND)
+        assert [entry.event for entry in await again.due()] == EVERY_KIND
+    finally:
+        await again.close()
+
+
+def _append_then_die(path: str) -> None:
+    async def append() -> None:
+        journal = Journal.open(path)
+        assert await journal.append(started("killed"), ended("killed"))
+        os.kill(os.getpid(), signal.SIGKILL)  # no close, no flush, no goodbye
+
+    asyncio.run(append())
+
+
+async def test_a_process_killed_right_after_append_returned_loses_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "router.journal"
+    process = multiprocessing.get_context("spawn").Process(
+        target=_append_then_die, args=(str(path),)
+    )
+    process.start()
+    await asyncio.to_thread(process.join, 30)
+    assert process.exitcode == -signal.SIGKILL
+    journal = Journal.open(path)  # the dead process's lock went with it
+    try:
+        assert [entry.event for entry in await journal.due()] == [
+            started("killed"),
+            ended("killed"),
+        ]
+    finally:
+        await journal.close()
+
+
+async def test_a_second_process_cannot_open_the_same_journal(journal: Journal) -> None:
+    with pytest.raises(JournalBusy, match="in use by another process"):
+        Journal.open(journal.path)
+
+
+async def test_a_full_journal_refuses_loudly_and_warns_before(tmp_path: Path) -> None:
+    small = Journal.open(tmp_path / "small.journal", max_events=5)
+    try:
+        with structlog.testing.capture_logs() as logs:
+            assert await small.append(*(started(f"c{n}") for n in range(4)))
+            assert not await small.append(started("c4"), started("c5"))
+        events = [entry["event"] for entry in logs]
+        assert events.count("journal_nearly_full") == 1  # at 4 of 5 (80 %)
+        assert events.count("journal_full_event_refused") == 1  # c5; c4 still fitted
+        assert small.backlog == 5
+        assert small.refused == 1
+    finally:
+        await small.close()
+
+
+# --- applying ---------------------------------------------------------------------------------
+
+
+async def test_events_are_applied_in_order_and_leave_the_journal(journal: Journal) -> None:
+    recorder = FakeRecorder()
+    applier = JournalApplier(journal, recorder)
+    await journal.append(started("a"), LegRang("a", "l", "agent1", AT), ended("a"))
+    assert await applier.apply_due()
+    assert recorder.applied == [("CallStarted", "a"), ("LegRang", "a"), ("CallEnded", "a")]
+    assert journal.backlog == 0
+    assert not await journal.due()
+
+
+async def test_an_event_before_its_call_waits_and_the_calls_later_events_wait_behind_it(
+    journal: Journal,
+) -> None:
+    """The AMI learner hears the queue ring before the application recorded the call (or the
+    FastAGI process's journal is behind): the end waits, other calls go on."""
+    recorder = FakeRecorder()
+    applier = JournalApplier(journal, recorder)
+    await journal.append(LegRang("late", "l", "agent1", AT), ended("late"), ended("other"))
+    recorder.calls.add("other")
+    await applier.apply_due()
+    assert recorder.applied == [("LegRang", "late"), ("CallEnded", "other")]
+    assert [entry.call_id for entry in await journal.due()] == []  # put off, not due yet
+    await journal.append(started("late"))
+    recorder.calls.add("late")
+    await _until_applied(applier, journal)
+    kinds = [kind for kind, call in recorder.applied if call == "late"]
+    assert kinds[-3:] == ["CallStarted", "LegRang", "CallEnded"]
+
+
+async def test_an_event_whose_call_never_starts_is_set_aside_not_lost(journal: Journal) -> None:
+    recorder = FakeRecorder()
+    applier = JournalApplier(journal, recorder, orphan_seconds=0.0)
+    await journal.append(ended("never"))
+    with structlog.testing.capture_logs() as logs:
+        await applier.apply_due()  # first miss: starts the clock
+        await _until(lambda: applier.set_aside == 1, applier)
+    assert journal.backlog == 0
+    assert await journal.set_aside_count() == 1
+    assert any(entry["event"] == "journal_event_set_aside" for entry in logs)
+    assert await journal.requeue_set_aside() == 1  # an operator puts it back
+    assert [entry.event for entry in await journal.due()] == [ended("never")]
+
+
+@pytest.mark.parametrize("outage", [OSError("refused"), TimeoutError()], ids=["refused", "timeout"])
+async def test_a_database_away_keeps_every_event_until_it_answers(
+    journal: Journal, outage: BaseException
+) -> None:
+    recorder = FakeRecorder(fail=outage, fail_times=3)
+    applier = JournalApplier(journal, recorder)
+    await journal.append(started("a"), ended("a"))
+    with structlog.testing.capture_logs() as logs:
+        applier.start()
+        try:
+            await _until(lambda: journal.backlog == 0, applier, seconds=10)
+        finally:
+            await applier.stop()
+    assert recorder.applied == [("CallStarted", "a"), ("CallEnded", "a")]
+    events = [entry["event"] for entry in logs]
+    assert events.count("journal_waiting_for_database") == 1  # once per outage, not per try
+    assert events.count("journal_database_back") == 1
+
+
+async def test_an_event_that_keeps_failing_is_set_aside_and_others_go_on(
+    journal: Journal,
+) -> None:
+    recorder = FakeRecorder(
+        calls={"a", "b"}, fail=ValueError("bad value"), fail_times=5, failing_call="a"
+    )
+    applier = JournalApplier(journal, recorder)
+    await journal.append(ended("a"), ended("b"))
+    applier.start()
+    try:
+        await _until(lambda: ("CallEnded", "b") in recorder.applied, applier, seconds=20)
+        await _until(lambda: applier.set_aside == 1, applier, seconds=20)
+    finally:
+        await applier.stop()
+    assert ("CallEnded", "a") not in recorder.applied
+    assert await journal.set_aside_count() == 1
+
+
+async def test_an_unreadable_entry_is_set_aside(journal: Journal) -> None:
+    recorder = FakeRecorder(calls={"a"})
+    applier = JournalApplier(journal, recorder)
+    await journal.append(ended("a"))
+    await asyncio.to_thread(
+        journal._db.execute, 'UPDATE events SET body = \'{"kind": "FromTheFuture"}\''
+    )
+    await applier.apply_due()
+    assert applier.set_aside == 1
+    assert recorder.applied == []
+
+
+async def _until(
+    condition: Callable[[], bool], applier: JournalApplier, seconds: float = 5
+) -> None:
+    """Until `condition` holds, driving the applier by hand unless it runs on its own."""
+    async with asyncio.timeout(seconds):
+        while not condition():
+            if not applier.running:
+                await applier.apply_due()
+            await asyncio.sleep(0.05)
+
+
+async def _until_applied(applier: JournalApplier, journal: Journal) -> None:
+    await _until(lambda: journal.backlog == 0, applier, seconds=10)
