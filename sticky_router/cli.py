@@ -139,6 +139,7 @@ def _run(config: Config) -> None:
         default_region=config.default_region,
         db_budget_seconds=config.db_budget_ms / 1000,
         db_pool_size=config.db_pool_size,
+        web_db_pool_size=config.web_db_pool_size,
         queue_context=config.queue_context,
         ami_host=config.ami_host,
         ami_port=config.ami_port,

@@ -36,6 +36,7 @@ class Config(BaseSettings):
     default_region: str = "RU"
     db_budget_ms: int = Field(300, gt=0, le=10_000)
     db_pool_size: int = Field(10, ge=1, le=200)
+    web_db_pool_size: int = Field(4, ge=1, le=100)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "console"
     # Asterisk. Unset ARI_URL means "no Asterisk of yours": `sticky-router run` starts the sandbox.

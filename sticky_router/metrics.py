@@ -7,6 +7,7 @@ becomes a label.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,7 @@ class PrometheusObserver:
     """`routing_core.observer.RoutingObserver` counted in Prometheus metrics."""
 
     def __init__(self) -> None:
+        self.worst_loop_lag = 0.0
         self.registry = CollectorRegistry(auto_describe=True)
         self.calls = Counter(
             "sticky_router_calls",
@@ -57,8 +59,25 @@ class PrometheusObserver:
             ["outcome"],
             registry=self.registry,
         )
+        self.loop_lag = Histogram(
+            "sticky_router_event_loop_lag_seconds",
+            "How late the event loop ran a 100 ms timer: what every decision waits behind",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+            registry=self.registry,
+        )
         self._journaling: Journaling | None = None
         self._journal_gauges()
+
+    async def watch_loop_lag(self, interval: float = 0.1) -> None:
+        """Until cancelled: each lateness is observed, and the worst kept in `worst_loop_lag`
+        (for the fault benchmark)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            await asyncio.sleep(interval)
+            lag = max(loop.time() - started - interval, 0.0)
+            self.loop_lag.observe(lag)
+            self.worst_loop_lag = max(self.worst_loop_lag, lag)
 
     def watch_journal(self, journaling: Journaling) -> None:
         """Report this journal from now on (a router restarted in-process has a new one)."""

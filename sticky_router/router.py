@@ -26,6 +26,7 @@ from sticky_router import database
 from sticky_router.journaling import DEFAULT_JOURNAL_DIR, Journaling
 from sticky_router.metrics import PrometheusObserver
 from web.app import create_app, utc_now
+from web.decision_notices import DecisionNotices
 from web.pop_dispatch import PopDispatcher
 from web.pop_hub import PopHub
 from web.server import WebServer
@@ -52,6 +53,8 @@ class RouterSettings:
     default_region: str = "RU"
     db_budget_seconds: float = 0.3
     db_pool_size: int = 10
+    # The pages' own connections: a flood of requests can exhaust these, never the routing ones.
+    web_db_pool_size: int = 4
     queue_context: str = "sticky-queue"
     # AMI, for learning who answers queue calls and transfers; no password: no learning.
     ami_host: str = "127.0.0.1"
@@ -75,9 +78,12 @@ class Router:
     def __init__(self, settings: RouterSettings) -> None:
         self.settings = settings
         self._pool: asyncpg.Pool | None = None
+        self._web_pool: asyncpg.Pool | None = None
+        self._notices: DecisionNotices | None = None
         self._client: AriClient | None = None
         self._events: asyncio.Task[None] | None = None
         self._sweeps: asyncio.Task[None] | None = None
+        self._lag: asyncio.Task[None] | None = None
         self.app: StickyRouterApp | None = None
         self.learner: AmiLearner | None = None
         self.pops = PopHub()
@@ -106,7 +112,14 @@ class Router:
             observer=self.metrics,
         )
         if settings.web is not None:  # rings become pops only when there is a screen to show them
-            self._dispatcher = PopDispatcher(self._pool, self.pops, utc_now)
+            self._web_pool = await database.create_pool(
+                settings.database_url, settings.web_db_pool_size
+            )
+            self._notices = DecisionNotices(settings.database_url)
+            self._notices.start()
+            self._dispatcher = PopDispatcher(
+                self._web_pool, self.pops, utc_now, notices=self._notices
+            )
         recorder = CallRecorder(self._pool, self.metrics)
         self.journaling = Journaling(
             settings.journal_path,
@@ -131,6 +144,7 @@ class Router:
             self._client.run_events(self.app.on_event, self.app.on_connected)
         )
         self._sweeps = self.app.run_sweeps(SWEEP_SECONDS)
+        self._lag = asyncio.get_running_loop().create_task(self.metrics.watch_loop_lag())
         if settings.ami_password is None:
             log.warning(
                 "learning_off",
@@ -150,11 +164,11 @@ class Router:
         """The pages are a side door: if they cannot start, calls are routed all the same.
         (Also how a test restarts the web server alone: stop_web(), then start_web().)"""
         web_settings = self.settings.web
-        if web_settings is None or self._pool is None or self.web is not None:
+        if web_settings is None or self._web_pool is None or self.web is not None:
             return
         try:
             app = create_app(
-                pool=self._pool,
+                pool=self._web_pool,
                 settings=web_settings,
                 hub=self.pops,
                 metrics=self.metrics.exposition,
@@ -203,11 +217,12 @@ class Router:
         await self.stop_web()
         if self.app is not None:
             await self.app.drain(DRAIN_SECONDS)
-        if self._sweeps is not None:
-            self._sweeps.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeps
-            self._sweeps = None
+        for task in (self._sweeps, self._lag):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._sweeps = self._lag = None
         if self._events is not None:
             self._events.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -222,15 +237,19 @@ class Router:
         if self._dispatcher is not None:
             await self._dispatcher.close()
             self._dispatcher = None
+        if self._notices is not None:
+            await self._notices.stop()
+            self._notices = None
         if self._client is not None:
             await self._client.__aexit__(None, None, None)
             self._client = None
         if self.journaling is not None:  # after every reporter stopped
             await self.journaling.stop()
             self.journaling = None
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        for pool in (self._pool, self._web_pool):
+            if pool is not None:
+                await pool.close()
+        self._pool = self._web_pool = None
         log.info("router_stopped")
 
     async def __aenter__(self) -> Router:

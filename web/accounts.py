@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 import asyncpg
@@ -18,7 +19,7 @@ class UnknownAccount(LookupError):
 
 async def set_password(pool: asyncpg.Pool, kind: Kind, name: str, password: str) -> None:
     """Hash and store; raises WeakPassword or UnknownAccount. Ends that person's sessions."""
-    hashed = hash_password(password)
+    hashed = await asyncio.to_thread(hash_password, password)
     if not await set_password_hash(pool, kind, name, hashed):
         raise UnknownAccount(f"there is no {kind} named {name!r}")
 

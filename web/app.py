@@ -29,6 +29,7 @@ from web import (
     auth,
     keys,
 )
+from web.passwords import PasswordChecks
 from web.pop_hub import PopHub
 from web.ratelimit import SignInLimiter
 from web.security import MIDDLEWARES
@@ -91,6 +92,7 @@ def create_app(
         settings.sign_in_failures_per_address,
         settings.sign_in_window_seconds,
     )
+    app[keys.PASSWORDS] = PasswordChecks()
     app[keys.TEMPLATES] = environment()
     if metrics is not None:
         app[keys.METRICS] = metrics

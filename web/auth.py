@@ -13,7 +13,7 @@ from aiohttp import web
 
 from web import keys
 from web.i18n import language_of
-from web.passwords import verify_password
+from web.passwords import PasswordChecksBusy
 from web.security import (
     SIGN_IN_PATHS,
     Handler,
@@ -88,7 +88,15 @@ def _sign_in(kind: Kind) -> Handler:
             return response
         pool = app[keys.POOL]
         account = await find_account(pool, kind, name) if name else None
-        if not verify_password(account.password_hash if account else None, password):
+        try:
+            matches = await app[keys.PASSWORDS].verify(
+                account.password_hash if account else None, password
+            )
+        except PasswordChecksBusy:
+            response = _sign_in_form(request, kind, 429, "sign_in.too_many", seconds=1, name=name)
+            response.headers["Retry-After"] = "1"
+            return response
+        if not matches:
             limiter.failed(account_key, address)
             return _sign_in_form(request, kind, 401, "sign_in.failed", name=name)
         assert account is not None

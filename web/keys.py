@@ -9,6 +9,7 @@ import asyncpg
 import jinja2
 from aiohttp import web
 
+from web.passwords import PasswordChecks
 from web.pop_hub import PopHub
 from web.ratelimit import SignInLimiter
 from web.settings import WebSettings
@@ -20,6 +21,7 @@ SETTINGS = web.AppKey("web_settings", WebSettings)
 HUB = web.AppKey("pop_hub", PopHub)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 LIMITER = web.AppKey("sign_in_limiter", SignInLimiter)
+PASSWORDS = web.AppKey("password_checks", PasswordChecks)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 # The Prometheus text and its content type (sticky_router.metrics); absent: /metrics is 404.
 Exposition = Callable[[], tuple[bytes, str]]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -38,6 +40,32 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
         return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+class PasswordChecksBusy(RuntimeError):
+    """Too many sign-ins are being checked already: try again in a second."""
+
+
+class PasswordChecks:
+    """argon2 off the event loop, a few at a time. Each check takes tens of milliseconds of
+    CPU and 64 MiB; run on the loop, a burst of sign-in attempts would stall every call's
+    decision. At most `at_once` run in worker threads and `waiting` more wait their turn;
+    beyond that a sign-in is refused at once (PasswordChecksBusy), costing nothing."""
+
+    def __init__(self, at_once: int = 2, waiting: int = 16) -> None:
+        self._slots = asyncio.Semaphore(at_once)
+        self._limit = at_once + waiting
+        self._admitted = 0
+
+    async def verify(self, stored_hash: str | None, password: str) -> bool:
+        if self._admitted >= self._limit:
+            raise PasswordChecksBusy("too many sign-ins at once")
+        self._admitted += 1
+        try:
+            async with self._slots:
+                return await asyncio.to_thread(verify_password, stored_hash, password)
+        finally:
+            self._admitted -= 1
 
 
 def needs_rehash(stored_hash: str) -> bool:

@@ -1,15 +1,17 @@
 """From "agent X's phone is ringing for call C" to the pop on X's screen.
 
-`PopDispatcher.agent_ringing` is what the ARI application and the AMI learner call (see
-routing_core/ringing.py). It returns at once; a task of its own then finds the agent, waits
-(briefly) for the router's record of the call, records the ring once (`agent_pops`: the ARI app
-and AMI both report a sticky ring, and only the first makes a pop), reads the pop and hands it to
-the hub. Any failure is logged and forgotten: a pop is never worth a call.
+`PopDispatcher.agent_ringing` is what the journal's applier calls once a ring is in the history
+(see routing_core/ringing.py). It returns at once; a task of its own then finds the agent, waits
+(briefly, told by PostgreSQL's notice rather than by polling) for the call's decision, records
+the ring once (`agent_pops`: a sticky ring is heard from both ARI and AMI, and only the first
+makes a pop), reads the pop and hands it to the hub. Any failure is logged and forgotten: a pop
+is never worth a call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,14 +22,14 @@ import structlog
 
 from routing_core.ringing import RingSource
 from web import pop_store
+from web.decision_notices import DecisionNotices
 from web.pop_hub import PopHub
 
 log = structlog.get_logger("sticky_router.pops")
 
-# The router writes the call's record beside the ring, and a queue call is recorded just after
-# the caller was moved: the ring may arrive first. Past this wait there is no call to show.
+# A queue call's decision may be recorded just after its first ring (or by the FastAGI
+# process's own journal). Past this wait there is no call to show.
 WAIT_FOR_CALL_SECONDS = 2.0
-POLL_SECONDS = 0.01
 AGENT_CACHE_SECONDS = 60.0
 MAX_TASKS = 500
 
@@ -45,8 +47,10 @@ class PopDispatcher:
         hub: PopHub,
         clock: Callable[[], datetime],
         wait_for_call: float = WAIT_FOR_CALL_SECONDS,
+        notices: DecisionNotices | None = None,
     ) -> None:
         self._pool = pool
+        self._notices = notices
         self._hub = hub
         self._clock = clock
         self._wait_for_call = wait_for_call
@@ -103,12 +107,19 @@ class PopDispatcher:
             log.warning("pop_failed", call_id=call_id, error=type(error).__name__)
 
     async def _call_recorded(self, call_id: str) -> bool:
-        deadline = time.monotonic() + self._wait_for_call
-        while not await pop_store.interaction_ready(self._pool, call_id):
-            if time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(POLL_SECONDS)
-        return True
+        """Whether the call's decision is recorded, waiting for PostgreSQL's notice if not yet
+        (without notices, only what is there now counts)."""
+        if await pop_store.interaction_ready(self._pool, call_id):
+            return True
+        if self._notices is None:
+            return False
+        with self._notices.expect(call_id) as heard:
+            # Decided between the first look and listening: the notice went by unheard.
+            if await pop_store.interaction_ready(self._pool, call_id):
+                return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(heard.wait(), self._wait_for_call)
+        return await pop_store.interaction_ready(self._pool, call_id)
 
     async def _agent(self, endpoint_or_name: str) -> _Agent | None:
         now = time.monotonic()

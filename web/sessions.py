@@ -8,6 +8,7 @@ after `idle` without a request or `absolute` after sign-in, whichever comes firs
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ Kind = Literal["agent", "admin"]
 KINDS: tuple[Kind, ...] = ("agent", "admin")
 COOKIE_NAMES: dict[Kind, str] = {"agent": "sticky_agent_session", "admin": "sticky_admin_session"}
 _TOUCH_EVERY = timedelta(seconds=30)  # last_seen_at is written at most this often
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32), as create_session makes
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ async def load_session(
 ) -> Principal | None:
     """The signed-in person, or None when the token is unknown, expired or idle too long (an
     expired row is deleted on the way)."""
-    if not token or len(token) > 100:
+    if not _TOKEN.fullmatch(token):  # not one we made: no query spent on it
         return None
     hashed = token_hash(token)
     row = await pool.fetchrow(

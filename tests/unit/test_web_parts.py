@@ -15,13 +15,22 @@ from routing_core.model import Customer, Identity, Ticket
 from routing_core.ringing import RingSource
 from tests.factories import NUMBER_KEY
 from web.i18n import translate, words_for
-from web.passwords import WeakPassword, hash_password, verify_password
+from web.passwords import (
+    PasswordChecks,
+    PasswordChecksBusy,
+    WeakPassword,
+    hash_password,
+    verify_password,
+)
 from web.pop_dispatch import PopDispatcher
 from web.pop_hub import PopHub
 from web.pop_store import PopFacts
 from web.pop_view import build_pop
 from web.ratelimit import SignInLimiter, SlidingWindowLimiter
+from web.sessions import load_session
 from web.templates import environment
+
+IDLE_TIME = timedelta(minutes=30)
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 AGENT = 2
@@ -179,6 +188,24 @@ def test_passwords_are_argon2_hashes_and_weak_ones_are_refused() -> None:
     assert not verify_password("not a hash", "anything")
     with pytest.raises(WeakPassword, match="at least 8"):
         hash_password("short")
+
+
+async def test_password_checks_run_a_few_at_a_time_and_refuse_beyond_the_wait() -> None:
+    hashed = hash_password("correct horse")
+    checks = PasswordChecks(at_once=1, waiting=1)
+    first = asyncio.ensure_future(checks.verify(hashed, "correct horse"))
+    second = asyncio.ensure_future(checks.verify(hashed, "wrong horse"))
+    await asyncio.sleep(0)  # both admitted: one checking, one waiting
+    with pytest.raises(PasswordChecksBusy):
+        await checks.verify(hashed, "correct horse")
+    assert (await first, await second) == (True, False)
+    assert await checks.verify(hashed, "correct horse")  # room again
+
+
+async def test_a_session_cookie_we_never_made_costs_no_query() -> None:
+    no_database: Any = None  # any query would fail on None
+    for token in ("", "x", "a" * 44, "a" * 42 + "!", "' OR 1=1 --" + "a" * 32):
+        assert await load_session(no_database, "agent", token, datetime.now(UTC), IDLE_TIME) is None
 
 
 def test_words_exist_in_both_languages_and_fall_back_to_english() -> None:

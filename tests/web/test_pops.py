@@ -19,6 +19,7 @@ from routing_core.decision import Decision
 from routing_core.events import DecisionMade
 from routing_core.ringing import RingSource
 from tests.web.conftest import Browser, WebApp
+from web.decision_notices import DecisionNotices
 from web.pop_dispatch import PopDispatcher
 
 pytestmark = pytest.mark.integration
@@ -292,3 +293,57 @@ async def test_unknown_caller_gets_no_ticket_actions_but_a_note_and_a_flag(
     assert flagged is not None
     assert tuple(flagged) == (None, "+79990000001", "pending")
     await dispatcher.close()
+
+
+async def test_a_ring_heard_before_its_decision_pops_when_postgresql_says_it_is_decided(
+    web: WebApp, browsers: Callable[[], Browser], database_url: str
+) -> None:
+    """A queue call's first ring can be in the history before its decision (the FastAGI
+    process's journal is behind): the pop waits for PostgreSQL's notice, not for a poll."""
+    agent2 = await signed_in(browsers, "agent2")
+    socket2 = await agent2.socket()
+    notices = DecisionNotices(database_url)
+    notices.start()
+    try:
+        await asyncio.wait_for(notices.listening.wait(), 10)
+        call_id = f"test-{uuid.uuid4()}"
+        call = IncomingCall(call_id, IVAN, web.clock(), "support")
+        recorder = CallRecorder(web.pool)
+        assert await recorder.call_started(call, IVAN)  # started, not decided yet
+        # It would look again only after 5 s: a pop within 1 s of the decision is the notice's.
+        dispatcher = PopDispatcher(web.pool, web.hub, web.clock, 5.0, notices=notices)
+        dispatcher.agent_ringing(call_id, "PJSIP/agent2", RingSource.QUEUE)
+        await asyncio.sleep(0.3)
+        assert not await _socket_has_message(socket2)
+        service = RoutingService(web.pool, default_region="RU", db_budget_seconds=5)
+        decision = await service.decide(call, claim=False)
+        assert await recorder.decision_made(DecisionMade.of(decision))
+        pop = await next_pop(socket2, wait=1)
+        assert pop["call_id"] == call_id
+    finally:
+        await notices.stop()
+
+
+async def test_without_its_decision_a_ring_makes_no_pop(
+    web: WebApp, browsers: Callable[[], Browser], database_url: str
+) -> None:
+    agent2 = await signed_in(browsers, "agent2")
+    socket2 = await agent2.socket()
+    notices = DecisionNotices(database_url)
+    notices.start()
+    try:
+        await asyncio.wait_for(notices.listening.wait(), 10)
+        dispatcher = PopDispatcher(web.pool, web.hub, web.clock, 0.3, notices=notices)
+        dispatcher.agent_ringing("never-decided", "PJSIP/agent2", RingSource.QUEUE)
+        await asyncio.sleep(0.6)
+        assert not await _socket_has_message(socket2)
+    finally:
+        await notices.stop()
+
+
+async def _socket_has_message(socket: aiohttp.ClientWebSocketResponse) -> bool:
+    try:
+        message = await socket.receive_json(timeout=0.05)
+    except TimeoutError:
+        return False
+    return bool(message.get("type") == "pop")
