@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 import structlog
@@ -58,7 +59,7 @@ class RoutingService:
         self._budget = db_budget_seconds
         # Tests widen the race between reading the candidates and claiming one through this hook.
         self._before_claim = before_claim
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Future[Any]] = set()
         self._observer = observer
 
     async def decide(self, call: IncomingCall, *, claim: bool = True) -> Decision:
@@ -68,11 +69,16 @@ class RoutingService:
         keys, number = keys_in_priority(
             call.caller_id, call.ivr_ticket, call.ivr_account, self._region
         )
+        # The budget is the caller's wait, whatever the database does. Cancelling a query on a
+        # connection that stopped answering makes asyncpg wait for the connection's own cleanup
+        # (up to its command timeout, 10 s, measured with a stalled network): that cleanup is
+        # left to run in the background, and the caller goes to the queue on time.
+        deciding = asyncio.ensure_future(self._decide(call, keys, number, claim))
         try:
-            async with asyncio.timeout(self._budget):
-                decision = await self._decide(call, keys, number, claim)
+            decision = await asyncio.wait_for(asyncio.shield(deciding), self._budget)
         except TimeoutError:
             decision = self._fallback(call, keys, number, QueueReason.DB_TIMEOUT)
+            self._abandon(deciding)
             self._release_in_background(call)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             log.warning("database_unavailable", call_id=call.call_id, error=type(error).__name__)
@@ -148,6 +154,18 @@ class RoutingService:
                 )
             excluded.append(ExcludedCandidate(candidate, Exclusion.CLAIMED))
         return QueueDecision(decision.context, QueueReason.BUSY, tuple(excluded))
+
+    def _abandon(self, deciding: asyncio.Future[Decision]) -> None:
+        """Cancel a decision past its budget and let it clean up unattended."""
+        deciding.cancel()
+        self._background.add(deciding)
+
+        def forget(done: asyncio.Future[Decision]) -> None:
+            self._background.discard(done)
+            if not done.cancelled():
+                done.exception()  # retrieved: an error after the budget is no news
+
+        deciding.add_done_callback(forget)
 
     def _release_in_background(self, call: IncomingCall) -> None:
         """The budget may have run out after a claim was taken: free the agent when the database

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from sticky_router.journaling import Journaling
 
 # Decisions take a few hundred microseconds; the database budget is 300 ms by default.
-LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.3, 1.0)
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.3, 0.4, 1.0)
 # Labels come from closed sets (routes, reasons, dial statuses); anything else is bucketed so a
 # strange outcome string cannot grow the number of series without bound.
 MAX_LABEL = 32
@@ -108,8 +108,11 @@ class PrometheusObserver:
              lambda j: j.journal.backlog / j.journal.max_events),
             ("refused_events", "Events refused since start (journal full or unwritable)",
              lambda j: j.journal.refused),
-            ("set_aside_events", "Events set aside since start (unreadable, failing, or for a "
-             "call that never started here)", lambda j: j.applier.set_aside if j.applier else 0),
+            ("set_aside_events", "Events set aside since start: unreadable or failing (alert)",
+             lambda j: j.applier.set_aside if j.applier else 0),
+            ("orphaned_events", "Events set aside since start for a call that never started "
+             "here (an agent's own outbound call, say)",
+             lambda j: j.applier.orphaned if j.applier else 0),
             ("applied_events", "Events applied to PostgreSQL since start",
              lambda j: j.applier.applied if j.applier else 0),
         )  # fmt: skip
