@@ -20,20 +20,24 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from routing_core import IncomingCall, RoutingService, StickyDecision
 from routing_core.settings import Scope
 from routing_core.store.settings_store import set_setting
 from sticky_router.router import Router
 from sticky_router.sandbox.asterisk import LocalAsterisk
-from sticky_router.sandbox.postgres import LocalPostgres
+from sticky_router.sandbox.postgres import LocalPostgres, free_port
 from sticky_router.sandbox.stack import Sandbox
 from sticky_router.sandbox.tcp_proxy import TcpProxy
+from tests.e2e.conftest import quiet
 from tests.e2e.phones import AGENTS, AgentPhones, call
-from tests.sipp.sipp import SippResult
+from tests.sipp.sipp import SippPhone, SippResult
+from web.settings import WebSettings
 
 pytestmark = pytest.mark.usefixtures("fresh")
 
@@ -106,7 +110,7 @@ async def faults(
             f":{sandbox.postgres.port}/", f":{database.port}/"
         ),
         ami_port=ami.port,
-        web=None,
+        web=WebSettings(port=free_port()),
     )
     behind = Router(settings)
     await behind.start()
@@ -189,11 +193,27 @@ async def _recovery(faults: Faults, number: str, agent: str, since: float) -> fl
 
 
 async def _callback_rings_only(faults: Faults, number: str, agent: str) -> bool:
+    """The callback is decided sticky to `agent`, who answers, and no other phone rang for it
+    (as AMI heard Asterisk dial: counting INVITEs on the phones would also count an earlier
+    call's retransmissions to a port the fault's phones had left)."""
+    await quiet(faults.asterisk)
     logs = faults.logs / "callback"
-    with AgentPhones(faults.asterisk, logs, {agent: "uas_answer.xml"}) as phones:
+    with AgentPhones(faults.asterisk, logs, {agent: "uas_answer.xml"}):
         result = await call(faults.asterisk, logs, caller_id=number, hold_ms=1000, name="again")
-    rung = phones.rung()
-    return result.ok and rung == {a: int(a == agent) for a in AGENTS}
+    for _ in range(50):
+        row = await faults.pool.fetchrow(
+            """
+            SELECT i.route, i.ended_at IS NOT NULL AS ended,
+                   array(SELECT a.name FROM interaction_legs l JOIN agents a ON a.id = l.agent_id
+                         WHERE l.interaction_id = i.id ORDER BY l.rang_at) AS rang
+            FROM interactions i WHERE i.caller_number = $1 ORDER BY i.started_at DESC LIMIT 1
+            """,
+            "+" + number,
+        )
+        if row is not None and row["ended"]:
+            return result.ok and row["route"] == "sticky" and list(row["rang"]) == [agent]
+        await asyncio.sleep(0.1)
+    return False
 
 
 async def _fault_during_a_call(
@@ -411,3 +431,152 @@ async def test_router_killed_mid_call_and_restarted(
     row.sticky_after = again.ok and phones.rung() == {a: int(a == agent) for a in AGENTS}
     _record(row)
     _assert_held(row)
+
+
+# --- Asterisk restarting, the pages flooded, a burst of calls ------------------------------------
+
+
+async def test_asterisk_restarted_after_a_call(faults: Faults) -> None:
+    """The call ends and Asterisk restarts at once (the end is still on its way to us): the
+    router reconnects to ARI and AMI, and the callback is sticky."""
+    number, agent = "79990001104", "agent2"
+    row = Row("Asterisk restarted as a call ended")
+    budget_before = faults.over_budget()
+    asterisk = faults.asterisk
+    with AgentPhones(asterisk, faults.logs, {agent: "uas_answer.xml"}):
+        result = await call(asterisk, faults.logs, caller_id=number, hold_ms=TALK_MS)
+    asterisk.ari, asterisk.ami = asterisk.ari_credentials, asterisk.ami_credentials
+    await asyncio.to_thread(asterisk.stop)
+    await asyncio.to_thread(asterisk.start)
+    back = time.monotonic()
+    await asyncio.to_thread(asterisk.log_in_agents)
+    await faults.router.wait_connected(20)
+    row.calls, row.failed = 1, int(not result.ok)
+    row.recovered_s = await _recovery(faults, number, agent, back)
+    row.lost = 0 if await _learned(faults.pool, number, agent) else 1
+    row.sticky_after = await _callback_rings_only(faults, number, agent)
+    row.calls, row.failed = 2, row.failed + int(not row.sticky_after)
+    row.over_budget = faults.over_budget() - budget_before
+    _record(row)
+    _assert_held(row)
+
+
+async def test_pages_flooded_with_sign_ins_and_bogus_cookies_during_calls(faults: Faults) -> None:
+    """While calls are decided, the pages take a flood: sign-ins with wrong passwords and
+    requests with session cookies nobody issued. The decisions keep their budget."""
+    web = faults.router.settings.web
+    assert web is not None
+    number, agent = "79990001105", "agent1"
+    row = Row("Pages flooded (sign-ins, bogus cookies) during calls")
+    budget_before = faults.over_budget()
+    faults.router.metrics.worst_loop_lag = 0.0
+    # From a process of its own, like the browsers it stands for: the router's loop carries
+    # only the router's work.
+    flood = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", FLOOD, web.base_url, str(TALK_MS / 1000 + 3),
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    await asyncio.sleep(1)
+    with AgentPhones(faults.asterisk, faults.logs, {agent: "uas_answer.xml"}):
+        results = [await call(faults.asterisk, faults.logs, caller_id=number, hold_ms=TALK_MS)]
+    said, _ = await flood.communicate()
+    sent = int(said.decode().strip() or 0)
+    row.calls, row.failed = len(results), sum(not r.ok for r in results)
+    row.recovered_s = await _recovery(faults, number, agent, time.monotonic())
+    row.lost = 0 if await _learned(faults.pool, number, agent) else 1
+    row.sticky_after = await _callback_rings_only(faults, number, agent)
+    row.over_budget = faults.over_budget() - budget_before
+    row.fault += f" ({sent} requests, worst loop lag "
+    row.fault += f"{faults.router.metrics.worst_loop_lag * 1000:.0f} ms)"
+    _record(row)
+    assert sent > 100, "the flood never got going"
+    _assert_held(row)
+
+
+BURST = 30
+
+FLOOD = """
+import asyncio, secrets, sys, time
+import aiohttp
+
+async def main(base, seconds):
+    deadline, sent = time.monotonic() + seconds, 0
+    async def worker(n):
+        nonlocal sent
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < deadline:
+                if n % 2:
+                    form = {"name": f"agent{n % 4 + 1}", "password": secrets.token_hex(8)}
+                    reply = await session.post(base + "/agent/sign-in", data=form,
+                                               headers={"Origin": base}, allow_redirects=False)
+                else:
+                    cookies = {"sticky_agent_session": secrets.token_urlsafe(32)}
+                    reply = await session.get(base + "/agent/", cookies=cookies,
+                                              allow_redirects=False)
+                reply.release()
+                sent += 1
+    await asyncio.gather(*(worker(n) for n in range(16)))
+    print(sent)
+
+asyncio.run(main(sys.argv[1], float(sys.argv[2])))
+"""
+
+
+async def test_a_burst_of_thirty_calls_in_one_second(faults: Faults) -> None:
+    """30 calls arrive within a second (SIPp at 30 calls/s) for four agents: none fails, every
+    one is recorded with its end, every answer Asterisk's queue_log shows is learned (most
+    callers give up waiting, as they would), and the next callback rings the agent history
+    names."""
+    number = "79990001106"
+    row = Row(f"Burst of {BURST} calls in 1 s")
+    budget_before = faults.over_budget()
+    scenarios = {agent: "uas_answer.xml" for agent in AGENTS}
+    with AgentPhones(faults.asterisk, faults.logs, scenarios):
+        burst = SippPhone.caller(
+            "uac.xml", faults.asterisk, faults.logs, dialled="74950000000", caller_id=number,
+            hold_ms=2500, calls=BURST, timeout_s=120, name="burst",
+        )  # fmt: skip
+        burst.arguments += ["-r", str(BURST)]
+        result = await asyncio.to_thread(burst.run)
+    ended = time.monotonic()
+    row.calls, row.failed = BURST, 0 if result.ok else len(burst.error_lines()) or BURST
+    missing = BURST
+    for _ in range(round(RECOVERY_LIMIT / 0.2)):
+        missing = await _burst_missing(faults, number)
+        if not missing:
+            row.recovered_s = time.monotonic() - ended
+            break
+        await asyncio.sleep(0.2)
+    row.lost = missing
+    service = RoutingService(faults.pool, default_region="RU", db_budget_seconds=5)
+    preview = await service.decide(
+        IncomingCall("preview", number, datetime.now(UTC), "support"), claim=False
+    )
+    assert isinstance(preview, StickyDecision), preview
+    row.sticky_after = await _callback_rings_only(faults, number, preview.target.agent.name)
+    row.over_budget = faults.over_budget() - budget_before
+    _record(row)
+    _assert_held(row)
+
+
+async def _burst_missing(faults: Faults, number: str) -> int:
+    """Calls not recorded as ended, plus answers in Asterisk's queue_log not learned."""
+    rows = await faults.pool.fetch(
+        """
+        SELECT i.call_id, i.ended_at IS NOT NULL AS ended,
+               (SELECT count(*) FROM interaction_legs l WHERE l.interaction_id = i.id
+                AND l.answered_at IS NOT NULL AND l.ended_at IS NOT NULL) AS answered
+        FROM interactions i WHERE i.caller_number = $1
+        """,
+        "+" + number,
+    )
+    calls = {row["call_id"]: row for row in rows}
+    queue_log = faults.asterisk.instance_dir / "log" / "queue_log"
+    connected: dict[str, int] = {}
+    for line in queue_log.read_text().splitlines():
+        fields = line.split("|")
+        if len(fields) > 4 and fields[4] == "CONNECT" and fields[1] in calls:
+            connected[fields[1]] = connected.get(fields[1], 0) + 1
+    unended = BURST - sum(bool(row["ended"]) for row in rows)
+    unanswered = sum(max(n - int(calls[c]["answered"]), 0) for c, n in connected.items())
+    return unended + unanswered
