@@ -19,6 +19,12 @@ caller channel's uniqueid, which is the interaction's call_id):
   BLINDTRANSFER    extension|context|holdtime|calltime|position
   ATTENDEDTRANSFER method|...|holdtime|calltime|position
   ABANDON, EXITWITHTIMEOUT, EXITWITHKEY, EXITEMPTY   the caller left the queue unanswered
+
+and the two lines the sticky-ring dialplan adds with QueueLog() (a sticky call never enters a
+queue, yet a router that dies while one is connected must still learn its end):
+
+  STICKYRING       agent channel uniqueid           (as the agent's phone starts ringing)
+  STICKYEND        answeredtime|hangupsource        (the answered sticky call ended)
 """
 
 from __future__ import annotations
@@ -91,6 +97,8 @@ class QueueLogCalls:
         call = self.open.get(line.call_id)
         if line.event == "ENTERQUEUE":
             return self._entered(line, call)
+        if line.event == "STICKYRING":
+            return self._sticky_ring(line)
         if call is None:
             return []  # a call that entered before we started reading: nothing to tie it to
         if line.event == "CONNECT":
@@ -100,6 +108,9 @@ class QueueLogCalls:
             return self._ended(line, call, side)
         if line.event in TRANSFERRED:
             return self._transferred(line, call)
+        if line.event == "STICKYEND":
+            by_agent = line.field(1).startswith(line.agent + "-")  # PJSIP/agent2-0000001a
+            return self._ended(line, call, HangupSide.AGENT if by_agent else HangupSide.CALLER)
         if line.event in LEFT_UNANSWERED:
             del self.open[line.call_id]
             return [CallEnded(line.call_id, line.at, HangupSide.CALLER)]
@@ -109,11 +120,22 @@ class QueueLogCalls:
         if call is not None:  # transferred on to another queue (second line)
             call.queue, call.leg, call.agent = line.queue, None, None
             return [EscalatedToQueue(line.call_id, line.queue)]
-        if len(self.open) >= MAX_OPEN_CALLS:
-            del self.open[next(iter(self.open))]
-        self.open[line.call_id] = _OpenCall(line.queue)
+        self._open(line.call_id, _OpenCall(line.queue))
         number = self.normalise(line.field(1))
         return [CallStarted(line.call_id, line.at, line.queue, number)]
+
+    def _sticky_ring(self, line: QueueLogLine) -> list[CallEvent]:
+        """The router decided this call and recorded its start: only the leg is needed."""
+        leg = line.field(0)
+        if not leg or not line.agent:
+            return []
+        self._open(line.call_id, _OpenCall(line.queue, leg, line.agent))
+        return [LegRang(line.call_id, leg, line.agent, line.at)]
+
+    def _open(self, call_id: str, call: _OpenCall) -> None:
+        if len(self.open) >= MAX_OPEN_CALLS:
+            del self.open[next(iter(self.open))]
+        self.open[call_id] = call
 
     def _connected(self, line: QueueLogLine, call: _OpenCall) -> list[CallEvent]:
         leg = line.field(1)

@@ -433,6 +433,69 @@ async def test_router_killed_mid_call_and_restarted(
     _assert_held(row)
 
 
+async def test_router_killed_during_a_sticky_call_and_restarted(
+    router_process: RouterProcess, asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    """Ivan's callback is connected to agent2 by the sticky-ring dialplan (no queue) when the
+    router dies: the end of that call is read from the lines the dialplan logged itself."""
+    number, agent = "79123456701", "agent2"
+    row = Row("Router killed (SIGKILL) during a sticky call, restarted", over_budget=None)
+    with AgentPhones(asterisk, phone_logs, {agent: "uas_answer.xml"}):
+        placed = asyncio.ensure_future(
+            call(asterisk, phone_logs, caller_id=number, hold_ms=TALK_MS)
+        )
+        call_id = await _answered_call(pool, number)
+        await router_process.kill()
+        result = await placed
+    await asyncio.sleep(1)
+    await router_process.start()
+    restarted = time.monotonic()
+    row.calls, row.failed = 1, int(not result.ok)
+    for _ in range(round(RECOVERY_LIMIT / 0.1)):
+        if await _call_learned(pool, call_id, agent):
+            row.recovered_s = time.monotonic() - restarted
+            break
+        await asyncio.sleep(0.1)
+    row.lost = 0 if row.recovered_s is not None else 1
+    logs = phone_logs / "callback"
+    with AgentPhones(asterisk, logs, {agent: "uas_answer.xml"}) as phones:
+        again = await call(asterisk, logs, caller_id=number, hold_ms=1000, name="again")
+    row.sticky_after = again.ok and phones.rung() == {a: int(a == agent) for a in AGENTS}
+    _record(row)
+    _assert_held(row)
+
+
+async def _answered_call(pool: asyncpg.Pool, number: str, seconds: float = 15) -> str:
+    """The id of the call from `number` (made during this test) once it is answered."""
+    for _ in range(round(seconds / 0.05)):
+        found = await pool.fetchval(
+            "SELECT i.call_id FROM interactions i JOIN interaction_legs l"
+            " ON l.interaction_id = i.id WHERE i.caller_number = $1 AND l.answered_at IS NOT NULL"
+            " AND i.call_id NOT LIKE 'demo-%' ORDER BY i.started_at DESC LIMIT 1",
+            "+" + number,
+        )
+        if found is not None:
+            return str(found)
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the call from {number} was never recorded as answered")
+
+
+async def _call_learned(pool: asyncpg.Pool, call_id: str, agent: str) -> bool:
+    return bool(
+        await pool.fetchval(
+            """
+            SELECT true FROM interactions i
+            JOIN interaction_legs l ON l.interaction_id = i.id
+            JOIN agents a ON a.id = l.agent_id
+            WHERE i.call_id = $1 AND i.ended_at IS NOT NULL AND a.name = $2
+              AND l.answered_at IS NOT NULL AND l.ended_at IS NOT NULL
+            """,
+            call_id,
+            agent,
+        )
+    )
+
+
 # --- Asterisk restarting, the pages flooded, a burst of calls ------------------------------------
 
 

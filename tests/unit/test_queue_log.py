@@ -205,3 +205,21 @@ async def test_a_rotated_file_is_read_from_its_start(tmp_path: Path) -> None:
     path.write_text(call_lines("6.1", "6.2", int(time.time()) - 100))
     await follower.read_once()
     assert [e.call_id for e in journal.events] == ["6.1"] * 5
+
+
+def test_a_sticky_call_the_dialplan_logged_ends_like_a_queue_call() -> None:
+    """The sticky-ring dialplan's own lines: the router learns the end of a sticky call it was
+    not there to see end."""
+    assert learn(
+        f"{T}|{CALL}|support|PJSIP/agent2|STICKYRING|{LEG}",
+        f"{T + 60}|{CALL}|support|PJSIP/agent2|STICKYEND|55|PJSIP/agent2-0000001a",
+    ) == [
+        LegRang(CALL, LEG, "PJSIP/agent2", AT),
+        LegEnded(CALL, LEG, at(60), "ANSWER", HangupSide.AGENT),
+        CallEnded(CALL, at(60), HangupSide.AGENT),
+    ]
+    caller_hung_up = learn(
+        f"{T}|{CALL}|support|PJSIP/agent2|STICKYRING|{LEG}",
+        f"{T + 60}|{CALL}|support|PJSIP/agent2|STICKYEND|55|PJSIP/callers-00000001",
+    )
+    assert caller_hung_up[-1] == CallEnded(CALL, at(60), HangupSide.CALLER)
