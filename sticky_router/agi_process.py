@@ -20,10 +20,11 @@ from aiohttp import web
 from agi.scripts import AgiScripts
 from agi.server import AgiServer
 from ami.connection import AmiLearner, AmiSettings
+from queue_log.follower import SETTLE_SECONDS, QueueLogFollower
 from routing_core import CallRecorder, RoutingService
 from routing_core.store.journal import DEFAULT_MAX_EVENTS
 from sticky_router import database
-from sticky_router.journaling import DEFAULT_JOURNAL_DIR, Journaling
+from sticky_router.journaling import DEFAULT_JOURNAL_DIR, Journaling, follow_queue_log
 from sticky_router.metrics import PrometheusObserver
 
 log = structlog.get_logger("sticky_router.agi_process")
@@ -45,6 +46,9 @@ class AgiProcessSettings:
     # What this process learns is on this disk first; not the router's file (each has its own).
     journal_path: Path = DEFAULT_JOURNAL_DIR / "agi.journal"
     journal_max_events: int = DEFAULT_MAX_EVENTS
+    # Asterisk's queue_log, for a PBX with no ARI router beside this process (with one, let
+    # the router read it: two readers only do the same work twice).
+    queue_log_path: Path | None = None
 
     def __repr__(self) -> str:
         return f"AgiProcessSettings(host={self.host!r}, port={self.port})"
@@ -59,11 +63,12 @@ class AgiProcess:
         self._pool: asyncpg.Pool | None = None
         self._metrics_site: web.AppRunner | None = None
         self.journaling: Journaling | None = None
+        self.follower: QueueLogFollower | None = None
         self.metrics = PrometheusObserver()
 
     async def start(self) -> None:
         settings = self.settings
-        pool = await database.create_pool(settings.database_url, settings.db_pool_size)
+        pool = await database.open_pool(settings.database_url, settings.db_pool_size)
         self._pool = pool
         routing = RoutingService(
             pool,
@@ -77,6 +82,10 @@ class AgiProcess:
         )
         journal = await self.journaling.start()
         self.metrics.watch_journal(self.journaling)
+        if settings.queue_log_path is not None:
+            self.follower = follow_queue_log(
+                settings.queue_log_path, journal, settings.default_region, SETTLE_SECONDS
+            )
         self._scripts = AgiScripts(routing, journal)
         self.server = AgiServer(
             self._scripts.handlers(),
@@ -119,6 +128,9 @@ class AgiProcess:
         if self.learner is not None:
             await self.learner.stop()
             self.learner = None
+        if self.follower is not None:
+            await self.follower.stop()
+            self.follower = None
         if self.journaling is not None:
             await self.journaling.stop()
             self.journaling = None

@@ -202,6 +202,7 @@ def _agi(config: Config, host: str | None, port: int | None) -> None:
         db_pool_size=config.db_pool_size,
         ami=ami,
         journal_max_events=config.journal_max_events,
+        queue_log_path=config.queue_log_path,
     )
     # One journal per FastAGI process: two of them on one host listen on different ports.
     settings = dataclasses.replace(

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import asyncpg
+import structlog
 from alembic import command
 from alembic.config import Config as AlembicConfig
 
 import migrations
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
+log = structlog.get_logger("sticky_router.database")
 
 
 def alembic_config(database_url: str) -> AlembicConfig:
@@ -43,11 +45,11 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
     back any transaction left open before this runs."""
 
 
-async def create_pool(database_url: str, size: int = 10) -> asyncpg.Pool:
+async def create_pool(database_url: str, size: int = 10, *, min_size: int = 2) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         database_url,
         reset=_keep_session,
-        min_size=min(2, size),
+        min_size=min(min_size, size),
         max_size=size,
         # The decision path runs the same handful of statements all day long.
         statement_cache_size=256,
@@ -63,3 +65,19 @@ async def create_pool(database_url: str, size: int = 10) -> asyncpg.Pool:
     )
     assert pool is not None
     return pool
+
+
+async def open_pool(database_url: str, size: int = 10) -> asyncpg.Pool:
+    """The pool a long-running process starts with, whatever state PostgreSQL is in: when it
+    does not answer yet (it starts after us, it fails over), the pool connects on first use
+    instead, calls go to the queue meanwhile, and what is learned waits in the journal."""
+    try:
+        return await create_pool(database_url, size)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        log.warning(
+            "database_unavailable_at_start",
+            error=type(error).__name__,
+            why="calls go to the queue until PostgreSQL answers; what is learned waits in the "
+            "journal",
+        )
+        return await create_pool(database_url, size, min_size=0)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import structlog
 
+from queue_log.follower import QueueLogFollower
+from routing_core.caller_key import normalise_number
 from routing_core.ringing import RingingListener
 from routing_core.store.applier import JournalApplier, KnowsCalls
 from routing_core.store.journal import DEFAULT_MAX_EVENTS, Journal
@@ -68,3 +70,21 @@ class Journaling:
         if self._journal is not None:
             await self._journal.close()
             self._journal = None
+
+
+def follow_queue_log(
+    path: Path | None, journal: Journal, region: str, settle_seconds: float
+) -> QueueLogFollower | None:
+    """Start learning from Asterisk's queue_log, if the process was told where it is."""
+    if path is None:
+        log.warning(
+            "reconciliation_off",
+            why="no queue_log path: calls answered in the queue while the router was down or "
+            "cut off from Asterisk are not learned, so their callbacks are not sticky",
+        )
+        return None
+    follower = QueueLogFollower(
+        path, journal, lambda raw: normalise_number(raw, region), settle_seconds=settle_seconds
+    )
+    follower.start()
+    return follower

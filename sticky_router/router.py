@@ -20,10 +20,9 @@ from ari_app.app import DialplanTargets, StickyRouterApp
 from ari_app.client import AriClient
 from queue_log.follower import SETTLE_SECONDS, QueueLogFollower
 from routing_core import CallRecorder, RoutingService
-from routing_core.caller_key import normalise_number
-from routing_core.store.journal import DEFAULT_MAX_EVENTS, Journal
+from routing_core.store.journal import DEFAULT_MAX_EVENTS
 from sticky_router import database
-from sticky_router.journaling import DEFAULT_JOURNAL_DIR, Journaling
+from sticky_router.journaling import DEFAULT_JOURNAL_DIR, Journaling, follow_queue_log
 from sticky_router.metrics import PrometheusObserver
 from web.app import create_app, utc_now
 from web.decision_notices import DecisionNotices
@@ -104,7 +103,7 @@ class Router:
 
     async def _start(self) -> None:
         settings = self.settings
-        self._pool = await database.create_pool(settings.database_url, settings.db_pool_size)
+        self._pool = await database.open_pool(settings.database_url, settings.db_pool_size)
         routing = RoutingService(
             self._pool,
             default_region=settings.default_region,
@@ -112,7 +111,7 @@ class Router:
             observer=self.metrics,
         )
         if settings.web is not None:  # rings become pops only when there is a screen to show them
-            self._web_pool = await database.create_pool(
+            self._web_pool = await database.open_pool(
                 settings.database_url, settings.web_db_pool_size
             )
             self._notices = DecisionNotices(settings.database_url)
@@ -129,7 +128,10 @@ class Router:
         )
         journal = await self.journaling.start()
         self.metrics.watch_journal(self.journaling)
-        self.follower = follow_queue_log(settings, journal)
+        self.follower = follow_queue_log(
+            settings.queue_log_path, journal, settings.default_region,
+            settings.queue_log_settle_seconds,
+        )  # fmt: skip
         self._client = AriClient(
             settings.ari_url, settings.ari_user, settings.ari_password, settings.ari_app
         )
@@ -258,25 +260,6 @@ class Router:
 
     async def __aexit__(self, *_exc: object) -> None:
         await self.stop()
-
-
-def follow_queue_log(settings: RouterSettings, journal: Journal) -> QueueLogFollower | None:
-    if settings.queue_log_path is None:
-        log.warning(
-            "reconciliation_off",
-            why="no queue_log path: calls answered in the queue while the router was down or "
-            "cut off from Asterisk are not learned, so their callbacks are not sticky",
-        )
-        return None
-    region = settings.default_region
-    follower = QueueLogFollower(
-        settings.queue_log_path,
-        journal,
-        lambda raw: normalise_number(raw, region),
-        settle_seconds=settings.queue_log_settle_seconds,
-    )
-    follower.start()
-    return follower
 
 
 async def serve(settings: RouterSettings, stop: asyncio.Event) -> None:

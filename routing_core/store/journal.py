@@ -147,7 +147,7 @@ class Journal:
                     backlog=self.backlog,
                     max_events=self.max_events,
                 )
-                future.set_result(False)
+                _settle(future, False)
             if not kept:
                 continue
             now = time.time()
@@ -158,12 +158,12 @@ class Journal:
                 self.refused += len(kept)
                 log.error("journal_append_failed", error=repr(error), events=len(kept))
                 for _, future in kept:
-                    future.set_result(False)
+                    _settle(future, False)
                 continue
             self.backlog += len(kept)
             self._check_alarm()
             for _, future in kept:
-                future.set_result(True)
+                _settle(future, True)
             self.appended.set()
 
     def _insert(self, rows: list[tuple[str, str, float, bool]]) -> None:
@@ -285,12 +285,14 @@ class Journal:
     # -- what an operator and the metrics see -------------------------------------------------
 
     async def oldest_age(self) -> float:
-        """Seconds since the oldest event still waiting was learned; 0 when none waits."""
+        """Seconds since the oldest event PostgreSQL has not taken was learned; 0 when none.
+        Events waiting for their call to start are left out: most are for calls that are not
+        ours (an agent's own outbound call) and would keep the age high for minutes."""
         # The first by seq is the oldest (events are numbered as they are appended), and the
         # primary key finds it without reading the backlog.
         row = await self._run(
             lambda: self._db.execute(
-                "SELECT appended_at FROM events ORDER BY seq LIMIT 1"
+                "SELECT appended_at FROM events WHERE waiting_since IS NULL ORDER BY seq LIMIT 1"
             ).fetchone()
         )
         return max(time.time() - float(row[0]), 0.0) if row is not None else 0.0
@@ -365,6 +367,13 @@ def _lock(path: Path) -> IO[bytes]:
             f"{path} is in use by another process; give each process its own journal"
         ) from None
     return lock
+
+
+def _settle(future: asyncio.Future[bool], on_disk: bool) -> None:
+    """The reporter may have stopped waiting (its task was cancelled): the event is kept all
+    the same, only nobody hears about it."""
+    if not future.done():
+        future.set_result(on_disk)
 
 
 def _entry(

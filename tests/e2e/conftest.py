@@ -17,6 +17,7 @@ import asyncpg
 import pytest
 
 from sticky_router import database
+from sticky_router.agi_process import AgiProcess
 from sticky_router.demo import seed_demo
 from sticky_router.router import Router
 from sticky_router.sandbox.asterisk import LocalAsterisk, throwaway_asterisk
@@ -94,3 +95,18 @@ async def quiet(asterisk: LocalAsterisk) -> None:
 @pytest.fixture
 def phone_logs(tmp_path: Path) -> Path:
     return tmp_path / "sipp"
+
+
+@pytest.fixture
+async def agi(
+    sandbox: Sandbox, router: Router, pool: asyncpg.Pool, asterisk: LocalAsterisk
+) -> AsyncIterator[AgiProcess]:
+    """The FastAGI server where the sandbox's dialplan expects it, demo data loaded afresh, and
+    no ARI router (the next ARI test starts it again)."""
+    if router.running:
+        await router.stop()
+    await quiet(asterisk)
+    await seed_demo(pool, datetime.now(UTC), reset=True)
+    async with AgiProcess(sandbox.agi_settings()) as process:
+        yield process
+    await quiet(asterisk)

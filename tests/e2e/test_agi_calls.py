@@ -8,8 +8,6 @@ for these tests, AMI learning with it: everything recorded here came through the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -18,11 +16,7 @@ import pytest
 from routing_core.settings import Scope
 from routing_core.store.settings_store import set_setting
 from sticky_router.agi_process import AgiProcess
-from sticky_router.demo import seed_demo
-from sticky_router.router import Router
 from sticky_router.sandbox.asterisk import LocalAsterisk
-from sticky_router.sandbox.stack import Sandbox
-from tests.e2e.conftest import quiet
 from tests.e2e.phones import AgentPhones, call, requests_received
 from tests.e2e.records import agent_channel, legs, settled, wait_for_device
 from tests.sipp.sip_log import received
@@ -32,21 +26,6 @@ IVAN = "79123456701"  # last spoke with agent2 42 minutes ago
 SERGEY = "79123456703"  # spoke with agent2 3 hours ago: outside the window
 UNKNOWN = "79990000002"
 AGI = "agi"  # what the caller dials
-
-
-@pytest.fixture
-async def agi(
-    sandbox: Sandbox, router: Router, pool: asyncpg.Pool, asterisk: LocalAsterisk
-) -> AsyncIterator[AgiProcess]:
-    """The FastAGI server where the sandbox's dialplan expects it, demo data loaded afresh, and
-    no ARI router (the next ARI test starts it again)."""
-    if router.running:
-        await router.stop()
-    await quiet(asterisk)
-    await seed_demo(pool, datetime.now(UTC), reset=True)
-    async with AgiProcess(sandbox.agi_settings()) as process:
-        yield process
-    await quiet(asterisk)
 
 
 async def test_a_callback_inside_the_window_reaches_the_last_agent(

@@ -13,6 +13,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from sticky_router.agi_process import AgiProcess
 from sticky_router.router import Router
 from sticky_router.sandbox.asterisk import LocalAsterisk
 from sticky_router.sandbox.postgres import LocalPostgres
@@ -139,3 +140,27 @@ async def test_a_call_answered_in_the_queue_while_the_router_was_down_is_learned
         result = await call(asterisk, callback_logs, caller_id=caller, hold_ms=1000, name="again")
         assert_calls_succeeded(result)
     assert phones.rung() == {"agent1": 0, "agent2": 0, "agent3": 0, "agent4": 1}
+
+
+async def test_in_agi_mode_a_call_that_ends_during_a_stall_is_remembered(
+    agi: AgiProcess, asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    """The same trial through the FastAGI dialplan: the `answered` and `ended` hooks report
+    to the FastAGI process, whose own journal keeps what the stall would have cost."""
+    caller = "79990000034"
+    with AgentPhones(asterisk, phone_logs, {"agent1": "uas_answer.xml"}):
+        placed = asyncio.ensure_future(
+            call(asterisk, phone_logs, caller_id=caller, dialled="agi", hold_ms=TALK_MS)
+        )
+        await _answered(pool, caller)
+        await asyncio.sleep(FAULT_AFTER_ANSWER)
+        await _locked(pool, 4.5)
+        assert_calls_succeeded(await placed)
+    await _learned(pool, caller)
+    callback_logs = phone_logs.parent / "callback"
+    with AgentPhones(asterisk, callback_logs, {"agent1": "uas_answer.xml"}) as phones:
+        result = await call(
+            asterisk, callback_logs, caller_id=caller, dialled="agi", hold_ms=1000, name="again"
+        )
+        assert_calls_succeeded(result)
+    assert phones.rung() == {"agent1": 1, "agent2": 0, "agent3": 0, "agent4": 0}

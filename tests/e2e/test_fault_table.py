@@ -643,3 +643,52 @@ async def _burst_missing(faults: Faults, number: str) -> int:
     unended = BURST - sum(bool(row["ended"]) for row in rows)
     unanswered = sum(max(n - int(calls[c]["answered"]), 0) for c, n in connected.items())
     return unended + unanswered
+
+
+async def test_router_started_while_postgresql_is_down(
+    sandbox: Sandbox, router: Router, pool: asyncpg.Pool, asterisk: LocalAsterisk, phone_logs: Path
+) -> None:
+    """Whatever the restart order: the router starts while PostgreSQL refuses connections,
+    queues the calls meanwhile (nothing to decide with), journals what it learns, and applies
+    it once PostgreSQL is back."""
+    await router.stop()
+    database = TcpProxy("127.0.0.1", sandbox.postgres.port)
+    await database.start()
+    database.cut()  # refusing, as a PostgreSQL that is still starting
+    settings = dataclasses.replace(
+        sandbox.router_settings(),
+        database_url=sandbox.postgres.dsn.replace(
+            f":{sandbox.postgres.port}/", f":{database.port}/"
+        ),
+        web=None,
+    )
+    await set_setting(
+        pool, scope=Scope.GLOBAL, scope_value=None, key="min_talk_seconds", value=1,
+        actor="fault-table",
+    )  # fmt: skip
+    number, agent = "79990001107", "agent3"
+    row = Row("Router started while PostgreSQL was down")
+    behind = Router(settings)
+    try:
+        await behind.start()
+        await behind.wait_connected(10)
+        with AgentPhones(asterisk, phone_logs, {agent: "uas_answer.xml"}):
+            result = await call(asterisk, phone_logs, caller_id=number, hold_ms=TALK_MS)
+        database.resume()
+        back = time.monotonic()
+        row.calls, row.failed = 1, int(not result.ok)
+        for _ in range(round(RECOVERY_LIMIT / 0.1)):
+            if await _learned(pool, number, agent):
+                row.recovered_s = time.monotonic() - back
+                break
+            await asyncio.sleep(0.1)
+        row.lost = 0 if row.recovered_s is not None else 1
+        faults = Faults(behind, database, database, sandbox.postgres, asterisk, pool, phone_logs)
+        row.sticky_after = await _callback_rings_only(faults, number, agent)
+    finally:
+        await behind.stop()
+        await database.stop()
+        await router.start()
+        await router.wait_connected(10)
+    _record(row)
+    _assert_held(row)

@@ -176,6 +176,17 @@ async def test_a_second_process_cannot_open_the_same_journal(journal: Journal) -
         Journal.open(journal.path)
 
 
+async def test_a_reporter_that_stops_waiting_loses_nothing(journal: Journal) -> None:
+    """A call's task cancelled (shutdown, caller gone) while its report is on the way to disk:
+    the report is kept, and the journal goes on taking others."""
+    reporting = asyncio.ensure_future(journal.append(ended("cancelled")))
+    other = asyncio.ensure_future(journal.append(ended("after")))
+    await asyncio.sleep(0)  # both queued for the same commit, not on disk yet
+    reporting.cancel()
+    assert await asyncio.wait_for(other, 5)
+    assert [entry.call_id for entry in await journal.due()] == ["cancelled", "after"]
+
+
 async def test_a_full_journal_refuses_loudly_and_warns_before(tmp_path: Path) -> None:
     small = Journal.open(tmp_path / "small.journal", max_events=5)
     try:
