@@ -17,7 +17,7 @@ from sticky_router.agi_process import AgiProcess
 from sticky_router.router import Router
 from sticky_router.sandbox.asterisk import LocalAsterisk
 from sticky_router.sandbox.postgres import LocalPostgres
-from tests.e2e.phones import AgentPhones, call
+from tests.e2e.phones import AGENTS, AgentPhones, call
 from tests.e2e.records import legs, settled
 from tests.sipp.sipp import assert_calls_succeeded
 
@@ -67,11 +67,7 @@ async def test_a_call_that_ends_during_a_four_second_stall_is_remembered(
     answered = [leg["agent"] for leg in await legs(pool, first["id"]) if leg["answered_at"]]
     assert answered == ["agent1"]
 
-    callback_logs = phone_logs.parent / "callback"
-    with AgentPhones(asterisk, callback_logs, {"agent1": "uas_answer.xml"}) as phones:
-        result = await call(asterisk, callback_logs, caller_id=caller, hold_ms=1000, name="again")
-        assert_calls_succeeded(result)
-    assert phones.rung() == {"agent1": 1, "agent2": 0, "agent3": 0, "agent4": 0}
+    await _callback_rings_only(asterisk, phone_logs, caller, "agent1")
 
 
 async def test_a_call_answered_while_postgres_restarts_is_remembered(
@@ -94,11 +90,7 @@ async def test_a_call_answered_while_postgres_restarts_is_remembered(
     first = await settled(pool, caller)
     assert first["ended_at"] is not None, "the end of the call was lost"
 
-    callback_logs = phone_logs.parent / "callback"
-    with AgentPhones(asterisk, callback_logs, {"agent3": "uas_answer.xml"}) as phones:
-        result = await call(asterisk, callback_logs, caller_id=caller, hold_ms=1000, name="again")
-        assert_calls_succeeded(result)
-    assert phones.rung() == {"agent1": 0, "agent2": 0, "agent3": 1, "agent4": 0}
+    await _callback_rings_only(asterisk, phone_logs, caller, "agent3")
 
 
 async def _learned(pool: asyncpg.Pool, number: str, seconds: float = 30.0) -> None:
@@ -135,11 +127,7 @@ async def test_a_call_answered_in_the_queue_while_the_router_was_down_is_learned
     answered = [leg["agent"] for leg in await legs(pool, first["id"]) if leg["answered_at"]]
     assert answered == ["agent4"]
 
-    callback_logs = phone_logs.parent / "callback"
-    with AgentPhones(asterisk, callback_logs, {"agent4": "uas_answer.xml"}) as phones:
-        result = await call(asterisk, callback_logs, caller_id=caller, hold_ms=1000, name="again")
-        assert_calls_succeeded(result)
-    assert phones.rung() == {"agent1": 0, "agent2": 0, "agent3": 0, "agent4": 1}
+    await _callback_rings_only(asterisk, phone_logs, caller, "agent4")
 
 
 async def test_in_agi_mode_a_call_that_ends_during_a_stall_is_remembered(
@@ -157,10 +145,17 @@ async def test_in_agi_mode_a_call_that_ends_during_a_stall_is_remembered(
         await _locked(pool, 4.5)
         assert_calls_succeeded(await placed)
     await _learned(pool, caller)
-    callback_logs = phone_logs.parent / "callback"
-    with AgentPhones(asterisk, callback_logs, {"agent1": "uas_answer.xml"}) as phones:
+    await _callback_rings_only(asterisk, phone_logs, caller, "agent1", dialled="agi")
+
+
+async def _callback_rings_only(
+    asterisk: LocalAsterisk, phone_logs: Path, caller: str, agent: str, dialled: str = "74950000000"
+) -> None:
+    """The caller's callback rings `agent`, and nobody else."""
+    logs = phone_logs.parent / "callback"
+    with AgentPhones(asterisk, logs, {agent: "uas_answer.xml"}) as phones:
         result = await call(
-            asterisk, callback_logs, caller_id=caller, dialled="agi", hold_ms=1000, name="again"
+            asterisk, logs, caller_id=caller, dialled=dialled, hold_ms=1000, name="again"
         )
         assert_calls_succeeded(result)
-    assert phones.rung() == {"agent1": 1, "agent2": 0, "agent3": 0, "agent4": 0}
+    assert phones.rung() == {name: int(name == agent) for name in AGENTS}

@@ -92,6 +92,9 @@ class Faults:
         )
         return int(total - (fast or 0.0))
 
+    async def callback_rings_only(self, number: str, agent: str) -> bool:
+        return await _callback_rings_only(self.asterisk, self.pool, self.logs, number, agent)
+
 
 @pytest.fixture
 async def faults(
@@ -192,16 +195,18 @@ async def _recovery(faults: Faults, number: str, agent: str, since: float) -> fl
     return None
 
 
-async def _callback_rings_only(faults: Faults, number: str, agent: str) -> bool:
+async def _callback_rings_only(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, log_dir: Path, number: str, agent: str
+) -> bool:
     """The callback is decided sticky to `agent`, who answers, and no other phone rang for it
     (as AMI heard Asterisk dial: counting INVITEs on the phones would also count an earlier
     call's retransmissions to a port the fault's phones had left)."""
-    await quiet(faults.asterisk)
-    logs = faults.logs / "callback"
-    with AgentPhones(faults.asterisk, logs, {agent: "uas_answer.xml"}):
-        result = await call(faults.asterisk, logs, caller_id=number, hold_ms=1000, name="again")
+    await quiet(asterisk)
+    logs = log_dir / "callback"
+    with AgentPhones(asterisk, logs, {agent: "uas_answer.xml"}):
+        result = await call(asterisk, logs, caller_id=number, hold_ms=1000, name="again")
     for _ in range(50):
-        row = await faults.pool.fetchrow(
+        row = await pool.fetchrow(
             """
             SELECT i.route, i.ended_at IS NOT NULL AS ended,
                    array(SELECT a.name FROM interaction_legs l JOIN agents a ON a.id = l.agent_id
@@ -241,7 +246,7 @@ async def _fault_during_a_call(
     row.failed = sum(not r.ok for r in results)
     row.recovered_s = await _recovery(faults, number, agent, ended)
     row.lost = 0 if await _learned(faults.pool, number, agent) else 1
-    row.sticky_after = await _callback_rings_only(faults, number, agent)
+    row.sticky_after = await faults.callback_rings_only(number, agent)
     row.over_budget = faults.over_budget() - budget_before
     _record(row)
     return row
@@ -293,9 +298,7 @@ async def test_postgresql_stalled_during_a_call(faults: Faults, seconds: int) ->
         row.failed += sum(not r.ok for r in during)
         learned = await _recovery(faults, arrived, "agent1", time.monotonic())
         row.lost += 0 if learned is not None else 1
-        row.sticky_after = row.sticky_after and await _callback_rings_only(
-            faults, arrived, "agent1"
-        )
+        row.sticky_after = row.sticky_after and await faults.callback_rings_only(arrived, "agent1")
         _rewrite_last(row)
     _assert_held(row)
 
@@ -406,30 +409,10 @@ async def test_router_killed_mid_call_and_restarted(
 ) -> None:
     """SIGKILL while agent4 talks with a queued caller: what was journalled survives on disk,
     and the end (which nobody heard) is read from the queue_log after the restart."""
-    number, agent = "79990001103", "agent4"
-    row = Row("Router killed (SIGKILL) mid-call, restarted", over_budget=None)
-    with AgentPhones(asterisk, phone_logs, {agent: "uas_answer.xml"}):
-        placed = asyncio.ensure_future(
-            call(asterisk, phone_logs, caller_id=number, hold_ms=TALK_MS)
-        )
-        await _answered(pool, number)
-        await router_process.kill()
-        result = await placed
-    await asyncio.sleep(1)
-    await router_process.start()
-    restarted = time.monotonic()
-    row.calls, row.failed = 1, int(not result.ok)
-    for _ in range(round(RECOVERY_LIMIT / 0.1)):
-        if await _learned(pool, number, agent):
-            row.recovered_s = time.monotonic() - restarted
-            break
-        await asyncio.sleep(0.1)
-    row.lost = 0 if row.recovered_s is not None else 1
-    logs = phone_logs / "callback"
-    with AgentPhones(asterisk, logs, {agent: "uas_answer.xml"}) as phones:
-        again = await call(asterisk, logs, caller_id=number, hold_ms=1000, name="again")
-    row.sticky_after = again.ok and phones.rung() == {a: int(a == agent) for a in AGENTS}
-    _record(row)
+    row = await _killed_during_a_call(
+        router_process, asterisk, pool, phone_logs,
+        "Router killed (SIGKILL) mid-call, restarted", "79990001103", "agent4",
+    )  # fmt: skip
     _assert_held(row)
 
 
@@ -438,8 +421,25 @@ async def test_router_killed_during_a_sticky_call_and_restarted(
 ) -> None:
     """Ivan's callback is connected to agent2 by the sticky-ring dialplan (no queue) when the
     router dies: the end of that call is read from the lines the dialplan logged itself."""
-    number, agent = "79123456701", "agent2"
-    row = Row("Router killed (SIGKILL) during a sticky call, restarted", over_budget=None)
+    row = await _killed_during_a_call(
+        router_process, asterisk, pool, phone_logs,
+        "Router killed (SIGKILL) during a sticky call, restarted", "79123456701", "agent2",
+    )  # fmt: skip
+    _assert_held(row)
+
+
+async def _killed_during_a_call(
+    router_process: RouterProcess,
+    asterisk: LocalAsterisk,
+    pool: asyncpg.Pool,
+    phone_logs: Path,
+    fault: str,
+    number: str,
+    agent: str,
+) -> Row:
+    """`agent` answers `number`; the router process is killed; the call ends while it is dead;
+    a second later it starts again."""
+    row = Row(fault, over_budget=None)  # the decisions were made in the killed process
     with AgentPhones(asterisk, phone_logs, {agent: "uas_answer.xml"}):
         placed = asyncio.ensure_future(
             call(asterisk, phone_logs, caller_id=number, hold_ms=TALK_MS)
@@ -457,12 +457,9 @@ async def test_router_killed_during_a_sticky_call_and_restarted(
             break
         await asyncio.sleep(0.1)
     row.lost = 0 if row.recovered_s is not None else 1
-    logs = phone_logs / "callback"
-    with AgentPhones(asterisk, logs, {agent: "uas_answer.xml"}) as phones:
-        again = await call(asterisk, logs, caller_id=number, hold_ms=1000, name="again")
-    row.sticky_after = again.ok and phones.rung() == {a: int(a == agent) for a in AGENTS}
+    row.sticky_after = await _callback_rings_only(asterisk, pool, phone_logs, number, agent)
     _record(row)
-    _assert_held(row)
+    return row
 
 
 async def _answered_call(pool: asyncpg.Pool, number: str, seconds: float = 15) -> str:
@@ -517,7 +514,7 @@ async def test_asterisk_restarted_after_a_call(faults: Faults) -> None:
     row.calls, row.failed = 1, int(not result.ok)
     row.recovered_s = await _recovery(faults, number, agent, back)
     row.lost = 0 if await _learned(faults.pool, number, agent) else 1
-    row.sticky_after = await _callback_rings_only(faults, number, agent)
+    row.sticky_after = await faults.callback_rings_only(number, agent)
     row.calls, row.failed = 2, row.failed + int(not row.sticky_after)
     row.over_budget = faults.over_budget() - budget_before
     _record(row)
@@ -547,7 +544,7 @@ async def test_pages_flooded_with_sign_ins_and_bogus_cookies_during_calls(faults
     row.calls, row.failed = len(results), sum(not r.ok for r in results)
     row.recovered_s = await _recovery(faults, number, agent, time.monotonic())
     row.lost = 0 if await _learned(faults.pool, number, agent) else 1
-    row.sticky_after = await _callback_rings_only(faults, number, agent)
+    row.sticky_after = await faults.callback_rings_only(number, agent)
     row.over_budget = faults.over_budget() - budget_before
     row.fault += f" ({sent} requests, worst loop lag "
     row.fault += f"{faults.router.metrics.worst_loop_lag * 1000:.0f} ms)"
@@ -616,7 +613,7 @@ async def test_a_burst_of_thirty_calls_in_one_second(faults: Faults) -> None:
         IncomingCall("preview", number, datetime.now(UTC), "support"), claim=False
     )
     assert isinstance(preview, StickyDecision), preview
-    row.sticky_after = await _callback_rings_only(faults, number, preview.target.agent.name)
+    row.sticky_after = await faults.callback_rings_only(number, preview.target.agent.name)
     row.over_budget = faults.over_budget() - budget_before
     _record(row)
     _assert_held(row)
@@ -683,8 +680,7 @@ async def test_router_started_while_postgresql_is_down(
                 break
             await asyncio.sleep(0.1)
         row.lost = 0 if row.recovered_s is not None else 1
-        faults = Faults(behind, database, database, sandbox.postgres, asterisk, pool, phone_logs)
-        row.sticky_after = await _callback_rings_only(faults, number, agent)
+        row.sticky_after = await _callback_rings_only(asterisk, pool, phone_logs, number, agent)
     finally:
         await behind.stop()
         await database.stop()
