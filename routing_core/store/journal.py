@@ -254,7 +254,8 @@ class Journal:
 
     async def set_aside(self, entry: Entry, why: str) -> None:
         """Keep an event that cannot be applied out of the way, with why (never deleted: an
-        operator can read it, fix the cause and put it back with `requeue_set_aside`)."""
+        operator can read it with `sqlite3`, fix the cause, and have it put back by
+        `requeue_set_aside`, which no command offers yet)."""
         await self._run(self._set_aside, entry, why, time.time())
         self.backlog = max(self.backlog - 1, 0)
 

@@ -150,18 +150,6 @@ def _rewrite_last(row: Row) -> None:
     TABLE.write_text("\n".join([*lines[:-1], row.line()]) + "\n")
 
 
-async def _answered(pool: asyncpg.Pool, number: str, seconds: float = 15) -> None:
-    for _ in range(round(seconds / 0.05)):
-        if await pool.fetchval(
-            "SELECT true FROM interactions i JOIN interaction_legs l ON l.interaction_id = i.id"
-            " WHERE i.caller_number = $1 AND l.answered_at IS NOT NULL",
-            "+" + number,
-        ):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"the call from {number} was never recorded as answered")
-
-
 async def _learned(pool: asyncpg.Pool, number: str, agent: str) -> bool:
     """The call is in the history as the next callback reads it: ended, and `agent`'s leg
     answered and ended."""
@@ -237,7 +225,7 @@ async def _fault_during_a_call(
         placed = asyncio.ensure_future(
             call(faults.asterisk, faults.logs, caller_id=number, hold_ms=TALK_MS)
         )
-        await _answered(faults.pool, number)
+        await _answered_call(faults.pool, number)
         await asyncio.sleep(lead_seconds)
         await apply()
         ended = time.monotonic()
