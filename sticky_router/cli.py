@@ -113,6 +113,8 @@ def web_settings(config: Config) -> WebSettings | None:
         cookie_secure=config.web_cookie_secure,
         session_idle=timedelta(minutes=config.web_session_idle_minutes),
         session_absolute=timedelta(hours=config.web_session_hours),
+        trusted_proxies=config.web_trusted_proxy_networks(),
+        agent_access=timedelta(hours=config.agent_access_hours),
     )
 
 

@@ -21,6 +21,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from web.proxies import parse_trusted_proxies
+from web.settings import Network
+
 ENV_PREFIX = "STICKY_"
 CONFIG_FILE_VARIABLE = f"{ENV_PREFIX}CONFIG_FILE"
 
@@ -68,6 +71,11 @@ class Config(BaseSettings):
     web_cookie_secure: bool = False
     web_session_idle_minutes: int = Field(30, ge=1, le=24 * 60)
     web_session_hours: int = Field(12, ge=1, le=24 * 30)
+    # Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or networks);
+    # empty: the TCP peer is the client.
+    web_trusted_proxies: str = ""
+    # An agent reads and writes a call's data while it rings or talks to them and this long after.
+    agent_access_hours: int = Field(4, ge=0, le=24 * 30)
 
     @field_validator("database_url")
     @classmethod
@@ -111,6 +119,15 @@ class Config(BaseSettings):
         return tuple(
             part.strip().rstrip("/") for part in self.web_origins.split(",") if part.strip()
         )
+
+    @field_validator("web_trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, value: str) -> str:
+        parse_trusted_proxies(value)  # BadProxySetting is a ValueError: one sentence at start-up
+        return value
+
+    def web_trusted_proxy_networks(self) -> tuple[Network, ...]:
+        return parse_trusted_proxies(self.web_trusted_proxies)
 
     @field_validator("default_region")
     @classmethod

@@ -1,5 +1,8 @@
 """What an agent may do about a call that rang them, as database writes.
 
+Only within the agent's access window on the call (web/call_access.py): `call_of_agent` is the
+gate every action passes.
+
 Notes, tickets (link, open, resolve, promise a follow-up) apply at once. "Don't route this
 caller to me" and abuse flags are requests: they wait, `pending`, for a supervisor's review
 (the admin pages), and the routing core only honours approved ones, so one agent alone never
@@ -17,6 +20,7 @@ from typing import Any
 import asyncpg
 
 from routing_core.store import Connection
+from web.call_access import may_access
 from web.i18n_screen import ABUSE_REASONS
 
 MAX_NOTE = 4000
@@ -46,21 +50,21 @@ class CallOfAgent:
 
 
 async def call_of_agent(
-    pool: asyncpg.Pool, call_id: str, agent_id: int, agent_name: str
+    pool: asyncpg.Pool,
+    call_id: str,
+    agent_id: int,
+    agent_name: str,
+    now: datetime,
+    access: timedelta,
 ) -> CallOfAgent | None:
-    """The call, if it rang this agent (a pop, or a leg the router or AMI recorded)."""
+    """The call, if it is in this agent's access window (web/call_access.py): it rings or talks
+    to them now, or did so recently enough; None otherwise, as for a call that never rang them."""
     row = await pool.fetchrow(
-        """
-        SELECT i.id, i.customer_id, i.caller_number, i.ticket_id FROM interactions i
-        WHERE i.call_id = $1 AND (
-            EXISTS (SELECT 1 FROM agent_pops p WHERE p.call_id = i.call_id AND p.agent_id = $2)
-            OR EXISTS (SELECT 1 FROM interaction_legs l
-                       WHERE l.interaction_id = i.id AND l.agent_id = $2))
-        """,
+        "SELECT i.id, i.customer_id, i.caller_number, i.ticket_id FROM interactions i "
+        "WHERE i.call_id = $1",
         call_id,
-        agent_id,
     )
-    if row is None:
+    if row is None or not await may_access(pool, row["id"], call_id, agent_id, now, access):
         return None
     return CallOfAgent(
         row["id"], call_id, agent_id, agent_name, row["customer_id"], row["caller_number"],

@@ -4,8 +4,9 @@
     POST /api/calls/{call_id}/{note|link-ticket|open-ticket|resolve|promise|do-not-pair|
                                 abuse|customer}     (JSON body, X-CSRF-Token header)
 
-Only calls that rang the signed-in agent: any other call id is 404, the same answer as for a
-call that does not exist. Every POST answers with the call's pop as it is now.
+Only calls in the signed-in agent's access window (web/call_access.py: while the call rings or
+talks to them, and a while after): any other call id is 404, the same answer as for a call that
+never rang them or does not exist. Every POST answers with the call's pop as it is now.
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ Action = Callable[[web.Request, CallOfAgent, dict[str, Any]], Awaitable[None]]
 
 
 async def _call(request: web.Request, agent: Principal) -> CallOfAgent:
-    call_id = request.match_info["call_id"]
-    call = await agent_actions.call_of_agent(request.app[keys.POOL], call_id, agent.id, agent.name)
+    app = request.app
+    call = await agent_actions.call_of_agent(
+        app[keys.POOL], request.match_info["call_id"], agent.id, agent.name,
+        app[keys.CLOCK](), app[keys.SETTINGS].agent_access,
+    )  # fmt: skip
     if call is None:
         raise WebError(404, "not_your_call", "no such call on your screen")
     return call
@@ -38,8 +42,9 @@ async def _pop_response(request: web.Request, agent: Principal, call_id: str) ->
     app = request.app
     try:
         pop = await pop_store.load_pop(
-            app[keys.POOL], call_id, agent.id, agent.language, app[keys.CLOCK]()
-        )
+            app[keys.POOL], call_id, agent.id, agent.language, app[keys.CLOCK](),
+            app[keys.SETTINGS].agent_access,
+        )  # fmt: skip
     except pop_store.NotYourCall:
         raise WebError(404, "not_your_call", "no such call on your screen") from None
     return web.json_response({"ok": True, "pop": pop})

@@ -39,7 +39,10 @@ async def websocket(request: web.Request, agent: Principal) -> web.StreamRespons
     app[keys.SOCKETS].sockets.add(socket)
     with app[keys.HUB].subscribe(agent.id) as subscription:
         await socket.send_json({"type": "hello", "agent": agent.name})
-        for pop in await pop_store.current_pops(app[keys.POOL], agent, app[keys.CLOCK]()):
+        pops = await pop_store.current_pops(
+            app[keys.POOL], agent, app[keys.CLOCK](), app[keys.SETTINGS].agent_access
+        )
+        for pop in pops:
             await socket.send_json({"type": "pop", "pop": pop})
         reader = asyncio.get_running_loop().create_task(_read_until_closed(socket))
         try:

@@ -91,6 +91,7 @@ def create_app(
         settings.sign_in_failures_per_account,
         settings.sign_in_failures_per_address,
         settings.sign_in_window_seconds,
+        delay_cap_seconds=settings.sign_in_delay_cap_seconds,
     )
     app[keys.PASSWORDS] = PasswordChecks()
     app[keys.TEMPLATES] = environment()

@@ -1,19 +1,25 @@
 """Sign-in and sign-out, one page per kind of person: /agent/sign-in and /admin/sign-in.
 
-A failed sign-in says only "wrong name or password" (never which), costs an argon2 verify even
-for an unknown name, and counts against the account and the client address; past the limit the
-answer is 429 with Retry-After until the window has passed.
+A failed sign-in says only "wrong name or password" (never which) and costs an argon2 verify
+even for an unknown name; the verify runs in a worker thread, a few at a time
+(web/passwords.PasswordChecks), never on the event loop the calls' decisions use.
+
+Every attempt is counted before it is checked (web/ratelimit.py has the rules): per client
+address a hard limit, per account a delay that doubles with each further failure, a few seconds
+at most, never a lockout of the rightful owner. A refused attempt is a 429 with Retry-After, the
+seconds until the next attempt will be checked. A browser that signed in to the account before
+carries a cookie (web/known_browsers.py) that spares it the delay others' guesses caused.
 """
 
 from __future__ import annotations
-
-import math
 
 from aiohttp import web
 
 from web import keys
 from web.i18n import language_of
+from web.known_browsers import KNOWN_FOR_SECONDS
 from web.passwords import PasswordChecksBusy
+from web.ratelimit import TooManyAttempts
 from web.security import (
     SIGN_IN_PATHS,
     Handler,
@@ -26,6 +32,10 @@ from web.sessions import COOKIE_NAMES, Kind, Principal, create_session, end_sess
 from web.templates import render
 
 HOMES: dict[Kind, str] = {"agent": "/agent/", "admin": "/admin/"}
+KNOWN_BROWSER_COOKIES: dict[Kind, str] = {
+    "agent": "sticky_known_agent_browser",
+    "admin": "sticky_known_admin_browser",
+}
 MAX_NAME = 64
 
 
@@ -70,6 +80,12 @@ def _sign_in_page(kind: Kind) -> Handler:
     return show
 
 
+def _too_many(request: web.Request, kind: Kind, seconds: int, name: str) -> web.Response:
+    response = _sign_in_form(request, kind, 429, "sign_in.too_many", seconds=seconds, name=name)
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 def _sign_in(kind: Kind) -> Handler:
     async def submit(request: web.Request) -> web.StreamResponse:
         app = request.app
@@ -77,15 +93,15 @@ def _sign_in(kind: Kind) -> Handler:
         name = str(form.get("name", "")).strip()[:MAX_NAME]
         password = str(form.get("password", ""))
         limiter = app[keys.LIMITER]
-        account_key, address = f"{kind}:{name.lower()}", client_address(request)
-        wait = limiter.retry_after(account_key, address)
-        if wait > 0:
-            seconds = math.ceil(wait)
-            response = _sign_in_form(
-                request, kind, 429, "sign_in.too_many", seconds=seconds, name=name
-            )
-            response.headers["Retry-After"] = str(seconds)
-            return response
+        account_key = f"{kind}:{name.lower()}"
+        browser = limiter.browsers.browser_of(
+            account_key, request.cookies.get(KNOWN_BROWSER_COOKIES[kind])
+        )
+        # Counted here, before the first await: parallel attempts cannot all pass the check.
+        try:
+            attempt = limiter.reserve(account_key, client_address(request), browser)
+        except TooManyAttempts as refused:
+            return _too_many(request, kind, refused.seconds, name)
         pool = app[keys.POOL]
         account = await find_account(pool, kind, name) if name else None
         try:
@@ -93,14 +109,13 @@ def _sign_in(kind: Kind) -> Handler:
                 account.password_hash if account else None, password
             )
         except PasswordChecksBusy:
-            response = _sign_in_form(request, kind, 429, "sign_in.too_many", seconds=1, name=name)
-            response.headers["Retry-After"] = "1"
-            return response
+            limiter.unchecked(attempt)
+            return _too_many(request, kind, 1, name)
         if not matches:
-            limiter.failed(account_key, address)
+            limiter.failed(attempt)
             return _sign_in_form(request, kind, 401, "sign_in.failed", name=name)
         assert account is not None
-        limiter.succeeded(account_key)
+        limiter.succeeded(attempt, account_key)
         settings = app[keys.SETTINGS]
         token = await create_session(pool, account, app[keys.CLOCK](), settings.session_absolute)
         response = web.HTTPSeeOther(HOMES[kind])
@@ -112,6 +127,15 @@ def _sign_in(kind: Kind) -> Handler:
             secure=settings.cookie_secure,
             path="/",
             max_age=int(settings.session_absolute.total_seconds()),
+        )
+        response.set_cookie(
+            KNOWN_BROWSER_COOKIES[kind],
+            limiter.browsers.token_for(account_key),
+            httponly=True,
+            samesite="Strict",
+            secure=settings.cookie_secure,
+            path=SIGN_IN_PATHS[kind],  # only the sign-in form ever needs it
+            max_age=KNOWN_FOR_SECONDS,
         )
         raise response
 

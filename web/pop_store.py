@@ -14,9 +14,11 @@ from typing import Any
 
 import asyncpg
 
+from web.call_access import may_access
 from web.pop_hub import Pop
 from web.pop_view import build_pop
 from web.sessions import Principal
+from web.settings import WebSettings
 
 Row = dict[str, Any]
 HISTORY_SHOWN = 5
@@ -24,6 +26,8 @@ TICKETS_SHOWN = 5
 # A pop is "current" (shown again when the page reconnects) while its call and the agent's leg
 # are up, and at most this long after the ring.
 CURRENT_FOR = timedelta(hours=2)
+# For callers that read a pop while it rings (the dispatcher): the window is then the ring's.
+DEFAULT_ACCESS = WebSettings().agent_access
 
 
 @dataclass
@@ -41,7 +45,8 @@ class PopFacts:
 
 
 class NotYourCall(LookupError):
-    """The call never rang this agent (or does not exist): the same answer for both."""
+    """The call never rang this agent, or its access window has closed, or it does not exist:
+    the same answer for all three."""
 
 
 _INTERACTION = """
@@ -177,11 +182,20 @@ async def record_ring(
     return bool(inserted)
 
 
-async def load_facts(pool: asyncpg.Pool, call_id: str, agent_id: int, now: datetime) -> PopFacts:
-    """Everything the pop shows; NotYourCall unless this call rang this agent."""
+async def load_facts(
+    pool: asyncpg.Pool,
+    call_id: str,
+    agent_id: int,
+    now: datetime,
+    access: timedelta = DEFAULT_ACCESS,
+) -> PopFacts:
+    """Everything the pop shows; NotYourCall unless this call is in the agent's access window
+    (web/call_access.py) - the same answer as for a call that never rang them."""
     async with pool.acquire() as connection:
         interaction = await connection.fetchrow(_INTERACTION, call_id)
         if interaction is None:
+            raise NotYourCall(call_id)
+        if not await may_access(connection, interaction["id"], call_id, agent_id, now, access):
             raise NotYourCall(call_id)
         ring = await connection.fetchrow(_RING, call_id, agent_id, interaction["id"])
         if ring is None:  # no pop was made (the web was down), but the agent's phone rang
@@ -213,14 +227,22 @@ async def load_facts(pool: asyncpg.Pool, call_id: str, agent_id: int, now: datet
 
 
 async def load_pop(
-    pool: asyncpg.Pool, call_id: str, agent_id: int, language: str, now: datetime
+    pool: asyncpg.Pool,
+    call_id: str,
+    agent_id: int,
+    language: str,
+    now: datetime,
+    access: timedelta = DEFAULT_ACCESS,
 ) -> Pop:
-    return build_pop(await load_facts(pool, call_id, agent_id, now), language, now)
+    return build_pop(await load_facts(pool, call_id, agent_id, now, access), language, now)
 
 
-async def current_pops(pool: asyncpg.Pool, agent: Principal, now: datetime) -> list[Pop]:
+async def current_pops(
+    pool: asyncpg.Pool, agent: Principal, now: datetime, access: timedelta = DEFAULT_ACCESS
+) -> list[Pop]:
     """The agent's pops for calls still ringing or talking to them (newest last), so a page that
-    (re)connects shows what it missed."""
+    (re)connects shows what it missed; a ring a colleague answered is not among them (its
+    window has closed, web/call_access.py)."""
     rows = await pool.fetch(
         """
         SELECT p.call_id FROM agent_pops p JOIN interactions i ON i.call_id = p.call_id
@@ -236,7 +258,7 @@ async def current_pops(pool: asyncpg.Pool, agent: Principal, now: datetime) -> l
     pops = []
     for row in reversed(rows):
         try:
-            pops.append(await load_pop(pool, row["call_id"], agent.id, agent.language, now))
+            pops.append(await load_pop(pool, row["call_id"], agent.id, agent.language, now, access))
         except NotYourCall:
             continue
     return pops

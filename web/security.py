@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from aiohttp import hdrs, web
 
 from web import keys
+from web.proxies import client_of
 from web.sessions import COOKIE_NAMES, KINDS, Kind, Principal, load_session
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -176,9 +177,14 @@ require_admin = _require("admin")
 
 
 def client_address(request: web.Request) -> str:
-    """The peer's address (no X-Forwarded-For: nothing proxies this server by default, and a
-    header would let any client pick its own rate-limit key)."""
-    return request.remote or "unknown"
+    """The client's address, the sign-in limit's key: the TCP peer, or behind a trusted proxy
+    (STICKY_WEB_TRUSTED_PROXIES) the right-most X-Forwarded-For hop that is not one; a client's
+    own X-Forwarded-For never counts (web/proxies.py)."""
+    return client_of(
+        request.remote,
+        request.headers.get("X-Forwarded-For"),
+        request.app[keys.SETTINGS].trusted_proxies,
+    )
 
 
 def csrf_fields(principal: Principal) -> dict[str, Any]:

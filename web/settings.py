@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network
+
+Network = IPv4Network | IPv6Network
 
 
 @dataclass(frozen=True)
@@ -16,10 +19,18 @@ class WebSettings:
     cookie_secure: bool = False  # set True behind HTTPS: the cookie is then never sent in clear
     session_idle: timedelta = timedelta(minutes=30)
     session_absolute: timedelta = timedelta(hours=12)
-    # Sign-in attempts that fail, per account and per client address, in this many seconds.
+    # Failed sign-ins are remembered this long. Per client address they are a hard limit; per
+    # account the first few are free and each further one delays that account's next attempt
+    # (doubling, at most the cap): see web/ratelimit.py.
     sign_in_window_seconds: float = 300.0
     sign_in_failures_per_account: int = 5
     sign_in_failures_per_address: int = 20
+    sign_in_delay_cap_seconds: float = 30.0
+    # Reverse proxies whose X-Forwarded-For is believed; empty: the TCP peer is the client.
+    trusted_proxies: tuple[Network, ...] = ()
+    # An agent reads and writes a call's data while it rings or talks to them and this long
+    # after their leg ended (web/call_access.py).
+    agent_access: timedelta = timedelta(hours=4)
     # An open agent websocket re-checks its session this often, and closes once it has ended.
     socket_session_check_seconds: float = 30.0
 

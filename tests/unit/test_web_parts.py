@@ -26,7 +26,7 @@ from web.pop_dispatch import PopDispatcher
 from web.pop_hub import PopHub
 from web.pop_store import PopFacts
 from web.pop_view import build_pop
-from web.ratelimit import SignInLimiter, SlidingWindowLimiter
+from web.ratelimit import SignInLimiter, TooManyAttempts
 from web.sessions import load_session
 from web.templates import environment
 
@@ -152,31 +152,75 @@ def test_callerid_name_is_ticket_and_name_and_never_guesses() -> None:
     assert len(callerid_name(Identity(NUMBER_KEY, (long,)))) == 40
 
 
-def test_rate_limiter_blocks_after_the_limit_and_forgets_after_the_window() -> None:
+def test_the_address_limit_is_hard_and_forgets_after_the_window() -> None:
     clock = [0.0]
-    limiter = SignInLimiter(
-        SlidingWindowLimiter(3, 60, lambda: clock[0]),
-        SlidingWindowLimiter(10, 60, lambda: clock[0]),
-    )
-    for _ in range(3):
-        assert limiter.retry_after("agent:a", "10.0.0.1") == 0
-        limiter.failed("agent:a", "10.0.0.1")
-    assert limiter.retry_after("agent:a", "10.0.0.1") == 60
-    assert limiter.retry_after("agent:b", "10.0.0.1") == 0
+    limiter = SignInLimiter.create(100, 3, 60, lambda: clock[0])
+    for n in range(3):
+        limiter.failed(limiter.reserve(f"agent:{n}", "10.0.0.1"))
+    with pytest.raises(TooManyAttempts) as refused:
+        limiter.reserve("agent:other", "10.0.0.1")
+    assert refused.value.seconds == 60
+    limiter.reserve("agent:other", "10.0.0.2")  # another address is not limited
     clock[0] = 45
-    assert limiter.retry_after("agent:a", "10.0.0.1") == 15
+    with pytest.raises(TooManyAttempts) as refused:
+        limiter.reserve("agent:other", "10.0.0.1")
+    assert refused.value.seconds == 15
     clock[0] = 61
-    assert limiter.retry_after("agent:a", "10.0.0.1") == 0
+    limiter.reserve("agent:other", "10.0.0.1")
 
 
-def test_success_clears_the_account_but_not_the_address() -> None:
-    limiter = SignInLimiter.create(2, 3, 60)
-    limiter.failed("agent:a", "ip")
-    limiter.failed("agent:a", "ip")
-    limiter.succeeded("agent:a")
-    assert limiter.retry_after("agent:a", "ip") == 0
-    limiter.failed("agent:b", "ip")
-    assert limiter.retry_after("agent:c", "ip") > 0
+def test_the_account_delay_doubles_to_its_cap_and_a_success_clears_it() -> None:
+    clock = [0.0]
+    limiter = SignInLimiter.create(2, 1000, 300, lambda: clock[0], delay_cap_seconds=5)
+    waits = []
+    for _ in range(6):
+        try:
+            attempt = limiter.reserve("agent:a", "ip")
+            waits.append(0)
+        except TooManyAttempts as refused:
+            waits.append(refused.seconds)
+            clock[0] += refused.seconds
+            attempt = limiter.reserve("agent:a", "ip")
+        limiter.failed(attempt)
+    assert waits == [0, 0, 1, 2, 4, 5]
+    clock[0] += 5
+    success = limiter.reserve("agent:a", "ip")
+    limiter.succeeded(success, "agent:a")
+    limiter.failed(limiter.reserve("agent:a", "ip"))
+    limiter.reserve("agent:a", "ip")  # one failure after a success costs no delay
+
+
+def test_an_attempt_never_checked_gives_its_slots_back() -> None:
+    limiter = SignInLimiter.create(1, 1, 60)
+    limiter.unchecked(limiter.reserve("agent:a", "ip"))
+    limiter.failed(limiter.reserve("agent:a", "ip"))
+    with pytest.raises(TooManyAttempts):
+        limiter.reserve("agent:b", "ip")
+
+
+def test_a_success_gives_back_the_address_slot_but_not_earlier_failures() -> None:
+    limiter = SignInLimiter.create(5, 2, 60)
+    limiter.failed(limiter.reserve("agent:a", "ip"))
+    limiter.succeeded(limiter.reserve("agent:b", "ip"), "agent:b")
+    limiter.failed(limiter.reserve("agent:c", "ip"))
+    with pytest.raises(TooManyAttempts):
+        limiter.reserve("agent:d", "ip")
+
+
+def test_a_known_browser_has_its_own_delay_and_a_forged_token_is_unknown() -> None:
+    limiter = SignInLimiter.create(1, 1000, 60)
+    token = limiter.browsers.token_for("agent:a")
+    browser = limiter.browsers.browser_of("agent:a", token)
+    assert browser is not None
+    assert limiter.browsers.browser_of("agent:b", token) is None  # another account's
+    assert limiter.browsers.browser_of("agent:a", token[:-2] + "xx") is None
+    assert SignInLimiter.create(1, 1, 60).browsers.browser_of("agent:a", token) is None
+    limiter.failed(limiter.reserve("agent:a", "ip"))
+    with pytest.raises(TooManyAttempts):
+        limiter.reserve("agent:a", "ip")
+    limiter.failed(limiter.reserve("agent:a", "ip", browser))
+    with pytest.raises(TooManyAttempts):
+        limiter.reserve("agent:a", "ip", browser)
 
 
 def test_passwords_are_argon2_hashes_and_weak_ones_are_refused() -> None:
