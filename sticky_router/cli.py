@@ -20,11 +20,18 @@ from sqlalchemy.exc import SQLAlchemyError
 from ami.connection import AmiSettings
 from routing_core import IncomingCall, RoutingService, explain
 from routing_core.decision import Decision, QueueDecision, StickyDecision
+from routing_core.store.erasure import ErasureRefused
 from sticky_router import database
 from sticky_router.agi_process import AgiProcessSettings, serve_agi_process
 from sticky_router.config import Config, ConfigError, load_config
 from sticky_router.demo import CUSTOMERS, seed_demo
 from sticky_router.logs import configure_logging
+from sticky_router.privacy_cli import (
+    PRIVACY_COMMANDS,
+    add_privacy_commands,
+    retention_policy,
+    run_privacy_command,
+)
 from sticky_router.router import RouterSettings, serve
 from sticky_router.sandbox.postgres import LocalPostgres, cache_dir
 from sticky_router.sandbox.stack import local_sandbox
@@ -100,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     admin.add_argument("name", help="sign-in name (letters, digits, . _ @ -)")
     admin.add_argument("--display-name", default=None, help="default: the name")
     add_simulation_commands(commands)
+    add_privacy_commands(commands)
     return parser
 
 
@@ -125,7 +133,9 @@ def _run(config: Config) -> None:
             print(sandbox.how_to_call())
             print("\nThe router is running; Ctrl-C stops it, Asterisk and PostgreSQL.\n")
             settings = sandbox.router_settings(config.default_region, config.db_budget_ms)
-            settings = dataclasses.replace(settings, web=web_settings(config))
+            settings = dataclasses.replace(
+                settings, web=web_settings(config), retention=retention_policy(config)
+            )
             if settings.web is not None:
                 print(_sandbox_sign_in(sandbox.postgres.dsn, settings.web))
             agi = sandbox.agi_settings(config.default_region, config.db_budget_ms)
@@ -151,6 +161,8 @@ def _run(config: Config) -> None:
         journal_path=config.journal_dir / "router.journal",
         journal_max_events=config.journal_max_events,
         queue_log_path=config.queue_log_path,
+        retention=retention_policy(config),
+        retention_interval_seconds=config.retention_interval_minutes * 60,
     )
     asyncio.run(_serve(settings))
 
@@ -379,10 +391,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_add_admin(config, args.name, args.display_name))
         elif args.command in SIMULATION_COMMANDS:
             asyncio.run(run_simulation_command(config.require_database_url(), args))
+        elif args.command in PRIVACY_COMMANDS:
+            asyncio.run(run_privacy_command(config, args))
     except ConfigError as error:
         print(f"sticky-router: configuration error: {error}", file=sys.stderr)
         return 2
-    except (WeakPassword, UnknownAccount) as error:
+    except (WeakPassword, UnknownAccount, ErasureRefused) as error:
         print(f"sticky-router: {args.command}: {error}", file=sys.stderr)
         return 2
     except (OSError, RuntimeError, asyncpg.PostgresError, SQLAlchemyError) as error:

@@ -71,6 +71,17 @@ class Config(BaseSettings):
     web_cookie_secure: bool = False
     web_session_idle_minutes: int = Field(30, ge=1, le=24 * 60)
     web_session_hours: int = Field(12, ge=1, le=24 * 30)
+    # Retention of personal data, in days (0: kept for ever); a purge job deletes what is older.
+    # Calls (caller numbers, IVR input, legs) leave anonymous daily counts behind; notes and the
+    # agents' action trail go with their call at the latest; do-not-pair and blocks rows count
+    # from their expiry; audits are kept longest, as the proof of what was changed and erased.
+    retain_calls_days: int = Field(365, ge=0, le=3660)
+    retain_notes_days: int = Field(365, ge=0, le=3660)
+    retain_pops_days: int = Field(30, ge=0, le=3660)
+    retain_expired_flags_days: int = Field(90, ge=0, le=3660)
+    retain_audit_days: int = Field(1095, ge=0, le=3660)
+    retention_interval_minutes: int = Field(60, ge=1, le=24 * 60)
+    retention_batch_rows: int = Field(1000, ge=10, le=100_000)
     # Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or networks);
     # empty: the TCP peer is the client.
     web_trusted_proxies: str = ""

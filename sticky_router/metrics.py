@@ -67,6 +67,13 @@ class PrometheusObserver:
         )
         self._journaling: Journaling | None = None
         self._journal_gauges()
+        # Retention: rows the purge job deleted, by kind of data (a closed set of table names).
+        self.purged_rows = Counter(
+            "sticky_router_purged_rows",
+            "Rows of personal data the retention job deleted, by kind (calls, pops, ...)",
+            ["kind"],
+            registry=self.registry,
+        )
 
     async def watch_loop_lag(self, interval: float = 0.1) -> None:
         """Until cancelled: each lateness is observed, and the worst kept in `worst_loop_lag`
@@ -126,6 +133,9 @@ class PrometheusObserver:
 
     def ring_ended(self, outcome: str) -> None:
         self.rings.labels(outcome=_label(outcome)).inc()
+
+    def rows_purged(self, kind: str, rows: int) -> None:
+        self.purged_rows.labels(kind=_label(kind)).inc(rows)
 
     def exposition(self) -> tuple[bytes, str]:
         """The text format Prometheus scrapes, and its content type."""

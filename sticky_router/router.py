@@ -21,9 +21,11 @@ from ari_app.client import AriClient
 from queue_log.follower import SETTLE_SECONDS, QueueLogFollower
 from routing_core import CallRecorder, RoutingService
 from routing_core.store.journal import DEFAULT_MAX_EVENTS
+from routing_core.store.retention import RetentionPolicy
 from sticky_router import database
 from sticky_router.journaling import DEFAULT_JOURNAL_DIR, Journaling, follow_queue_log
 from sticky_router.metrics import PrometheusObserver
+from sticky_router.retention_job import RetentionJob
 from web.app import create_app, utc_now
 from web.decision_notices import DecisionNotices
 from web.pop_dispatch import PopDispatcher
@@ -68,6 +70,9 @@ class RouterSettings:
     # Asterisk's queue_log, read to learn the calls the router missed; None: not read.
     queue_log_path: Path | None = None
     queue_log_settle_seconds: float = SETTLE_SECONDS
+    # Old personal data and expired web sessions are purged this often; None: not by this process.
+    retention: RetentionPolicy | None = None
+    retention_interval_seconds: float = 3600.0
 
     def __repr__(self) -> str:
         return f"RouterSettings(ari_url={self.ari_url!r}, ari_app={self.ari_app!r})"
@@ -91,6 +96,7 @@ class Router:
         self.journaling: Journaling | None = None
         self.follower: QueueLogFollower | None = None
         self.metrics = PrometheusObserver()
+        self.retention: RetentionJob | None = None
 
     async def start(self) -> None:
         """Open the pool and start the ARI event stream (and the AMI learner) in the background;
@@ -147,6 +153,14 @@ class Router:
         )
         self._sweeps = self.app.run_sweeps(SWEEP_SECONDS)
         self._lag = asyncio.get_running_loop().create_task(self.metrics.watch_loop_lag())
+        if settings.retention is not None:
+            self.retention = RetentionJob(
+                self._web_pool or self._pool,  # the pages' pool, when there is one: not routing's
+                settings.retention,
+                session_idle=(settings.web or WebSettings()).session_idle,
+                count=self.metrics.rows_purged,
+            )
+            self.retention.start(settings.retention_interval_seconds)
         if settings.ami_password is None:
             log.warning(
                 "learning_off",
@@ -216,6 +230,9 @@ class Router:
     async def stop(self) -> None:
         """Send new calls to the queue, let the calls in flight reach their agent or the queue,
         then close. Connected calls are the dialplan's: they go on as if nothing happened."""
+        if self.retention is not None:  # a batch cut short rolls back; the next run redoes it
+            await self.retention.stop()
+            self.retention = None
         await self.stop_web()
         if self.app is not None:
             await self.app.drain(DRAIN_SECONDS)
