@@ -70,13 +70,18 @@ class AgiRequest:
         return self.args[number - 1] if 0 < number <= len(self.args) else ""
 
     @property
-    def script(self) -> str:
-        """The script path: `agi://router:4573/lookup?x` -> `lookup`."""
+    def script_path(self) -> str:
+        """The script as Asterisk sent it, query included: `lookup?secret=...`."""
         path = self.get("network_script")
         if not path:
             request = self.get("request")
             path = request.split("://", 1)[1].partition("/")[2] if "://" in request else ""
-        return path.split("?", 1)[0].strip("/")
+        return path
+
+    @property
+    def script(self) -> str:
+        """The script's name: `agi://router:4573/lookup?x` -> `lookup`."""
+        return self.script_path.split("?", 1)[0].strip("/")
 
 
 @dataclass(frozen=True, slots=True)

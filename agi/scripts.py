@@ -32,7 +32,12 @@ from routing_core import (
     RoutingService,
     StickyDecision,
 )
-from routing_core.attempt import CALLER_ABANDONED, AttemptOutcome, attempt_outcome
+from routing_core.attempt import (
+    CALLER_ABANDONED,
+    AttemptOutcome,
+    attempt_outcome,
+    dial_status,
+)
 from routing_core.candidates import walk_candidates
 from routing_core.dialplan_variables import attempt_variables, fallback_variables
 from routing_core.events import (
@@ -234,8 +239,7 @@ class AgiScripts:
             events.append(LegRang(call_id, leg, agent, when.rang))
             if when.answered is not None:
                 events.append(LegAnswered(call_id, leg, when.answered))
-            dial_status = status.strip().upper() or "CANCEL"
-            events.append(LegEnded(call_id, leg, when.ended, dial_status, side))
+            events.append(LegEnded(call_id, leg, when.ended, dial_status(status), side))
         events.append(CallRouted(call_id, attempt.outcome, attempt.reason))
         self._learned(*events)
         self._release_aside(call_id, attempt.reason or "answered", ended)

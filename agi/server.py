@@ -1,5 +1,9 @@
 """The FastAGI server: one task per connection, a script chosen by the request's path.
 
+Only our Asterisk is served (agi.peers): a peer outside the allow-list is closed before a byte
+is read, and a request without the shared secret before a single command; either way one log
+line (`agi_peer_refused`, with the reason and the peer, never the secret) and `on_refused`.
+
 Each connection is its own task (asyncio.start_server gives one per client), so a slow or broken
 peer only ever holds its own connection. Every connection is closed in `finally`, end of stream
 always ends it, and a connection that goes wrong leaves exactly one log line (logger
@@ -10,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Literal
 
 import structlog
 
+from agi.peers import PeerPolicy
 from agi.protocol import (
     MAX_LINE_BYTES,
     AgiCommandError,
@@ -26,6 +32,7 @@ from agi.protocol import (
 log = structlog.get_logger("sticky_router.agi")
 
 Handler = Callable[[AgiSession], Awaitable[None]]
+Refusal = Literal["address", "secret"]
 
 CLOSE_TIMEOUT = 1.0  # a peer that never reads must not keep a closing socket for ever
 
@@ -36,7 +43,9 @@ class AgiServer:
         handlers: Mapping[str, Handler],
         host: str,
         port: int,
+        peers: PeerPolicy,
         *,
+        on_refused: Callable[[Refusal], None] = lambda _reason: None,
         header_timeout: float = 5.0,
         command_timeout: float = 5.0,
         max_connections: int = 200,
@@ -44,6 +53,8 @@ class AgiServer:
         self._handlers = dict(handlers)
         self._host = host
         self._port = port
+        self._peers = peers
+        self._on_refused = on_refused
         self._header_timeout = header_timeout
         self._command_timeout = command_timeout
         self._max_connections = max_connections
@@ -96,6 +107,10 @@ class AgiServer:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         peer = _peer(writer)
+        if not self._peers.address_allowed(_host(writer)):
+            self._refuse("address", peer)
+            await _close(writer)
+            return
         if len(self._connections) >= self._max_connections:
             if not self._refusing:  # one line per overload, not one per refused peer
                 log.warning("agi_too_many_connections", limit=self._max_connections, peer=peer)
@@ -121,6 +136,9 @@ class AgiServer:
             log.info("agi_bad_header", reason=error.reason, peer=peer)
             return
         script = request.script
+        if not self._peers.secret_matches(request.script_path):
+            self._refuse("secret", peer, script=script[:64])
+            return
         call_id = request.get("uniqueid")
         handler = self._handlers.get(script)
         if handler is None:
@@ -137,6 +155,15 @@ class AgiServer:
             log.error("agi_command_refused", script=script, call_id=call_id, reply=str(error))
         except Exception:
             log.exception("agi_script_failed", script=script, call_id=call_id, peer=peer)
+
+    def _refuse(self, reason: Refusal, peer: str, **details: str) -> None:
+        log.warning("agi_peer_refused", reason=reason, peer=peer, **details)
+        self._on_refused(reason)
+
+
+def _host(writer: asyncio.StreamWriter) -> str:
+    address = writer.get_extra_info("peername")
+    return str(address[0]) if isinstance(address, tuple) and address else ""
 
 
 def _peer(writer: asyncio.StreamWriter) -> str:

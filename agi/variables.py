@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import structlog
+
 from agi.protocol import AgiRequest, AgiSession
 from routing_core import IncomingCall
+from routing_core.dialplan_safe import CallArguments, is_dialled
 
 DEFAULT_QUEUE = "support"
+# AGI(.../lookup, queue, did, account, ticket): what dialplan/sticky-router-agi.conf passes.
+LOOKUP_ARGUMENTS = 4
+
+log = structlog.get_logger("sticky_router.agi")
 
 
 def present(value: str) -> str | None:
@@ -17,16 +24,36 @@ def present(value: str) -> str | None:
 
 
 def incoming_call(request: AgiRequest, at: datetime) -> IncomingCall:
-    """AGI(agi://router/lookup,queue,did,ivr account,ivr ticket): the Stasis() arguments."""
+    """AGI(agi://router/lookup,queue,did,ivr account,ivr ticket): the Stasis() arguments,
+    checked as in ARI mode (routing_core.dialplan_safe.CallArguments)."""
+    checked = CallArguments.check(
+        present(request.arg(1)),
+        present(request.arg(2)) or _dialled(request.get("dnid")),
+        present(request.arg(3)),
+        present(request.arg(4)),
+        split=len(request.args) > LOOKUP_ARGUMENTS,
+        default_queue=DEFAULT_QUEUE,
+    )
+    call_id = request.get("uniqueid")
+    if checked.refused:
+        log.warning("agi_arguments_refused", call_id=call_id, refused=checked.refused,
+                    arguments=len(request.args))  # fmt: skip
     return IncomingCall(
-        call_id=request.get("uniqueid"),
+        call_id=call_id,
         caller_id=present(request.get("callerid")),
         at=at,
-        queue=present(request.arg(1)) or DEFAULT_QUEUE,
-        did=present(request.arg(2)) or present(request.get("dnid")),
-        ivr_account=present(request.arg(3)),
-        ivr_ticket=present(request.arg(4)),
+        queue=checked.queue,
+        did=checked.did,
+        ivr_account=checked.ivr_account,
+        ivr_ticket=checked.ivr_ticket,
     )
+
+
+def _dialled(dnid: str) -> str | None:
+    """Asterisk's own DNID, when the dialplan passed no DID: often a name (`s`, `agi`), which
+    is no dialled number, so not one to warn about either."""
+    value = present(dnid)
+    return value if value is not None and is_dialled(value) else None
 
 
 async def set_variables(session: AgiSession, variables: dict[str, str]) -> None:

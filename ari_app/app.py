@@ -39,9 +39,13 @@ from ari_app.client import AriClient, Event
 from ari_app.resync import Sweeper
 from ari_app.watch import HandedOverCalls
 from routing_core import IncomingCall, RoutingService
+from routing_core.dialplan_safe import CallArguments
 from routing_core.events import EventSink
 
 log = structlog.get_logger("sticky_router.ari")
+
+# Stasis(sticky-router, queue, did, account, ticket, menu): what dialplan/sticky-router.conf passes.
+STASIS_ARGUMENTS = 5
 
 __all__ = ["DialplanTargets", "StickyRouterApp", "incoming_call"]
 
@@ -156,13 +160,20 @@ def incoming_call(channel: Event, args: list[str]) -> IncomingCall:
     def arg(index: int) -> str | None:
         return args[index].strip() or None if len(args) > index else None
 
+    split = len(args) > STASIS_ARGUMENTS
+    checked = CallArguments.check(arg(0), arg(1), arg(2), arg(3), arg(4), split=split)
+    call_id = str(channel["id"])
+    if checked.refused:
+        # A dialplan that let a caller's `,` or worse through: not what the values claim.
+        log.warning("stasis_arguments_refused", call_id=call_id, refused=checked.refused,
+                    arguments=len(args))  # fmt: skip
     return IncomingCall(
-        call_id=str(channel["id"]),
+        call_id=call_id,
         caller_id=channel.get("caller", {}).get("number") or None,
         at=now(),
-        queue=arg(0) or "support",
-        did=arg(1),
-        ivr_account=arg(2),
-        ivr_ticket=arg(3),
-        ivr_menu=arg(4),
+        queue=checked.queue,
+        did=checked.did,
+        ivr_account=checked.ivr_account,
+        ivr_ticket=checked.ivr_ticket,
+        ivr_menu=checked.ivr_menu,
     )

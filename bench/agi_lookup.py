@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from agi.peers import LOOPBACK, PeerPolicy
 from agi.protocol import AgiSession
 from agi.scripts import AgiScripts
 from agi.server import AgiServer
@@ -58,13 +59,15 @@ exten => loop,1,Set(I=0)
 exten => lookup,1,Set(UNKNOWN=+7999${RAND(1000000,9999999)})
  same => n,Set(CALLERID(num)=${IF($[${RAND(1,10)} = 1]?+79123456701:${UNKNOWN})})
  same => n,Set(T0=${STRFTIME(,,%s.%6q)})
- same => n,AGI(${STICKY_AGI_URL}/lookup,support)
+ same => n,AGI(${STICKY_AGI_URL}/lookup?secret=${STICKY_AGI_SECRET},support)
  same => n,Log(NOTICE,agi-bench lookup ${STICKY_ROUTE}/${STICKY_REASON} ${T0} ${STRFTIME(,,%s.%6q)})
  ; Free agent2's claim (untimed), as a missed attempt would: the next Ivan is sticky again.
- same => n,ExecIf($["${STICKY_ROUTE}" = "sticky"]?AGI(${STICKY_AGI_URL}/result,busy))
+ same => n,GotoIf($["${STICKY_ROUTE}" != "sticky"]?done)
+ same => n,AGI(${STICKY_AGI_URL}/result?secret=${STICKY_AGI_SECRET},busy)
+ same => n(done),NoOp()
  same => n,Hangup()
 exten => noop,1,Set(T0=${STRFTIME(,,%s.%6q)})
- same => n,AGI(${STICKY_AGI_URL}/noop)
+ same => n,AGI(${STICKY_AGI_URL}/noop?secret=${STICKY_AGI_SECRET})
  same => n,Log(NOTICE,agi-bench noop - ${T0} ${STRFTIME(,,%s.%6q)})
  same => n,Hangup()
 """
@@ -180,7 +183,12 @@ async def bench(args: argparse.Namespace) -> list[str]:
             RoutingService(pool, default_region="RU", db_budget_seconds=0.3),
             await journaling.start(),
         )
-        server = AgiServer({**scripts.handlers(), "noop": noop}, "127.0.0.1", asterisk.agi_port)
+        server = AgiServer(
+            {**scripts.handlers(), "noop": noop},
+            "127.0.0.1",
+            asterisk.agi_port,
+            PeerPolicy.of(LOOPBACK, asterisk.live_agi_secret),
+        )
         await server.start()
         try:
             print(f"Asterisk {asterisk.name}, FastAGI on 127.0.0.1:{server.port}", flush=True)

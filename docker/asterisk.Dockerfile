@@ -41,7 +41,7 @@ ENV ASTERISK_INSTANCE_DIR=/var/lib/sticky-router/docker \
 
 # Fail the build, not the first start, when the module needs something the image lacks or a
 # template has a placeholder the render step does not fill.
-RUN STICKY_ARI_PASSWORD=build-check STICKY_AMI_PASSWORD=build-check \
+RUN STICKY_ARI_PASSWORD=build-check STICKY_AMI_PASSWORD=build-check STICKY_AGI_SECRET=build-check-agi-secret \
         python3 /opt/sticky-router/docker/render_asterisk_conf.py --instance /tmp/render-check \
  && test -s /tmp/render-check/etc/sticky-router-dialplan/sticky-router.conf \
  && rm -rf /tmp/render-check

@@ -15,6 +15,7 @@ only), found next to this file as in a checkout: the Asterisk image copies those
 Environment (ports default to the sandbox's, read from LocalAsterisk's own defaults):
   STICKY_ARI_USER, STICKY_ARI_PASSWORD   the router's ARI user (user default: sticky-router)
   STICKY_AMI_USER, STICKY_AMI_PASSWORD   the AMI user (user default: sticky-router)
+  STICKY_AGI_SECRET          the secret the AGI-mode dialplan's URLs carry ([globals])
   ASTERISK_SIP_PORT          5060   PJSIP UDP transport on 127.0.0.1
   ASTERISK_HTTP_PORT         8088   ARI (http.conf)
   ASTERISK_AMI_PORT          5038   AMI (manager.conf)
@@ -22,11 +23,13 @@ Environment (ports default to the sandbox's, read from LocalAsterisk's own defau
   STICKY_AGI_PORT            4573   the FastAGI server the AGI-mode dialplan calls (STICKY_AGI_URL)
   ASTERISK_RTP_START, ASTERISK_RTP_END   20000, 20999
 
-Passwords and users may use letters, digits and _.@+- only (what the sandbox allows: anything
+Placeholders (`change-me...`, docker/.env.example's) are refused. Passwords and users may use
+letters, digits and _.@+- only (what the sandbox allows: anything
 else could end a value or start a comment in ari.conf / manager.conf). They are never printed.
 
 Run it locally to see what the container writes:
-  STICKY_ARI_PASSWORD=x STICKY_AMI_PASSWORD=y python3 docker/render_asterisk_conf.py \
+  STICKY_ARI_PASSWORD=x STICKY_AMI_PASSWORD=y STICKY_AGI_SECRET=0123456789abcdef \
+      python3 docker/render_asterisk_conf.py \
       --instance /tmp/asterisk-docker --modules-dir /usr/lib/x86_64-linux-gnu/asterisk/modules
 """
 
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -64,6 +68,7 @@ REWRITTEN = ("etc", "run")
 SUBDIRECTORIES = ("etc", "run", "log", "spool", "db")
 EMPTY_TEXT = "; empty on purpose: this module's built-in defaults apply\n"  # as the sandbox's
 PLACEHOLDER_PREFIX = "change-me"  # the values in docker/.env.example
+AGI_SECRET = re.compile(r"[A-Za-z0-9_-]{16,128}")
 
 
 class RenderError(RuntimeError):
@@ -89,12 +94,26 @@ def _credentials(environ: dict[str, str], kind: str) -> Credentials:
     except ValueError as error:  # names the user, never the password
         raise RenderError(f"STICKY_{kind}_USER / STICKY_{kind}_PASSWORD: {error}") from None
     if password.startswith(PLACEHOLDER_PREFIX):
-        print(
-            f"render_asterisk_conf: warning: STICKY_{kind}_PASSWORD is still the example's "
-            "placeholder; set a password of your own in docker/.env",
-            file=sys.stderr,
+        raise RenderError(
+            f"STICKY_{kind}_PASSWORD is still the example's placeholder; set a password of "
+            "your own in docker/.env"
         )
     return credentials
+
+
+def _agi_secret(environ: dict[str, str]) -> str:
+    secret = environ.get("STICKY_AGI_SECRET", "")
+    if not secret or secret.startswith(PLACEHOLDER_PREFIX):
+        raise RenderError(
+            "STICKY_AGI_SECRET is not set (or still the example's placeholder): the FastAGI "
+            "server serves only AGI URLs that carry it; set one of your own in docker/.env"
+        )
+    if not AGI_SECRET.fullmatch(secret):  # what agi/peers.py accepts; never echoed
+        raise RenderError(
+            "STICKY_AGI_SECRET: 16 to 128 letters, digits, - and _ (it travels in a dialplan "
+            "line, where a comma would split AGI()'s arguments)"
+        )
+    return secret
 
 
 def find_modules_dir(explicit: str | None) -> str:
@@ -146,6 +165,7 @@ def environment_values(
         ),
         ari=_credentials(environ, "ARI"),
         ami=_credentials(environ, "AMI"),
+        agi_secret=_agi_secret(environ),
     )
 
 

@@ -71,6 +71,20 @@ DIAL_MISS_REASONS = {
     "NOANSWER": "no_answer",
     "CHANUNAVAIL": "unreachable",
 }
+# Every DIALSTATUS Asterisk 22's Dial() sets (app_dial.c). Anything else reaching us is recorded
+# as OTHER: a status is stored and counted in a metric, so the set must stay closed.
+DIAL_STATUSES = frozenset(
+    {"ANSWER", "BUSY", "NOANSWER", "CANCEL", "CONGESTION", "CHANUNAVAIL", "DONTCALL", "TORTURE",
+     "INVALIDARGS"}
+)  # fmt: skip
+
+
+def dial_status(reported: str) -> str:
+    """Asterisk's word for how a leg ended, or OTHER; empty (Dial() never ran) is CANCEL."""
+    status = reported.strip().upper() or "CANCEL"
+    return status if status in DIAL_STATUSES else "OTHER"
+
+
 # Q.850 causes of an agent leg that turned the call down: 17 user busy (SIP 486), 21 call
 # rejected (SIP 603). Dial() does not always say so in DIALSTATUS: measured on 22.10, a 603
 # leaves CHANUNAVAIL (or NOANSWER in the ARI Dial event); the caller's HANGUPCAUSE tells.

@@ -9,6 +9,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from routing_core.dialplan_safe import QUEUE as QUEUE_NAME_PATTERN
+from routing_core.dialplan_safe import SOUND as SOUND_PATTERN
+
 
 class Scope(StrEnum):
     """Scopes from wide to narrow; the order of this enum is the order of precedence."""
@@ -53,12 +56,12 @@ class RoutingSettings(BaseModel):
         "sticky-router/connecting-to-your-agent",
         min_length=1,
         max_length=200,
-        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_/-]*$",
+        pattern=SOUND_PATTERN,
     )
     fallback_priority_boost: int = Field(0, ge=0, le=100)
     # Where escalations fall back to (set it per queue): a callback whose specialist cannot
     # take it goes to this queue (second line), never back to first line. Empty: the same queue.
-    escalation_queue: str = Field("", max_length=80, pattern=r"^[A-Za-z0-9_-]*$")
+    escalation_queue: str = Field("", max_length=80, pattern=f"{QUEUE_NAME_PATTERN}|^$")
     ambiguous_number_sticky: bool = False
     use_personal_manager: bool = False
     # Phones without a screen show `[T-1001] Ivan Petrov` as the caller's name (agents only).

@@ -17,6 +17,7 @@ import asyncpg
 import structlog
 from aiohttp import web
 
+from agi.peers import LOOPBACK, PeerPolicy
 from agi.scripts import AgiScripts
 from agi.server import AgiServer
 from ami.connection import AmiLearner, AmiSettings
@@ -37,6 +38,9 @@ class AgiProcessSettings:
     database_url: str
     host: str = "127.0.0.1"
     port: int = 4573
+    # Who may talk to it (agi.peers): Asterisk's addresses, and the secret in every AGI URL.
+    allowed_peers: str = LOOPBACK
+    secret: str = ""
     max_connections: int = 200
     default_region: str = "RU"
     db_budget_seconds: float = 0.3
@@ -68,6 +72,7 @@ class AgiProcess:
 
     async def start(self) -> None:
         settings = self.settings
+        peers = PeerPolicy.of(settings.allowed_peers, settings.secret)  # refuses a weak secret
         pool = await database.open_pool(settings.database_url, settings.db_pool_size)
         self._pool = pool
         routing = RoutingService(
@@ -91,6 +96,8 @@ class AgiProcess:
             self._scripts.handlers(),
             settings.host,
             settings.port,
+            peers,
+            on_refused=self.metrics.agi_refused,
             max_connections=settings.max_connections,
         )
         await self.server.start()
@@ -100,6 +107,15 @@ class AgiProcess:
         if settings.metrics_port is not None:
             self._metrics_site = await self._serve_metrics(settings.host, settings.metrics_port)
         log.info("agi_started", host=settings.host, port=self.server.port)
+
+    async def quiesce(self, seconds: float) -> bool:
+        """Everything learned so far applied to PostgreSQL (at most `seconds`): the scripts'
+        writes aside, then the journal. Whether nothing is left (tests, planned resets)."""
+        if self._scripts is not None:
+            await self._scripts.drain(seconds)
+        if self.journaling is None or self.journaling.applier is None:
+            return True
+        return await self.journaling.applier.drain(seconds)
 
     async def _serve_metrics(self, host: str, port: int) -> web.AppRunner:
         async def metrics(_request: web.Request) -> web.Response:

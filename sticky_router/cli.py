@@ -209,6 +209,8 @@ def _agi(config: Config, host: str | None, port: int | None) -> None:
         database_url=config.require_database_url(),
         host=host or config.agi_host,
         port=port or config.agi_port,
+        allowed_peers=config.agi_allowed_peers,
+        secret=config.require_agi_secret(),
         max_connections=config.agi_max_connections,
         metrics_port=config.agi_metrics_port or None,
         default_region=config.default_region,

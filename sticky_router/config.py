@@ -21,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from agi.peers import LOOPBACK, PeerPolicy, parse_networks
 from web.proxies import parse_trusted_proxies
 from web.settings import Network
 
@@ -57,6 +58,10 @@ class Config(BaseSettings):
     agi_port: int = Field(4573, ge=1, le=65535)
     agi_max_connections: int = Field(200, ge=1, le=10_000)
     agi_metrics_port: int = Field(4574, ge=0, le=65535)  # Prometheus /metrics of `agi`; 0: off
+    # Who may talk to the FastAGI server: the Asterisk hosts (comma-separated addresses or
+    # networks) and the secret every AGI URL carries (agi://host:4573/lookup?secret=...).
+    agi_allowed_peers: str = LOOPBACK
+    agi_secret: SecretStr | None = None
     # The call journals (one file per process): what is learned is on this disk first.
     journal_dir: Path = Path("/var/lib/sticky-router")
     journal_max_events: int = Field(1_000_000, ge=1_000, le=100_000_000)
@@ -71,6 +76,11 @@ class Config(BaseSettings):
     web_cookie_secure: bool = False
     web_session_idle_minutes: int = Field(30, ge=1, le=24 * 60)
     web_session_hours: int = Field(12, ge=1, le=24 * 30)
+    # Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or networks);
+    # empty: the TCP peer is the client.
+    web_trusted_proxies: str = ""
+    # An agent reads and writes a call's data while it rings or talks to them and this long after.
+    agent_access_hours: int = Field(4, ge=0, le=24 * 30)
     # Retention of personal data, in days (0: kept for ever); a purge job deletes what is older.
     # Calls (caller numbers, IVR input, legs) leave anonymous daily counts behind; notes and the
     # agents' action trail go with their call at the latest; do-not-pair and blocks rows count
@@ -82,11 +92,6 @@ class Config(BaseSettings):
     retain_audit_days: int = Field(1095, ge=0, le=3660)
     retention_interval_minutes: int = Field(60, ge=1, le=24 * 60)
     retention_batch_rows: int = Field(1000, ge=10, le=100_000)
-    # Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or networks);
-    # empty: the TCP peer is the client.
-    web_trusted_proxies: str = ""
-    # An agent reads and writes a call's data while it rings or talks to them and this long after.
-    agent_access_hours: int = Field(4, ge=0, le=24 * 30)
 
     @field_validator("database_url")
     @classmethod
@@ -131,6 +136,19 @@ class Config(BaseSettings):
             part.strip().rstrip("/") for part in self.web_origins.split(",") if part.strip()
         )
 
+    @field_validator("agi_allowed_peers")
+    @classmethod
+    def _agi_peers(cls, value: str) -> str:
+        parse_networks(value)  # BadPeerPolicy is a ValueError: one sentence at start-up
+        return value
+
+    @field_validator("agi_secret")
+    @classmethod
+    def _agi_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            PeerPolicy.of(LOOPBACK, value.get_secret_value())  # never echoes the secret
+        return value
+
     @field_validator("web_trusted_proxies")
     @classmethod
     def _trusted_proxies(cls, value: str) -> str:
@@ -172,6 +190,16 @@ class Config(BaseSettings):
                 "STICKY_ARI_URL nor STICKY_DATABASE_URL set to get the local sandbox)"
             )
         return self.ari_url, self.ari_password.get_secret_value()
+
+    def require_agi_secret(self) -> str:
+        if self.agi_secret is None:
+            raise ConfigError(
+                f"{ENV_PREFIX}AGI_SECRET is not set: the FastAGI server serves only requests "
+                "whose AGI URL carries it (set STICKY_AGI_SECRET in Asterisk's [globals] to the "
+                "same value; generate one with: python3 -c 'import secrets; "
+                "print(secrets.token_urlsafe(24))')"
+            )
+        return self.agi_secret.get_secret_value()
 
     def require_database_url(self) -> str:
         if self.database_url is None:

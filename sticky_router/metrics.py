@@ -20,6 +20,8 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import generate_latest
 
+from routing_core.attempt import dial_status
+
 if TYPE_CHECKING:
     from sticky_router.journaling import Journaling
 
@@ -51,6 +53,13 @@ class PrometheusObserver:
             "sticky_router_decision_seconds",
             "Time from a call's arrival at the routing service to its decision",
             buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.agi_refusals = Counter(
+            "sticky_router_agi_refused_connections",
+            "FastAGI connections cut before any command: `address` (not an allowed Asterisk "
+            "host) or `secret` (the AGI URL lacked the shared secret)",
+            ["reason"],
             registry=self.registry,
         )
         self.rings = Counter(
@@ -132,10 +141,14 @@ class PrometheusObserver:
         self.latency.observe(seconds)
 
     def ring_ended(self, outcome: str) -> None:
-        self.rings.labels(outcome=_label(outcome)).inc()
+        # A closed set whoever reported the leg (ARI, AMI, an AGI peer, the queue_log).
+        self.rings.labels(outcome=_label(dial_status(outcome))).inc()
 
     def rows_purged(self, kind: str, rows: int) -> None:
         self.purged_rows.labels(kind=_label(kind)).inc(rows)
+
+    def agi_refused(self, reason: str) -> None:
+        self.agi_refusals.labels(reason=_label(reason)).inc()
 
     def exposition(self) -> tuple[bytes, str]:
         """The text format Prometheus scrapes, and its content type."""

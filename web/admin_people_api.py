@@ -19,6 +19,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from routing_core import dialplan_safe
 from web import keys
 from web.admin_api import InvalidField, _body, _refuse
 from web.security import WebError, require_admin
@@ -28,7 +29,8 @@ from web.sessions import Principal
 class AgentChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    endpoint: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]+/[^\s]+$", max_length=100)
+    # One device for Dial(): never `&` (a second destination), `,` (options), `(` or `$`.
+    endpoint: str | None = Field(None, pattern=dialplan_safe.ENDPOINT, max_length=111)
     role: Literal["first_line", "specialist"] | None = None
     active: bool | None = None
 

@@ -392,6 +392,7 @@ def template_values(
     ports: TemplatePorts,
     ari: Credentials,
     ami: Credentials,
+    agi_secret: str,
 ) -> dict[str, object]:
     """Every placeholder of the templates in asterisk_conf/: the one place that fills them, for
     the sandbox and for the container (docker/render_asterisk_conf.py) alike."""
@@ -409,6 +410,7 @@ def template_values(
         "ari_password": ari.password,
         "ami_user": ami.user,
         "ami_secret": ami.password,
+        "agi_secret": agi_secret,
         "dialplan_dir": DIALPLAN_IN_ETC,
         "ari_app": ARI_APP,
         "queue": SUPPORT_QUEUE,
@@ -476,12 +478,14 @@ class LocalAsterisk:
     rtp_ports: tuple[int, int] = (20000, 20999)
     ari: Credentials | None = None
     ami: Credentials | None = None
+    agi_secret: str | None = field(default=None, repr=False)  # generated per start when None
     root: Path | None = None
     boot_timeout: float = 60.0
     throwaway: bool = False
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _ari_live: Credentials | None = field(default=None, init=False, repr=False)
     _ami_live: Credentials | None = field(default=None, init=False, repr=False)
+    _agi_secret_live: str | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", self.name):
@@ -537,6 +541,13 @@ class LocalAsterisk:
         return self._ami_live
 
     @property
+    def live_agi_secret(self) -> str:
+        """The secret the dialplan's AGI URLs carry (STICKY_AGI_SECRET in [globals])."""
+        if self._agi_secret_live is None:
+            raise AsteriskUnavailable(f"asterisk {self.name!r} is not started")
+        return self._agi_secret_live
+
+    @property
     def caller_port(self) -> int:
         return self.phone_base_port
 
@@ -556,6 +567,7 @@ class LocalAsterisk:
         _reap_orphans(root, keep=self.name)
         self._ari_live = self.ari or Credentials.generate()
         self._ami_live = self.ami or Credentials.generate()
+        self._agi_secret_live = self.agi_secret or secrets.token_urlsafe(24)
         try:
             self._write_instance()
             _ensure_mounts(root)
@@ -729,6 +741,7 @@ class LocalAsterisk:
             ),
             ari=self.ari_credentials,
             ami=self.ami_credentials,
+            agi_secret=self.live_agi_secret,
         )
 
     def _log_tail(self, lines: int = 15) -> str:

@@ -62,6 +62,7 @@ class Sandbox:
         return AgiProcessSettings(
             database_url=self.postgres.dsn,
             port=self.asterisk.agi_port,
+            secret=self.asterisk.live_agi_secret,
             default_region=default_region,
             db_budget_seconds=db_budget_ms / 1000,
             journal_path=self.journal_dir / "agi.journal",

@@ -9,59 +9,33 @@ a dialplan would see.
 from __future__ import annotations
 
 import asyncio
-import shlex
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 
+from agi.peers import LOOPBACK, PeerPolicy
 from agi.scripts import AgiScripts
 from agi.server import AgiServer
 from routing_core import CallRecorder, RoutingService
 from routing_core.store.applier import JournalApplier
 from routing_core.store.journal import Journal
 from sticky_router.demo import seed_demo
-from tests.integration.agi_peer import SANDBOX, full_variable_reply
+from tests.integration.agi_peer import asterisk as play_asterisk
 
 IVAN = "+79123456701"
+SECRET = "integration-secret-0123"
 
 
 async def asterisk(
-    port: int,
-    script: str,
-    env: dict[str, str],
-    *args: str,
-    functions: dict[str, str] | None = None,
-    asked: list[str] | None = None,
+    port: int, script: str, env: dict[str, str], *args: str, **kw: Any
 ) -> dict[str, str]:
-    """Run one AGI script like Asterisk would; returns the channel variables it was given."""
-    table = SANDBOX | (functions or {})
-    lines = {"network": "yes", "network_script": script, "request": f"agi://127.0.0.1/{script}"}
-    lines |= env
-    lines |= {f"arg_{n}": arg for n, arg in enumerate(args, start=1)}
-    header = "".join(f"agi_{name}: {value}\n" for name, value in lines.items()) + "\n"
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(header.encode())
-    variables: dict[str, str] = {}
-    try:
-        while line := await asyncio.wait_for(reader.readline(), 5):
-            words = shlex.split(line.decode())
-            if words[:3] == ["GET", "FULL", "VARIABLE"]:
-                if asked is not None:
-                    asked.append(words[3])
-                writer.write(full_variable_reply(words[3], table))
-                await writer.drain()
-                continue
-            assert words[:2] == ["SET", "VARIABLE"], line
-            variables[words[2].removeprefix("__")] = words[3]
-            writer.write(b"200 result=1\n")
-            await writer.drain()
-    finally:
-        writer.close()
-    return variables
+    """Our Asterisk: the allowed address, the secret in the URL."""
+    return await play_asterisk(port, script, env, *args, secret=SECRET, **kw)
 
 
 class Agi:
@@ -78,7 +52,10 @@ class Agi:
         self.journal = Journal.open(journal_dir / "agi.journal")
         self.applier = JournalApplier(self.journal, CallRecorder(pool))
         self.scripts = AgiScripts(self.routing, self.journal, record_timeout=record_timeout)
-        self.server = AgiServer(self.scripts.handlers(), "127.0.0.1", 0, header_timeout=2)
+        self.server = AgiServer(
+            self.scripts.handlers(), "127.0.0.1", 0, PeerPolicy.of(LOOPBACK, SECRET),
+            header_timeout=2,
+        )  # fmt: skip
 
     async def start(self) -> None:
         await self.server.start()

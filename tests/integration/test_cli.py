@@ -17,6 +17,8 @@ from sticky_router.sandbox.postgres import LocalPostgres, free_port
 from tests.integration.agi_peer import SANDBOX, full_variable_reply
 from tests.integration.conftest import create_database
 
+AGI_SECRET = "cli-test-agi-secret-0123"
+
 
 def sticky_router(
     *args: str, stdin: str | None = None, **env: str
@@ -111,6 +113,10 @@ async def test_agi_serves_lookups_and_stops_on_sigterm(postgres: LocalPostgres) 
     env = {"STICKY_DATABASE_URL": url, "STICKY_LOG_FORMAT": "json"}
     assert sticky_router("migrate", **env).returncode == 0
     assert sticky_router("seed-demo", **env).returncode == 0
+    refused = sticky_router("agi", **env)  # no secret: refuses to serve anyone
+    assert refused.returncode != 0
+    assert "STICKY_AGI_SECRET is not set" in refused.stderr + refused.stdout
+    env["STICKY_AGI_SECRET"] = AGI_SECRET
     port, metrics_port = free_port(), free_port()
     env["STICKY_AGI_METRICS_PORT"] = str(metrics_port)
     clean = {k: v for k, v in os.environ.items() if not k.startswith("STICKY_")}
@@ -132,11 +138,13 @@ async def test_agi_serves_lookups_and_stops_on_sigterm(postgres: LocalPostgres) 
     assert process.returncode == 0, output
     assert '"event": "agi_stopped"' in output
     assert "9123456701" not in output  # no caller number in the logs
+    assert AGI_SECRET not in output  # nor the secret
 
 
 async def _lookup_when_listening(port: int, number: str) -> dict[str, str]:
     header = (
-        f"agi_network: yes\nagi_network_script: lookup\nagi_uniqueid: 1700000001.1\n"
+        f"agi_network: yes\nagi_network_script: lookup?secret={AGI_SECRET}\n"
+        "agi_uniqueid: 1700000001.1\n"
         f"agi_callerid: {number}\nagi_channel: PJSIP/caller-00000001\nagi_arg_1: support\n\n"
     )
     for _ in range(100):

@@ -14,11 +14,15 @@ from typing import Any
 import pytest
 import structlog
 
+from agi.peers import LOOPBACK, PeerPolicy
 from agi.protocol import AgiSession
 from agi.server import AgiServer
 
+SECRET = "unit-test-secret-0123"
+PEERS = PeerPolicy.of(LOOPBACK, SECRET)
 HEADER = (
-    b"agi_network: yes\nagi_network_script: echo\nagi_uniqueid: 1700000000.1\nagi_arg_1: hi\n\n"
+    b"agi_network: yes\nagi_network_script: echo?secret=unit-test-secret-0123\n"
+    b"agi_uniqueid: 1700000000.1\nagi_arg_1: hi\n\n"
 )
 HEADER_TIMEOUT = 0.5
 Logs = list[MutableMapping[str, Any]]
@@ -39,6 +43,7 @@ async def server() -> AsyncIterator[AgiServer]:
         {"echo": echo, "broken": broken},
         "127.0.0.1",
         0,
+        PEERS,
         header_timeout=HEADER_TIMEOUT,
         command_timeout=0.5,
         max_connections=3,
@@ -217,7 +222,7 @@ async def test_a_slow_client_does_not_hold_up_a_normal_one(server: AgiServer, lo
 
 
 async def test_an_idle_client_costs_no_cpu() -> None:
-    agi = AgiServer({"echo": echo}, "127.0.0.1", 0, header_timeout=5, command_timeout=5)
+    agi = AgiServer({"echo": echo}, "127.0.0.1", 0, PEERS, header_timeout=5, command_timeout=5)
     await agi.start()
     try:
         idle = [await asyncio.open_connection("127.0.0.1", agi.port) for _ in range(3)]
@@ -237,7 +242,7 @@ async def test_an_idle_client_costs_no_cpu() -> None:
 async def test_connections_over_the_limit_are_refused_with_one_line(
     logs: Logs,
 ) -> None:
-    agi = AgiServer({"echo": echo}, "127.0.0.1", 0, header_timeout=5, max_connections=2)
+    agi = AgiServer({"echo": echo}, "127.0.0.1", 0, PEERS, header_timeout=5, max_connections=2)
     await agi.start()
     try:
         held = [await asyncio.open_connection("127.0.0.1", agi.port) for _ in range(2)]
@@ -266,7 +271,7 @@ async def test_connections_over_the_limit_are_refused_with_one_line(
 
 
 async def test_stop_cuts_conversations_that_outlive_the_grace() -> None:
-    agi = AgiServer({"echo": echo}, "127.0.0.1", 0, header_timeout=30)
+    agi = AgiServer({"echo": echo}, "127.0.0.1", 0, PEERS, header_timeout=30)
     await agi.start()
     reader, writer = await asyncio.open_connection("127.0.0.1", agi.port)
     await asyncio.sleep(0.05)

@@ -337,6 +337,14 @@ async def test_agents_and_classes_are_managed_and_audited(
         boss, "PATCH", "/api/admin/agents/agent2", {"endpoint": "PJSIP/agent1"}, csrf
     )
     assert (status, body["field"]) == (422, "endpoint")
+    # Dial() would ring a second destination (&), take options (,) or evaluate an expression.
+    for hostile in ("PJSIP/agent2&PJSIP/9001", "PJSIP/agent2,30,D(1)", "PJSIP/${EXTEN}"):
+        status, body = await send(
+            boss, "PATCH", "/api/admin/agents/agent2", {"endpoint": hostile}, csrf
+        )
+        assert (status, body["field"]) == (422, "endpoint"), hostile
+    stored = await web.pool.fetchval("SELECT endpoint FROM agents WHERE name = 'agent2'")
+    assert stored == "PJSIP/agent2"
     status, _ = await send(boss, "PATCH", "/api/admin/agents/nobody", {"active": True}, csrf)
     assert status == 404
     status, body = await send(boss, "POST", "/api/admin/classes", {"name": "gold"}, csrf)

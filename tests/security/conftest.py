@@ -1,0 +1,31 @@
+"""Attacks against the real components: a FastAGI socket, Asterisk 22 running the shipped
+dialplan with SIPp phones, PostgreSQL, the web app over HTTP.
+
+The Asterisk-based tests here use a sandbox of their own (phones from port 48000), built from
+the end-to-end fixtures: a security test may leave a hostile setting or a refused peer behind
+without touching the end-to-end suite's instance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from sticky_router import database
+from sticky_router.sandbox.asterisk import throwaway_asterisk
+from sticky_router.sandbox.postgres import throwaway_postgres
+from sticky_router.sandbox.stack import Sandbox
+from tests.e2e.conftest import agi, asterisk, fresh, phone_logs, pool, postgres, router
+
+__all__ = ["agi", "asterisk", "fresh", "phone_logs", "pool", "postgres", "router"]
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    with (
+        throwaway_postgres() as postgres_server,
+        throwaway_asterisk("security", phone_ports_from=48000) as asterisk_server,
+    ):
+        database.upgrade(postgres_server.dsn)
+        yield Sandbox(postgres_server, asterisk_server)

@@ -1,0 +1,70 @@
+"""The allow-lists of what may reach a dialplan application, and the argument check."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from routing_core import dialplan_safe
+from routing_core.dialplan_safe import CallArguments, is_endpoint, is_queue, is_sound
+
+HOSTILE = ["a&b", "a,b", "a(b", "a)b", "${X}", "$[1]", "a|b", "a^b", "a b", "a;b", "a\nb", 'a"b']
+
+
+@pytest.mark.parametrize("good", ["PJSIP/agent2", "SIP/1001", "IAX2/peer", "Local/101@from-queue/n",
+                                  "PJSIP/agent2/sip:agent2@10.0.0.5:5062"])  # fmt: skip
+def test_one_device_is_an_endpoint(good: str) -> None:
+    assert is_endpoint(good)
+
+
+@pytest.mark.parametrize("bad", [f"PJSIP/{h}" for h in HOSTILE] + ["agent2", "/agent2", ""])
+def test_anything_else_is_not(bad: str) -> None:
+    assert not is_endpoint(bad)
+
+
+@pytest.mark.parametrize("bad", [f"custom/{h}" for h in HOSTILE] + ["../etc/passwd", "a.gsm", ""])
+def test_a_sound_name_has_no_separators_dots_or_expressions(bad: str) -> None:
+    assert not is_sound(bad)
+    assert is_sound("custom/abuse-policy")
+
+
+@pytest.mark.parametrize("bad", [*HOSTILE, "", "x" * 81])
+def test_a_queue_name_is_letters_digits_dash_underscore(bad: str) -> None:
+    assert not is_queue(bad)
+    assert is_queue("second-line")
+
+
+def test_the_migration_constrains_with_the_same_patterns() -> None:
+    """The database constraints (migration 0008) are copies: they must not drift."""
+    migration = importlib.import_module("migrations.versions.0008_dialplan_safe_values")
+    assert migration.ENDPOINT == dialplan_safe.ENDPOINT
+    assert migration.SOUND == dialplan_safe.SOUND
+    assert migration.QUEUE == dialplan_safe.QUEUE
+
+
+def test_well_formed_arguments_are_kept() -> None:
+    checked = CallArguments.check("support", "74950000000", "100201", "T-1001", "internet")
+    assert (checked.queue, checked.did, checked.ivr_account, checked.ivr_ticket) == (
+        "support", "74950000000", "100201", "T-1001",
+    )  # fmt: skip
+    assert checked.refused == ()
+
+
+def test_a_split_argument_list_believes_nothing_after_the_did() -> None:
+    """`74950000000,100201` dialled: each piece is well-formed, only the count tells."""
+    checked = CallArguments.check("support", "74950000000", "100201", None, None, split=True)
+    assert (checked.did, checked.ivr_account) == ("74950000000", None)
+    assert checked.refused == ("ivr_account",)
+
+
+@pytest.mark.parametrize("bad", HOSTILE)
+def test_malformed_values_are_dropped_and_named(bad: str) -> None:
+    checked = CallArguments.check(bad, bad, bad, bad, bad)
+    assert checked.queue == bad  # kept: nobody is rung for it (dialplan_variables checks)
+    assert (checked.did, checked.ivr_account, checked.ivr_ticket, checked.ivr_menu) == (None,) * 4
+    assert set(checked.refused) == {"queue", "did", "ivr_account", "ivr_ticket", "ivr_menu"}
+
+
+def test_values_are_bounded_and_lose_control_characters() -> None:
+    assert dialplan_safe.bounded("a\nb" + "x" * 1000) == "ab" + "x" * 510
