@@ -40,8 +40,10 @@ class Sweeper:
         undriven at the previous sweep."""
         try:
             present = await self._channels.in_application()
-        except AriUnavailable as error:
-            log.warning("resync_failed", error=str(error))
+        except (AriUnavailable, ChannelGone) as error:
+            # ChannelGone here is a 404 for /channels itself: an Asterisk still starting, whose
+            # HTTP server answers before res_ari is loaded. Nobody to sweep until it is.
+            log.warning("resync_failed", error=f"{type(error).__name__}: {error}")
             return []
         undriven = {str(c["id"]) for c in present if not self._is_driven(str(c["id"]))}
         stranded = undriven & self._suspects if grace else undriven
@@ -58,6 +60,11 @@ class Sweeper:
         return sorted(stranded)
 
     async def run(self, every: float) -> None:
+        """Sweep every `every` seconds for as long as the router runs: the safety net must
+        outlive any one failed sweep (an Asterisk restart, a bug), so each is caught and logged."""
         while True:
             await asyncio.sleep(every)
-            await self.sweep(grace=True)
+            try:
+                await self.sweep(grace=True)
+            except Exception:
+                log.exception("resync_sweep_failed")

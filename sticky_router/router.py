@@ -8,7 +8,6 @@ lets calls in the middle of a decision finish, and closes the pool.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -236,17 +235,10 @@ class Router:
         await self.stop_web()
         if self.app is not None:
             await self.app.drain(DRAIN_SECONDS)
-        for task in (self._sweeps, self._lag):
+        for task in (self._sweeps, self._lag, self._events):
             if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self._sweeps = self._lag = None
-        if self._events is not None:
-            self._events.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._events
-            self._events = None
+                await _cancelled(task)
+        self._sweeps = self._lag = self._events = None
         if self.learner is not None:
             await self.learner.stop()
             self.learner = None
@@ -283,3 +275,15 @@ async def serve(settings: RouterSettings, stop: asyncio.Event) -> None:
     """Run until `stop` is set (SIGINT/SIGTERM in the CLI)."""
     async with Router(settings):
         await stop.wait()
+
+
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    """Cancel a background task and wait for it. One that had already died is logged, not
+    raised: a stop must always get as far as closing the journal and the pools."""
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    except Exception:
+        log.exception("background_task_had_failed", task=task.get_name())

@@ -7,6 +7,7 @@ operations run against the real Asterisk in tests/e2e.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -136,3 +137,34 @@ async def test_after_a_reconnect_every_undriven_channel_goes_to_the_queue(agent_
     channels = FakeChannels(["1796000000.1", f"1796000000.1-{agent_name}"])
     moved = await Sweeper(channels, "sticky-queue", "s", lambda _: False).sweep()
     assert moved == sorted(["1796000000.1", f"1796000000.1-{agent_name}"])
+
+
+async def test_the_periodic_sweep_outlives_an_asterisk_restart() -> None:
+    """While Asterisk restarts its HTTP server answers 404 for ARI's paths (res_ari not loaded
+    yet: seen in the fault table), and anything may go wrong once: the safety net must keep
+    sweeping afterwards, not die with its first error."""
+
+    class Restarting(FakeChannels):
+        def __init__(self, in_app: list[str]) -> None:
+            super().__init__(in_app)
+            self.listings = 0
+
+        async def in_application(self) -> list[dict[str, Any]]:
+            self.listings += 1
+            if self.listings == 1:
+                raise ChannelGone("/channels")  # 404 from a half-started Asterisk
+            if self.listings == 2:
+                raise RuntimeError("anything else, once")
+            return await super().in_application()
+
+    channels = Restarting(["lost"])
+    sweeping = asyncio.create_task(
+        Sweeper(channels, "sticky-queue", "s", lambda _: False).run(0.01)
+    )
+    for _ in range(200):
+        if channels.moved:
+            break
+        await asyncio.sleep(0.01)
+    assert not sweeping.done(), sweeping
+    sweeping.cancel()
+    assert channels.moved == [("lost", "sticky-queue")]
