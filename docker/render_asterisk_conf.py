@@ -47,6 +47,7 @@ sys.path.insert(0, str(SOURCE))
 
 from sticky_router.sandbox.asterisk import (  # noqa: E402
     AGENTS,
+    AMI_DRIVER_USER,
     CONF_TEMPLATES,
     DIALPLAN_IN_ETC,
     EMPTY_CONFIGS,
@@ -165,6 +166,8 @@ def environment_values(
         ),
         ari=_credentials(environ, "ARI"),
         ami=_credentials(environ, "AMI"),
+        # The sandbox's test driver has no use here: a random password nobody is told.
+        ami_driver=Credentials.generate(AMI_DRIVER_USER),
         agi_secret=_agi_secret(environ),
     )
 
@@ -199,7 +202,7 @@ def write_instance(instance: Path, values: dict[str, object], stock_etc: Path) -
     for name, text in rendered.items():
         target = etc / name
         target.write_text(text)
-        target.chmod(0o600)  # ari.conf and manager.conf hold the passwords
+        target.chmod(0o600)  # manager.conf and extensions.conf hold secrets
     for name in EMPTY_CONFIGS:
         (etc / name).write_text(EMPTY_TEXT)
     for name in STOCK_FILES_KEPT:

@@ -27,6 +27,7 @@ from web.settings import Network
 
 ENV_PREFIX = "STICKY_"
 CONFIG_FILE_VARIABLE = f"{ENV_PREFIX}CONFIG_FILE"
+PLACEHOLDER = "change-me"  # how docker/.env.example marks the values to replace
 
 
 class ConfigError(RuntimeError):
@@ -92,6 +93,17 @@ class Config(BaseSettings):
     retain_audit_days: int = Field(1095, ge=0, le=3660)
     retention_interval_minutes: int = Field(60, ge=1, le=24 * 60)
     retention_batch_rows: int = Field(1000, ge=10, le=100_000)
+
+    @field_validator("database_url", "ari_password", "ami_password", "agi_secret")
+    @classmethod
+    def _not_a_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
+        """docker/.env.example's `change-me-...` values must never guard a real deployment (the
+        sandbox never reads them: it generates its own)."""
+        if value is not None and PLACEHOLDER in value.get_secret_value():
+            raise ValueError(
+                f"is still an example's placeholder ({PLACEHOLDER}...); set a secret of your own"
+            )
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ctypes
+import ctypes.util
 import fcntl
 import os
 import re
@@ -45,6 +47,7 @@ ROOT_MARKER = ".sticky-router-root"  # written last by a complete build; holds `
 # What the dialplan and the ARI application agree on.
 ARI_APP = "sticky-router"
 SUPPORT_QUEUE = "support"
+AMI_DRIVER_USER = "sticky-sandbox-driver"
 AGENTS = ("agent1", "agent2", "agent3", "agent4")
 
 CONF_TEMPLATES = Path(__file__).with_name("asterisk_conf")
@@ -385,6 +388,24 @@ class TemplatePorts:
     rtp_end: int
 
 
+def crypt_password(password: str) -> str:
+    """SHA-512 crypt (`$6$salt$hash`), what ari.conf's `password_format = crypt` checks against.
+    From the system's libcrypt (on every Debian, the Asterisk image's too): Python's own `crypt`
+    module is deprecated and gone in 3.13."""
+    name = ctypes.util.find_library("crypt") or "libcrypt.so.1"
+    try:
+        library = ctypes.CDLL(name)
+    except OSError as error:
+        raise AsteriskUnavailable(f"no libcrypt to hash the ARI password with: {error}") from None
+    library.crypt.restype = ctypes.c_char_p
+    library.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    salt = "$6$" + secrets.token_hex(8) + "$"
+    hashed = library.crypt(password.encode(), salt.encode())
+    if not hashed or not hashed.startswith(salt.encode()):
+        raise AsteriskUnavailable("libcrypt could not make a SHA-512 crypt hash")
+    return str(hashed.decode())
+
+
 def template_values(
     *,
     instance: str,
@@ -392,6 +413,7 @@ def template_values(
     ports: TemplatePorts,
     ari: Credentials,
     ami: Credentials,
+    ami_driver: Credentials,
     agi_secret: str,
 ) -> dict[str, object]:
     """Every placeholder of the templates in asterisk_conf/: the one place that fills them, for
@@ -407,9 +429,11 @@ def template_values(
         "rtp_start": ports.rtp_start,
         "rtp_end": ports.rtp_end,
         "ari_user": ari.user,
-        "ari_password": ari.password,
+        "ari_password_crypt": crypt_password(ari.password),
         "ami_user": ami.user,
         "ami_secret": ami.password,
+        "ami_driver_user": ami_driver.user,
+        "ami_driver_secret": ami_driver.password,
         "agi_secret": agi_secret,
         "dialplan_dir": DIALPLAN_IN_ETC,
         "ari_app": ARI_APP,
@@ -477,7 +501,7 @@ class LocalAsterisk:
     phone_base_port: int = 5070
     rtp_ports: tuple[int, int] = (20000, 20999)
     ari: Credentials | None = None
-    ami: Credentials | None = None
+    ami: Credentials | None = None  # the router's: reads call and agent events only
     agi_secret: str | None = field(default=None, repr=False)  # generated per start when None
     root: Path | None = None
     boot_timeout: float = 60.0
@@ -486,6 +510,7 @@ class LocalAsterisk:
     _ari_live: Credentials | None = field(default=None, init=False, repr=False)
     _ami_live: Credentials | None = field(default=None, init=False, repr=False)
     _agi_secret_live: str | None = field(default=None, init=False, repr=False)
+    _ami_driver_live: Credentials | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", self.name):
@@ -541,6 +566,14 @@ class LocalAsterisk:
         return self._ami_live
 
     @property
+    def ami_driver_credentials(self) -> Credentials:
+        """The sandbox's own AMI user for playing supervisor in tests (QueuePause, Atxfer):
+        the router's user may only read."""
+        if self._ami_driver_live is None:
+            raise AsteriskUnavailable(f"asterisk {self.name!r} is not started")
+        return self._ami_driver_live
+
+    @property
     def live_agi_secret(self) -> str:
         """The secret the dialplan's AGI URLs carry (STICKY_AGI_SECRET in [globals])."""
         if self._agi_secret_live is None:
@@ -568,6 +601,7 @@ class LocalAsterisk:
         self._ari_live = self.ari or Credentials.generate()
         self._ami_live = self.ami or Credentials.generate()
         self._agi_secret_live = self.agi_secret or secrets.token_urlsafe(24)
+        self._ami_driver_live = Credentials.generate(AMI_DRIVER_USER)
         try:
             self._write_instance()
             _ensure_mounts(root)
@@ -711,7 +745,7 @@ class LocalAsterisk:
         for template in sorted(CONF_TEMPLATES.glob("*.conf")):
             target = etc / template.name
             target.write_text(render(template.read_text(), values))
-            target.chmod(0o600)  # ari.conf and manager.conf hold the passwords
+            target.chmod(0o600)  # manager.conf and extensions.conf hold secrets
         for name in EMPTY_CONFIGS:
             (etc / name).write_text("; empty on purpose: this module's built-in defaults apply\n")
         for name in STOCK_FILES_KEPT:
@@ -741,6 +775,7 @@ class LocalAsterisk:
             ),
             ari=self.ari_credentials,
             ami=self.ami_credentials,
+            ami_driver=self.ami_driver_credentials,
             agi_secret=self.live_agi_secret,
         )
 

@@ -113,7 +113,7 @@ class AmiClient:
         reader, writer = await asyncio.open_connection("127.0.0.1", asterisk.ami_port)
         await reader.readline()  # Asterisk Call Manager/x.y.z
         client = cls(reader, writer)
-        credentials = asterisk.ami_credentials
+        credentials = asterisk.ami_driver_credentials  # the router's user may only read
         reply = await client.action(
             "Login", Username=credentials.user, Secret=credentials.password, Events="call,agent"
         )

@@ -110,9 +110,13 @@ def test_the_router_app_can_register_on_the_event_websocket(asterisk: LocalAster
 
 
 def test_passwords_stay_out_of_repr(asterisk: LocalAsterisk) -> None:
-    secrets = (asterisk.ari_credentials.password, asterisk.ami_credentials.password)
-    assert len(set(secrets)) == 2
-    for text in (repr(asterisk), repr(asterisk.ari_credentials), str(asterisk.ami_credentials)):
+    secrets = (
+        asterisk.ari_credentials.password, asterisk.ami_credentials.password,
+        asterisk.ami_driver_credentials.password, asterisk.live_agi_secret,
+    )  # fmt: skip
+    assert len(set(secrets)) == 4
+    for text in (repr(asterisk), repr(asterisk.ari_credentials), str(asterisk.ami_credentials),
+                 repr(asterisk.ami_driver_credentials)):  # fmt: skip
         assert not any(secret in text for secret in secrets)
 
 
