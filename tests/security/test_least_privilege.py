@@ -5,7 +5,7 @@ hash, not the password; a deployment cannot start on the examples' placeholder s
 from __future__ import annotations
 
 import asyncio
-import sys
+import importlib.util
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -112,11 +112,11 @@ def test_the_router_refuses_to_start_on_a_placeholder_secret(
 
 def test_the_containers_asterisk_refuses_placeholder_secrets() -> None:
     """docker/render_asterisk_conf.py, which writes the container's ari.conf/manager.conf."""
-    sys.path.insert(0, str(DOCKER))
-    try:
-        import render_asterisk_conf as render
-    finally:
-        sys.path.remove(str(DOCKER))
+    spec = importlib.util.spec_from_file_location("render", DOCKER / "render_asterisk_conf.py")
+    assert spec is not None
+    assert spec.loader is not None
+    render = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render)
     good = {"STICKY_ARI_PASSWORD": "ari-secret-1", "STICKY_AMI_PASSWORD": "ami-secret-1",
             "STICKY_AGI_SECRET": "agi-secret-0123456789"}  # fmt: skip
     values = render.environment_values(good, "/tmp/instance", "/usr/lib/asterisk/modules")
