@@ -18,8 +18,8 @@ from sticky_router import database
 from sticky_router.agi_process import AgiProcessSettings
 from sticky_router.demo import seed_demo
 from sticky_router.router import RouterSettings
-from sticky_router.sandbox.asterisk import ARI_APP, LocalAsterisk
-from sticky_router.sandbox.postgres import LocalPostgres, cache_dir
+from sticky_router.sandbox.asterisk import ARI_APP, LocalAsterisk, throwaway_asterisk
+from sticky_router.sandbox.postgres import LocalPostgres, cache_dir, throwaway_postgres
 
 SANDBOX_POSTGRES_PORT = 55432
 
@@ -122,3 +122,15 @@ def local_sandbox(postgres_port: int = SANDBOX_POSTGRES_PORT) -> Iterator[Sandbo
             yield Sandbox(postgres, asterisk, cache_dir() / "sandbox-journal")
     finally:
         postgres.stop()
+
+
+@contextlib.contextmanager
+def throwaway_sandbox(prefix: str, phone_ports_from: int) -> Iterator[Sandbox]:
+    """A PostgreSQL (migrated, empty) and an Asterisk on free ports for one test suite; both
+    deleted afterwards. Suites that may run at the same time pass different `phone_ports_from`."""
+    with (
+        throwaway_postgres() as postgres,
+        throwaway_asterisk(prefix, phone_ports_from=phone_ports_from) as asterisk,
+    ):
+        database.upgrade(postgres.dsn)
+        yield Sandbox(postgres, asterisk)

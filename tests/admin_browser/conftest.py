@@ -9,10 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sticky_router import database
-from sticky_router.sandbox.asterisk import throwaway_asterisk
-from sticky_router.sandbox.postgres import throwaway_postgres
-from sticky_router.sandbox.stack import Sandbox
+from sticky_router.sandbox.stack import Sandbox, throwaway_sandbox
 from tests.browser.conftest import (  # noqa: F401 - fixtures, resolved against this `sandbox`
     artifacts,
     base_url,
@@ -25,9 +22,5 @@ from tests.e2e.conftest import asterisk, fresh, phone_logs, pool, postgres  # no
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
-    with (
-        throwaway_postgres() as database_server,
-        throwaway_asterisk("admin", phone_ports_from=46000) as asterisk_server,
-    ):
-        database.upgrade(database_server.dsn)
-        yield Sandbox(database_server, asterisk_server)
+    with throwaway_sandbox("admin", phone_ports_from=46000) as stack:
+        yield stack

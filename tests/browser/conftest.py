@@ -18,11 +18,8 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from sticky_router import database
 from sticky_router.router import Router
-from sticky_router.sandbox.asterisk import throwaway_asterisk
-from sticky_router.sandbox.postgres import throwaway_postgres
-from sticky_router.sandbox.stack import Sandbox
+from sticky_router.sandbox.stack import Sandbox, throwaway_sandbox
 from tests.e2e.conftest import asterisk, fresh, phone_logs, pool, postgres  # noqa: F401
 from web.accounts import set_password
 from web.settings import WebSettings
@@ -47,12 +44,8 @@ def free_tcp_port() -> int:
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
-    with (
-        throwaway_postgres() as database_server,
-        throwaway_asterisk("browser", phone_ports_from=44000) as asterisk_server,
-    ):
-        database.upgrade(database_server.dsn)
-        yield Sandbox(database_server, asterisk_server)
+    with throwaway_sandbox("browser", phone_ports_from=44000) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="session")

@@ -20,19 +20,15 @@ from sticky_router import database
 from sticky_router.agi_process import AgiProcess
 from sticky_router.demo import seed_demo
 from sticky_router.router import Router
-from sticky_router.sandbox.asterisk import LocalAsterisk, throwaway_asterisk
-from sticky_router.sandbox.postgres import LocalPostgres, throwaway_postgres
-from sticky_router.sandbox.stack import Sandbox
+from sticky_router.sandbox.asterisk import LocalAsterisk
+from sticky_router.sandbox.postgres import LocalPostgres
+from sticky_router.sandbox.stack import Sandbox, throwaway_sandbox
 
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
-    with (
-        throwaway_postgres() as postgres,
-        throwaway_asterisk("e2e", phone_ports_from=41000) as asterisk,
-    ):
-        database.upgrade(postgres.dsn)
-        yield Sandbox(postgres, asterisk)
+    with throwaway_sandbox("e2e", phone_ports_from=41000) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="session")

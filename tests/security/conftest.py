@@ -12,10 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sticky_router import database
-from sticky_router.sandbox.asterisk import throwaway_asterisk
-from sticky_router.sandbox.postgres import throwaway_postgres
-from sticky_router.sandbox.stack import Sandbox
+from sticky_router.sandbox.stack import Sandbox, throwaway_sandbox
 from tests.e2e.conftest import agi, asterisk, fresh, phone_logs, pool, postgres, router
 
 __all__ = ["agi", "asterisk", "fresh", "phone_logs", "pool", "postgres", "router"]
@@ -23,9 +20,5 @@ __all__ = ["agi", "asterisk", "fresh", "phone_logs", "pool", "postgres", "router
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
-    with (
-        throwaway_postgres() as postgres_server,
-        throwaway_asterisk("security", phone_ports_from=48000) as asterisk_server,
-    ):
-        database.upgrade(postgres_server.dsn)
-        yield Sandbox(postgres_server, asterisk_server)
+    with throwaway_sandbox("security", phone_ports_from=48000) as stack:
+        yield stack
