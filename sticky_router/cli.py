@@ -40,6 +40,7 @@ from sticky_router.simulation_cli import (
     add_simulation_commands,
     run_simulation_command,
 )
+from sticky_router.ticket_source import TicketSourceSettings, mirror_name
 from web.accounts import UnknownAccount, add_admin, demo_credentials, set_password
 from web.passwords import WeakPassword
 from web.sessions import Kind
@@ -163,6 +164,7 @@ def _run(config: Config) -> None:
         queue_log_path=config.queue_log_path,
         retention=retention_policy(config),
         retention_interval_seconds=config.retention_interval_minutes * 60,
+        tickets=TicketSourceSettings.from_config(config),
     )
     asyncio.run(_serve(settings))
 
@@ -219,6 +221,7 @@ def _agi(config: Config, host: str | None, port: int | None) -> None:
         ami=ami,
         journal_max_events=config.journal_max_events,
         queue_log_path=config.queue_log_path,
+        tickets=TicketSourceSettings.from_config(config),
     )
     # One journal per FastAGI process: two of them on one host listen on different ports.
     settings = dataclasses.replace(
@@ -330,6 +333,7 @@ async def _decide(config: Config, args: argparse.Namespace) -> None:
             pool,
             default_region=config.default_region,
             db_budget_seconds=config.db_budget_ms / 1000,
+            ticket_mirror=mirror_name(TicketSourceSettings.from_config(config)),
         )
         call = IncomingCall(
             call_id=f"cli-{uuid.uuid4()}",
