@@ -143,7 +143,7 @@ async def apply_changes(
             """
             INSERT INTO ticket_source_state (source, newest_update, last_sync_at,
                                              last_full_sync_at, failures_in_a_row)
-            VALUES ($1, $2, $3, CASE WHEN $4 THEN $3 END, 0)
+            VALUES ($1, $2, $3::timestamptz, CASE WHEN $4::boolean THEN $3::timestamptz END, 0)
             ON CONFLICT (source) DO UPDATE SET
                 newest_update = greatest(ticket_source_state.newest_update, excluded.newest_update),
                 last_sync_at = excluded.last_sync_at,
