@@ -41,6 +41,7 @@ from sticky_router.simulation_cli import (
     run_simulation_command,
 )
 from sticky_router.ticket_source import TicketSourceSettings, mirror_name
+from tickets_http.openapi import contract_openapi
 from web.accounts import UnknownAccount, add_admin, demo_credentials, set_password
 from web.passwords import WeakPassword
 from web.sessions import Kind
@@ -107,6 +108,10 @@ def _parser() -> argparse.ArgumentParser:
     admin = commands.add_parser("add-admin", help="create an admin for the admin pages")
     admin.add_argument("name", help="sign-in name (letters, digits, . _ @ -)")
     admin.add_argument("--display-name", default=None, help="default: the name")
+    commands.add_parser(
+        "ticket-contract",
+        help="print the HTTP ticket source's contract (OpenAPI 3.1) for the service you write",
+    )
     add_simulation_commands(commands)
     add_privacy_commands(commands)
     return parser
@@ -395,6 +400,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_set_password(config, args.kind, args.name))
         elif args.command == "add-admin":
             asyncio.run(_add_admin(config, args.name, args.display_name))
+        elif args.command == "ticket-contract":
+            print(json.dumps(contract_openapi(), indent=2))
         elif args.command in SIMULATION_COMMANDS:
             asyncio.run(run_simulation_command(config.require_database_url(), args))
         elif args.command in PRIVACY_COMMANDS:

@@ -9,7 +9,7 @@ state. Strict mode: "5" is not a number and 5 is not a string.
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -36,7 +36,8 @@ MAX_PHONES = 20
 ExternalId = Annotated[str, StringConstraints(pattern=EXTERNAL_ID)]
 CustomerRef = Annotated[str, StringConstraints(pattern=CUSTOMER_REF)]
 AgentLogin = Annotated[str, StringConstraints(pattern=AGENT_LOGIN)]
-E164 = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
+E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+E164 = Annotated[str, StringConstraints(pattern=E164_PATTERN)]
 Link = Annotated[str, StringConstraints(pattern=r"^https?://[^\s\"'<>]{1,2000}$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -117,21 +118,41 @@ class TicketsAnswer(_Strict):
         return [TicketChange(t.to_core(), t.customer.to_core()) for t in self.tickets]
 
 
+class CallEnded(_Strict):
+    """POST <base>/calls: the call-ended webhook's body. The receiver records it once per
+    `call_id` and answers 2xx (or 409) to a repeat."""
+
+    call_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    caller_number: E164 | None = None
+    ticket: ExternalId | None = None
+    agent: AgentLogin | None = None
+    started_at: AwareDatetime = Field(strict=False)
+    answered_at: AwareDatetime | None = Field(None, strict=False)
+    ended_at: AwareDatetime = Field(strict=False)
+    route: Literal["sticky", "queue", "blocked"] | None = None
+    reason: ShortText | None = None
+    note: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+def _kept(value: str | None, pattern: str) -> str | None:
+    """An optional value the contract cannot carry (a built-in ticket number with a space, a
+    withheld number) is left out rather than failing the whole report."""
+    return value if value is not None and re.fullmatch(pattern, value) else None
+
+
 def call_report_body(report: CallReport) -> dict[str, object]:
-    """POST <base>/calls: the call-ended webhook's body."""
-
-    def time(value: datetime | None) -> str | None:
-        return value.isoformat() if value is not None else None
-
-    return {
-        "call_id": report.call_id,
-        "caller_number": report.caller_number,
-        "ticket": report.ticket,
-        "agent": report.agent_login,
-        "started_at": time(report.started_at),
-        "answered_at": time(report.answered_at),
-        "ended_at": time(report.ended_at),
-        "route": report.route,
-        "reason": report.reason,
-        "note": report.note,
-    }
+    """The webhook's JSON body for a finished call (checked against the contract on the way)."""
+    route = report.route if report.route in ("sticky", "queue", "blocked") else None
+    body = CallEnded(
+        call_id=report.call_id,
+        caller_number=_kept(report.caller_number, E164_PATTERN),
+        ticket=_kept(report.ticket, EXTERNAL_ID),
+        agent=_kept(report.agent_login, AGENT_LOGIN),
+        started_at=report.started_at,
+        answered_at=report.answered_at,
+        ended_at=report.ended_at,
+        route=route,  # type: ignore[arg-type]  # checked just above
+        reason=report.reason[:64] if report.reason else None,
+        note=report.note[:2000] if report.note else None,
+    )
+    return body.model_dump(mode="json")

@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
+
+from tickets_http.contract import CallEnded
 
 Json = dict[str, Any]
 
@@ -126,14 +129,14 @@ async def tickets(request: web.Request) -> web.Response:
 
 async def calls(request: web.Request) -> web.Response:
     book = request.app[BOOK]
-    body = await request.json()
-    call_id = body.get("call_id") if isinstance(body, dict) else None
-    if not isinstance(call_id, str) or not call_id:
-        return web.json_response({"error": "call_id is required"}, status=400)
+    try:  # the same model the router builds the body with: the contract, checked both ways
+        report = CallEnded.model_validate_json(await request.read())
+    except ValidationError as error:
+        return web.json_response({"error": str(error.errors()[:3])}, status=422)
     book.call_posts += 1
-    if call_id in book.calls:  # idempotent per call id
+    if report.call_id in book.calls:  # idempotent per call id
         return web.json_response({"recorded": False})
-    book.calls[call_id] = body
+    book.calls[report.call_id] = report.model_dump(mode="json")
     return web.json_response({"recorded": True}, status=201)
 
 

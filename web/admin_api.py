@@ -375,7 +375,13 @@ def openapi() -> dict[str, Any]:
     ok = {"200": {"description": "done"}}
     return {
         "openapi": "3.1.0",
-        "info": {"title": "sticky-router admin API", "version": "1"},
+        "info": {
+            "title": "sticky-router admin API",
+            "version": "1",
+            # The other HTTP contract of the product, served by a CRM rather than by us.
+            "description": "Tickets from a system of your own: docs/ticket-sources.md; its "
+            "contract as OpenAPI 3.1: `sticky-router ticket-contract`.",
+        },
         "components": {
             "securitySchemes": {
                 "adminSession": {"type": "apiKey", "in": "cookie", "name": "sticky_admin_session"},

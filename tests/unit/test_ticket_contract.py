@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -121,6 +122,31 @@ def test_the_call_report_body_is_plain_json_with_offsets() -> None:
         CallReport("c-1", started, started, "sticky", "ticket_owner", ticket="CRM-5001")
     )
     assert json.loads(json.dumps(body)) == body
-    assert body["started_at"] == "2026-12-02T10:00:00+00:00"
+    assert body["started_at"] == "2026-12-02T10:00:00Z"  # ISO 8601 with its offset
     assert body["ticket"] == "CRM-5001"
     assert body["answered_at"] is None
+
+
+def test_the_contracts_openapi_document_has_every_path_and_resolves_every_reference() -> None:
+    from tickets_http.openapi import contract_openapi
+
+    document = contract_openapi()
+    assert set(document["paths"]) == {"/lookup", "/tickets", "/calls"}
+    text = json.dumps(document)
+    references = set(re.findall(r'"#/components/schemas/([A-Za-z]+)"', text))
+    assert references >= {"LookupAnswer", "TicketsAnswer", "CallEnded", "TicketModel"}
+    assert references <= set(document["components"]["schemas"])
+    assert '"class"' in text  # the JSON name, not the Python one
+
+
+def test_a_report_drops_what_the_contract_cannot_carry_rather_than_failing() -> None:
+    at = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+    body = call_report_body(
+        CallReport(
+            "c-2", at, at, "abandoned", "x" * 100, caller_number="anonymous",
+            ticket="T 1001", agent_login="agent 3", note="n" * 5000,
+        )
+    )  # fmt: skip
+    assert (body["caller_number"], body["ticket"], body["agent"], body["route"]) == (None,) * 4
+    assert len(str(body["reason"])) == 64
+    assert len(str(body["note"])) == 2000
