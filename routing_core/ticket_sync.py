@@ -122,7 +122,9 @@ class TicketMirrorSync(_Counting):
             await record_failure(self._pool, name, f"{failure.value}: {detail}", now)
             return False
         kept = await apply_changes(self._pool, name, changes, full=full, synced_at=now)
-        log.info("ticket_mirror_synced", source=name, full=full, changes=len(changes), open=kept)
+        # A quiet incremental sync every interval is no news: debug, not info.
+        report = log.info if full or changes else log.debug
+        report("ticket_mirror_synced", source=name, full=full, changes=len(changes), open=kept)
         self._notify(lambda o: o.ticket_mirror_synced(name, full, len(changes)))
         return True
 

@@ -139,12 +139,18 @@ def _run(config: Config) -> None:
             print(sandbox.how_to_call())
             print("\nThe router is running; Ctrl-C stops it, Asterisk and PostgreSQL.\n")
             settings = sandbox.router_settings(config.default_region, config.db_budget_ms)
+            # STICKY_TICKET_SOURCE=http works in the sandbox too (the example service, say).
+            tickets = TicketSourceSettings.from_config(config)
             settings = dataclasses.replace(
-                settings, web=web_settings(config), retention=retention_policy(config)
+                settings,
+                web=web_settings(config),
+                retention=retention_policy(config),
+                tickets=tickets,
             )
             if settings.web is not None:
                 print(_sandbox_sign_in(sandbox.postgres.dsn, settings.web))
             agi = sandbox.agi_settings(config.default_region, config.db_budget_ms)
+            agi = dataclasses.replace(agi, tickets=tickets)
             asyncio.run(_serve(settings, agi))
         return
     ari_url, ari_password = config.require_asterisk()
