@@ -99,6 +99,8 @@ class Config(BaseSettings):
     ticket_source_url: str | None = None
     ticket_source_token: SecretStr | None = None
     ticket_source_timeout_ms: int = Field(2000, ge=100, le=60_000)  # a lookup, a call report
+    # What a ringing agent's pop waits for the source's details before "unavailable".
+    ticket_pop_timeout_ms: int = Field(800, ge=50, le=5_000)
     ticket_sync_timeout_seconds: int = Field(30, ge=1, le=600)  # one sync of the mirror
     ticket_sync_interval_seconds: int = Field(30, ge=1, le=3600)
     ticket_full_resync_minutes: int = Field(60, ge=1, le=7 * 24 * 60)

@@ -125,11 +125,17 @@ class Router:
             self._web_pool = await database.open_pool(
                 settings.database_url, settings.web_db_pool_size
             )
+        if settings.tickets is not None:  # the pages' pool, when there is one: not routing's
+            self.tickets = TicketSourceWork(
+                settings.tickets, self._web_pool or self._pool, self.metrics
+            )
+        if settings.web is not None:
             self._notices = DecisionNotices(settings.database_url)
             self._notices.start()
             self._dispatcher = PopDispatcher(
-                self._web_pool, self.pops, utc_now, notices=self._notices
-            )
+                self._web_pool or self._pool, self.pops, utc_now, notices=self._notices,
+                ticket_details=self.tickets.details if self.tickets else None,
+            )  # fmt: skip
         recorder = CallRecorder(self._pool, self.metrics)
         self.journaling = Journaling(
             settings.journal_path,
@@ -166,10 +172,7 @@ class Router:
                 count=self.metrics.rows_purged,
             )
             self.retention.start(settings.retention_interval_seconds)
-        if settings.tickets is not None:  # the pages' pool too: routing's stays for calls
-            self.tickets = TicketSourceWork(
-                settings.tickets, self._web_pool or self._pool, self.metrics
-            )
+        if self.tickets is not None:
             self.tickets.start()
         if settings.ami_password is None:
             log.warning(
@@ -199,6 +202,7 @@ class Router:
                 hub=self.pops,
                 metrics=self.metrics.exposition,
                 database_url=self.settings.database_url,
+                ticket_details=self.tickets.details if self.tickets else None,
             )
             self.web = WebServer(app, web_settings.host, web_settings.port)
             if not await self.web.start():

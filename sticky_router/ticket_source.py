@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import asyncpg
 
+from routing_core.ticket_details import DetailsTiming, LiveTicketDetails
 from routing_core.ticket_sync import (
     CallReporter,
     Every,
@@ -36,6 +37,7 @@ class TicketSourceSettings:
     sync_interval_seconds: float = 30.0
     full_every: timedelta = timedelta(hours=1)
     report_delay: timedelta = timedelta(seconds=60)
+    pop_timeout_seconds: float = 0.8
 
     def __repr__(self) -> str:
         return f"TicketSourceSettings(url={self.url!r})"
@@ -54,6 +56,7 @@ class TicketSourceSettings:
             sync_interval_seconds=config.ticket_sync_interval_seconds,
             full_every=timedelta(minutes=config.ticket_full_resync_minutes),
             report_delay=timedelta(seconds=config.ticket_report_delay_seconds),
+            pop_timeout_seconds=config.ticket_pop_timeout_ms / 1000,
         )
 
 
@@ -86,6 +89,12 @@ class TicketSourceWork:
             timing=ReportTiming(
                 timeout_seconds=settings.timeout_seconds, settle=settings.report_delay
             ),
+            observer=observer,
+        )
+        # The pops ask the source live, never longer than `pop_timeout_seconds`.
+        self.details = LiveTicketDetails(
+            self.source,
+            timing=DetailsTiming(timeout_seconds=settings.pop_timeout_seconds),
             observer=observer,
         )
         interval = settings.sync_interval_seconds
