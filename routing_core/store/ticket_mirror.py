@@ -32,8 +32,9 @@ _UPSERT = """
         account_number = excluded.account_number, phone_numbers = excluded.phone_numbers,
         status = excluded.status, owner_login = excluded.owner_login, subject = excluded.subject,
         updated_at = excluded.updated_at, synced_at = excluded.synced_at
-    -- a late incremental page must not undo a newer state of the same ticket
-    WHERE ticket_mirror.updated_at <= excluded.updated_at
+    -- a late incremental page must not undo a newer state of the same ticket; a full resync
+    -- is the source's whole truth, and what it lists must survive its sweep ($12)
+    WHERE $12 OR ticket_mirror.updated_at <= excluded.updated_at
 """
 
 # One statement for every key the caller has: the keyed ticket ranks first, then the account,
@@ -122,7 +123,7 @@ async def apply_changes(
             (
                 source, ticket.external_id, customer.ref, customer.class_name,
                 customer.account_number, list(customer.phone_numbers), ticket.status.value,
-                ticket.owner_login, ticket.subject, ticket.updated_at, synced_at,
+                ticket.owner_login, ticket.subject, ticket.updated_at, synced_at, full,
             )
         )  # fmt: skip
     newest = max((change.ticket.updated_at for change in changes), default=None)

@@ -11,9 +11,11 @@ import asyncpg
 import pytest
 import structlog
 
-from routing_core import IncomingCall, RoutingService, StickyDecision
+from routing_core import CallRecorder, IncomingCall, RoutingService, StickyDecision
 from routing_core.decision import CandidateReason
+from routing_core.events import DecisionMade
 from routing_core.settings import Scope
+from routing_core.store.erasure import ErasureKey, forget_customer
 from routing_core.store.settings_store import set_setting
 from routing_core.store.ticket_mirror import source_state
 from routing_core.ticket_sync import SyncTiming, TicketMirrorSync
@@ -222,3 +224,42 @@ async def test_a_failing_source_never_delays_the_decision_and_is_counted(
     mirrored = await db.fetchval("SELECT owner_login FROM ticket_mirror WHERE external_id = $1",
                                  "CRM-5001")  # fmt: skip
     assert mirrored == "agent3"  # the last good state stays
+
+
+async def test_a_full_resync_keeps_what_the_source_lists_even_if_the_mirror_looks_newer(
+    db: asyncpg.Pool, source: HttpTicketSource
+) -> None:
+    """A source whose clock went back (or a restored backup) must not have its tickets swept
+    away: an incremental page never undoes a newer state, a full resync is the whole truth."""
+    await owner_first_with_agent2_last(db)
+    sync = TicketMirrorSync(source, db)
+    assert await sync.sync_once(full=True)
+    await db.execute("UPDATE ticket_mirror SET updated_at = now() + interval '1 day', "
+                     "owner_login = 'agent1'")  # fmt: skip
+    assert await sync.sync_once(full=False)
+    assert await db.fetchval("SELECT count(*) FROM ticket_mirror WHERE owner_login = 'agent1'") == 2
+    assert await sync.sync_once(full=True)
+    owners = {
+        r["external_id"]: r["owner_login"] for r in await db.fetch("SELECT * FROM ticket_mirror")
+    }
+    assert owners == {"CRM-5001": "agent3", "CRM-5002": None}
+
+
+async def test_forgetting_a_customer_also_forgets_which_crm_ticket_their_calls_had(
+    db: asyncpg.Pool, source: HttpTicketSource
+) -> None:
+    await owner_first_with_agent2_last(db)
+    await add_customer(db, "Ivan Petrov", "100201", IVAN)
+    assert await TicketMirrorSync(source, db).sync_once()
+    decision = await routing(db).decide(call("c-crm"))
+    recorder = CallRecorder(db)
+    assert await recorder.call_started(call("c-crm"), decision.context.number)
+    assert await recorder.decision_made(DecisionMade.of(decision))
+    ref = await db.fetchval("SELECT ticket_ref FROM interactions WHERE call_id = 'c-crm'")
+    assert ref == "CRM-5001"
+    await forget_customer(db, ErasureKey("number", IVAN), actor="test", now=now())
+    row = await db.fetchrow(
+        "SELECT ticket_ref, caller_number FROM interactions WHERE call_id = 'c-crm'"
+    )
+    assert row is not None
+    assert (row["ticket_ref"], row["caller_number"]) == (None, None)
