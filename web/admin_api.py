@@ -431,6 +431,12 @@ def openapi() -> dict[str, Any]:
                          "security": [{"adminSession": [], "csrf": []}],
                          "responses": {**ok, **refused, **invalid}},
             },
+            "/api/admin/ticket-source": {
+                "get": {"summary": "An external ticket source's health: last sync, last error, "
+                                   "failures in a row, open tickets mirrored, call reports "
+                                   "pending (docs/ticket-sources.md)",
+                        "responses": {**ok, **refused}},
+            },
             "/api/admin/agents": {
                 "get": {"summary": "Agents: endpoint, role, active",
                         "responses": {**ok, **refused}},

@@ -25,6 +25,7 @@ from web import (
     admin_people_api,
     admin_people_pages,
     admin_settings_pages,
+    admin_ticket_source_api,
     agent_api,
     agent_pages,
     auth,
@@ -68,6 +69,7 @@ ROUTE_GROUPS: tuple[RouteGroup, ...] = (
     admin_settings_pages.setup,
     admin_insight_pages.setup,
     admin_people_api.setup,
+    admin_ticket_source_api.setup,
     admin_flags_pages.setup,
     admin_people_pages.setup,
 )
