@@ -97,6 +97,9 @@ class DecisionMade:
     customer_id: int | None = None
     ticket_id: int | None = None
     target_agent_id: int | None = None
+    # A mirrored ticket's external id: all an external source's ticket has (a built-in ticket
+    # is `ticket_id`; journals written before this field decode with None).
+    ticket_ref: str | None = None
 
     @classmethod
     def of(cls, decision: Decision) -> DecisionMade:
@@ -115,9 +118,14 @@ class DecisionMade:
             key_kind=key.kind.value if key else None,
             key_value=key.value if key else None,
             customer_id=identity.customer.id if identity.customer else None,
-            ticket_id=identity.ticket.id if identity.ticket else None,
+            ticket_id=identity.ticket.local_id if identity.ticket else None,
             target_agent_id=(
                 decision.target.agent.id if isinstance(decision, StickyDecision) else None
+            ),
+            ticket_ref=(
+                identity.ticket.external_id
+                if identity.ticket and identity.ticket.mirrored_from
+                else None
             ),
         )
 

@@ -77,6 +77,10 @@ class Customer:
 
 @dataclass(frozen=True, slots=True)
 class Ticket:
+    """A ticket of the product's own tables, or one mirrored from an external source
+    (`mirrored_from` names it): such a ticket has no row in `tickets`, so its `id` and
+    `customer_id` are 0 and only `external_id` names it."""
+
     id: int
     external_id: str
     customer_id: int
@@ -86,6 +90,12 @@ class Ticket:
     last_faults: str | None
     promised_by: datetime | None
     updated_at: datetime
+    mirrored_from: str | None = None
+
+    @property
+    def local_id(self) -> int | None:
+        """The `tickets` row, for what refers to it (history by ticket, a call's ticket_id)."""
+        return self.id if self.mirrored_from is None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,8 +53,12 @@ class RoutingService:
         db_budget_seconds: float,
         before_claim: BeforeClaimHook | None = None,
         observer: RoutingObserver | None = None,
+        ticket_mirror: str | None = None,
     ) -> None:
         self._pool = pool
+        # The external ticket source whose mirror holds the tickets (None: the built-in tables).
+        # Only the mirror is read here: the source itself is never on the call's path.
+        self._ticket_mirror = ticket_mirror
         self._region = default_region
         self._budget = db_budget_seconds
         # Tests widen the race between reading the candidates and claiming one through this hook.
@@ -122,6 +126,7 @@ class RoutingService:
                 queue=call.queue,
                 did=call.did,
                 now=call.at,
+                mirror_source=self._ticket_mirror,
             )
             customer = facts.identity.customer
             settings = resolve_settings(

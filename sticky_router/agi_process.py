@@ -27,6 +27,7 @@ from routing_core.store.journal import DEFAULT_MAX_EVENTS
 from sticky_router import database
 from sticky_router.journaling import DEFAULT_JOURNAL_DIR, Journaling, follow_queue_log
 from sticky_router.metrics import PrometheusObserver
+from sticky_router.ticket_source import TicketSourceSettings, TicketSourceWork, mirror_name
 
 log = structlog.get_logger("sticky_router.agi_process")
 
@@ -53,6 +54,8 @@ class AgiProcessSettings:
     # Asterisk's queue_log, for a PBX with no ARI router beside this process (with one, let
     # the router read it: two readers only do the same work twice).
     queue_log_path: Path | None = None
+    # An external ticket source, mirrored by this process too (a PBX with no ARI router).
+    tickets: TicketSourceSettings | None = None
 
     def __repr__(self) -> str:
         return f"AgiProcessSettings(host={self.host!r}, port={self.port})"
@@ -69,6 +72,7 @@ class AgiProcess:
         self.journaling: Journaling | None = None
         self.follower: QueueLogFollower | None = None
         self.metrics = PrometheusObserver()
+        self.tickets: TicketSourceWork | None = None
 
     async def start(self) -> None:
         settings = self.settings
@@ -80,7 +84,11 @@ class AgiProcess:
             default_region=settings.default_region,
             db_budget_seconds=settings.db_budget_seconds,
             observer=self.metrics,
+            ticket_mirror=mirror_name(settings.tickets),
         )
+        if settings.tickets is not None:
+            self.tickets = TicketSourceWork(settings.tickets, pool, self.metrics)
+            self.tickets.start()
         recorder = CallRecorder(pool, self.metrics)
         self.journaling = Journaling(
             settings.journal_path, recorder, max_events=settings.journal_max_events
@@ -133,6 +141,9 @@ class AgiProcess:
         return runner
 
     async def stop(self) -> None:
+        if self.tickets is not None:
+            await self.tickets.stop()
+            self.tickets = None
         if self._metrics_site is not None:
             await self._metrics_site.cleanup()
             self._metrics_site = None

@@ -40,6 +40,8 @@ from sticky_router.simulation_cli import (
     add_simulation_commands,
     run_simulation_command,
 )
+from sticky_router.ticket_source import TicketSourceSettings, mirror_name
+from tickets_http.openapi import contract_openapi
 from web.accounts import UnknownAccount, add_admin, demo_credentials, set_password
 from web.passwords import WeakPassword
 from web.sessions import Kind
@@ -106,6 +108,10 @@ def _parser() -> argparse.ArgumentParser:
     admin = commands.add_parser("add-admin", help="create an admin for the admin pages")
     admin.add_argument("name", help="sign-in name (letters, digits, . _ @ -)")
     admin.add_argument("--display-name", default=None, help="default: the name")
+    commands.add_parser(
+        "ticket-contract",
+        help="print the HTTP ticket source's contract (OpenAPI 3.1) for the service you write",
+    )
     add_simulation_commands(commands)
     add_privacy_commands(commands)
     return parser
@@ -133,12 +139,18 @@ def _run(config: Config) -> None:
             print(sandbox.how_to_call())
             print("\nThe router is running; Ctrl-C stops it, Asterisk and PostgreSQL.\n")
             settings = sandbox.router_settings(config.default_region, config.db_budget_ms)
+            # STICKY_TICKET_SOURCE=http works in the sandbox too (the example service, say).
+            tickets = TicketSourceSettings.from_config(config)
             settings = dataclasses.replace(
-                settings, web=web_settings(config), retention=retention_policy(config)
+                settings,
+                web=web_settings(config),
+                retention=retention_policy(config),
+                tickets=tickets,
             )
             if settings.web is not None:
                 print(_sandbox_sign_in(sandbox.postgres.dsn, settings.web))
             agi = sandbox.agi_settings(config.default_region, config.db_budget_ms)
+            agi = dataclasses.replace(agi, tickets=tickets)
             asyncio.run(_serve(settings, agi))
         return
     ari_url, ari_password = config.require_asterisk()
@@ -163,6 +175,7 @@ def _run(config: Config) -> None:
         queue_log_path=config.queue_log_path,
         retention=retention_policy(config),
         retention_interval_seconds=config.retention_interval_minutes * 60,
+        tickets=TicketSourceSettings.from_config(config),
     )
     asyncio.run(_serve(settings))
 
@@ -219,6 +232,7 @@ def _agi(config: Config, host: str | None, port: int | None) -> None:
         ami=ami,
         journal_max_events=config.journal_max_events,
         queue_log_path=config.queue_log_path,
+        tickets=TicketSourceSettings.from_config(config),
     )
     # One journal per FastAGI process: two of them on one host listen on different ports.
     settings = dataclasses.replace(
@@ -330,6 +344,7 @@ async def _decide(config: Config, args: argparse.Namespace) -> None:
             pool,
             default_region=config.default_region,
             db_budget_seconds=config.db_budget_ms / 1000,
+            ticket_mirror=mirror_name(TicketSourceSettings.from_config(config)),
         )
         call = IncomingCall(
             call_id=f"cli-{uuid.uuid4()}",
@@ -391,6 +406,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_set_password(config, args.kind, args.name))
         elif args.command == "add-admin":
             asyncio.run(_add_admin(config, args.name, args.display_name))
+        elif args.command == "ticket-contract":
+            print(json.dumps(contract_openapi(), indent=2))
         elif args.command in SIMULATION_COMMANDS:
             asyncio.run(run_simulation_command(config.require_database_url(), args))
         elif args.command in PRIVACY_COMMANDS:

@@ -93,6 +93,20 @@ class Config(BaseSettings):
     retain_audit_days: int = Field(1095, ge=0, le=3660)
     retention_interval_minutes: int = Field(60, ge=1, le=24 * 60)
     retention_batch_rows: int = Field(1000, ge=10, le=100_000)
+    # Where tickets come from: the product's own tables, or a system of yours serving the HTTP
+    # contract of docs/ticket-sources.md (then a background runner mirrors its open tickets and
+    # calls are routed from the mirror: the source is never on a call's path).
+    ticket_source: Literal["builtin", "http"] = "builtin"
+    ticket_source_url: str | None = None
+    ticket_source_token: SecretStr | None = None
+    ticket_source_timeout_ms: int = Field(2000, ge=100, le=60_000)  # a lookup, a call report
+    # What a ringing agent's pop waits for the source's details before "unavailable".
+    ticket_pop_timeout_ms: int = Field(800, ge=50, le=5_000)
+    ticket_sync_timeout_seconds: int = Field(30, ge=1, le=600)  # one sync of the mirror
+    ticket_sync_interval_seconds: int = Field(30, ge=1, le=3600)
+    ticket_full_resync_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
+    # A finished call is reported this long after its end, so the agent's wrap-up note goes too.
+    ticket_report_delay_seconds: int = Field(60, ge=0, le=3600)
 
     @field_validator("database_url", "ari_password", "ami_password", "agi_secret")
     @classmethod
@@ -131,6 +145,32 @@ class Config(BaseSettings):
                 "must not carry credentials; set STICKY_ARI_USER and STICKY_ARI_PASSWORD"
             )
         return value.rstrip("/").removesuffix("/ari")
+
+    @field_validator("ticket_source_url")
+    @classmethod
+    def _ticket_source_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be the ticket service's base URL, e.g. https://crm.local/sticky")
+        if parts.username or parts.password or parts.query:
+            # Credentials in a URL end up in logs and proxies: the token has its own variable.
+            raise ValueError(
+                "must carry no credentials or query; set STICKY_TICKET_SOURCE_TOKEN instead"
+            )
+        return value.rstrip("/")
+
+    def require_ticket_source_url(self) -> str | None:
+        """The HTTP source's base URL when that source is chosen; None for the built-in one."""
+        if self.ticket_source == "builtin":
+            return None
+        if self.ticket_source_url is None:
+            raise ConfigError(
+                f"{ENV_PREFIX}TICKET_SOURCE_URL is not set: STICKY_TICKET_SOURCE=http needs the "
+                "ticket service's base URL (docs/ticket-sources.md)"
+            )
+        return self.ticket_source_url
 
     @field_validator("web_origins")
     @classmethod

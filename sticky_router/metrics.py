@@ -83,6 +83,49 @@ class PrometheusObserver:
             ["kind"],
             registry=self.registry,
         )
+        self._ticket_metrics()
+
+    def _ticket_metrics(self) -> None:
+        """An external ticket source's health: failures by operation and kind, syncs of the
+        mirror, when it last succeeded (alert on its age), calls reported back."""
+        self.ticket_failures = Counter(
+            "sticky_router_ticket_source_failures",
+            "Ticket source requests that failed, by operation (sync, record_call) and failure "
+            "(unavailable, timeout, invalid, refused); calls are routed from the mirror anyway",
+            ["source", "operation", "failure"],
+            registry=self.registry,
+        )
+        self.ticket_syncs = Counter(
+            "sticky_router_ticket_mirror_syncs",
+            "Successful syncs of the local ticket mirror, by kind (full, incremental)",
+            ["source", "kind"],
+            registry=self.registry,
+        )
+        self.ticket_last_sync = Gauge(
+            "sticky_router_ticket_mirror_last_sync_timestamp_seconds",
+            "When the ticket mirror last synced successfully (Unix time)",
+            ["source"],
+            registry=self.registry,
+        )
+        self.ticket_reports = Counter(
+            "sticky_router_ticket_call_reports",
+            "Finished calls reported to the ticket source, by outcome (sent, failed)",
+            ["source", "outcome"],
+            registry=self.registry,
+        )
+
+    def ticket_source_failed(self, source: str, operation: str, failure: str) -> None:
+        self.ticket_failures.labels(
+            source=_label(source), operation=_label(operation), failure=_label(failure)
+        ).inc()
+
+    def ticket_mirror_synced(self, source: str, full: bool, tickets: int) -> None:
+        kind = "full" if full else "incremental"
+        self.ticket_syncs.labels(source=_label(source), kind=kind).inc()
+        self.ticket_last_sync.labels(source=_label(source)).set_to_current_time()
+
+    def ticket_call_reported(self, source: str, outcome: str) -> None:
+        self.ticket_reports.labels(source=_label(source), outcome=_label(outcome)).inc()
 
     async def watch_loop_lag(self, interval: float = 0.1) -> None:
         """Until cancelled: each lateness is observed, and the worst kept in `worst_loop_lag`

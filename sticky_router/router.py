@@ -25,6 +25,7 @@ from sticky_router import database
 from sticky_router.journaling import DEFAULT_JOURNAL_DIR, Journaling, follow_queue_log
 from sticky_router.metrics import PrometheusObserver
 from sticky_router.retention_job import RetentionJob
+from sticky_router.ticket_source import TicketSourceSettings, TicketSourceWork, mirror_name
 from web.app import create_app, utc_now
 from web.decision_notices import DecisionNotices
 from web.pop_dispatch import PopDispatcher
@@ -72,6 +73,8 @@ class RouterSettings:
     # Old personal data and expired web sessions are purged this often; None: not by this process.
     retention: RetentionPolicy | None = None
     retention_interval_seconds: float = 3600.0
+    # An external ticket source (mirrored in the background); None: the built-in tables.
+    tickets: TicketSourceSettings | None = None
 
     def __repr__(self) -> str:
         return f"RouterSettings(ari_url={self.ari_url!r}, ari_app={self.ari_app!r})"
@@ -96,6 +99,7 @@ class Router:
         self.follower: QueueLogFollower | None = None
         self.metrics = PrometheusObserver()
         self.retention: RetentionJob | None = None
+        self.tickets: TicketSourceWork | None = None
 
     async def start(self) -> None:
         """Open the pool and start the ARI event stream (and the AMI learner) in the background;
@@ -114,16 +118,23 @@ class Router:
             default_region=settings.default_region,
             db_budget_seconds=settings.db_budget_seconds,
             observer=self.metrics,
+            ticket_mirror=mirror_name(settings.tickets),
         )
         if settings.web is not None:  # rings become pops only when there is a screen to show them
             self._web_pool = await database.open_pool(
                 settings.database_url, settings.web_db_pool_size
             )
+        if settings.tickets is not None:  # the pages' pool, when there is one: not routing's
+            self.tickets = TicketSourceWork(
+                settings.tickets, self._web_pool or self._pool, self.metrics
+            )
+        if settings.web is not None:
             self._notices = DecisionNotices(settings.database_url)
             self._notices.start()
             self._dispatcher = PopDispatcher(
-                self._web_pool, self.pops, utc_now, notices=self._notices
-            )
+                self._web_pool or self._pool, self.pops, utc_now, notices=self._notices,
+                ticket_details=self.tickets.details if self.tickets else None,
+            )  # fmt: skip
         recorder = CallRecorder(self._pool, self.metrics)
         self.journaling = Journaling(
             settings.journal_path,
@@ -160,6 +171,8 @@ class Router:
                 count=self.metrics.rows_purged,
             )
             self.retention.start(settings.retention_interval_seconds)
+        if self.tickets is not None:
+            self.tickets.start()
         if settings.ami_password is None:
             log.warning(
                 "learning_off",
@@ -188,6 +201,7 @@ class Router:
                 hub=self.pops,
                 metrics=self.metrics.exposition,
                 database_url=self.settings.database_url,
+                ticket_details=self.tickets.details if self.tickets else None,
             )
             self.web = WebServer(app, web_settings.host, web_settings.port)
             if not await self.web.start():
@@ -232,6 +246,9 @@ class Router:
         if self.retention is not None:  # a batch cut short rolls back; the next run redoes it
             await self.retention.stop()
             self.retention = None
+        if self.tickets is not None:
+            await self.tickets.stop()
+            self.tickets = None
         await self.stop_web()
         if self.app is not None:
             await self.app.drain(DRAIN_SECONDS)

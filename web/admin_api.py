@@ -375,7 +375,13 @@ def openapi() -> dict[str, Any]:
     ok = {"200": {"description": "done"}}
     return {
         "openapi": "3.1.0",
-        "info": {"title": "sticky-router admin API", "version": "1"},
+        "info": {
+            "title": "sticky-router admin API",
+            "version": "1",
+            # The other HTTP contract of the product, served by a CRM rather than by us.
+            "description": "Tickets from a system of your own: docs/ticket-sources.md; its "
+            "contract as OpenAPI 3.1: `sticky-router ticket-contract`.",
+        },
         "components": {
             "securitySchemes": {
                 "adminSession": {"type": "apiKey", "in": "cookie", "name": "sticky_admin_session"},
@@ -424,6 +430,12 @@ def openapi() -> dict[str, Any]:
                          "requestBody": body(FlagApproval),
                          "security": [{"adminSession": [], "csrf": []}],
                          "responses": {**ok, **refused, **invalid}},
+            },
+            "/api/admin/ticket-source": {
+                "get": {"summary": "An external ticket source's health: last sync, last error, "
+                                   "failures in a row, open tickets mirrored, call reports "
+                                   "pending (docs/ticket-sources.md)",
+                        "responses": {**ok, **refused}},
             },
             "/api/admin/agents": {
                 "get": {"summary": "Agents: endpoint, role, active",

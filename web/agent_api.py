@@ -43,7 +43,7 @@ async def _pop_response(request: web.Request, agent: Principal, call_id: str) ->
     try:
         pop = await pop_store.load_pop(
             app[keys.POOL], call_id, agent.id, agent.language, app[keys.CLOCK](),
-            app[keys.SETTINGS].agent_access,
+            app[keys.SETTINGS].agent_access, app.get(keys.TICKET_DETAILS),
         )  # fmt: skip
     except pop_store.NotYourCall:
         raise WebError(404, "not_your_call", "no such call on your screen") from None

@@ -40,8 +40,9 @@ async def websocket(request: web.Request, agent: Principal) -> web.StreamRespons
     with app[keys.HUB].subscribe(agent.id) as subscription:
         await socket.send_json({"type": "hello", "agent": agent.name})
         pops = await pop_store.current_pops(
-            app[keys.POOL], agent, app[keys.CLOCK](), app[keys.SETTINGS].agent_access
-        )
+            app[keys.POOL], agent, app[keys.CLOCK](), app[keys.SETTINGS].agent_access,
+            app.get(keys.TICKET_DETAILS),
+        )  # fmt: skip
         for pop in pops:
             await socket.send_json({"type": "pop", "pop": pop})
         reader = asyncio.get_running_loop().create_task(_read_until_closed(socket))

@@ -16,6 +16,7 @@ from pathlib import Path
 import asyncpg
 from aiohttp import web
 
+from routing_core.ticket_details import LiveTicketDetails
 from web import (
     admin_api,
     admin_flags_pages,
@@ -24,6 +25,7 @@ from web import (
     admin_people_api,
     admin_people_pages,
     admin_settings_pages,
+    admin_ticket_source_api,
     agent_api,
     agent_pages,
     auth,
@@ -67,6 +69,7 @@ ROUTE_GROUPS: tuple[RouteGroup, ...] = (
     admin_settings_pages.setup,
     admin_insight_pages.setup,
     admin_people_api.setup,
+    admin_ticket_source_api.setup,
     admin_flags_pages.setup,
     admin_people_pages.setup,
 )
@@ -81,6 +84,7 @@ def create_app(
     route_groups: Sequence[RouteGroup] = ROUTE_GROUPS,
     metrics: keys.Exposition | None = None,
     database_url: str | None = None,
+    ticket_details: LiveTicketDetails | None = None,
 ) -> web.Application:
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=64 * 1024)
     app[keys.POOL] = pool
@@ -99,6 +103,8 @@ def create_app(
         app[keys.METRICS] = metrics
     if database_url is not None:
         app[keys.DATABASE_URL] = database_url
+    if ticket_details is not None:
+        app[keys.TICKET_DETAILS] = ticket_details
     for group in route_groups:
         group(app)
     return app

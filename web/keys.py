@@ -9,6 +9,7 @@ import asyncpg
 import jinja2
 from aiohttp import web
 
+from routing_core.ticket_details import LiveTicketDetails
 from web.passwords import PasswordChecks
 from web.pop_hub import PopHub
 from web.ratelimit import SignInLimiter
@@ -28,6 +29,8 @@ Exposition = Callable[[], tuple[bytes, str]]
 METRICS: web.AppKey[Exposition] = web.AppKey("metrics")
 # The database URL, for work done in other processes (the what-if replay); absent: not offered.
 DATABASE_URL = web.AppKey("database_url", str)
+# An external ticket source's details for the pops; absent: the built-in tables.
+TICKET_DETAILS = web.AppKey("ticket_details", LiveTicketDetails)
 
 
 # Open agent websockets, closed on shutdown so a stopping server does not wait for browsers.

@@ -21,6 +21,7 @@ import asyncpg
 import structlog
 
 from routing_core.ringing import RingSource
+from routing_core.ticket_details import LiveTicketDetails
 from web import pop_store
 from web.decision_notices import DecisionNotices
 from web.pop_hub import PopHub
@@ -48,8 +49,10 @@ class PopDispatcher:
         clock: Callable[[], datetime],
         wait_for_call: float = WAIT_FOR_CALL_SECONDS,
         notices: DecisionNotices | None = None,
+        ticket_details: LiveTicketDetails | None = None,
     ) -> None:
         self._pool = pool
+        self._details = ticket_details
         self._notices = notices
         self._hub = hub
         self._clock = clock
@@ -95,7 +98,9 @@ class PopDispatcher:
                 # Nobody's screen is open; the page asks for current pops when it connects.
                 log.debug("pop_no_screen", call_id=call_id, agent_id=agent.id)
                 return
-            pop = await pop_store.load_pop(self._pool, call_id, agent.id, agent.language, rang)
+            pop = await pop_store.load_pop(
+                self._pool, call_id, agent.id, agent.language, rang, details=self._details
+            )
             delivered = self._hub.publish(agent.id, pop)
             log.info(
                 "pop_published", call_id=call_id, agent_id=agent.id, source=source.value,

@@ -14,6 +14,9 @@ from typing import Any
 
 import asyncpg
 
+from routing_core.model import CallerKey, KeyKind
+from routing_core.store import Connection
+from routing_core.ticket_details import LiveTicketDetails
 from web.call_access import may_access
 from web.pop_hub import Pop
 from web.pop_view import build_pop
@@ -42,6 +45,8 @@ class PopFacts:
     history: list[Row] = field(default_factory=list)
     marks: list[Row] = field(default_factory=list)
     notes: list[Row] = field(default_factory=list)
+    # An external ticket source was asked for the tickets and did not answer in time.
+    tickets_unavailable: bool = False
 
 
 class NotYourCall(LookupError):
@@ -53,7 +58,7 @@ _INTERACTION = """
     SELECT i.id, i.call_id, i.caller_number, i.key_kind, i.key_value, i.customer_id, i.ticket_id,
            i.queue, i.did, i.started_at, i.answered_at, i.ended_at, i.route, i.route_reason,
            i.target_agent_id, i.outcome, i.outcome_reason, i.ivr_account, i.ivr_ticket,
-           i.ivr_menu,
+           i.ivr_menu, i.ticket_ref,
            c.name AS customer_name, c.class_name, c.account_number, c.language AS customer_language,
            pm.display_name AS personal_manager
     FROM interactions i
@@ -188,6 +193,7 @@ async def load_facts(
     agent_id: int,
     now: datetime,
     access: timedelta = DEFAULT_ACCESS,
+    details: LiveTicketDetails | None = None,
 ) -> PopFacts:
     """Everything the pop shows; NotYourCall unless this call is in the agent's access window
     (web/call_access.py) - the same answer as for a call that never rang them."""
@@ -209,7 +215,9 @@ async def load_facts(
         if customer_id is None and number is not None:
             candidates = await connection.fetch(_CANDIDATES, number)
             facts.candidates = [dict(row) for row in candidates] if len(candidates) > 1 else []
-        if customer_id is not None:
+        if details is not None:
+            await _live_tickets(connection, facts, details)
+        elif customer_id is not None:
             rows = await connection.fetch(
                 _TICKETS, customer_id, interaction["ticket_id"], TICKETS_SHOWN
             )
@@ -226,6 +234,47 @@ async def load_facts(
     return facts
 
 
+async def _live_tickets(
+    connection: Connection, facts: PopFacts, details: LiveTicketDetails
+) -> None:
+    """An external source's tickets, asked live (with its hard timeout and cache): the ticket the
+    call was routed with, else the caller key the router used. Never the built-in tables' rows:
+    with an external source they are not the truth."""
+    call = facts.interaction
+    if call.get("ticket_ref"):
+        key = CallerKey(KeyKind.TICKET, call["ticket_ref"])
+    elif call.get("key_kind") and call.get("key_value"):
+        key = CallerKey(KeyKind(call["key_kind"]), call["key_value"])
+    else:
+        return
+    found = await details.lookup(key)
+    if found is None:
+        facts.tickets_unavailable = True
+        return
+    logins = [t.owner_login for t in found.tickets if t.owner_login]
+    names = {
+        row["name"]: row["display_name"]
+        for row in await connection.fetch(
+            "SELECT name, display_name FROM agents WHERE name = ANY($1::text[])", logins
+        )
+    }
+    facts.tickets = [
+        {
+            "id": None,  # no row in `tickets`
+            "external_id": t.external_id,
+            "subject": t.subject,
+            "status": t.status.value,
+            "last_faults": t.last_faults,
+            "promised_by": t.promised_by,
+            "updated_at": t.updated_at,
+            "owner": names.get(t.owner_login or "", t.owner_login),
+            "link": t.link,
+            "of_this_call": t.external_id == call.get("ticket_ref"),
+        }
+        for t in found.tickets[:TICKETS_SHOWN]
+    ]
+
+
 async def load_pop(
     pool: asyncpg.Pool,
     call_id: str,
@@ -233,12 +282,18 @@ async def load_pop(
     language: str,
     now: datetime,
     access: timedelta = DEFAULT_ACCESS,
+    details: LiveTicketDetails | None = None,
 ) -> Pop:
-    return build_pop(await load_facts(pool, call_id, agent_id, now, access), language, now)
+    facts = await load_facts(pool, call_id, agent_id, now, access, details)
+    return build_pop(facts, language, now)
 
 
 async def current_pops(
-    pool: asyncpg.Pool, agent: Principal, now: datetime, access: timedelta = DEFAULT_ACCESS
+    pool: asyncpg.Pool,
+    agent: Principal,
+    now: datetime,
+    access: timedelta = DEFAULT_ACCESS,
+    details: LiveTicketDetails | None = None,
 ) -> list[Pop]:
     """The agent's pops for calls still ringing or talking to them (newest last), so a page that
     (re)connects shows what it missed; a ring a colleague answered is not among them (its
@@ -258,7 +313,9 @@ async def current_pops(
     pops = []
     for row in reversed(rows):
         try:
-            pops.append(await load_pop(pool, row["call_id"], agent.id, agent.language, now, access))
+            pops.append(
+                await load_pop(pool, row["call_id"], agent.id, agent.language, now, access, details)
+            )
         except NotYourCall:
             continue
     return pops

@@ -66,11 +66,9 @@ def why(facts: PopFacts, t: Any, now: datetime) -> dict[str, str]:
         if reason == "ticket_owner":
             ticket = next((x for x in facts.tickets if x["id"] == call.get("ticket_id")), None)
             ticket = ticket or next((x for x in facts.tickets if x["status"] in OPEN), None)
-            text = (
-                t("why.ticket_owner", ticket=ticket["external_id"])
-                if ticket
-                else t("why.ticket_owner_unknown")
-            )
+            # An external source's ticket is named by the call itself, answer or no answer.
+            named = call.get("ticket_ref") or (ticket["external_id"] if ticket else None)
+            text = t("why.ticket_owner", ticket=named) if named else t("why.ticket_owner_unknown")
         elif reason == "personal_manager":
             text = t("why.personal_manager")
         else:
@@ -148,7 +146,9 @@ def tickets(facts: PopFacts, t: Any, now: datetime) -> list[dict[str, Any]]:
                 "last_faults": ticket.get("last_faults") or "",
                 "promised_by": promised.isoformat() if promised else None,
                 "overdue": bool(promised and promised < now and ticket["status"] in OPEN),
-                "of_this_call": ticket["id"] == facts.interaction.get("ticket_id"),
+                "of_this_call": ticket.get("of_this_call")
+                or ticket["id"] == facts.interaction.get("ticket_id"),
+                "link": ticket.get("link") or "",
             }
         )
     return shown
@@ -226,6 +226,7 @@ def build_pop(facts: PopFacts, language: str, now: datetime) -> Pop:
             for c in facts.candidates
         ],
         "tickets": tickets(facts, t, now),
+        "tickets_unavailable": facts.tickets_unavailable,
         "history": history(facts, t, now),
         "marks": marks(facts, t),
         "notes": [{"by": n["by"], "text": n["body"]} for n in facts.notes],

@@ -60,7 +60,7 @@ _CALLS = """
 _ANONYMISE_CALLS = """
     UPDATE interactions
     SET customer_id = NULL, ticket_id = NULL, caller_number = NULL, key_value = NULL,
-        ivr_account = NULL, ivr_ticket = NULL, note = NULL
+        ivr_account = NULL, ivr_ticket = NULL, note = NULL, ticket_ref = NULL
     WHERE id = ANY($1::bigint[])
 """
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +35,7 @@ from routing_core.model import (
 )
 from routing_core.settings import Scope, ScopedValue
 from routing_core.store import Connection
+from routing_core.store.ticket_mirror import find_mirrored
 
 # How many past calls the policy looks at: enough for "the newest one in the window" and for
 # "the last real conversation", even behind a run of misdials.
@@ -231,8 +232,34 @@ class _Context:
     sticky_calls: dict[int, int]
 
 
-async def find_identity(connection: Connection, keys: Sequence[CallerKey]) -> Identity:
-    """The first key, strongest first, that names at least one customer wins."""
+async def find_identity(
+    connection: Connection, keys: Sequence[CallerKey], mirror_source: str | None = None
+) -> Identity:
+    """The first key, strongest first, that names at least one customer wins. With an external
+    ticket source (`mirror_source`), the tickets are that source's, read from its mirror."""
+    identity = await _find_local_identity(connection, keys)
+    if mirror_source is None:
+        return identity
+    return await _with_mirrored_tickets(connection, identity, keys, mirror_source)
+
+
+async def _with_mirrored_tickets(
+    connection: Connection, identity: Identity, keys: Sequence[CallerKey], source: str
+) -> Identity:
+    """The customers stay the product's own (their history, class and personal manager); the
+    tickets, their owners and statuses are the source's, as last mirrored."""
+    match = await find_mirrored(connection, source, keys)
+    if match is None:
+        return replace(identity, ticket=None, open_tickets=())
+    # A number the source shares between customers (or ours does) never pops one customer's
+    # ticket as if it were certain; a keyed ticket or account is certain.
+    shared = match.customers > 1 or (identity.ambiguous and match.key.kind is KeyKind.NUMBER)
+    tickets = () if shared else match.tickets
+    key = identity.key if identity.customers else match.key
+    return replace(identity, key=key, ticket=tickets[0] if tickets else None, open_tickets=tickets)
+
+
+async def _find_local_identity(connection: Connection, keys: Sequence[CallerKey]) -> Identity:
     for key in keys:
         query = {KeyKind.TICKET: _BY_TICKET, KeyKind.ACCOUNT: _BY_ACCOUNT}.get(key.kind, _BY_NUMBER)
         row = await connection.fetchrow(query, key.value)
@@ -268,6 +295,7 @@ async def _read_context(
 ) -> _Context:
     customer = identity.customer
     ticket = identity.ticket
+    ticket_row = ticket.local_id if ticket else None  # a mirrored ticket has no calls by id
     # A shared number's history is the number's, not any one customer's.
     keyed_by_number = identity.key is None or identity.key.kind is KeyKind.NUMBER
     history_number = number if customer is None or keyed_by_number else None
@@ -281,7 +309,7 @@ async def _read_context(
     ]
     row = await connection.fetchrow(
         _CONTEXT,
-        ticket.id if ticket else None,
+        ticket_row,
         customer.id if customer else None,
         history_number,
         call_id,
@@ -341,8 +369,9 @@ async def read_facts(
     queue: str,
     did: str | None,
     now: datetime,
+    mirror_source: str | None = None,
 ) -> tuple[CallerFacts, list[ScopedValue]]:
-    identity = await find_identity(connection, keys)
+    identity = await find_identity(connection, keys, mirror_source)
     context = await _read_context(
         connection, identity, number=number, call_id=call_id, queue=queue, did=did, now=now
     )

@@ -60,11 +60,12 @@ class CallRecorder:
                 ticket_id = CASE WHEN route IS NULL THEN $5 ELSE ticket_id END,
                 route = coalesce(route, $6),
                 route_reason = CASE WHEN route IS NULL THEN $7 ELSE route_reason END,
-                target_agent_id = CASE WHEN route IS NULL THEN $8 ELSE target_agent_id END
+                target_agent_id = CASE WHEN route IS NULL THEN $8 ELSE target_agent_id END,
+                ticket_ref = CASE WHEN route IS NULL THEN $9 ELSE ticket_ref END
             WHERE call_id = $1
             """,
             made.call_id, made.key_kind, made.key_value, made.customer_id, made.ticket_id,
-            made.route, made.reason, made.target_agent_id,
+            made.route, made.reason, made.target_agent_id, made.ticket_ref,
         )  # fmt: skip
         return status == "UPDATE 1"
 

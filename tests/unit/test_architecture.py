@@ -1,6 +1,6 @@
-"""The house's rooms: the routing core knows nothing of ARI, AMI, AGI or HTTP, and the four
-adapters stand side by side around it, none importing another (what two of them share lives
-in the core)."""
+"""The house's rooms: the routing core knows nothing of ARI, AMI, AGI or HTTP, and the
+adapters (ARI, AMI, FastAGI, web, queue_log, the HTTP ticket source) stand side by side around
+it, none importing another (what two of them share lives in the core)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ADAPTERS = ("ari_app", "ami", "agi", "web", "queue_log")
+ADAPTERS = ("ari_app", "ami", "agi", "web", "queue_log", "tickets_http")
 CORE_FORBIDDEN = (
     *ADAPTERS, "aiohttp", "sticky_router", "panoramisk", "sqlalchemy", "alembic", "jinja2",
     "argon2",
@@ -50,3 +50,12 @@ def test_an_adapter_imports_no_other_adapter(adapter: str) -> None:
 def test_the_check_sees_imports_at_all() -> None:
     """Guards the guard: a package that surely imports the core is seen doing so."""
     assert ("ari_app/app.py", "routing_core") in imported_packages("ari_app")
+
+
+def test_the_ticket_source_adapter_speaks_the_cores_interface() -> None:
+    """The HTTP ticket source builds the core's records (so it is checked as an adapter, not a
+    stray package): its client imports routing_core and aiohttp, and the core imports neither
+    it nor aiohttp (test above)."""
+    imports = imported_packages("tickets_http")
+    assert ("tickets_http/client.py", "routing_core") in imports
+    assert ("tickets_http/client.py", "aiohttp") in imports

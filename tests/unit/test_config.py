@@ -83,3 +83,41 @@ def test_missing_or_broken_file_is_named(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setenv("STICKY_CONFIG_FILE", str(broken))
     with pytest.raises(ConfigError, match="STICKY_CONFIG_FILE"):
         load_config()
+
+
+def test_the_ticket_source_is_builtin_unless_chosen() -> None:
+    assert load_config().require_ticket_source_url() is None
+
+
+def test_an_http_ticket_source_needs_its_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STICKY_TICKET_SOURCE", "http")
+    with pytest.raises(ConfigError, match="STICKY_TICKET_SOURCE_URL is not set"):
+        load_config().require_ticket_source_url()
+    monkeypatch.setenv("STICKY_TICKET_SOURCE_URL", "https://crm.local/sticky/")
+    assert load_config().require_ticket_source_url() == "https://crm.local/sticky"
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://crm.local", "crm.local", "https://user:pw@crm.local", "https://crm.local/?k=v"]
+)
+def test_a_ticket_source_url_with_credentials_or_not_http_stops_start_up(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("STICKY_TICKET_SOURCE_URL", url)
+    with pytest.raises(ConfigError, match="STICKY_TICKET_SOURCE_URL") as raised:
+        load_config()
+    assert "pw" not in str(raised.value)
+
+
+def test_the_ticket_source_token_is_never_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sticky_router.ticket_source import TicketSourceSettings
+
+    monkeypatch.setenv("STICKY_TICKET_SOURCE", "http")
+    monkeypatch.setenv("STICKY_TICKET_SOURCE_URL", "https://crm.local")
+    monkeypatch.setenv("STICKY_TICKET_SOURCE_TOKEN", "tok-hunter2-secret")
+    config = load_config()
+    settings = TicketSourceSettings.from_config(config)
+    assert settings is not None
+    assert settings.token == "tok-hunter2-secret"
+    for shown in (repr(config), str(config), repr(settings)):
+        assert "hunter2" not in shown

@@ -73,9 +73,15 @@
         t.overdue ? el("span", { class: "tag overdue-tag", "data-role": "overdue" }, word("pop.overdue")) : null),
       t.owner ? el("div", {}, `${word("pop.owner")}: ${t.owner}`) : null,
       t.last_faults ? el("div", {}, `${word("pop.faults")}: ${t.last_faults}`) : null,
-      t.promised_by ? el("div", {}, `${word("pop.promised_by")}: ${when(t.promised_by, pop.language)}`) : null));
+      t.promised_by ? el("div", {}, `${word("pop.promised_by")}: ${when(t.promised_by, pop.language)}`) : null,
+      // A link into the ticket system (checked to be http(s) by the router, and again here).
+      /^https?:\/\//.test(t.link || "") ? el("a", { href: t.link, target: "_blank", rel: "noopener noreferrer", "data-role": "ticket-link" }, word("pop.open_ticket_link")) : null));
+    // A ticket system that did not answer in time is said so, never waited for.
+    const empty = pop.tickets_unavailable
+      ? el("p", { class: "none unavailable", "data-role": "tickets-unavailable" }, word("pop.tickets_unavailable"))
+      : el("p", { class: "none" }, word("pop.no_tickets"));
     return el("section", { class: "tickets" }, el("h3", {}, word("pop.tickets")),
-      items.length ? el("ul", {}, items) : el("p", { class: "none" }, word("pop.no_tickets")));
+      items.length ? el("ul", {}, items) : empty);
   }
 
   function notesList(notes) {

@@ -1,0 +1,121 @@
+"""Real calls with an external ticket system: SIPp callers and agent phones, Asterisk 22, the
+router with STICKY_TICKET_SOURCE=http pointed at the example ticket service (tickets_http) on
+loopback. Ivan's last agent is agent2 (the demo); in the CRM his ticket CRM-5001 is agent3's.
+Under "owner wins" his call rings agent3, the call-ended webhook carries it, and with the CRM
+stopped his next call still rings agent3, from the mirror."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiohttp import web
+
+from routing_core.settings import Scope
+from routing_core.store.settings_store import set_setting
+from sticky_router.router import Router
+from sticky_router.sandbox.asterisk import LocalAsterisk
+from sticky_router.sandbox.stack import Sandbox
+from sticky_router.ticket_source import TicketSourceSettings
+from tests.e2e.phones import AgentPhones, call
+from tests.e2e.records import legs, settled
+from tests.sipp.sipp import assert_calls_succeeded
+from tests.web.conftest import free_port
+from tickets_http.example_service import TicketBook, create_app
+
+IVAN = "79123456701"
+DATA = Path(__file__).resolve().parents[2] / "tickets_http" / "example_tickets.json"
+TOKEN = "e2e-ticket-token-0123"
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not await check():
+        assert time.monotonic() < deadline, "not within the time"
+        await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def crm() -> AsyncIterator[tuple[TicketBook, web.AppRunner, int]]:
+    book = TicketBook.from_file(DATA, TOKEN)
+    runner, port = web.AppRunner(create_app(book)), free_port()
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield book, runner, port
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def crm_router(
+    fresh: object,
+    router: Router,
+    sandbox: Sandbox,
+    pool: asyncpg.Pool,
+    crm: tuple[TicketBook, web.AppRunner, int],
+) -> AsyncIterator[Router]:
+    """The session's router stopped (one ARI application at a time) and one with the HTTP
+    ticket source in its place; `fresh` starts the session's router again for the next test."""
+    del fresh
+    await router.stop()
+    await pool.execute("TRUNCATE ticket_mirror, ticket_source_state, ticket_call_reports")
+    await set_setting(
+        pool, scope=Scope.GLOBAL, scope_value=None, key="target_precedence",
+        value="owner_first", actor="e2e",
+    )  # fmt: skip
+    tickets = TicketSourceSettings(
+        url=f"http://127.0.0.1:{crm[2]}", token=TOKEN, sync_interval_seconds=0.5,
+        report_delay=timedelta(0),
+    )  # fmt: skip
+    with_crm = Router(dataclasses.replace(sandbox.router_settings(), tickets=tickets))
+    await with_crm.start()
+    await with_crm.wait_connected(10)
+
+    async def mirrored() -> bool:
+        return bool(await pool.fetchval("SELECT count(*) FROM ticket_mirror"))
+
+    await eventually(mirrored)
+    yield with_crm
+    await with_crm.stop()
+
+
+async def test_a_caller_whose_crm_ticket_agent3_owns_reaches_agent3(
+    crm_router: Router,
+    crm: tuple[TicketBook, web.AppRunner, int],
+    asterisk: LocalAsterisk,
+    pool: asyncpg.Pool,
+    phone_logs: Path,
+) -> None:
+    book, service, _ = crm
+    with AgentPhones(asterisk, phone_logs, {"agent3": "uas_answer.xml"}) as phones:
+        result = await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=1500)
+        assert_calls_succeeded(result)
+    assert phones.rung() == {"agent1": 0, "agent2": 0, "agent3": 1, "agent4": 0}
+    row = await settled(pool, IVAN)
+    assert (row["route"], row["route_reason"], row["outcome"]) == (
+        "sticky", "ticket_owner", "sticky"
+    )  # fmt: skip
+    assert row["ticket_ref"] == "CRM-5001"
+    [leg] = await legs(pool, row["id"])
+    assert (leg["agent"], leg["answered_at"] is not None) == ("agent3", True)
+
+    async def reported() -> bool:
+        return row["call_id"] in book.calls
+
+    await eventually(reported)
+    body = book.calls[row["call_id"]]
+    assert (body["ticket"], body["agent"], body["route"]) == ("CRM-5001", "agent3", "sticky")
+    assert book.call_posts == 1
+
+    # The CRM stops: Ivan's next call is routed from the mirror, as if nothing happened.
+    await service.cleanup()
+    assert await crm_router.quiesce(10)
+    with AgentPhones(asterisk, phone_logs, {"agent3": "uas_answer.xml"}) as phones:
+        result = await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=1000)
+        assert_calls_succeeded(result)
+    assert phones.rung() == {"agent1": 0, "agent2": 0, "agent3": 1, "agent4": 0}

@@ -1,0 +1,66 @@
+"""An external ticket system for real: the example service of tickets_http on a loopback socket,
+spoken to over HTTP by the real client, with the integration suite's PostgreSQL behind the
+router's side. Tests change the service's tickets (or make it slow, wrong or gone) through its
+`TicketBook` while it runs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiohttp import web
+
+from sticky_router.demo import DEMO_TABLES
+from tests.integration.conftest import database_url, pool, postgres  # noqa: F401 - fixtures
+from tests.web.conftest import free_port
+from tickets_http.client import HttpTicketSource
+from tickets_http.example_service import TicketBook, create_app
+
+EXAMPLE_DATA = Path(__file__).resolve().parents[2] / "tickets_http" / "example_tickets.json"
+TOKEN = "test-token-hunter2"
+
+
+@dataclass
+class TicketService:
+    book: TicketBook
+    url: str
+    runner: web.AppRunner
+    port: int
+
+    async def stop(self) -> None:
+        """The service goes away: its port refuses connections."""
+        await self.runner.cleanup()
+
+    async def start(self) -> None:
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+
+
+@pytest.fixture
+async def service() -> AsyncIterator[TicketService]:
+    book = TicketBook.from_file(EXAMPLE_DATA, TOKEN)
+    port = free_port()
+    running = TicketService(book, f"http://127.0.0.1:{port}", web.AppRunner(create_app(book)), port)
+    await running.start()
+    yield running
+    await running.runner.cleanup()
+
+
+@pytest.fixture
+async def source(service: TicketService) -> AsyncIterator[HttpTicketSource]:
+    client = HttpTicketSource(service.url, TOKEN, timeout_seconds=0.5, sync_timeout_seconds=0.5)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def db(pool: asyncpg.Pool) -> asyncpg.Pool:  # noqa: F811 - the session pool, emptied
+    await pool.execute(
+        f"TRUNCATE {', '.join(DEMO_TABLES)}, ticket_mirror, ticket_source_state, "
+        "ticket_call_reports RESTART IDENTITY CASCADE"
+    )
+    await pool.execute("DELETE FROM customer_classes WHERE name <> 'standard'")
+    return pool
