@@ -108,7 +108,9 @@ class Config(BaseSettings):
     # A finished call is reported this long after its end, so the agent's wrap-up note goes too.
     ticket_report_delay_seconds: int = Field(60, ge=0, le=3600)
 
-    @field_validator("database_url", "ari_password", "ami_password", "agi_secret")
+    @field_validator(
+        "database_url", "ari_password", "ami_password", "agi_secret", "ticket_source_token"
+    )
     @classmethod
     def _not_a_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
         """docker/.env.example's `change-me-...` values must never guard a real deployment (the
