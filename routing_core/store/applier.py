@@ -191,17 +191,17 @@ class JournalApplier:
         if now - since >= self._orphan_seconds:
             # Usually not a support call at all (an agent's own outbound or internal call, which
             # AMI reports like any other): kept aside, counted apart, no alarm.
-            self.orphaned += 1
             log.info("journal_event_orphaned", **_about(entry))
             await self.journal.set_aside(entry, ORPHANED)
+            self.orphaned += 1  # counted once it is aside on disk: the metric never runs ahead
             return False
         await self.journal.put_off(entry, now + _step(WAIT_FOR_CALL, entry), since)
         return False
 
     async def _set_aside(self, entry: Entry, why: str) -> None:
-        self.set_aside += 1
         log.error("journal_event_set_aside", **_about(entry), why=why)
         await self.journal.set_aside(entry, why)
+        self.set_aside += 1  # counted once it is aside on disk: the metric never runs ahead
 
     async def _unavailable(self, error: BaseException, failures: int) -> None:
         if self._unavailable_since is None:
