@@ -23,7 +23,7 @@ from sticky_router.agi_process import AgiProcess
 from sticky_router.sandbox.asterisk import LocalAsterisk
 from tests.e2e.phones import AgentPhones, call
 from tests.e2e.records import settled
-from tests.sipp.sipp import assert_calls_succeeded
+from tests.sipp.sipp import SippPhone, assert_calls_succeeded
 
 UNKNOWN = "79990000077"  # no history: routed on the caller ID, this caller goes to the queue
 IVAN_ACCOUNT = "100201"  # demo data: Ivan Petrov's account, whose last agent is agent2
@@ -64,6 +64,26 @@ async def test_a_comma_in_the_dialled_number_cannot_forge_an_account_in_agi_mode
         assert_calls_succeeded(result)
     assert await agi.quiesce(5)
     await assert_not_forged(pool)
+
+
+@pytest.mark.usefixtures("fresh")
+async def test_a_comma_in_the_dialled_number_does_not_drop_a_call_that_went_through_the_ivr(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    """A PBX that sends the DID to the IVR first: sticky-ivr hands the call on with
+    Goto(sticky-inbound,<DID>,1), which a `,` in the DID breaks (Goto fails, the caller is hung
+    up). The caller keys Ivan's account, as the IVR asks, and must reach agent2."""
+    caller = SippPhone.caller(
+        "uac_ivr.xml", asterisk, phone_logs, dialled="ivr74950000000,x", caller_id=UNKNOWN,
+        hold_ms=1500, timeout_s=60, name="caller",
+    )  # fmt: skip
+    caller.arguments += ["-key", "dtmf", f"{IVAN_ACCOUNT}#"]
+    with AgentPhones(asterisk, phone_logs, {"agent2": "uas_answer.xml"}) as phones:
+        assert_calls_succeeded(await asyncio.to_thread(caller.run))
+    assert phones.rung()["agent2"] == 1
+    row = await settled(pool, UNKNOWN)
+    assert (row["key_kind"], row["key_value"]) == ("account", IVAN_ACCOUNT)
+    assert row["did"] == "74950000000"  # the comma and the letter dropped, never a separator
 
 
 def ari_post(asterisk: LocalAsterisk, path: str, query: dict[str, str], body: Any) -> Any:
