@@ -62,10 +62,21 @@ def _failure_of(error: BaseException) -> tuple[SourceFailure, str]:
     return SourceFailure.INVALID, type(error).__name__
 
 
-class _Counting:
-    def __init__(self, source: TicketSource, observer: TicketObserver | None) -> None:
+class _SourceWork:
+    """What the mirror's sync and the call reporter share: the source, the mirror's database,
+    the clock, and how a failure is told (one log line, the observer's count)."""
+
+    def __init__(
+        self,
+        source: TicketSource,
+        pool: asyncpg.Pool,
+        observer: TicketObserver | None,
+        clock: Callable[[], datetime],
+    ) -> None:
         self._source = source
+        self._pool = pool
         self._observer = observer
+        self._clock = clock
 
     def failed(self, operation: str, failure: SourceFailure, detail: str) -> None:
         log.warning(
@@ -86,7 +97,7 @@ class _Counting:
             log.warning("observer_failed", error=type(error).__name__)
 
 
-class TicketMirrorSync(_Counting):
+class TicketMirrorSync(_SourceWork):
     def __init__(
         self,
         source: TicketSource,
@@ -96,10 +107,8 @@ class TicketMirrorSync(_Counting):
         observer: TicketObserver | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        super().__init__(source, observer)
-        self._pool = pool
+        super().__init__(source, pool, observer, clock)
         self._timing = timing
-        self._clock = clock
 
     async def sync_once(self, *, full: bool | None = None) -> bool:
         """One sync: full when asked, when there never was one or the last is too old;
@@ -129,7 +138,7 @@ class TicketMirrorSync(_Counting):
         return True
 
 
-class CallReporter(_Counting):
+class CallReporter(_SourceWork):
     def __init__(
         self,
         source: TicketSource,
@@ -139,10 +148,8 @@ class CallReporter(_Counting):
         observer: TicketObserver | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        super().__init__(source, observer)
-        self._pool = pool
+        super().__init__(source, pool, observer, clock)
         self._timing = timing
-        self._clock = clock
         self._since: datetime | None = None
 
     async def report_once(self) -> int:
