@@ -20,7 +20,7 @@ from typing import Any, Protocol, TypeVar
 
 from routing_core.attempt import Availability
 from routing_core.decision import Candidate, CandidateReason, StickyDecision
-from routing_core.dialplan_variables import is_dial_target, is_queue_name
+from routing_core.dialplan_safe import is_endpoint, is_queue
 
 T = TypeVar("T")
 
@@ -80,7 +80,7 @@ def queue_to_check(decision: StickyDecision, candidate: Candidate) -> str | None
     escalation = candidate.reason is CandidateReason.ESCALATED_TO_SPECIALIST
     second_line = decision.fallback_queue
     queue = second_line if escalation and second_line else decision.context.call.queue
-    if not is_queue_name(queue) or not is_dial_target(candidate.agent.endpoint):
+    if not is_queue(queue) or not is_endpoint(candidate.agent.endpoint):
         return None
     return queue
 

@@ -69,16 +69,6 @@ def queue_reason(decision: Decision) -> str:
     return decision.target.reason.value
 
 
-def is_dial_target(endpoint: str) -> bool:
-    """What Dial() may be handed as an agent's endpoint (routing_core.dialplan_safe): one
-    device, such as PJSIP/agent2 or Local/101@from-queue/n; never `&`, `,`, `(`, `$`."""
-    return is_endpoint(endpoint)
-
-
-def is_queue_name(queue: str) -> bool:
-    return is_queue(queue)
-
-
 def attempt_variables(decision: Decision, chosen: Candidate | None = None) -> dict[str, str]:
     """The queue's variables plus what the dialplan needs to ring the target itself (context
     sticky-ring in ARI mode, sticky-agi-inbound in AGI mode): the first candidate, or the one
@@ -89,7 +79,7 @@ def attempt_variables(decision: Decision, chosen: Candidate | None = None) -> di
         chosen = chosen or decision.target
         variables["STICKY_REASON"] = chosen.reason.value
     target = chosen.agent if chosen is not None else None
-    if target is not None and not is_dial_target(target.endpoint):
+    if target is not None and not is_endpoint(target.endpoint):
         # Nothing to dial safely: the queue, as for an agent whose phone cannot be reached.
         variables.update(STICKY_ROUTE="queue", STICKY_REASON="unreachable")
         target = None

@@ -8,7 +8,8 @@ import pytest
 
 from ari_app.app import incoming_call
 from routing_core.decision import StickyDecision
-from routing_core.dialplan_variables import attempt_variables, fallback_variables, is_dial_target
+from routing_core.dialplan_safe import is_endpoint
+from routing_core.dialplan_variables import attempt_variables, fallback_variables
 from routing_core.policy import decide
 from tests.factories import call, facts, interaction, settings, talk
 
@@ -58,7 +59,7 @@ def test_fallback_variables_carry_ids_and_codes_never_personal_text() -> None:
     ["PJSIP/agent2", "SIP/101", "Local/101@from-queue/n", "PJSIP/agent-2.desk", "IAX2/peer:1"],
 )
 def test_one_device_is_a_dial_target(endpoint: str) -> None:
-    assert is_dial_target(endpoint)
+    assert is_endpoint(endpoint)
 
 
 @pytest.mark.parametrize(
@@ -67,7 +68,7 @@ def test_one_device_is_a_dial_target(endpoint: str) -> None:
      "PJSIP/a b", "agent2", "PJSIP/", "/agent2", "PJSIP/agent2|x", "PJSIP/" + "a" * 100, ""],
 )  # fmt: skip
 def test_anything_else_never_reaches_dial(endpoint: str) -> None:
-    assert not is_dial_target(endpoint)
+    assert not is_endpoint(endpoint)
 
 
 def test_a_target_with_an_unusable_endpoint_is_handed_to_the_queue_not_dialled() -> None:
