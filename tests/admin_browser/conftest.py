@@ -20,7 +20,7 @@ from tests.browser.conftest import (  # noqa: F401 - fixtures, resolved against 
 from tests.e2e.conftest import asterisk, fresh, phone_logs, pool, postgres  # noqa: F401
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sandbox() -> Iterator[Sandbox]:
     with throwaway_sandbox("admin", phone_ports_from=46000) as stack:
         yield stack

@@ -42,13 +42,13 @@ def free_tcp_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sandbox() -> Iterator[Sandbox]:
     with throwaway_sandbox("browser", phone_ports_from=44000) as stack:
         yield stack
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def router(sandbox: Sandbox) -> AsyncIterator[Router]:
     web = WebSettings(port=free_tcp_port())
     router = Router(dataclasses.replace(sandbox.router_settings(), web=web))
@@ -59,7 +59,7 @@ async def router(sandbox: Sandbox) -> AsyncIterator[Router]:
     await router.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def base_url(router: Router) -> str:
     assert router.settings.web is not None
     return router.settings.web.base_url
@@ -72,7 +72,7 @@ async def passwords(fresh: object, pool: asyncpg.Pool) -> None:  # noqa: F811
         await set_password(pool, "agent", agent, PASSWORD)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def chromium() -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(

@@ -25,30 +25,30 @@ from sticky_router.sandbox.postgres import LocalPostgres
 from sticky_router.sandbox.stack import Sandbox, throwaway_sandbox
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sandbox() -> Iterator[Sandbox]:
     with throwaway_sandbox("e2e", phone_ports_from=41000) as stack:
         yield stack
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def asterisk(sandbox: Sandbox) -> LocalAsterisk:
     return sandbox.asterisk
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def postgres(sandbox: Sandbox) -> LocalPostgres:
     return sandbox.postgres
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def pool(postgres: LocalPostgres) -> AsyncIterator[asyncpg.Pool]:
     pool = await database.create_pool(postgres.dsn, size=4)
     yield pool
     await pool.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def router(sandbox: Sandbox) -> AsyncIterator[Router]:
     router = Router(sandbox.router_settings())
     await router.start()

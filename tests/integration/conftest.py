@@ -12,19 +12,19 @@ from sticky_router.demo import DEMO_TABLES
 from sticky_router.sandbox.postgres import LocalPostgres, throwaway_postgres
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def postgres() -> Iterator[LocalPostgres]:
     with throwaway_postgres() as server:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def database_url(postgres: LocalPostgres) -> str:
     database.upgrade(postgres.dsn)
     return postgres.dsn
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await database.create_pool(database_url, size=10)
     yield pool

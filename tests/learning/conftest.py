@@ -32,14 +32,14 @@ from sticky_router.sandbox.postgres import LocalPostgres, throwaway_postgres
 AMI_WAIT = 15.0
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def postgres() -> Iterator[LocalPostgres]:
     with throwaway_postgres() as server:
         database.upgrade(server.dsn)
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def asterisk() -> Iterator[LocalAsterisk]:
     with throwaway_asterisk("learning") as server:
         # Pinned, so a restart (the reconnect test) keeps the credentials the learner holds.
@@ -47,7 +47,7 @@ def asterisk() -> Iterator[LocalAsterisk]:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def pool(postgres: LocalPostgres) -> AsyncIterator[asyncpg.Pool]:
     pool = await database.create_pool(postgres.dsn, size=4)
     yield pool

@@ -39,7 +39,7 @@ from sticky_router.sandbox.asterisk import (
 from tests.sipp.sipp import SippPhone, SippResult, assert_calls_succeeded
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def asterisk() -> Iterator[LocalAsterisk]:
     with throwaway_asterisk() as server:
         yield server

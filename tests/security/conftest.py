@@ -18,7 +18,7 @@ from tests.e2e.conftest import agi, asterisk, fresh, phone_logs, pool, postgres,
 __all__ = ["agi", "asterisk", "fresh", "phone_logs", "pool", "postgres", "router"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sandbox() -> Iterator[Sandbox]:
     with throwaway_sandbox("security", phone_ports_from=48000) as stack:
         yield stack
