@@ -26,6 +26,7 @@ from web import (
     admin_people_pages,
     admin_settings_pages,
     admin_ticket_source_api,
+    admin_ticket_source_pages,
     agent_api,
     agent_pages,
     auth,
@@ -70,6 +71,7 @@ ROUTE_GROUPS: tuple[RouteGroup, ...] = (
     admin_insight_pages.setup,
     admin_people_api.setup,
     admin_ticket_source_api.setup,
+    admin_ticket_source_pages.setup,
     admin_flags_pages.setup,
     admin_people_pages.setup,
 )
