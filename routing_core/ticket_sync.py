@@ -50,7 +50,25 @@ class ReportTiming:
     settle: timedelta = timedelta(seconds=60)  # after the call's end: the note of wrap-up
     hold: timedelta = timedelta(minutes=2)  # a claimed report is this process's for so long
     batch: int = 50
-    max_attempts: int = 20
+    # A source that is away (unavailable, timeout) gets the report later, less and less often
+    # (30 s, 1 min, 2 min, ... an hour at most), until it is back or the report is this old:
+    # a night's maintenance loses nothing.
+    retry_first: timedelta = timedelta(seconds=30)
+    retry_longest: timedelta = timedelta(hours=1)
+    give_up_after: timedelta = timedelta(days=3)
+    # A source that answers but refuses or does not understand the report: our request is what
+    # is wrong, and asking again for days would not mend it.
+    max_refusals: int = 20
+
+    def retry_at(
+        self, failure: SourceFailure, attempts: int, queued_at: datetime, now: datetime
+    ) -> datetime | None:
+        """When to try a failed report again; None: give it up."""
+        away = failure in (SourceFailure.UNAVAILABLE, SourceFailure.TIMEOUT)
+        if (now - queued_at >= self.give_up_after) if away else attempts >= self.max_refusals:
+            return None
+        doubled = self.retry_first * (1 << min(max(attempts - 1, 0), 20))
+        return now + min(doubled, self.retry_longest)
 
 
 def _failure_of(error: BaseException) -> tuple[SourceFailure, str]:
@@ -169,10 +187,10 @@ class CallReporter(_SourceWork):
             except Exception as error:
                 failure, detail = _failure_of(error)
                 self.failed("record_call", failure, detail)
-                give_up = item.attempts >= timing.max_attempts
                 await call_reports.mark_failed(
-                    self._pool, item.report.call_id, f"{failure.value}: {detail}", give_up=give_up
-                )
+                    self._pool, item.report.call_id, f"{failure.value}: {detail}",
+                    retry_at=timing.retry_at(failure, item.attempts, item.queued_at, now),
+                )  # fmt: skip
                 self._notify(lambda o: o.ticket_call_reported(name, "failed"))
                 continue
             await call_reports.mark_sent(self._pool, item.report.call_id, self._clock())

@@ -35,6 +35,7 @@ from sticky_router.privacy_cli import (
 from sticky_router.router import RouterSettings, serve
 from sticky_router.sandbox.postgres import LocalPostgres, cache_dir
 from sticky_router.sandbox.stack import local_sandbox
+from sticky_router.sandbox.ticket_sandbox import sandbox_ticket_source
 from sticky_router.simulation_cli import (
     SIMULATION_COMMANDS,
     add_simulation_commands,
@@ -135,12 +136,13 @@ def web_settings(config: Config) -> WebSettings | None:
 def _run(config: Config) -> None:
     if config.ari_url is None and config.database_url is None:
         print("No STICKY_ARI_URL or STICKY_DATABASE_URL: starting the local sandbox ...")
-        with local_sandbox() as sandbox:
+        with local_sandbox() as sandbox, sandbox_ticket_source(config) as ticket_system:
             print(sandbox.how_to_call())
+            print(ticket_system.how_to_use)
             print("\nThe router is running; Ctrl-C stops it, Asterisk and PostgreSQL.\n")
             settings = sandbox.router_settings(config.default_region, config.db_budget_ms)
-            # STICKY_TICKET_SOURCE=http works in the sandbox too (the example service, say).
-            tickets = TicketSourceSettings.from_config(config)
+            # Any ticket source works in the sandbox too; `redmine` without a URL is a local one.
+            tickets = ticket_system.settings
             settings = dataclasses.replace(
                 settings,
                 web=web_settings(config),

@@ -28,6 +28,10 @@ from web.settings import Network
 ENV_PREFIX = "STICKY_"
 CONFIG_FILE_VARIABLE = f"{ENV_PREFIX}CONFIG_FILE"
 PLACEHOLDER = "change-me"  # how docker/.env.example marks the values to replace
+# Redmine names (custom fields, statuses): printable, no control characters, Redmine's 30/255.
+REDMINE_FIELD_NAME = r"^[^\x00-\x1f\x7f]{1,255}$"
+REDMINE_OPTIONAL_NAME = r"^[^\x00-\x1f\x7f]{0,255}$"
+REDMINE_NAME_LIST = r"^[^\x00-\x1f\x7f]{0,1000}$"  # comma-separated
 
 
 class ConfigError(RuntimeError):
@@ -96,7 +100,8 @@ class Config(BaseSettings):
     # Where tickets come from: the product's own tables, or a system of yours serving the HTTP
     # contract of docs/ticket-sources.md (then a background runner mirrors its open tickets and
     # calls are routed from the mirror: the source is never on a call's path).
-    ticket_source: Literal["builtin", "http"] = "builtin"
+    # `redmine` reads a Redmine's REST API: then the URL is Redmine's and the token its API key.
+    ticket_source: Literal["builtin", "http", "redmine"] = "builtin"
     ticket_source_url: str | None = None
     ticket_source_token: SecretStr | None = None
     ticket_source_timeout_ms: int = Field(2000, ge=100, le=60_000)  # a lookup, a call report
@@ -107,6 +112,19 @@ class Config(BaseSettings):
     ticket_full_resync_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
     # A finished call is reported this long after its end, so the agent's wrap-up note goes too.
     ticket_report_delay_seconds: int = Field(60, ge=0, le=3600)
+    # Redmine (docs/ticket-sources.md#redmine): which issue custom fields say who the subscriber
+    # is, by their names in Redmine; an empty name leaves that field unused.
+    redmine_project: str | None = Field(None, pattern=r"^[a-z0-9_-]{1,100}$")
+    redmine_public_url: str | None = None
+    redmine_phone_field: str = Field("Phone", pattern=REDMINE_FIELD_NAME)
+    redmine_account_field: str = Field("Account", pattern=REDMINE_OPTIONAL_NAME)
+    redmine_customer_field: str = Field("Customer", pattern=REDMINE_OPTIONAL_NAME)
+    redmine_class_field: str = Field("Customer class", pattern=REDMINE_OPTIONAL_NAME)
+    redmine_faults_field: str = Field("Last faults", pattern=REDMINE_OPTIONAL_NAME)
+    redmine_promised_field: str = Field("", pattern=REDMINE_OPTIONAL_NAME)  # "": the due date
+    redmine_pending_statuses: str = Field("Feedback", pattern=REDMINE_NAME_LIST)
+    redmine_resolved_statuses: str = Field("Resolved", pattern=REDMINE_NAME_LIST)
+    redmine_write_as_agent: bool = True
 
     @field_validator(
         "database_url", "ari_password", "ami_password", "agi_secret", "ticket_source_token"
@@ -148,7 +166,7 @@ class Config(BaseSettings):
             )
         return value.rstrip("/").removesuffix("/ari")
 
-    @field_validator("ticket_source_url")
+    @field_validator("ticket_source_url", "redmine_public_url")
     @classmethod
     def _ticket_source_url(cls, value: str | None) -> str | None:
         if value is None:
@@ -164,13 +182,19 @@ class Config(BaseSettings):
         return value.rstrip("/")
 
     def require_ticket_source_url(self) -> str | None:
-        """The HTTP source's base URL when that source is chosen; None for the built-in one."""
+        """The external source's base URL when one is chosen; None for the built-in one."""
         if self.ticket_source == "builtin":
             return None
         if self.ticket_source_url is None:
             raise ConfigError(
-                f"{ENV_PREFIX}TICKET_SOURCE_URL is not set: STICKY_TICKET_SOURCE=http needs the "
-                "ticket service's base URL (docs/ticket-sources.md)"
+                f"{ENV_PREFIX}TICKET_SOURCE_URL is not set: STICKY_TICKET_SOURCE="
+                f"{self.ticket_source} needs {_SOURCE_URL[self.ticket_source]} "
+                "(docs/ticket-sources.md)"
+            )
+        if self.ticket_source == "redmine" and self.ticket_source_token is None:
+            raise ConfigError(
+                f"{ENV_PREFIX}TICKET_SOURCE_TOKEN is not set: STICKY_TICKET_SOURCE=redmine needs "
+                "the API key of a Redmine administrator (My account, API access key)"
             )
         return self.ticket_source_url
 
@@ -262,6 +286,9 @@ class Config(BaseSettings):
                 "for example postgresql://sticky@127.0.0.1/sticky"
             )
         return self.database_url.get_secret_value()
+
+
+_SOURCE_URL = {"http": "the ticket service's base URL", "redmine": "Redmine's base URL"}
 
 
 def load_config() -> Config:

@@ -9,21 +9,23 @@ the HTTP status only: never the token, the caller's number or a customer's name.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TypeVar
 
 import aiohttp
-from pydantic import BaseModel, ValidationError
 
 from routing_core.model import CallerKey
 from routing_core.tickets import (
     CallReport,
-    SourceFailure,
     TicketChange,
     TicketLookup,
-    TicketSourceError,
+)
+from ticket_transport.http import (
+    Answer,
+    SourceFailures,
+    check_status,
+    parse_answer,
+    read_json_bounded,
 )
 from tickets_http.contract import (
     MAX_LOOKUP_BYTES,
@@ -34,7 +36,6 @@ from tickets_http.contract import (
 )
 
 SOURCE_NAME = "http"
-Answer = TypeVar("Answer", bound=BaseModel)
 
 
 class HttpTicketSource:
@@ -82,7 +83,7 @@ class HttpTicketSource:
         """POST the call-ended webhook. The peer treats a repeated call id as done (2xx or 409):
         after a timeout we cannot know whether it got the first one."""
         async with (
-            _Failures("calls"),
+            SourceFailures("calls"),
             self._client().post(
                 f"{self._base}/calls",
                 json=call_report_body(report),
@@ -93,7 +94,7 @@ class HttpTicketSource:
         ):
             if response.status == 409:  # already recorded: what we wanted
                 return
-            self._check_status("calls", response.status)
+            check_status("calls", response.status)
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:  # created in the running loop, on first use
@@ -109,7 +110,7 @@ class HttpTicketSource:
         deadline: aiohttp.ClientTimeout,
     ) -> Answer:
         async with (
-            _Failures(path),
+            SourceFailures(path),
             self._client().get(
                 f"{self._base}/{path}",
                 params=params,
@@ -118,57 +119,6 @@ class HttpTicketSource:
                 allow_redirects=False,
             ) as response,
         ):
-            self._check_status(path, response.status)
-            if response.content_type != "application/json":
-                raise TicketSourceError(SourceFailure.INVALID, f"{path}: not JSON")
-            body = await _read_bounded(response, limit, path)
-        try:
-            return model.model_validate_json(body)
-        except ValidationError as error:
-            # Field paths and error kinds only: the values may be a customer's data.
-            problems = ", ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}:{e['type']}" for e in error.errors()[:3]
-            )
-            raise TicketSourceError(SourceFailure.INVALID, f"{path}: {problems}") from None
-
-    @staticmethod
-    def _check_status(path: str, status: int) -> None:
-        if 200 <= status < 300:
-            return
-        failure = SourceFailure.UNAVAILABLE if status >= 500 else SourceFailure.REFUSED
-        raise TicketSourceError(failure, f"{path}: HTTP {status}")
-
-
-class _Failures:
-    """Turns what aiohttp and asyncio raise into the core's closed set of failures."""
-
-    def __init__(self, path: str) -> None:
-        self._path = path
-
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(self, kind: type[BaseException] | None, error: object, _: object) -> bool:
-        if kind is None or issubclass(kind, TicketSourceError):
-            return False
-        if issubclass(kind, TimeoutError | asyncio.TimeoutError):
-            raise TicketSourceError(SourceFailure.TIMEOUT, f"{self._path}: no answer in time")
-        if issubclass(kind, aiohttp.ClientPayloadError | aiohttp.ContentTypeError):
-            raise TicketSourceError(SourceFailure.INVALID, f"{self._path}: {kind.__name__}")
-        if issubclass(kind, aiohttp.ClientError | OSError):
-            raise TicketSourceError(SourceFailure.UNAVAILABLE, f"{self._path}: {kind.__name__}")
-        return False
-
-
-async def _read_bounded(response: aiohttp.ClientResponse, limit: int, path: str) -> bytes:
-    """The body, or INVALID as soon as it passes `limit` (a peer cannot fill our memory)."""
-    if response.content_length is not None and response.content_length > limit:
-        raise TicketSourceError(SourceFailure.INVALID, f"{path}: answer over {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise TicketSourceError(SourceFailure.INVALID, f"{path}: answer over {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+            check_status(path, response.status)
+            body = await read_json_bounded(response, limit, path)
+        return parse_answer(model, body, path)

@@ -32,7 +32,7 @@ _CLAIM = """
         WHERE source = $1 AND status = 'pending' AND (claimed_until IS NULL OR claimed_until < $2)
         ORDER BY queued_at LIMIT $4
         FOR UPDATE SKIP LOCKED)
-    RETURNING r.call_id, r.attempts
+    RETURNING r.call_id, r.attempts, r.queued_at
 """
 
 # The agent who talked last (or, nobody answered, the last one rung), the ticket's external id
@@ -57,6 +57,7 @@ _REPORT = f"""
 class ClaimedReport:
     report: CallReport
     attempts: int
+    queued_at: datetime
 
 
 async def start_reporting(pool: asyncpg.Pool, source: str, at: datetime) -> datetime:
@@ -89,7 +90,7 @@ async def claim_reports(
 ) -> list[ClaimedReport]:
     async with pool.acquire() as connection, connection.transaction():
         claimed = {
-            row["call_id"]: row["attempts"]
+            row["call_id"]: (row["attempts"], row["queued_at"])
             for row in await connection.fetch(_CLAIM, source, now, now + hold, limit)
         }
         if not claimed:
@@ -109,7 +110,7 @@ async def claim_reports(
                 answered_at=row["answered_at"],
                 note=row["note"],
             ),
-            claimed[row["call_id"]],
+            *claimed[row["call_id"]],
         )
         for row in rows
     ]
@@ -124,12 +125,16 @@ async def mark_sent(pool: asyncpg.Pool, call_id: str, at: datetime) -> None:
     )
 
 
-async def mark_failed(pool: asyncpg.Pool, call_id: str, error: str, *, give_up: bool) -> None:
-    """Free the report for the next round, or give it up (`failed`) after the last attempt."""
+async def mark_failed(
+    pool: asyncpg.Pool, call_id: str, error: str, *, retry_at: datetime | None
+) -> None:
+    """Try the report again from `retry_at` on (the claim doubles as "not before"), or give it
+    up (`failed`, kept with its error) when `retry_at` is None."""
     await pool.execute(
-        "UPDATE ticket_call_reports SET claimed_until = NULL, last_error = $2, "
-        "status = CASE WHEN $3 THEN 'failed' ELSE status END WHERE call_id = $1",
+        "UPDATE ticket_call_reports SET claimed_until = $3, last_error = $2, "
+        "status = CASE WHEN $3::timestamptz IS NULL THEN 'failed' ELSE status END "
+        "WHERE call_id = $1",
         call_id,
         error[:200],
-        give_up,
+        retry_at,
     )

@@ -1,11 +1,13 @@
-"""An external ticket system for real: the example service of tickets_http on a loopback socket,
-spoken to over HTTP by the real client, with the integration suite's PostgreSQL behind the
-router's side. Tests change the service's tickets (or make it slow, wrong or gone) through its
-`TicketBook` while it runs."""
+"""External ticket systems for real: the example service of tickets_http on a loopback socket,
+and Redmine 5 from Debian's packages, spoken to over HTTP by the real clients, with the
+integration suite's PostgreSQL behind the router's side. Tests change the example service's
+tickets (or make it slow, wrong or gone) through its `TicketBook` while it runs, and Redmine's
+through its own REST API."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import dataclasses
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,10 +16,14 @@ import pytest
 from aiohttp import web
 
 from sticky_router.demo import DEMO_TABLES
+from sticky_router.sandbox.redmine import LocalRedmine, throwaway_redmine
+from sticky_router.sandbox.redmine_desk import SupportDesk, seed_support_desk
 from tests.integration.conftest import database_url, pool, postgres  # noqa: F401 - fixtures
 from tests.web.conftest import free_port
 from tickets_http.client import HttpTicketSource
 from tickets_http.example_service import TicketBook, create_app
+from tickets_redmine.client import RedmineTicketSource
+from tickets_redmine.settings import RedmineSettings
 
 EXAMPLE_DATA = Path(__file__).resolve().parents[2] / "tickets_http" / "example_tickets.json"
 TOKEN = "test-token-hunter2"
@@ -64,3 +70,36 @@ async def db(pool: asyncpg.Pool) -> asyncpg.Pool:  # noqa: F811 - the session po
     )
     await pool.execute("DELETE FROM customer_classes WHERE name <> 'standard'")
     return pool
+
+
+AGENT_LOGINS = ("agent1", "agent2", "agent3", "agent4")
+
+
+@pytest.fixture(scope="package")
+def redmine() -> Iterator[LocalRedmine]:
+    """Redmine 5 from Debian's packages, with its own SQLite database, for this package."""
+    with throwaway_redmine() as server:
+        yield server
+
+
+@pytest.fixture(scope="package")
+def desk(redmine: LocalRedmine) -> SupportDesk:
+    """The Support project and agent1..agent4 as Redmine users. Tests add issues with numbers
+    and accounts of their own, so they never see each other's."""
+    return seed_support_desk(redmine, AGENT_LOGINS)
+
+
+def redmine_settings(redmine: LocalRedmine, **changes: object) -> RedmineSettings:
+    settings = RedmineSettings(
+        url=redmine.url, api_key=redmine.api_key, timeout_seconds=5, sync_timeout_seconds=10
+    )
+    return dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def redmine_source(
+    redmine: LocalRedmine, desk: SupportDesk
+) -> AsyncIterator[RedmineTicketSource]:
+    client = RedmineTicketSource(redmine_settings(redmine))
+    yield client
+    await client.close()

@@ -23,6 +23,14 @@ IVAN = "+79123456701"
 AT_ONCE = ReportTiming(timeout_seconds=0.5, settle=timedelta(0))
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 async def routed_and_answered_by_agent3(db: asyncpg.Pool, call_id: str) -> CallRecorder:
     """A call routed from the mirror to CRM-5001's owner, answered, with a note; not ended."""
     await set_setting(
@@ -114,9 +122,11 @@ async def test_a_report_the_source_missed_is_sent_when_it_is_back(
     await add_agents(db)
     assert await TicketMirrorSync(source, db).sync_once()
     metrics = PrometheusObserver()
-    reporter = CallReporter(source, db, timing=AT_ONCE, observer=metrics)
+    clock = Clock()
+    reporter = CallReporter(source, db, timing=AT_ONCE, observer=metrics, clock=clock)
     await reporter.report_once()
     await end(await routed_and_answered_by_agent3(db, "c-crm-3"), "c-crm-3")
+    clock.now = datetime.now(UTC) + timedelta(seconds=1)
 
     await service.stop()
     assert await reporter.report_once() == 0
@@ -133,7 +143,44 @@ async def test_a_report_the_source_missed_is_sent_when_it_is_back(
     assert error.startswith("unavailable")
 
     await service.start()
+    assert await reporter.report_once() == 0  # not before the first retry's time
+    clock.now += AT_ONCE.retry_first + timedelta(seconds=1)
     assert await reporter.report_once() == 1
     assert await reporter.report_once() == 0
     assert list(service.book.calls) == ["c-crm-3"]
     assert service.book.call_posts == 1
+
+
+async def test_a_source_away_for_a_whole_night_loses_no_report_and_is_not_hammered(
+    db: asyncpg.Pool, service: TicketService, source: HttpTicketSource
+) -> None:
+    """Maintenance at night: the ticket system is away for eight hours while the reporter
+    runs its round every five minutes. The report waits (retried less and less often, never
+    given up) and goes out once the system is back."""
+    await add_agents(db)
+    assert await TicketMirrorSync(source, db).sync_once()
+    clock = Clock()
+    reporter = CallReporter(source, db, timing=AT_ONCE, clock=clock)
+    await reporter.report_once()
+    await end(await routed_and_answered_by_agent3(db, "c-crm-4"), "c-crm-4")
+    clock.now = datetime.now(UTC) + timedelta(seconds=1)
+
+    await service.stop()
+    rounds = 0
+    night_ends = clock.now + timedelta(hours=8)
+    while clock.now < night_ends:
+        assert await reporter.report_once() == 0
+        clock.now += timedelta(minutes=5)
+        rounds += 1
+    row = await db.fetchrow(
+        "SELECT status, attempts FROM ticket_call_reports WHERE call_id = 'c-crm-4'"
+    )
+    assert row is not None
+    status, attempts = row["status"], row["attempts"]
+    assert status == "pending"
+    assert attempts < rounds / 4, f"{attempts} attempts in {rounds} rounds: no backing off"
+
+    await service.start()
+    clock.now += timedelta(hours=1)  # the longest wait between two attempts
+    assert await reporter.report_once() == 1
+    assert list(service.book.calls) == ["c-crm-4"]

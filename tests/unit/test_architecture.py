@@ -1,6 +1,7 @@
 """The house's rooms: the routing core knows nothing of ARI, AMI, AGI or HTTP, and the
 adapters (ARI, AMI, FastAGI, web, queue_log, the HTTP ticket source) stand side by side around
-it, none importing another (what two of them share lives in the core)."""
+it, none importing another (what two of them share lives in the core, or, for the two
+HTTP-speaking ticket sources, in the ticket_transport library beside them)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ADAPTERS = ("ari_app", "ami", "agi", "web", "queue_log", "tickets_http")
+ADAPTERS = ("ari_app", "ami", "agi", "web", "queue_log", "tickets_http", "tickets_redmine")
 CORE_FORBIDDEN = (
-    *ADAPTERS, "aiohttp", "sticky_router", "panoramisk", "sqlalchemy", "alembic", "jinja2",
-    "argon2",
+    *ADAPTERS, "ticket_transport", "aiohttp", "sticky_router", "panoramisk", "sqlalchemy",
+    "alembic", "jinja2", "argon2",
 )  # fmt: skip
 
 
@@ -59,3 +60,19 @@ def test_the_ticket_source_adapter_speaks_the_cores_interface() -> None:
     imports = imported_packages("tickets_http")
     assert ("tickets_http/client.py", "routing_core") in imports
     assert ("tickets_http/client.py", "aiohttp") in imports
+
+
+def test_the_shared_ticket_transport_imports_no_adapter() -> None:
+    offenders = [
+        (f, name)
+        for f, name in imported_packages("ticket_transport")
+        if name in (*ADAPTERS, "sticky_router")
+    ]
+    assert offenders == []
+
+
+def test_the_redmine_source_speaks_the_cores_interface_through_the_shared_transport() -> None:
+    imports = imported_packages("tickets_redmine")
+    assert ("tickets_redmine/client.py", "routing_core") in imports
+    assert ("tickets_redmine/client.py", "ticket_transport") in imports
+    assert ("tickets_http/client.py", "ticket_transport") in imported_packages("tickets_http")

@@ -121,3 +121,43 @@ def test_the_ticket_source_token_is_never_printed(monkeypatch: pytest.MonkeyPatc
     assert settings.token == "tok-hunter2-secret"
     for shown in (repr(config), str(config), repr(settings)):
         assert "hunter2" not in shown
+
+
+def test_a_redmine_source_needs_its_url_and_an_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sticky_router.ticket_source import TicketSourceSettings
+
+    monkeypatch.setenv("STICKY_TICKET_SOURCE", "redmine")
+    with pytest.raises(ConfigError, match="needs Redmine's base URL"):
+        load_config().require_ticket_source_url()
+    monkeypatch.setenv("STICKY_TICKET_SOURCE_URL", "https://redmine.isp.local/")
+    with pytest.raises(ConfigError, match="STICKY_TICKET_SOURCE_TOKEN is not set"):
+        load_config().require_ticket_source_url()
+    monkeypatch.setenv("STICKY_TICKET_SOURCE_TOKEN", "0123456789abcdef-api-key")
+    monkeypatch.setenv("STICKY_REDMINE_FAULTS_FIELD", "")
+    monkeypatch.setenv("STICKY_REDMINE_PENDING_STATUSES", "Feedback, Waiting for customer")
+    settings = TicketSourceSettings.from_config(load_config())
+    assert settings is not None
+    assert settings.kind == "redmine"
+    assert settings.redmine is not None
+    assert settings.redmine.url == "https://redmine.isp.local"
+    assert settings.redmine.fields.last_faults is None  # empty: not used
+    assert settings.redmine.fields.phone == "Phone"
+    assert settings.redmine.pending_statuses == {"Feedback", "Waiting for customer"}
+    assert "api-key" not in repr(settings) + repr(settings.redmine)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("STICKY_REDMINE_PHONE_FIELD", ""),  # the phone field is required
+        ("STICKY_REDMINE_ACCOUNT_FIELD", "Account\nX-Injected: 1"),
+        ("STICKY_REDMINE_PROJECT", "Support Line"),
+        ("STICKY_REDMINE_PUBLIC_URL", "javascript:alert(1)"),
+    ],
+)
+def test_a_hostile_or_empty_redmine_setting_stops_start_up(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=variable):
+        load_config()
