@@ -20,7 +20,12 @@ import asyncpg
 import structlog
 
 from routing_core.store import call_reports
-from routing_core.store.ticket_mirror import apply_changes, record_failure, source_state
+from routing_core.store.ticket_mirror import (
+    SourceState,
+    apply_changes,
+    record_failure,
+    source_state,
+)
 from routing_core.tickets import (
     SourceFailure,
     TicketObserver,
@@ -42,6 +47,10 @@ def utc_now() -> datetime:
 class SyncTiming:
     timeout_seconds: float = 10.0  # the most one sync waits for the source
     full_every: timedelta = timedelta(hours=1)
+    # Every process that routes keeps the mirror (the router, a FastAGI process, a second
+    # router): one that finds it synced, or tried, this recently by another leaves the source
+    # alone. Two that look at the same instant both ask, which is harmless.
+    min_gap: timedelta = timedelta(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +143,8 @@ class TicketMirrorSync(_SourceWork):
         name = self._source.name
         state = await source_state(self._pool, name)
         now = self._clock()
+        if full is None and self._recently_tried(state, now):
+            return True
         if full is None:
             last_full = state.last_full_sync_at if state else None
             full = last_full is None or now - last_full >= self._timing.full_every
@@ -154,6 +165,12 @@ class TicketMirrorSync(_SourceWork):
         report("ticket_mirror_synced", source=name, full=full, changes=len(changes), open=kept)
         self._notify(lambda o: o.ticket_mirror_synced(name, full, len(changes)))
         return True
+
+    def _recently_tried(self, state: SourceState | None, now: datetime) -> bool:
+        if state is None or not self._timing.min_gap:
+            return False
+        tried = [t for t in (state.last_sync_at, state.last_error_at) if t is not None]
+        return bool(tried) and now - max(tried) < self._timing.min_gap
 
 
 class CallReporter(_SourceWork):

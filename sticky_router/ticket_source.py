@@ -135,7 +135,12 @@ class TicketSourceWork:
         self.sync = TicketMirrorSync(
             self.source,
             pool,
-            timing=SyncTiming(settings.sync_timeout_seconds, settings.full_every),
+            timing=SyncTiming(
+                settings.sync_timeout_seconds,
+                settings.full_every,
+                # Another process (the router, the FastAGI server) synced this interval.
+                min_gap=timedelta(seconds=settings.sync_interval_seconds * 0.8),
+            ),
             observer=observer,
         )
         self.reporter = CallReporter(

@@ -263,3 +263,29 @@ async def test_forgetting_a_customer_also_forgets_which_crm_ticket_their_calls_h
     )
     assert row is not None
     assert (row["ticket_ref"], row["caller_number"]) == (None, None)
+
+
+async def test_two_processes_ask_the_source_once_per_interval_between_them(
+    db: asyncpg.Pool, service: TicketService, source: HttpTicketSource
+) -> None:
+    """The router and the FastAGI process both keep the mirror; the one that comes second in an
+    interval finds it fresh and leaves the source alone (seen on the sandbox before: two
+    `ticket_mirror_synced` lines every 30 s, the ticket system asked twice)."""
+    await add_agents(db)
+    moment = [now()]
+    timing = SyncTiming(min_gap=timedelta(seconds=24))  # 80% of a 30 s interval
+    router_side, agi_side = (
+        TicketMirrorSync(source, db, timing=timing, clock=lambda: moment[0]) for _ in range(2)
+    )
+    assert await router_side.sync_once()
+    asked = service.book.requests
+
+    moment[0] += timedelta(seconds=10)
+    assert await agi_side.sync_once()  # the mirror is 10 s old: nothing to ask
+    assert service.book.requests == asked
+    moment[0] += timedelta(seconds=20)  # 30 s since the last sync: its turn
+    assert await agi_side.sync_once()
+    assert service.book.requests == asked + 1
+    # A sync asked for by name (the admin's "full resync", a test) always asks.
+    assert await router_side.sync_once(full=True)
+    assert service.book.requests == asked + 2
