@@ -144,6 +144,9 @@ class TicketMirrorSync(_SourceWork):
         state = await source_state(self._pool, name)
         now = self._clock()
         if full is None and self._recently_tried(state, now):
+            synced_at = state.last_sync_at if state else None
+            if synced_at is not None:  # this process's freshness gauge follows the shared mirror
+                self._notify(lambda o: o.ticket_mirror_fresh(name, synced_at))
             return True
         if full is None:
             last_full = state.last_full_sync_at if state else None

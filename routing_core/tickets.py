@@ -149,4 +149,7 @@ class TicketObserver(Protocol):
 
     def ticket_mirror_synced(self, source: str, full: bool, tickets: int) -> None: ...
 
+    def ticket_mirror_fresh(self, source: str, synced_at: datetime) -> None:
+        """Another process synced the shared mirror at `synced_at`: as fresh as that."""
+
     def ticket_call_reported(self, source: str, outcome: str) -> None: ...

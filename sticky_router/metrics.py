@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -84,6 +85,16 @@ class PrometheusObserver:
             registry=self.registry,
         )
         self._ticket_metrics()
+        self.connected = Gauge(
+            "sticky_router_connected",
+            "1 while the connection to this part is up (ari, ami), 0 while it is being re-made",
+            ["part"],
+            registry=self.registry,
+        )
+
+    def watch_connection(self, part: str, is_up: Callable[[], bool]) -> None:
+        """Report whether `part` (ari, ami) is connected, read at every scrape."""
+        self.connected.labels(part=_label(part)).set_function(lambda: 1.0 if is_up() else 0.0)
 
     def _ticket_metrics(self) -> None:
         """An external ticket source's health: failures by operation and kind, syncs of the
@@ -123,6 +134,9 @@ class PrometheusObserver:
         kind = "full" if full else "incremental"
         self.ticket_syncs.labels(source=_label(source), kind=kind).inc()
         self.ticket_last_sync.labels(source=_label(source)).set_to_current_time()
+
+    def ticket_mirror_fresh(self, source: str, synced_at: datetime) -> None:
+        self.ticket_last_sync.labels(source=_label(source)).set(synced_at.timestamp())
 
     def ticket_call_reported(self, source: str, outcome: str) -> None:
         self.ticket_reports.labels(source=_label(source), outcome=_label(outcome)).inc()

@@ -152,6 +152,7 @@ class Router:
             settings.ari_url, settings.ari_user, settings.ari_password, settings.ari_app
         )
         await self._client.__aenter__()
+        self.metrics.watch_connection("ari", self._client.connected.is_set)
         self.app = StickyRouterApp(
             self._client,
             routing,
@@ -184,6 +185,7 @@ class Router:
                 settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_password
             )
             self.learner = AmiLearner(ami, journal)
+            self.metrics.watch_connection("ami", self.learner.connected.is_set)
             self.learner.start()
         await self.start_web()
         log.info("router_started", ari_url=settings.ari_url, app=settings.ari_app)

@@ -41,15 +41,27 @@ async def test_the_router_reconnects_after_asterisk_restarts(
     # The same credentials after the restart, as with a real Asterisk and its ari.conf.
     asterisk.ari = asterisk.ari_credentials
     asterisk.ami = asterisk.ami_credentials
+    assert connection_gauges(router) == {"ari": 1.0, "ami": 1.0}
     await asyncio.to_thread(asterisk.stop)
     await asyncio.sleep(1)
     assert not (await _connected(router))
+    assert connection_gauges(router) == {"ari": 0.0, "ami": 0.0}  # what an alert watches
     await asyncio.to_thread(asterisk.start)
     await router.wait_connected(15)  # capped backoff: at most 5 s between attempts
+    assert connection_gauges(router) == {"ari": 1.0, "ami": 1.0}
     with AgentPhones(asterisk, phone_logs, {"agent2": "uas_answer.xml"}) as phones:
         result = await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=1000)
         assert_calls_succeeded(result)
     assert phones.rung() == {"agent1": 0, "agent2": 1, "agent3": 0, "agent4": 0}
+
+
+def connection_gauges(router: Router) -> dict[str, float | None]:
+    """`sticky_router_connected` as a scrape would read it."""
+    registry = router.metrics.registry
+    return {
+        part: registry.get_sample_value("sticky_router_connected", {"part": part})
+        for part in ("ari", "ami")
+    }
 
 
 async def _connected(router: Router) -> bool:

@@ -274,15 +274,23 @@ async def test_two_processes_ask_the_source_once_per_interval_between_them(
     await add_agents(db)
     moment = [now()]
     timing = SyncTiming(min_gap=timedelta(seconds=24))  # 80% of a 30 s interval
+    agi_metrics = PrometheusObserver()
     router_side, agi_side = (
-        TicketMirrorSync(source, db, timing=timing, clock=lambda: moment[0]) for _ in range(2)
+        TicketMirrorSync(source, db, timing=timing, clock=lambda: moment[0], observer=observer)
+        for observer in (None, agi_metrics)
     )
     assert await router_side.sync_once()
+    synced_at = moment[0]
     asked = service.book.requests
 
     moment[0] += timedelta(seconds=10)
     assert await agi_side.sync_once()  # the mirror is 10 s old: nothing to ask
     assert service.book.requests == asked
+    # ... and this process's freshness gauge (what the stale-mirror alert reads) follows it.
+    fresh = agi_metrics.registry.get_sample_value(
+        "sticky_router_ticket_mirror_last_sync_timestamp_seconds", {"source": "http"}
+    )
+    assert fresh == pytest.approx(synced_at.timestamp(), abs=0.001)
     moment[0] += timedelta(seconds=20)  # 30 s since the last sync: its turn
     assert await agi_side.sync_once()
     assert service.book.requests == asked + 1
