@@ -24,6 +24,7 @@ from routing_core.store.erasure import ErasureRefused
 from sticky_router import database
 from sticky_router.agi_process import AgiProcessSettings, serve_agi_process
 from sticky_router.config import Config, ConfigError, load_config
+from sticky_router.config_reference import reference
 from sticky_router.demo import CUSTOMERS, seed_demo
 from sticky_router.logs import configure_logging
 from sticky_router.privacy_cli import (
@@ -112,6 +113,9 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "ticket-contract",
         help="print the HTTP ticket source's contract (OpenAPI 3.1) for the service you write",
+    )
+    commands.add_parser(
+        "config-reference", help="print every STICKY_* setting (docs/configuration.md)"
     )
     add_simulation_commands(commands)
     add_privacy_commands(commands)
@@ -388,6 +392,9 @@ def _as_json(decision: Decision) -> dict[str, object]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "config-reference":  # needs no configuration: it describes it
+        print(reference(), end="")
+        return 0
     try:
         config = load_config()
         configure_logging(config.log_level, config.log_format)
