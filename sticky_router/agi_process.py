@@ -88,6 +88,7 @@ class AgiProcess:
         )
         if settings.tickets is not None:
             self.tickets = TicketSourceWork(settings.tickets, pool, self.metrics)
+            self.metrics.ticket_source_configured(self.tickets.source.name)
             self.tickets.start()
         recorder = CallRecorder(pool, self.metrics)
         self.journaling = Journaling(

@@ -22,6 +22,7 @@ from prometheus_client import (
 from prometheus_client.exposition import generate_latest
 
 from routing_core.attempt import dial_status
+from routing_core.tickets import SourceFailure
 
 if TYPE_CHECKING:
     from sticky_router.journaling import Journaling
@@ -63,6 +64,8 @@ class PrometheusObserver:
             ["reason"],
             registry=self.registry,
         )
+        for reason in ("address", "secret"):  # a closed set: shown at 0 before the first one
+            self.agi_refusals.labels(reason=reason)
         self.rings = Counter(
             "sticky_router_ring_attempts",
             "Agent legs that ended, by dial outcome (ANSWER, BUSY, NOANSWER, CANCEL, ...)",
@@ -124,6 +127,15 @@ class PrometheusObserver:
             ["source", "outcome"],
             registry=self.registry,
         )
+
+    def ticket_source_configured(self, source: str) -> None:
+        """Every failure series of this source shown at 0 before the first failure, so a panel
+        or an `increase()` sees a source that never failed rather than no source at all."""
+        for operation in ("sync", "record_call", "lookup"):
+            for failure in SourceFailure:
+                self.ticket_failures.labels(
+                    source=_label(source), operation=operation, failure=failure.value
+                )
 
     def ticket_source_failed(self, source: str, operation: str, failure: str) -> None:
         self.ticket_failures.labels(

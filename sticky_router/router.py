@@ -128,6 +128,7 @@ class Router:
             self.tickets = TicketSourceWork(
                 settings.tickets, self._web_pool or self._pool, self.metrics
             )
+            self.metrics.ticket_source_configured(self.tickets.source.name)
         if settings.web is not None:
             self._notices = DecisionNotices(settings.database_url)
             self._notices.start()
