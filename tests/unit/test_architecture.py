@@ -1,7 +1,8 @@
 """The house's rooms: the routing core knows nothing of ARI, AMI, AGI or HTTP, and the
 adapters (ARI, AMI, FastAGI, web, queue_log, the HTTP ticket source) stand side by side around
 it, none importing another (what two of them share lives in the core, or, for the two
-HTTP-speaking ticket sources, in the ticket_transport library beside them)."""
+HTTP-speaking ticket sources, in the ticket_transport library beside them), and none importing
+the process package (sticky_router) that wires them."""
 
 from __future__ import annotations
 
@@ -18,10 +19,10 @@ CORE_FORBIDDEN = (
 )  # fmt: skip
 
 
-def imported_packages(package: str) -> list[tuple[str, str]]:
+def imported_packages(package: str, root: Path = ROOT) -> list[tuple[str, str]]:
     """(file, top-level package) for every import in the package's modules."""
     found = []
-    for source in sorted((ROOT / package).rglob("*.py")):
+    for source in sorted((root / package).rglob("*.py")):
         tree = ast.parse(source.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -30,7 +31,7 @@ def imported_packages(package: str) -> list[tuple[str, str]]:
                 names = [node.module]
             else:
                 continue
-            found += [(source.relative_to(ROOT).as_posix(), name.split(".")[0]) for name in names]
+            found += [(source.relative_to(root).as_posix(), name.split(".")[0]) for name in names]
     return found
 
 
@@ -46,6 +47,31 @@ def test_an_adapter_imports_no_other_adapter(adapter: str) -> None:
     others = set(ADAPTERS) - {adapter}
     offenders = [(f, name) for f, name in imported_packages(adapter) if name in others]
     assert offenders == []
+
+
+def upward_imports(adapter: str, root: Path = ROOT) -> list[tuple[str, str]]:
+    """An adapter's imports of the process package, which wires the adapters and stands above
+    them: what an adapter needs from it belongs to the core or to the adapter itself."""
+    return [(f, name) for f, name in imported_packages(adapter, root) if name == "sticky_router"]
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_an_adapter_imports_nothing_from_the_process_package(adapter: str) -> None:
+    assert upward_imports(adapter) == []
+
+
+def test_the_upward_check_sees_an_adapter_importing_the_process_package(tmp_path: Path) -> None:
+    """Guards the guard: both spellings of an import, at module level or inside a function."""
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "page.py").write_text(
+        "from sticky_router.simulation_cli import main\n"
+        "def late() -> None:\n"
+        "    import sticky_router.metrics\n"
+    )
+    assert upward_imports("web", tmp_path) == [
+        ("web/page.py", "sticky_router"),
+        ("web/page.py", "sticky_router"),
+    ]
 
 
 def test_the_check_sees_imports_at_all() -> None:
