@@ -102,3 +102,14 @@ def test_the_redmine_source_speaks_the_cores_interface_through_the_shared_transp
     assert ("tickets_redmine/client.py", "routing_core") in imports
     assert ("tickets_redmine/client.py", "ticket_transport") in imports
     assert ("tickets_http/client.py", "ticket_transport") in imported_packages("tickets_http")
+
+
+def test_the_audit_trail_is_written_in_one_place() -> None:
+    """Every settings_audit row goes through routing_core.store.audit.record_change."""
+    writers = sorted(
+        source.relative_to(ROOT).as_posix()
+        for package in ("routing_core", *ADAPTERS, "sticky_router")
+        for source in (ROOT / package).rglob("*.py")
+        if "INSERT INTO settings_audit" in source.read_text()
+    )
+    assert writers == ["routing_core/store/audit.py"]
