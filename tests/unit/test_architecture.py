@@ -2,7 +2,8 @@
 adapters (ARI, AMI, FastAGI, web, queue_log, the HTTP ticket source) stand side by side around
 it, none importing another (what two of them share lives in the core, or, for the two
 HTTP-speaking ticket sources, in the ticket_transport library beside them), and none importing
-the process package (sticky_router) that wires them."""
+the process package (sticky_router) that wires them. Benches share the test kit (testkit) with
+the tests and never import the tests themselves."""
 
 from __future__ import annotations
 
@@ -113,3 +114,20 @@ def test_the_audit_trail_is_written_in_one_place() -> None:
         if "INSERT INTO settings_audit" in source.read_text()
     )
     assert writers == ["routing_core/store/audit.py"]
+
+
+def test_benches_import_nothing_from_the_tests() -> None:
+    """What a bench shares with the tests (SIPp phones, SIP logs, Chromium) is the test kit."""
+    assert [(f, name) for f, name in imported_packages("bench") if name == "tests"] == []
+
+
+def test_the_test_kit_imports_neither_tests_nor_benches() -> None:
+    offenders = [(f, n) for f, n in imported_packages("testkit") if n in ("tests", "bench")]
+    assert offenders == []
+
+
+def test_the_bench_check_sees_a_bench_importing_the_tests(tmp_path: Path) -> None:
+    """Guards the guard: the import the benches used to make is seen."""
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "calls.py").write_text("from tests.sipp.sipp import SippPhone\n")
+    assert imported_packages("bench", tmp_path) == [("bench/calls.py", "tests")]
