@@ -35,9 +35,9 @@ from sticky_router.router import Router
 from sticky_router.sandbox.asterisk import LocalAsterisk, throwaway_asterisk
 from sticky_router.sandbox.postgres import throwaway_postgres
 from sticky_router.sandbox.stack import Sandbox
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, free_tcp_port
-from tests.sipp.sip_log import received
-from tests.sipp.sipp import SippPhone
+from testkit.chromium import CHROMIUM, CHROMIUM_ARGS, free_tcp_port
+from testkit.sip_log import received
+from testkit.sipp import SippPhone
 from web.accounts import set_password
 from web.app import utc_now
 from web.settings import WebSettings

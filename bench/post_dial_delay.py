@@ -59,7 +59,7 @@ from sticky_router import database
 from sticky_router.demo import seed_demo
 from sticky_router.sandbox.asterisk import AGENTS, LocalAsterisk, throwaway_asterisk
 from sticky_router.sandbox.postgres import LocalPostgres, throwaway_postgres
-from tests.sipp.sipp import EXIT_CODES, SippPhone
+from testkit.sipp import EXIT_CODES, SippPhone
 
 LOOPBACK = "127.0.0.1"
 PHONE_PORTS_FROM = 43000  # e2e tests use 41000, the other suites 40000

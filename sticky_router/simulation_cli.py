@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from routing_core.settings import InvalidSetting, Scope, ScopedValue, validate_setting
+from routing_core.simulation_report import side_by_side
 from routing_core.store.replay import run_replay_in_processes
 from sticky_router import database
-from sticky_router.simulation_report import side_by_side
 from sticky_router.synthetic_history import HistoryShape, generate_history
 
 SIMULATION_COMMANDS = ("generate-history", "simulate")

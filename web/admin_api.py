@@ -37,6 +37,7 @@ from routing_core.settings import (
     resolve_settings,
     validate_setting,
 )
+from routing_core.store.audit import as_json, record_change
 from routing_core.store.settings_store import clear_setting, set_setting
 from web import keys
 from web.security import WebError, require_admin
@@ -305,11 +306,9 @@ async def review_flag(
         )  # fmt: skip
         if updated is None:
             raise WebError(404, "no_pending_flag", "no pending request or flag with that id")
-        await connection.execute(
-            "INSERT INTO settings_audit (actor, scope_kind, scope_value, key, old_value,"
-            " new_value) VALUES ($1, 'do_not_pair', $2, 'status', '\"pending\"'::jsonb,"
-            " $3::jsonb)",
-            f"admin:{admin.name}", str(flag_id), json.dumps(decision),
+        await record_change(
+            connection, actor=f"admin:{admin.name}", scope_kind="do_not_pair",
+            scope_value=str(flag_id), key="status", old=as_json("pending"), new=as_json(decision),
         )  # fmt: skip
 
 

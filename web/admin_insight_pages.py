@@ -16,9 +16,9 @@ from datetime import timedelta
 from aiohttp import web
 
 from routing_core.settings import InvalidSetting, Scope, ScopedValue, validate_setting
+from routing_core.simulation_report import per_agent, rows
 from routing_core.store.replay import run_replay_in_processes
 from routing_core.store.reports import dashboard
-from sticky_router.simulation_report import per_agent, rows
 from web import keys
 from web.charts import bar_chart, line_chart
 from web.security import csrf_fields, require_admin

@@ -12,7 +12,6 @@ what". An agent made inactive is never a sticky target from the next call on (th
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 import asyncpg
@@ -20,6 +19,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from routing_core import dialplan_safe
+from routing_core.store.audit import as_json, record_change
 from web import keys
 from web.admin_api import InvalidField, _body, _refuse
 from web.security import WebError, require_admin
@@ -40,17 +40,6 @@ class NewClass(BaseModel):
 
     name: str = Field(pattern=r"^[a-z0-9_-]{1,64}$")
     description: str = Field("", max_length=200)
-
-
-async def _audit(
-    connection: Any, actor: str, scope: str, which: str, key: str, old: Any, new: Any
-) -> None:
-    await connection.execute(
-        "INSERT INTO settings_audit (actor, scope_kind, scope_value, key, old_value, new_value)"
-        " VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb)",
-        actor, scope, which, key,
-        None if old is None else json.dumps(old), None if new is None else json.dumps(new),
-    )  # fmt: skip
 
 
 @require_admin
@@ -88,8 +77,10 @@ async def update_agent(
             ) from None
         for field, value in wanted.items():
             if old[field] != value:
-                await _audit(connection, f"admin:{admin.name}", "agent", name, field,
-                             old[field], value)  # fmt: skip
+                await record_change(
+                    connection, actor=f"admin:{admin.name}", scope_kind="agent",
+                    scope_value=name, key=field, old=as_json(old[field]), new=as_json(value),
+                )  # fmt: skip
     return wanted
 
 
@@ -104,8 +95,10 @@ async def create_class(request: web.Request, admin: Principal, new: NewClass) ->
         )  # fmt: skip
         if added is None:
             raise InvalidField("name", f"class {new.name!r} exists already")
-        await _audit(connection, f"admin:{admin.name}", "customer_class", new.name, "created",
-                     None, new.description)  # fmt: skip
+        await record_change(
+            connection, actor=f"admin:{admin.name}", scope_kind="customer_class",
+            scope_value=new.name, key="created", old=None, new=as_json(new.description),
+        )  # fmt: skip
 
 
 @require_admin

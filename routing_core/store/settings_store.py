@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from routing_core.settings import InvalidSetting, Scope, validate_setting
+from routing_core.store.audit import record_change
 
 
 def _scope_value(scope: Scope, scope_value: str | None) -> str:
@@ -48,10 +49,9 @@ async def set_setting(
             """,
             scope.value, where, key, json.dumps(canonical), actor,
         )  # fmt: skip
-        await connection.execute(
-            "INSERT INTO settings_audit (actor, scope_kind, scope_value, key, old_value, new_value)"
-            " VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb)",
-            actor, scope.value, where, key, old, json.dumps(canonical),
+        await record_change(
+            connection, actor=actor, scope_kind=scope.value, scope_value=where, key=key,
+            old=old, new=json.dumps(canonical),
         )  # fmt: skip
 
 
@@ -68,9 +68,8 @@ async def clear_setting(
         )  # fmt: skip
         if old is None:
             return False
-        await connection.execute(
-            "INSERT INTO settings_audit (actor, scope_kind, scope_value, key, old_value, new_value)"
-            " VALUES ($1, $2, $3, $4, $5::jsonb, NULL)",
-            actor, scope.value, where, key, old,
+        await record_change(
+            connection, actor=actor, scope_kind=scope.value, scope_value=where, key=key,
+            old=old, new=None,
         )  # fmt: skip
     return True

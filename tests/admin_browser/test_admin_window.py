@@ -11,8 +11,8 @@ from playwright.async_api import Browser, BrowserContext, Page
 
 from sticky_router.router import Router
 from sticky_router.sandbox.asterisk import LocalAsterisk
+from testkit.sipp import assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call
-from tests.sipp.sipp import assert_calls_succeeded
 from web.accounts import add_admin, set_password
 
 IVAN = "79123456701"  # demo: last spoke with agent2 42 minutes ago

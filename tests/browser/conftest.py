@@ -10,7 +10,6 @@ resolve against this suite's own `sandbox` and `router`.
 from __future__ import annotations
 
 import dataclasses
-import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -20,26 +19,13 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from sticky_router.router import Router
 from sticky_router.sandbox.stack import Sandbox, throwaway_sandbox
+from testkit.chromium import CHROMIUM, CHROMIUM_ARGS, free_tcp_port
 from tests.e2e.conftest import asterisk, fresh, phone_logs, pool, postgres  # noqa: F401
 from web.accounts import set_password
 from web.settings import WebSettings
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser"
 PASSWORD = "screen-test-password"
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="package")

@@ -22,10 +22,10 @@ from routing_core.settings import Scope
 from routing_core.store.settings_store import set_setting
 from sticky_router.router import Router
 from sticky_router.sandbox.asterisk import LocalAsterisk
+from testkit.sip_log import received
+from testkit.sipp import SippPhone, SippResult, assert_calls_succeeded
 from tests.browser.conftest import open_screen
 from tests.e2e.phones import AgentPhones, call
-from tests.sipp.sip_log import received
-from tests.sipp.sipp import SippPhone, SippResult, assert_calls_succeeded
 
 IVAN = "79123456701"
 SERGEY = "79123456703"

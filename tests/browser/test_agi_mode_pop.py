@@ -13,10 +13,10 @@ from playwright.async_api import Browser, BrowserContext
 from sticky_router.agi_process import AgiProcess
 from sticky_router.sandbox.asterisk import LocalAsterisk
 from sticky_router.sandbox.stack import Sandbox
+from testkit.sipp import assert_calls_succeeded
 from tests.browser.conftest import open_screen
 from tests.browser.test_agent_screen import POP, pop_latency_ms, text
 from tests.e2e.phones import AgentPhones, call
-from tests.sipp.sipp import assert_calls_succeeded
 
 IVAN = "79123456701"
 

@@ -31,10 +31,10 @@ from sticky_router.sandbox.asterisk import AGENTS, LocalAsterisk
 from sticky_router.sandbox.redmine import LocalRedmine, throwaway_redmine
 from sticky_router.sandbox.redmine_desk import SupportDesk, seed_support_desk
 from sticky_router.ticket_source import TicketSourceSettings
+from testkit.sipp import assert_calls_succeeded
 from tests.browser.conftest import open_screen
 from tests.e2e.phones import AgentPhones, call
 from tests.e2e.records import settled
-from tests.sipp.sipp import assert_calls_succeeded
 from tickets_redmine.settings import RedmineSettings
 
 IVAN = "79123456701"

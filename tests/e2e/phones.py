@@ -13,8 +13,8 @@ from datetime import datetime
 from pathlib import Path
 
 from sticky_router.sandbox.asterisk import LocalAsterisk
-from tests.sipp.sip_log import requests
-from tests.sipp.sipp import SippPhone, SippResult
+from testkit.sip_log import requests
+from testkit.sipp import SippPhone, SippResult
 
 AGENTS = ("agent1", "agent2", "agent3", "agent4")
 

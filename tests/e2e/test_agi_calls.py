@@ -17,10 +17,10 @@ from routing_core.settings import Scope
 from routing_core.store.settings_store import set_setting
 from sticky_router.agi_process import AgiProcess
 from sticky_router.sandbox.asterisk import LocalAsterisk
+from testkit.sip_log import received
+from testkit.sipp import assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call, requests_received
 from tests.e2e.records import agent_channel, legs, settled, wait_for_device
-from tests.sipp.sip_log import received
-from tests.sipp.sipp import assert_calls_succeeded
 
 IVAN = "79123456701"  # last spoke with agent2 42 minutes ago
 SERGEY = "79123456703"  # spoke with agent2 3 hours ago: outside the window

@@ -20,10 +20,10 @@ import pytest
 from sticky_router.router import Router
 from sticky_router.sandbox.asterisk import LocalAsterisk
 from sticky_router.sandbox.stack import Sandbox
+from testkit.sipp import assert_calls_succeeded
 from tests.e2e.ari_proxy import FaultyAri
 from tests.e2e.phones import AgentPhones, call
 from tests.e2e.records import legs, settled
-from tests.sipp.sipp import assert_calls_succeeded
 
 IVAN = "79123456701"
 CONTINUE = r"^/ari/channels/[^/]+/continue$"

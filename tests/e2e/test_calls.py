@@ -18,9 +18,9 @@ from routing_core.settings import Scope
 from routing_core.store.settings_store import set_setting
 from sticky_router.router import Router
 from sticky_router.sandbox.asterisk import LocalAsterisk
+from testkit.sipp import SippPhone, assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call, requests_received
 from tests.e2e.records import agent_channel, legs, settled, wait_for_device
-from tests.sipp.sipp import SippPhone, assert_calls_succeeded
 
 IVAN = "79123456701"
 SERGEY = "79123456703"

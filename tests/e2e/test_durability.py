@@ -17,9 +17,9 @@ from sticky_router.agi_process import AgiProcess
 from sticky_router.router import Router
 from sticky_router.sandbox.asterisk import LocalAsterisk
 from sticky_router.sandbox.postgres import LocalPostgres
+from testkit.sipp import assert_calls_succeeded
 from tests.e2e.phones import AGENTS, AgentPhones, call
 from tests.e2e.records import legs, settled
-from tests.sipp.sipp import assert_calls_succeeded
 
 pytestmark = pytest.mark.usefixtures("fresh")
 

@@ -34,9 +34,9 @@ from sticky_router.sandbox.asterisk import LocalAsterisk
 from sticky_router.sandbox.postgres import LocalPostgres, free_port
 from sticky_router.sandbox.stack import Sandbox
 from sticky_router.sandbox.tcp_proxy import TcpProxy
+from testkit.sipp import SippPhone, SippResult
 from tests.e2e.conftest import quiet
 from tests.e2e.phones import AGENTS, AgentPhones, call
-from tests.sipp.sipp import SippPhone, SippResult
 from web.settings import WebSettings
 
 pytestmark = pytest.mark.usefixtures("fresh")

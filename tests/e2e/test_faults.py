@@ -13,8 +13,8 @@ import pytest
 
 from sticky_router.router import Router
 from sticky_router.sandbox.asterisk import LocalAsterisk
+from testkit.sipp import assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call
-from tests.sipp.sipp import assert_calls_succeeded
 
 IVAN = "79123456701"
 

@@ -19,9 +19,9 @@ from routing_core import IncomingCall, RoutingService, StickyDecision
 from routing_core.settings import Scope
 from routing_core.store.settings_store import set_setting
 from sticky_router.sandbox.asterisk import LocalAsterisk
+from testkit.sipp import assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call, requests_received
 from tests.e2e.records import legs, settled
-from tests.sipp.sipp import assert_calls_succeeded
 
 IVAN = "79123456701"
 

@@ -17,13 +17,13 @@ from routing_core import IncomingCall, RoutingService, StickyDecision
 from routing_core.settings import Scope
 from routing_core.store.settings_store import set_setting
 from sticky_router.sandbox.asterisk import AGENTS, LocalAsterisk
+from testkit.sipp import SippPhone, assert_calls_succeeded
 from tests.learning.conftest import (
     AmiClient,
     legs_by_agent,
     record_call_start,
     recorded,
 )
-from tests.sipp.sipp import SippPhone, assert_calls_succeeded
 
 NUMBER = "79990000001"  # a caller the demo data does not know: what we learn is all there is
 

@@ -36,7 +36,7 @@ from sticky_router.sandbox.asterisk import (
     render,
     throwaway_asterisk,
 )
-from tests.sipp.sipp import SippPhone, SippResult, assert_calls_succeeded
+from testkit.sipp import SippPhone, SippResult, assert_calls_succeeded
 
 
 @pytest.fixture(scope="module")

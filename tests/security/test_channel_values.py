@@ -23,11 +23,11 @@ from sticky_router.demo import seed_demo
 from sticky_router.router import Router
 from sticky_router.sandbox.asterisk import LocalAsterisk
 from sticky_router.sandbox.stack import Sandbox
+from testkit.sip_log import received
+from testkit.sipp import assert_calls_succeeded
 from tests.e2e.conftest import quiet
 from tests.e2e.phones import AgentPhones, call
 from tests.e2e.records import settled
-from tests.sipp.sip_log import received
-from tests.sipp.sipp import assert_calls_succeeded
 
 IVAN = "79123456701"  # demo data: ticket T-1001, last agent agent2
 SHARED = "79990000088"  # a switchboard number: hundreds of customers behind it

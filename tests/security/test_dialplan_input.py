@@ -21,9 +21,9 @@ import pytest
 
 from sticky_router.agi_process import AgiProcess
 from sticky_router.sandbox.asterisk import LocalAsterisk
+from testkit.sipp import SippPhone, assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call
 from tests.e2e.records import settled
-from tests.sipp.sipp import SippPhone, assert_calls_succeeded
 
 UNKNOWN = "79990000077"  # no history: routed on the caller ID, this caller goes to the queue
 IVAN_ACCOUNT = "100201"  # demo data: Ivan Petrov's account, whose last agent is agent2

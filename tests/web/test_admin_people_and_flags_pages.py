@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from playwright.async_api import async_playwright
 
 from routing_core import IncomingCall, RoutingService, StickyDecision
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.web.conftest import PASSWORDS, Browser, WebApp, free_port
 from tests.web.test_admin_api import signed_in_admin
 from web.app import create_app

@@ -1,4 +1,8 @@
-"""The what-if result as people read it: the settings in force next to the candidate, per figure."""
+"""The what-if result as people read it: the settings in force next to the candidate, per figure.
+
+Pure formatting of the core's replay report, shared by `sticky-router simulate`, the bench and
+the admin what-if page (web), which is why it lives in the core and not in the process package.
+"""
 
 from __future__ import annotations
 

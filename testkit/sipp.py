@@ -1,6 +1,6 @@
 """SIPp phones for tests that place real calls through the sandbox Asterisk.
 
-A `SippPhone` is one SIPp process running one of the scenarios next to this file: an agent phone
+A `SippPhone` is one SIPp process running one of the scenarios in tests/sipp/: an agent phone
 (UAS: answers, busy, rejects, never answers) listening on its agent port, or the caller (UAC)
 sending from the caller port. Start the agents first (`start()` returns once SIPp has bound its
 port), place the call, then `wait()` for every phone and assert on the results: a failed
@@ -23,7 +23,8 @@ from typing import Protocol
 
 from sticky_router.sandbox.debian import PackageUnavailable, apt_install
 
-SCENARIOS = Path(__file__).parent
+# The scenarios stay in tests/sipp/, where the README and the sandbox's how-to point people.
+SCENARIOS = Path(__file__).resolve().parents[1] / "tests" / "sipp"
 LOOPBACK = "127.0.0.1"
 
 # SIPp's documented exit codes (sipp -h); -1 and -2 arrive as 255 and 254.
