@@ -19,9 +19,9 @@ from sticky_router.router import Router
 from sticky_router.sandbox.asterisk import LocalAsterisk
 from sticky_router.sandbox.stack import Sandbox
 from sticky_router.ticket_source import TicketSourceSettings
+from testkit.sipp import assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call
 from tests.e2e.prometheus import LocalPrometheus, throwaway_prometheus
-from tests.sipp.sipp import assert_calls_succeeded
 from tests.web.conftest import free_port
 from tickets_http.example_service import TicketBook, create_app
 from web.settings import WebSettings
