@@ -6,6 +6,7 @@ names the request's path and the HTTP status only: never a token, a number or a 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import TypeVar
 
 import aiohttp
@@ -71,3 +72,46 @@ def parse_answer(model: type[Answer], body: bytes, path: str) -> Answer:
             f"{'.'.join(str(p) for p in e['loc'])}:{e['type']}" for e in error.errors()[:3]
         )
         raise TicketSourceError(SourceFailure.INVALID, f"{path}: {problems}") from None
+
+
+class JsonHttp:
+    """One base URL, its headers (which may hold a secret: never in a repr) and an aiohttp
+    session made in the running loop on first use; GETs read bounded and checked answers,
+    and no request follows a redirect (it could carry the secret to another host)."""
+
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+        self.base = base_url.rstrip("/")
+        self.headers = headers
+        self._session: aiohttp.ClientSession | None = None
+
+    def __repr__(self) -> str:
+        return f"JsonHttp({self.base!r})"
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def get(
+        self,
+        path: str,
+        params: Mapping[str, str],
+        model: type[Answer],
+        limit: int,
+        deadline: aiohttp.ClientTimeout,
+    ) -> Answer:
+        async with (
+            SourceFailures(path),
+            self.session().get(
+                f"{self.base}/{path}", params=params, headers=self.headers, timeout=deadline,
+                allow_redirects=False,
+            ) as response,
+        ):  # fmt: skip
+            check_status(path, response.status)
+            body = await read_json_bounded(response, limit, path)
+        return parse_answer(model, body, path)

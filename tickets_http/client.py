@@ -9,7 +9,7 @@ the HTTP status only: never the token, the caller's number or a customer's name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 import aiohttp
@@ -20,13 +20,7 @@ from routing_core.tickets import (
     TicketChange,
     TicketLookup,
 )
-from ticket_transport.http import (
-    Answer,
-    SourceFailures,
-    check_status,
-    parse_answer,
-    read_json_bounded,
-)
+from ticket_transport.http import JsonHttp, SourceFailures, check_status
 from tickets_http.contract import (
     MAX_LOOKUP_BYTES,
     MAX_TICKETS_BYTES,
@@ -47,34 +41,37 @@ class HttpTicketSource:
         timeout_seconds: float = 2.0,
         sync_timeout_seconds: float = 30.0,
     ) -> None:
-        self._base = base_url.rstrip("/")
-        self._headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json"}
         if token:
-            self._headers["Authorization"] = f"Bearer {token}"
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = JsonHttp(base_url, headers)
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._sync_timeout = aiohttp.ClientTimeout(total=sync_timeout_seconds)
-        self._session: aiohttp.ClientSession | None = None
 
     def __repr__(self) -> str:  # the headers hold the token: never in a repr
-        return f"HttpTicketSource({self._base!r})"
+        return f"HttpTicketSource({self._http.base!r})"
 
     @property
     def name(self) -> str:
         return SOURCE_NAME
 
+    @property
+    def base_url(self) -> str:
+        return self._http.base
+
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http.close()
 
     async def lookup(self, key: CallerKey) -> TicketLookup:
         params = {"kind": key.kind.value, "value": key.value}
-        answer = await self._get("lookup", params, LookupAnswer, MAX_LOOKUP_BYTES, self._timeout)
+        answer = await self._http.get(
+            "lookup", params, LookupAnswer, MAX_LOOKUP_BYTES, self._timeout
+        )
         return answer.to_core()
 
     async def changes_since(self, since: datetime | None) -> Sequence[TicketChange]:
         params = {"updated_since": since.isoformat()} if since is not None else {}
-        answer = await self._get(
+        answer = await self._http.get(
             "tickets", params, TicketsAnswer, MAX_TICKETS_BYTES, self._sync_timeout
         )
         return answer.to_core()
@@ -84,10 +81,10 @@ class HttpTicketSource:
         after a timeout we cannot know whether it got the first one."""
         async with (
             SourceFailures("calls"),
-            self._client().post(
-                f"{self._base}/calls",
+            self._http.session().post(
+                f"{self._http.base}/calls",
                 json=call_report_body(report),
-                headers=self._headers,
+                headers=self._http.headers,
                 timeout=self._timeout,
                 allow_redirects=False,
             ) as response,
@@ -95,30 +92,3 @@ class HttpTicketSource:
             if response.status == 409:  # already recorded: what we wanted
                 return
             check_status("calls", response.status)
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:  # created in the running loop, on first use
-            self._session = aiohttp.ClientSession()
-        return self._session
-
-    async def _get(
-        self,
-        path: str,
-        params: Mapping[str, str],
-        model: type[Answer],
-        limit: int,
-        deadline: aiohttp.ClientTimeout,
-    ) -> Answer:
-        async with (
-            SourceFailures(path),
-            self._client().get(
-                f"{self._base}/{path}",
-                params=params,
-                headers=self._headers,
-                timeout=deadline,
-                allow_redirects=False,
-            ) as response,
-        ):
-            check_status(path, response.status)
-            body = await read_json_bounded(response, limit, path)
-        return parse_answer(model, body, path)

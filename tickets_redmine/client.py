@@ -32,13 +32,7 @@ from routing_core.tickets import (
     TicketLookup,
     TicketSourceError,
 )
-from ticket_transport.http import (
-    Answer,
-    SourceFailures,
-    check_status,
-    parse_answer,
-    read_json_bounded,
-)
+from ticket_transport.http import JsonHttp, SourceFailures, check_status
 from tickets_redmine.answers import (
     MAX_ISSUE_BYTES,
     MAX_PAGE_BYTES,
@@ -66,26 +60,24 @@ _ISSUE_NUMBER = re.compile(r"^#?([0-9]{1,9})$")
 class RedmineTicketSource:
     def __init__(self, settings: RedmineSettings) -> None:
         self._settings = settings
-        self._base = settings.url.rstrip("/")
-        self._headers = {"Accept": "application/json", "X-Redmine-API-Key": settings.api_key}
+        self._http = JsonHttp(
+            settings.url, {"Accept": "application/json", "X-Redmine-API-Key": settings.api_key}
+        )
         self._timeout = aiohttp.ClientTimeout(total=settings.timeout_seconds)
         self._sync_timeout = aiohttp.ClientTimeout(total=settings.sync_timeout_seconds)
-        self._session: aiohttp.ClientSession | None = None
         self._logins: dict[int, str] = {}
         self._logins_loaded = -LOGINS_RELOAD_SECONDS
         self._fields: dict[str, CustomFieldDefinition] | None = None
 
     def __repr__(self) -> str:  # the headers hold the key: never in a repr
-        return f"RedmineTicketSource({self._base!r})"
+        return f"RedmineTicketSource({self._http.base!r})"
 
     @property
     def name(self) -> str:
         return SOURCE_NAME
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http.close()
 
     # The mirror
 
@@ -115,7 +107,7 @@ class RedmineTicketSource:
         issues: list[Issue] = []
         async with asyncio.timeout(self._settings.sync_timeout_seconds):
             while True:
-                page = await self._get(
+                page = await self._http.get(
                     "issues.json",
                     {**self._scope(), **params, "offset": str(len(issues)),
                      "limit": str(PAGE_SIZE)},
@@ -134,7 +126,7 @@ class RedmineTicketSource:
         async with asyncio.timeout(self._settings.sync_timeout_seconds):
             while True:
                 # `status=` (empty): locked users too, so a locked agent's issues keep an owner.
-                page = await self._get(
+                page = await self._http.get(
                     "users.json",
                     {"status": "", "offset": str(len(logins)), "limit": str(PAGE_SIZE)},
                     UserPage, MAX_PAGE_BYTES, self._sync_timeout,
@@ -169,7 +161,7 @@ class RedmineTicketSource:
             return []
         path = f"issues/{int(number.group(1))}.json"
         try:
-            answer = await self._get(path, {}, IssueAnswer, MAX_ISSUE_BYTES, self._timeout)
+            answer = await self._http.get(path, {}, IssueAnswer, MAX_ISSUE_BYTES, self._timeout)
         except TicketSourceError as error:
             if error.detail == f"{path}: HTTP 404":  # no such issue, or not visible to us
                 return []
@@ -195,7 +187,7 @@ class RedmineTicketSource:
             **self._scope(), **query, "status_id": "open", "sort": "updated_on:desc",
             "limit": str(LOOKUP_TICKETS),
         }  # fmt: skip
-        page = await self._get("issues.json", params, IssuePage, MAX_PAGE_BYTES, self._timeout)
+        page = await self._http.get("issues.json", params, IssuePage, MAX_PAGE_BYTES, self._timeout)
         return list(page.issues)
 
     def _answer(self, issues: list[Issue]) -> TicketLookup:
@@ -212,7 +204,7 @@ class RedmineTicketSource:
         """The id of the issue custom field `name`, which must be usable as a filter: Redmine
         ignores a `cf_N` filter it does not allow, and would answer with everybody's issues."""
         if self._fields is None:
-            answer = await self._get(
+            answer = await self._http.get(
                 "custom_fields.json", {}, CustomFieldList, MAX_PAGE_BYTES, self._timeout
             )
             self._fields = {
@@ -243,7 +235,7 @@ class RedmineTicketSource:
             return
         path = f"issues/{int(number.group(1))}.json"
         try:
-            issue = await self._get(
+            issue = await self._http.get(
                 path, {"include": "journals"}, IssueJournalsAnswer, MAX_ISSUE_BYTES, self._timeout
             )
         except TicketSourceError as error:
@@ -261,40 +253,14 @@ class RedmineTicketSource:
         check_status(path, status)
 
     async def _put(self, path: str, body: Mapping[str, object], author: str | None) -> int:
-        headers = dict(self._headers)
+        headers = dict(self._http.headers)
         if author is not None:
             headers["X-Redmine-Switch-User"] = author
         async with (
             SourceFailures(path),
-            self._client().put(
-                f"{self._base}/{path}", json=body, headers=headers, timeout=self._timeout,
+            self._http.session().put(
+                f"{self._http.base}/{path}", json=body, headers=headers, timeout=self._timeout,
                 allow_redirects=False,
             ) as response,
         ):  # fmt: skip
             return response.status
-
-    # Requests
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:  # created in the running loop, on first use
-            self._session = aiohttp.ClientSession()
-        return self._session
-
-    async def _get(
-        self,
-        path: str,
-        params: Mapping[str, str],
-        model: type[Answer],
-        limit: int,
-        deadline: aiohttp.ClientTimeout,
-    ) -> Answer:
-        async with (
-            SourceFailures(path),
-            self._client().get(
-                f"{self._base}/{path}", params=params, headers=self._headers, timeout=deadline,
-                allow_redirects=False,
-            ) as response,
-        ):  # fmt: skip
-            check_status(path, response.status)
-            body = await read_json_bounded(response, limit, path)
-        return parse_answer(model, body, path)

@@ -142,7 +142,7 @@ async def test_a_redirect_is_not_followed_with_the_token(
         return web.json_response({"customer": None, "tickets": []})
 
     other = await hostile(elsewhere)
-    target = other._base  # the second peer's address
+    target = other.base_url  # the second peer's address
 
     async def redirect(_: web.Request) -> web.StreamResponse:
         raise web.HTTPFound(f"{target}/lookup")
