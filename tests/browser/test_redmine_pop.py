@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from sticky_router.sandbox.redmine import LocalRedmine, throwaway_redmine
 from sticky_router.sandbox.redmine_desk import SupportDesk, seed_support_desk
 from sticky_router.ticket_source import TicketSourceSettings
 from testkit.sipp import assert_calls_succeeded
+from testkit.waiting import eventually
 from tests.browser.conftest import open_screen
 from tests.e2e.phones import AgentPhones, call
 from tests.e2e.records import settled
@@ -51,13 +51,6 @@ def redmine() -> Iterator[LocalRedmine]:
 @pytest.fixture(scope="module")
 def desk(redmine: LocalRedmine) -> SupportDesk:
     return seed_support_desk(redmine, AGENTS)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not await check():
-        assert time.monotonic() < deadline, "not within the time"
-        await asyncio.sleep(0.2)
 
 
 @pytest.fixture
@@ -118,7 +111,7 @@ async def test_a_redmine_issue_routes_pops_and_takes_a_note_even_across_a_redmin
         )
         return [row["owner_login"] for row in owners] == ["agent3", "agent3"]
 
-    await eventually(mirrored)
+    await eventually(mirrored, 15.0, poll=0.2)
     agent3 = await open_screen(chromium, contexts, base_url, "agent3")
 
     # 1. Redmine up, then stopped while Ivan talks with agent3.
@@ -166,7 +159,7 @@ async def test_a_redmine_issue_routes_pops_and_takes_a_note_even_across_a_redmin
         noted = [await asyncio.to_thread(desk.notes, n) for n in (issue, sergeys)]
         return all(noted)
 
-    await eventually(both_noted, seconds=60)
+    await eventually(both_noted, 60, poll=0.2)
     await asyncio.sleep(2)  # a few more report rounds: nothing may be written twice
     for row, noted in ((first, issue), (second, sergeys)):
         notes = await asyncio.to_thread(desk.notes, noted)

@@ -6,10 +6,8 @@ stopped his next call still rings agent3, from the mirror."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from sticky_router.sandbox.asterisk import LocalAsterisk
 from sticky_router.sandbox.stack import Sandbox
 from sticky_router.ticket_source import TicketSourceSettings
 from testkit.sipp import assert_calls_succeeded
+from testkit.waiting import eventually
 from tests.e2e.phones import AgentPhones, call
 from tests.e2e.records import legs, settled
 from tests.web.conftest import free_port
@@ -32,13 +31,6 @@ from tickets_http.example_service import TicketBook, create_app
 IVAN = "79123456701"
 DATA = Path(__file__).resolve().parents[2] / "tickets_http" / "example_tickets.json"
 TOKEN = "e2e-ticket-token-0123"
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not await check():
-        assert time.monotonic() < deadline, "not within the time"
-        await asyncio.sleep(0.1)
 
 
 @pytest.fixture
@@ -79,7 +71,7 @@ async def crm_router(
     async def mirrored() -> bool:
         return bool(await pool.fetchval("SELECT count(*) FROM ticket_mirror"))
 
-    await eventually(mirrored)
+    await eventually(mirrored, 10.0, poll=0.1)
     yield with_crm
     await with_crm.stop()
 
@@ -107,7 +99,7 @@ async def test_a_caller_whose_crm_ticket_agent3_owns_reaches_agent3(
     async def reported() -> bool:
         return row["call_id"] in book.calls
 
-    await eventually(reported)
+    await eventually(reported, 10.0, poll=0.1)
     body = book.calls[row["call_id"]]
     assert (body["ticket"], body["agent"], body["route"]) == ("CRM-5001", "agent3", "sticky")
     assert book.call_posts == 1

@@ -4,9 +4,8 @@ with the HTTP source mirrors the example service in the background, answers a Fa
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,18 +17,12 @@ from routing_core.store.settings_store import set_setting
 from sticky_router.agi_process import AgiProcess, AgiProcessSettings
 from sticky_router.demo import seed_demo
 from sticky_router.ticket_source import TicketSourceSettings
+from testkit.waiting import eventually
 from tests.integration.agi_peer import asterisk
 from tests.tickets.conftest import TOKEN, TicketService
 
 IVAN = "+79123456701"
 SECRET = "tickets-agi-secret-0123"
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not await check():
-        assert time.monotonic() < deadline, "not within the time"
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture
@@ -76,7 +69,7 @@ async def test_the_agi_process_routes_from_the_mirror_and_reports_the_end(
     async def mirrored() -> bool:
         return bool(await db.fetchval("SELECT count(*) FROM ticket_mirror"))
 
-    await eventually(mirrored)
+    await eventually(mirrored, 5.0, poll=0.05)
     variables = await lookup(process, "1733000000.1")
     assert (variables["STICKY_TARGET"], variables["STICKY_REASON"]) == ("agent3", "ticket_owner")
     assert variables["TICKET_ID"] == "CRM-5001"
@@ -92,7 +85,7 @@ async def test_the_agi_process_routes_from_the_mirror_and_reports_the_end(
     async def reported() -> bool:
         return "1733000000.1" in service.book.calls
 
-    await eventually(reported)
+    await eventually(reported, 5.0, poll=0.05)
     body = service.book.calls["1733000000.1"]
     assert (body["ticket"], body["agent"], body["reason"]) == ("CRM-5001", "agent3", "ticket_owner")
 
@@ -114,4 +107,4 @@ async def test_the_agi_process_routes_from_the_mirror_and_reports_the_end(
             )
         )
 
-    await eventually(failure_counted)
+    await eventually(failure_counted, 5.0, poll=0.05)
