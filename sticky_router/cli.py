@@ -78,6 +78,10 @@ def _parser() -> argparse.ArgumentParser:
 
     seed = commands.add_parser("seed-demo", help="load demo agents, customers and call history")
     seed.add_argument("--reset", action="store_true", help="wipe routing data first")
+    seed.add_argument(
+        "--if-empty", action="store_true",
+        help="load only into a database without agents; otherwise leave it as it is",
+    )  # fmt: skip
 
     demo = commands.add_parser(
         "demo",
@@ -301,9 +305,12 @@ async def _migrate(config: Config, revision: str) -> None:
     print(f"database schema at {revision}")
 
 
-async def _seed(config: Config, reset: bool) -> None:
+async def _seed(config: Config, reset: bool, if_empty: bool) -> None:
     pool = await database.create_pool(config.require_database_url(), 2)
     try:
+        if if_empty and not reset and await pool.fetchval("SELECT count(*) FROM agents"):
+            print("demo not loaded: the database has agents already (kept as it is)")
+            return
         counts = await seed_demo(pool, datetime.now(UTC), reset=reset)
     finally:
         await pool.close()
@@ -405,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "migrate":
             asyncio.run(_migrate(config, args.revision))
         elif args.command == "seed-demo":
-            asyncio.run(_seed(config, args.reset))
+            asyncio.run(_seed(config, args.reset, args.if_empty))
         elif args.command == "demo":
             configure_logging("warning", config.log_format)  # the explanations say it all
             _demo(config, args.data_dir, args.port, args.keep)

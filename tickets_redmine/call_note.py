@@ -1,8 +1,8 @@
 """The journal note a finished call leaves on its Redmine issue, and the marker that makes it once.
 
-The marker (`sticky-router call <call id>`) is in the note's first line: before writing, the
-source looks for it among the issue's notes, so a report repeated after a crash or a timeout
-never writes a second note.
+The marker (`(sticky-router call <call id>)`, brackets included: call `1.4` is not call `1.41`)
+is in the note's first line: before writing, the source looks for it among the issue's notes,
+so a report repeated after a crash or a timeout never writes a second note.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ MAX_AGENT_NOTE = 4000
 
 
 def marker(call_id: str) -> str:
-    return f"sticky-router call {call_id}"
+    return f"(sticky-router call {call_id})"
 
 
 def note_text(report: CallReport) -> str:
-    lines = [f"Phone call ({marker(report.call_id)})"]
+    lines = [f"Phone call {marker(report.call_id)}"]
     if report.caller_number:
         lines.append(f"Caller: {report.caller_number}")
     when = f"When: {_at(report.started_at)}"

@@ -100,6 +100,10 @@ def test_the_installed_command_migrates_seeds_and_decides(
     for command in (["migrate"], ["seed-demo"]):
         done = run_installed(installed, *command, dsn=dsn)
         assert done.returncode == 0, done.stderr
+    # docker/compose.yaml's SEED_DEMO=once on a later `up`: the data stays as it is.
+    again = run_installed(installed, "seed-demo", "--if-empty", dsn=dsn)
+    assert again.returncode == 0, again.stderr
+    assert "demo not loaded: the database has agents already" in again.stdout
     decided = run_installed(installed, "decide", "--cli", "+79123456701", "--json", dsn=dsn)
     assert decided.returncode == 0, decided.stderr
     decision = json.loads(decided.stdout)

@@ -231,3 +231,18 @@ async def test_a_field_that_is_no_filter_is_refused_not_searched(redmine: LocalR
         await source.close()
     assert raised.value.failure is SourceFailure.INVALID
     assert "not used as a filter: 'Contract'" in str(raised.value)
+
+
+async def test_a_call_whose_id_begins_another_calls_id_still_gets_its_note(
+    desk: SupportDesk, redmine_source: RedmineTicketSource
+) -> None:
+    """Asterisk's ids grow a digit (`....4`, then `....41`): one call's note is not another's."""
+    issue = desk.open_issue("Two calls", assignee="agent3", account="700071")
+
+    await redmine_source.record_call(report("1796200000.41", issue, "agent3"))
+    await redmine_source.record_call(report("1796200000.4", issue, "agent3"))
+
+    texts = [text for _, text in desk.notes(issue)]
+    assert len(texts) == 2
+    assert "1796200000.41" in texts[0]
+    assert "1796200000.4)" in texts[1]
