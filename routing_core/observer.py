@@ -16,20 +16,21 @@ log = structlog.get_logger("sticky_router.observer")
 
 
 class RoutingObserver(Protocol):
-    def decision_made(self, route: str, reason: str, seconds: float) -> None:
-        """One live decision (previews are not counted): its route, why, and how long it took."""
+    def decision_made(self, route: str, reason: str, seconds: float, queue: str) -> None:
+        """One live decision (previews are not counted): its route, why, how long it took, and
+        the queue the call came for."""
 
     def ring_ended(self, outcome: str) -> None:
         """An agent leg stopped ringing or talking, first report only: ANSWER, BUSY, NOANSWER..."""
 
 
 def notify_decision(
-    observer: RoutingObserver | None, route: str, reason: str, seconds: float
+    observer: RoutingObserver | None, route: str, reason: str, seconds: float, queue: str
 ) -> None:
     if observer is None:
         return
     try:
-        observer.decision_made(route, reason, seconds)
+        observer.decision_made(route, reason, seconds, queue)
     except Exception as error:
         log.warning("observer_failed", error=type(error).__name__)
 

@@ -93,7 +93,9 @@ class RoutingService:
         elapsed = time.perf_counter() - started
         _log_decision(decision, elapsed)
         if claim:
-            notify_decision(self._observer, decision.route.value, _reason(decision), elapsed)
+            notify_decision(
+                self._observer, decision.route.value, _reason(decision), elapsed, call.queue
+            )
         return decision
 
     async def claim(self, decision: StickyDecision, candidate: Candidate) -> bool:

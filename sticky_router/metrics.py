@@ -34,9 +34,30 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.3, 0.4
 MAX_LABEL = 32
 
 
+# Queue names come from the dialplan (an admin's, checked by routing_core.dialplan_safe), but a
+# forged AGI request or a misconfigured PBX could bring any number of them: the first ones seen
+# get their own series, the rest count as `other`.
+MAX_QUEUES = 50
+
+
 def _label(value: str) -> str:
     cleaned = "".join(c for c in value.lower() if c.isalnum() or c == "_")[:MAX_LABEL]
     return cleaned or "unknown"
+
+
+class _BoundedLabel:
+    """Label values as they come, up to `limit` distinct ones; `other` after that."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._seen: set[str] = set()
+
+    def __call__(self, value: str) -> str:
+        label = _label(value)
+        if label in self._seen or len(self._seen) < self._limit:
+            self._seen.add(label)
+            return label
+        return "other"
 
 
 class PrometheusObserver:
@@ -47,10 +68,12 @@ class PrometheusObserver:
         self.registry = CollectorRegistry(auto_describe=True)
         self.calls = Counter(
             "sticky_router_calls",
-            "Calls decided by the router, by route (sticky, queue, blocked) and reason",
-            ["route", "reason"],
+            "Calls decided by the router, by route (sticky, queue, blocked), reason and the "
+            f"queue they came for (the first {MAX_QUEUES} queues seen; `other` after them)",
+            ["route", "reason", "queue"],
             registry=self.registry,
         )
+        self._queue_label = _BoundedLabel(MAX_QUEUES)
         self.latency = Histogram(
             "sticky_router_decision_seconds",
             "Time from a call's arrival at the routing service to its decision",
@@ -205,8 +228,10 @@ class PrometheusObserver:
             gauge = Gauge(f"sticky_router_journal_{name}", documentation, registry=self.registry)
             gauge.set_function(journal_value(read))
 
-    def decision_made(self, route: str, reason: str, seconds: float) -> None:
-        self.calls.labels(route=_label(route), reason=_label(reason)).inc()
+    def decision_made(self, route: str, reason: str, seconds: float, queue: str) -> None:
+        self.calls.labels(
+            route=_label(route), reason=_label(reason), queue=self._queue_label(queue)
+        ).inc()
         self.latency.observe(seconds)
 
     def ring_ended(self, outcome: str) -> None:

@@ -130,7 +130,8 @@ async def test_agi_serves_lookups_and_stops_on_sigterm(postgres: LocalPostgres) 
         variables = await _lookup_when_listening(port, "+79123456701")
         assert (variables["STICKY_ROUTE"], variables["STICKY_TARGET"]) == ("sticky", "agent2")
         scraped = await asyncio.to_thread(_get, f"http://127.0.0.1:{metrics_port}/metrics")
-        assert 'sticky_router_calls_total{reason="last_agent",route="sticky"} 1.0' in scraped
+        sticky = 'sticky_router_calls_total{queue="support",reason="last_agent",route="sticky"}'
+        assert f"{sticky} 1.0" in scraped
     finally:
         process.send_signal(signal.SIGTERM)
         raw, _ = await asyncio.wait_for(process.communicate(), 30)

@@ -53,7 +53,7 @@ def test_every_metric_the_rules_read_is_one_the_router_exposes() -> None:
     the router's exposition (counters with their _total, histograms with _count and _bucket)."""
     read = set(re.findall(r"\bsticky_router_[a-z_]+", RULES.read_text()))
     metrics = PrometheusObserver()
-    metrics.decision_made("sticky", "last_agent", 0.001)  # a histogram and a counter show up
+    metrics.decision_made("sticky", "last_agent", 0.001, "support")  # a histogram, a counter
     metrics.agi_refused("secret")
     metrics.ticket_mirror_synced("redmine", True, 1)
     metrics.watch_connection("ari", lambda: True)

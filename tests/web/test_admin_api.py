@@ -275,8 +275,9 @@ async def test_metrics_count_decisions_and_ring_outcomes(seeded: asyncpg.Pool) -
         text = await response.text()
     assert response.status == 200
     assert response.headers["Content-Type"].startswith("text/plain")
-    assert 'sticky_router_calls_total{reason="last_agent",route="sticky"} 1.0' in text
-    assert 'sticky_router_calls_total{reason="no_caller_key",route="queue"} 1.0' in text
+    calls = 'sticky_router_calls_total{queue="support",'
+    assert calls + 'reason="last_agent",route="sticky"} 1.0' in text
+    assert calls + 'reason="no_caller_key",route="queue"} 1.0' in text
     assert "sticky_router_decision_seconds_count 2.0" in text
     assert 'sticky_router_ring_attempts_total{outcome="noanswer"} 1.0' in text
     assert IVAN not in text
