@@ -54,6 +54,11 @@ class LiveTicketDetails:
         self._cache: OrderedDict[CallerKey, tuple[float, TicketLookup | None]] = OrderedDict()
         self._asking: dict[CallerKey, asyncio.Future[TicketLookup | None]] = {}
 
+    @property
+    def source_name(self) -> str:
+        """The configured source (`http`, `redmine`): what the admin page reports on."""
+        return self._source.name
+
     async def lookup(self, key: CallerKey) -> TicketLookup | None:
         """What the source says of this caller key, or None: unavailable (down, slow, garbage)."""
         now = self._clock()

@@ -4,9 +4,10 @@
 
 The facts are the admin API's (`routing_core.store.ticket_health`, also GET
 /api/admin/ticket-source), put into words here: one state line per source ("healthy", "failing
-since ...", "never synced"), then each time with how long ago. With the built-in tables there
-is no row, and the page says there is nothing to sync. Every value, the last error's text
-included, is escaped by the template.
+since ...", "never synced"), then each time with how long ago. The configured source is the
+one the router runs (its live details); with the built-in tables the page says there is
+nothing to sync, and a row left by a source no longer configured is marked as not in use.
+Every value, the last error's text included, is escaped by the template.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class SourceView:
     state: HealthState
     state_line: str
     facts: tuple[tuple[str, str, str], ...]  # (id, label, value)
+    in_use: bool
 
 
 def when(t: Words, moment: datetime | None, now: datetime) -> str:
@@ -64,7 +66,7 @@ def state_line(t: Words, health: SourceHealth, now: datetime) -> str:
     )
 
 
-def source_view(t: Words, health: SourceHealth, now: datetime) -> SourceView:
+def source_view(t: Words, health: SourceHealth, now: datetime, in_use: bool) -> SourceView:
     error = "-"
     if health.last_error is not None:
         error = t("ticket_source.error_at", error=health.last_error,
@@ -80,19 +82,25 @@ def source_view(t: Words, health: SourceHealth, now: datetime) -> SourceView:
         ("reports-pending", t("ticket_source.reports_pending"), str(health.reports_pending)),
         ("reports-given-up", t("ticket_source.reports_given_up"), str(health.reports_given_up)),
     )  # fmt: skip
-    return SourceView(health.source, health.state, state_line(t, health, now), facts)
+    return SourceView(health.source, health.state, state_line(t, health, now), facts, in_use)
 
 
 @require_admin
 async def ticket_source_page(request: web.Request, admin: Principal) -> web.StreamResponse:
     t = translator(admin.language)
     now = request.app[keys.CLOCK]()
-    sources = [source_view(t, one, now) for one in await source_health(request.app[keys.POOL])]
+    details = request.app.get(keys.TICKET_DETAILS)
+    configured = details.source_name if details is not None else None
+    healths = await source_health(request.app[keys.POOL])
+    if configured is not None and all(one.source != configured for one in healths):
+        healths.insert(0, SourceHealth.not_yet(configured))
+    sources = [source_view(t, one, now, one.source == configured) for one in healths]
     return render(
         request,
         "admin_ticket_source.html",
         admin.language,
         admin=admin,
+        configured=configured,
         sources=sources,
         **csrf_fields(admin),
     )

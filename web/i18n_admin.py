@@ -38,6 +38,9 @@ extend(
             "ticket_source.failing_never_synced": "Failing, never synced: {failures} failures "
             "in a row.",
             "ticket_source.never_synced": "Never synced: no sync has finished yet.",
+            "ticket_source.not_in_use": "Not in use: the router now reads {current}. What "
+            "follows is from before.",
+            "ticket_source.builtin_name": "the product's own tables",
             "ticket_source.never": "never",
             "ticket_source.when": "{time} ({ago} ago)",
             "ticket_source.error_at": "{error} — {at}",
@@ -120,6 +123,9 @@ extend(
             "ticket_source.failing_never_synced": "Сбои, синхронизации ещё не было: ошибок "
             "подряд: {failures}.",
             "ticket_source.never_synced": "Синхронизации ещё не было.",
+            "ticket_source.not_in_use": "Не используется: сейчас маршрутизатор читает "
+            "{current}. Ниже — данные прежнего источника.",
+            "ticket_source.builtin_name": "собственные таблицы продукта",
             "ticket_source.never": "никогда",
             "ticket_source.when": "{time} ({ago} назад)",
             "ticket_source.error_at": "{error} — {at}",

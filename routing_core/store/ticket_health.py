@@ -48,6 +48,11 @@ class SourceHealth:
     reports_pending: int
     reports_given_up: int
 
+    @classmethod
+    def not_yet(cls, source: str) -> SourceHealth:
+        """A source configured but without a row: nothing has run yet."""
+        return cls(source, None, None, None, None, None, 0, None, 0, 0, 0)
+
     @property
     def state(self) -> HealthState:
         if self.failures_in_a_row > 0:

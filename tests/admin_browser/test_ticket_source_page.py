@@ -1,6 +1,6 @@
 """The ticket source's health page in headless Chromium: reached from the admin navigation, it
-says the built-in tables need no sync, then that a failing source is failing (the screenshot is
-in artifacts/browser/ticket-source-failing.png)."""
+says the built-in tables need no sync, then shows a row an earlier source left behind as failing
+and no longer in use (the screenshot is in artifacts/browser/ticket-source-failing.png)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ async def sign_in_admin(page: Page, base_url: str) -> None:
 async def check_the_state_lines(
     page: Page, base_url: str, pool: asyncpg.Pool, artifacts: Path
 ) -> None:
-    """From the admin home through the navigation: built-in first, then a failing source."""
+    """From the admin home through the navigation: built-in first, then a failing source that
+    this router (built-in tables) no longer uses."""
     await page.click(".admin-nav a[href='/admin/ticket-source']")
     await page.wait_for_url(f"{base_url}/admin/ticket-source")
     builtin = page.locator(".source-state[data-state=builtin]")
@@ -60,7 +61,9 @@ async def check_the_state_lines(
     assert line.endswith("3 failures in a row."), line
     error = await section.locator("tr[data-fact=last-error] td").inner_text()
     assert error.startswith("unavailable: <b>tickets</b>: HTTP 503"), error  # text, not markup
-    assert await page.locator(".source-state[data-state=builtin]").count() == 0
+    assert await page.locator(".source-state[data-state=builtin]").count() == 1
+    assert await section.get_attribute("data-in-use") == "no"
+    assert "Not in use" in await section.locator(".not-in-use").inner_text()
     await page.screenshot(path=str(artifacts / "ticket-source-failing.png"), full_page=True)
 
 

@@ -15,6 +15,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from routing_core.ticket_details import LiveTicketDetails
 from sticky_router.demo import seed_demo
 from tests.integration.conftest import database_url, pool, postgres  # noqa: F401 - fixtures
 from web.accounts import add_admin, set_password
@@ -137,10 +138,12 @@ async def make_web(
 ) -> AsyncIterator[Callable[..., Awaitable[WebApp]]]:
     clients: list[TestClient] = []  # type: ignore[type-arg]
 
-    async def make(**overrides: object) -> WebApp:
+    async def make(ticket_details: LiveTicketDetails | None = None, **overrides: object) -> WebApp:
         hub, clock, port = PopHub(), FakeClock(), free_port()
         settings = WebSettings(port=port, **overrides)  # type: ignore[arg-type]
-        app = create_app(pool=seeded, settings=settings, hub=hub, clock=clock)
+        app = create_app(
+            pool=seeded, settings=settings, hub=hub, clock=clock, ticket_details=ticket_details
+        )
         client = TestClient(TestServer(app, host="127.0.0.1", port=port))
         await client.start_server()
         clients.append(client)

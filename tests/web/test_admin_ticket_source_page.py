@@ -5,16 +5,42 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 
+import aiohttp
 import asyncpg
 import pytest
 
+from routing_core.model import CallerKey
+from routing_core.ticket_details import LiveTicketDetails
+from routing_core.tickets import CallReport, TicketChange, TicketLookup
 from tests.web.conftest import Browser, WebApp
 from tests.web.test_admin_api import signed_in_admin
 
 PAGE = "/admin/ticket-source"
+
+
+class ConfiguredSource:
+    """The source the router process runs, as the page sees it: a name (it never asks it)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def lookup(self, key: CallerKey) -> TicketLookup:
+        raise AssertionError("the health page never asks the source")
+
+    async def changes_since(self, since: datetime | None) -> list[TicketChange]:
+        raise AssertionError("the health page never asks the source")
+
+    async def record_call(self, report: CallReport) -> None:
+        raise AssertionError("the health page never asks the source")
+
+
+@pytest.fixture
+async def web(make_web: Callable[..., Awaitable[WebApp]]) -> WebApp:
+    """The pages of a router that runs the HTTP ticket source."""
+    return await make_web(ticket_details=LiveTicketDetails(ConfiguredSource("http")))
 
 
 @pytest.fixture(autouse=True)
@@ -159,15 +185,39 @@ async def test_a_failing_source_says_since_when_and_what_failed(
     assert fact(page, "rt", "last-error") == "-"
 
 
-async def test_with_the_built_in_tables_there_is_nothing_to_sync(
+async def test_with_the_built_in_tables_there_is_nothing_to_sync_and_old_rows_are_history(
+    make_web: Callable[..., Awaitable[WebApp]],
+) -> None:
+    builtin = await make_web()  # a router without an external source
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        page = await admin_page(lambda: Browser(session, builtin.origin))
+        assert state_of(page) == (
+            "builtin",
+            "Built-in tickets: the product's own tables are used, so there is nothing to sync.",
+        )
+        assert "data-source=" not in page
+
+        # The deployment went back to the built-in tables: the old source's row is history.
+        await add_source(builtin.pool, "redmine", last_sync_at=builtin.clock.now)
+        page = await admin_page(lambda: Browser(session, builtin.origin))
+    assert state_of(page)[0] == "builtin"
+    assert 'data-source="redmine" data-in-use="no"' in page
+    assert "Not in use: the router now reads the product&#39;s own tables." in page
+
+
+async def test_a_configured_source_that_never_ran_says_so_rather_than_built_in(
     web: WebApp, browsers: Callable[[], Browser]
 ) -> None:
     page = await admin_page(browsers)
-    assert state_of(page) == (
-        "builtin",
-        "Built-in tickets: the product's own tables are used, so there is nothing to sync.",
-    )
-    assert "data-source=" not in page
+    assert 'id="builtin"' not in page
+    assert 'data-source="http" data-in-use="yes"' in page
+    assert state_of(page, "http") == ("never_synced", "Never synced: no sync has finished yet.")
+    assert fact(page, "http", "last-sync") == "never"
+    # A row another source left behind is marked; the configured one is not.
+    await add_source(web.pool, "crm", last_sync_at=web.clock.now)
+    page = await admin_page(browsers)
+    assert 'data-source="crm" data-in-use="no"' in page
+    assert "Not in use: the router now reads http." in page
 
 
 async def test_the_page_speaks_russian_to_a_russian_admin(
