@@ -23,8 +23,6 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page
 
-from routing_core.settings import Scope
-from routing_core.store.settings_store import set_setting
 from sticky_router.router import Router
 from sticky_router.sandbox.asterisk import AGENTS, LocalAsterisk
 from sticky_router.sandbox.redmine import LocalRedmine, throwaway_redmine
@@ -35,6 +33,7 @@ from testkit.waiting import eventually
 from tests.browser.conftest import open_screen
 from tests.e2e.phones import AgentPhones, call
 from tests.e2e.records import settled
+from tests.e2e.replacement import owner_wins_from_an_empty_mirror, replacing
 from tickets_redmine.settings import RedmineSettings
 
 IVAN = "79123456701"
@@ -57,26 +56,17 @@ def desk(redmine: LocalRedmine) -> SupportDesk:
 async def redmine_router(
     fresh: object, router: Router, pool: asyncpg.Pool, redmine: LocalRedmine
 ) -> AsyncIterator[Router]:
-    """The suite's router stopped (one ARI application at a time) and one reading Redmine in its
-    place, on the same web port; `fresh` starts the suite's router again for the next test."""
+    """A router reading Redmine in place of the suite's, on the same web port."""
     del fresh
-    await router.stop()
-    await pool.execute("TRUNCATE ticket_mirror, ticket_source_state, ticket_call_reports")
-    await set_setting(
-        pool, scope=Scope.GLOBAL, scope_value=None, key="target_precedence",
-        value="owner_first", actor="browser",
-    )  # fmt: skip
+    await owner_wins_from_an_empty_mirror(pool, "browser")
     tickets = TicketSourceSettings(
         url=redmine.url, token=redmine.api_key, kind="redmine",
         redmine=RedmineSettings(url=redmine.url, api_key=redmine.api_key),
         sync_interval_seconds=0.5, report_delay=timedelta(0),
         report_retry_first=timedelta(seconds=1),
     )  # fmt: skip
-    with_redmine = Router(dataclasses.replace(router.settings, tickets=tickets))
-    await with_redmine.start()
-    await with_redmine.wait_connected(10)
-    yield with_redmine
-    await with_redmine.stop()
+    async with replacing(router, dataclasses.replace(router.settings, tickets=tickets)) as replaced:
+        yield replaced
 
 
 async def text(page: Page, selector: str) -> str:

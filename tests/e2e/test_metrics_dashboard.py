@@ -22,6 +22,7 @@ from sticky_router.ticket_source import TicketSourceSettings
 from testkit.sipp import assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call
 from tests.e2e.prometheus import LocalPrometheus, throwaway_prometheus
+from tests.e2e.replacement import replacing
 from tests.web.conftest import free_port
 from tickets_http.example_service import TicketBook, create_app
 from web.settings import WebSettings
@@ -42,10 +43,9 @@ def panel_queries() -> list[tuple[str, str]]:
 async def watched_router(
     fresh: object, router: Router, sandbox: Sandbox
 ) -> AsyncIterator[tuple[Router, str]]:
-    """The suite's router stopped (one ARI application at a time) and one with its pages (and
-    so /metrics) and an HTTP ticket source in its place; `fresh` restarts the suite's."""
+    """A router with its pages (and so /metrics) and an HTTP ticket source in place of the
+    suite's; its address for Prometheus."""
     del fresh
-    await router.stop()
     book = TicketBook.from_file(DATA, TOKEN)
     crm, crm_port = web.AppRunner(create_app(book)), free_port()
     await crm.setup()
@@ -55,12 +55,12 @@ async def watched_router(
         report_delay=timedelta(0),
     )  # fmt: skip
     pages = WebSettings(port=free_port())
-    watched = Router(dataclasses.replace(sandbox.router_settings(), web=pages, tickets=tickets))
-    await watched.start()
-    await watched.wait_connected(10)
-    yield watched, f"127.0.0.1:{pages.port}"
-    await watched.stop()
-    await crm.cleanup()
+    settings = dataclasses.replace(sandbox.router_settings(), web=pages, tickets=tickets)
+    try:
+        async with replacing(router, settings) as watched:
+            yield watched, f"127.0.0.1:{pages.port}"
+    finally:
+        await crm.cleanup()
 
 
 async def has_data(prometheus: LocalPrometheus, expression: str) -> bool:

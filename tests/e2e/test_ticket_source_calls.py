@@ -15,8 +15,6 @@ import asyncpg
 import pytest
 from aiohttp import web
 
-from routing_core.settings import Scope
-from routing_core.store.settings_store import set_setting
 from sticky_router.router import Router
 from sticky_router.sandbox.asterisk import LocalAsterisk
 from sticky_router.sandbox.stack import Sandbox
@@ -25,6 +23,7 @@ from testkit.sipp import assert_calls_succeeded
 from testkit.waiting import eventually
 from tests.e2e.phones import AgentPhones, call
 from tests.e2e.records import legs, settled
+from tests.e2e.replacement import owner_wins_from_an_empty_mirror, replacing
 from tests.web.conftest import free_port
 from tickets_http.example_service import TicketBook, create_app
 
@@ -51,29 +50,21 @@ async def crm_router(
     pool: asyncpg.Pool,
     crm: tuple[TicketBook, web.AppRunner, int],
 ) -> AsyncIterator[Router]:
-    """The session's router stopped (one ARI application at a time) and one with the HTTP
-    ticket source in its place; `fresh` starts the session's router again for the next test."""
+    """A router with the HTTP ticket source in place of the suite's, once it mirrored the CRM."""
     del fresh
-    await router.stop()
-    await pool.execute("TRUNCATE ticket_mirror, ticket_source_state, ticket_call_reports")
-    await set_setting(
-        pool, scope=Scope.GLOBAL, scope_value=None, key="target_precedence",
-        value="owner_first", actor="e2e",
-    )  # fmt: skip
+    await owner_wins_from_an_empty_mirror(pool, "e2e")
     tickets = TicketSourceSettings(
         url=f"http://127.0.0.1:{crm[2]}", token=TOKEN, sync_interval_seconds=0.5,
         report_delay=timedelta(0),
     )  # fmt: skip
-    with_crm = Router(dataclasses.replace(sandbox.router_settings(), tickets=tickets))
-    await with_crm.start()
-    await with_crm.wait_connected(10)
+    settings = dataclasses.replace(sandbox.router_settings(), tickets=tickets)
+    async with replacing(router, settings) as with_crm:
 
-    async def mirrored() -> bool:
-        return bool(await pool.fetchval("SELECT count(*) FROM ticket_mirror"))
+        async def mirrored() -> bool:
+            return bool(await pool.fetchval("SELECT count(*) FROM ticket_mirror"))
 
-    await eventually(mirrored, 10.0, poll=0.1)
-    yield with_crm
-    await with_crm.stop()
+        await eventually(mirrored, 10.0, poll=0.1)
+        yield with_crm
 
 
 async def test_a_caller_whose_crm_ticket_agent3_owns_reaches_agent3(
