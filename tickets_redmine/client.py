@@ -46,7 +46,7 @@ from tickets_redmine.answers import (
     UserPage,
 )
 from tickets_redmine.call_note import marker, note_text
-from tickets_redmine.mapping import change_of, customer_of, field_value, phone_numbers
+from tickets_redmine.mapping import change_of, field_value, phone_numbers
 from tickets_redmine.settings import RedmineSettings
 
 SOURCE_NAME = "redmine"
@@ -163,7 +163,7 @@ class RedmineTicketSource:
         try:
             answer = await self._http.get(path, {}, IssueAnswer, MAX_ISSUE_BYTES, self._timeout)
         except TicketSourceError as error:
-            if error.detail == f"{path}: HTTP 404":  # no such issue, or not visible to us
+            if _not_found(error, path):  # no such issue, or not visible to us
                 return []
             raise
         return [answer.issue]
@@ -192,12 +192,9 @@ class RedmineTicketSource:
 
     def _answer(self, issues: list[Issue]) -> TicketLookup:
         """One customer and their issues; a number two customers share names nobody."""
-        if not issues:
-            return TicketLookup()
-        customers = {customer_of(issue, self._settings).ref for issue in issues}
-        if len(customers) > 1:
-            return TicketLookup()
         changes = [change_of(issue, self._settings, self._logins) for issue in issues]
+        if len({change.customer.ref for change in changes}) != 1:
+            return TicketLookup()
         return TicketLookup(changes[0].customer, tuple(change.ticket for change in changes))
 
     async def _field_id(self, name: str) -> int:
@@ -239,7 +236,7 @@ class RedmineTicketSource:
                 path, {"include": "journals"}, IssueJournalsAnswer, MAX_ISSUE_BYTES, self._timeout
             )
         except TicketSourceError as error:
-            if error.detail == f"{path}: HTTP 404":
+            if _not_found(error, path):
                 return
             raise
         written = marker(report.call_id)
@@ -264,3 +261,8 @@ class RedmineTicketSource:
             ) as response,
         ):  # fmt: skip
             return response.status
+
+
+def _not_found(error: TicketSourceError, path: str) -> bool:
+    """The issue is not there (deleted, or not visible to the key): `check_status`'s 404."""
+    return error.detail == f"{path}: HTTP 404"
