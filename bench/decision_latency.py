@@ -22,11 +22,11 @@ from pathlib import Path
 
 import asyncpg
 
-from routing_core import IncomingCall, QueueDecision, RoutingService, StickyDecision
-from routing_core.decision import Decision
-from sticky_router import database
-from sticky_router.logs import configure_logging
-from sticky_router.sandbox.postgres import LocalPostgres, cache_dir, free_port
+from sticky_router.process import database
+from sticky_router.process.logs import configure_logging
+from sticky_router.process.sandbox.postgres import LocalPostgres, cache_dir, free_port
+from sticky_router.routing_core import IncomingCall, QueueDecision, RoutingService, StickyDecision
+from sticky_router.routing_core.decision import Decision
 
 CACHE = cache_dir() / "bench-postgres"
 AGENTS = 50

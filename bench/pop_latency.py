@@ -27,20 +27,20 @@ from pathlib import Path
 
 from playwright.async_api import Page, async_playwright
 
-from routing_core.settings import Scope
-from routing_core.store.settings_store import set_setting
-from sticky_router import database
-from sticky_router.demo import seed_demo
-from sticky_router.router import Router
-from sticky_router.sandbox.asterisk import LocalAsterisk, throwaway_asterisk
-from sticky_router.sandbox.postgres import throwaway_postgres
-from sticky_router.sandbox.stack import Sandbox
+from sticky_router.process import database
+from sticky_router.process.demo import seed_demo
+from sticky_router.process.router import Router
+from sticky_router.process.sandbox.asterisk import LocalAsterisk, throwaway_asterisk
+from sticky_router.process.sandbox.postgres import throwaway_postgres
+from sticky_router.process.sandbox.stack import Sandbox
+from sticky_router.routing_core.settings import Scope
+from sticky_router.routing_core.store.settings_store import set_setting
+from sticky_router.web.accounts import set_password
+from sticky_router.web.app import utc_now
+from sticky_router.web.settings import WebSettings
 from testkit.chromium import CHROMIUM, CHROMIUM_ARGS, free_tcp_port
 from testkit.sip_log import received
 from testkit.sipp import SippPhone
-from web.accounts import set_password
-from web.app import utc_now
-from web.settings import WebSettings
 
 PASSWORD = "bench-password"  # noqa: S105 - a throwaway database's demo agents
 TARGET_MS = 300.0

@@ -53,12 +53,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from routing_core.settings import Scope
-from routing_core.store.settings_store import set_setting
-from sticky_router import database
-from sticky_router.demo import seed_demo
-from sticky_router.sandbox.asterisk import AGENTS, LocalAsterisk, throwaway_asterisk
-from sticky_router.sandbox.postgres import LocalPostgres, throwaway_postgres
+from sticky_router.process import database
+from sticky_router.process.demo import seed_demo
+from sticky_router.process.sandbox.asterisk import AGENTS, LocalAsterisk, throwaway_asterisk
+from sticky_router.process.sandbox.postgres import LocalPostgres, throwaway_postgres
+from sticky_router.routing_core.settings import Scope
+from sticky_router.routing_core.store.settings_store import set_setting
 from testkit.sipp import EXIT_CODES, SippPhone
 
 LOOPBACK = "127.0.0.1"
@@ -78,7 +78,7 @@ BENCH_SETTINGS: tuple[tuple[str, object], ...] = (
     ("min_talk_seconds", 0),
 )
 
-# Demo callers (sticky_router/demo.py): sticky to agent2, agent3 (transfer), agent4 (VIP, personal
+# Demo callers (process/demo.py): sticky to agent2, agent3 (transfer), agent4 (VIP, personal
 # manager), agent1; outside the window; ambiguous; abusive; blocked (supervisors' queue); misdial.
 DEMO_CALLERS = (
     "79123456701", "79123456702", "79123456706", "79123456707", "79123456711",

@@ -20,13 +20,13 @@ import shutil
 import time
 from pathlib import Path
 
-from routing_core.settings import Scope, ScopedValue
-from routing_core.simulation_report import side_by_side
-from routing_core.store.replay import run_replay, run_replay_in_processes
-from sticky_router import database
-from sticky_router.logs import configure_logging
-from sticky_router.sandbox.postgres import LocalPostgres, cache_dir, free_port
-from sticky_router.synthetic_history import HistoryShape, generate_history
+from sticky_router.process import database
+from sticky_router.process.logs import configure_logging
+from sticky_router.process.sandbox.postgres import LocalPostgres, cache_dir, free_port
+from sticky_router.process.synthetic_history import HistoryShape, generate_history
+from sticky_router.routing_core.settings import Scope, ScopedValue
+from sticky_router.routing_core.simulation_report import side_by_side
+from sticky_router.routing_core.store.replay import run_replay, run_replay_in_processes
 
 CANDIDATE = (
     ScopedValue(Scope.GLOBAL, None, "window_minutes", 240),

@@ -22,22 +22,21 @@ import statistics
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 from aiohttp import web
 
-from routing_core import IncomingCall, RoutingService, StickyDecision
-from routing_core.settings import Scope
-from routing_core.store.settings_store import set_setting
-from routing_core.ticket_sync import SyncTiming, TicketMirrorSync
-from sticky_router import database
-from sticky_router.demo import seed_demo
-from sticky_router.metrics import PrometheusObserver
-from sticky_router.sandbox.postgres import throwaway_postgres
-from tickets_http.client import SOURCE_NAME, HttpTicketSource
-from tickets_http.example_service import TicketBook, create_app
+from sticky_router.process import database
+from sticky_router.process.demo import seed_demo
+from sticky_router.process.metrics import PrometheusObserver
+from sticky_router.process.sandbox.postgres import throwaway_postgres
+from sticky_router.routing_core import IncomingCall, RoutingService, StickyDecision
+from sticky_router.routing_core.settings import Scope
+from sticky_router.routing_core.store.settings_store import set_setting
+from sticky_router.routing_core.ticket_sync import SyncTiming, TicketMirrorSync
+from sticky_router.tickets_http.client import SOURCE_NAME, HttpTicketSource
+from sticky_router.tickets_http.example_service import EXAMPLE_TICKETS, TicketBook, create_app
 
-DATA = Path(__file__).resolve().parents[1] / "tickets_http" / "example_tickets.json"
+DATA = EXAMPLE_TICKETS
 IVAN = "+79123456701"
 TOKEN = secrets.token_urlsafe(16)
 

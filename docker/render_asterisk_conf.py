@@ -2,15 +2,18 @@
 """Write the local sandbox's Asterisk configuration for the container, from the environment.
 
 The same files as the sandbox writes (`LocalAsterisk._write_instance`, sandbox/asterisk.py):
-the templates in sticky_router/sandbox/asterisk_conf/*.conf filled by the same `render()` with the
-same placeholder values, the same empty files, the package's stock indications.conf, and the
-project's dialplan/*.conf in `sticky-router-dialplan/`, which extensions.conf #includes. Only the
-values differ: passwords come from the environment instead of being generated, and the instance
-directory is a plain path in the container instead of a directory inside the sandbox's chroot.
+the templates in sticky_router/process/sandbox/asterisk_conf/*.conf filled by the same `render()`
+with the same placeholder values, the same empty files, the package's stock indications.conf,
+and the project's dialplan/*.conf in `sticky-router-dialplan/`, which extensions.conf
+#includes. Only the values differ: passwords come from the environment instead of being
+generated, and the instance directory is a plain path in the container instead of a directory
+inside the sandbox's chroot.
 
-Imports only the standard library and sticky_router.sandbox.asterisk (itself standard library
-only), found next to this file as in a checkout: the Asterisk image copies those few files to
-/opt/sticky-router with the same layout and needs neither the project's dependencies nor pip.
+Imports only the standard library and sticky_router.process.sandbox.asterisk (itself standard
+library only, with its two sandbox neighbours postgres.py and debian.py), found next to this
+file as in a checkout: the Asterisk image copies those few files to /opt/sticky-router with the
+same layout and needs neither the project's dependencies nor pip (tests/ops/test_packaging.py
+replays that copy and runs this script from it).
 
 Environment (ports default to the sandbox's, read from LocalAsterisk's own defaults):
   STICKY_ARI_USER, STICKY_ARI_PASSWORD   the router's ARI user (user default: sticky-router)
@@ -45,7 +48,7 @@ from pathlib import Path
 SOURCE = Path(__file__).resolve().parents[1]  # the checkout, or /opt/sticky-router in the image
 sys.path.insert(0, str(SOURCE))
 
-from sticky_router.sandbox.asterisk import (  # noqa: E402
+from sticky_router.process.sandbox.asterisk import (  # noqa: E402
     AGENTS,
     AMI_DRIVER_USER,
     CONF_TEMPLATES,
@@ -109,7 +112,7 @@ def _agi_secret(environ: dict[str, str]) -> str:
             "STICKY_AGI_SECRET is not set (or still the example's placeholder): the FastAGI "
             "server serves only AGI URLs that carry it; set one of your own in docker/.env"
         )
-    if not AGI_SECRET.fullmatch(secret):  # what agi/peers.py accepts; never echoed
+    if not AGI_SECRET.fullmatch(secret):  # what sticky_router/agi/peers.py accepts; never echoed
         raise RenderError(
             "STICKY_AGI_SECRET: 16 to 128 letters, digits, - and _ (it travels in a dialplan "
             "line, where a comma would split AGI()'s arguments)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from routing_core.model import (
+from sticky_router.routing_core.model import (
     Agent,
     AgentRole,
     CallerFacts,
@@ -17,7 +17,12 @@ from routing_core.model import (
     PastInteraction,
     Ticket,
 )
-from routing_core.settings import DEFAULT_SETTINGS, EffectiveSettings, RoutingSettings, Scope
+from sticky_router.routing_core.settings import (
+    DEFAULT_SETTINGS,
+    EffectiveSettings,
+    RoutingSettings,
+    Scope,
+)
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sticky_router.sandbox.stack import Sandbox, throwaway_sandbox
+from sticky_router.process.sandbox.stack import Sandbox, throwaway_sandbox
 from tests.browser.conftest import (  # noqa: F401 - fixtures, resolved against this `sandbox`
     artifacts,
     base_url,

@@ -9,11 +9,11 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page
 
-from sticky_router.router import Router
-from sticky_router.sandbox.asterisk import LocalAsterisk
+from sticky_router.process.router import Router
+from sticky_router.process.sandbox.asterisk import LocalAsterisk
+from sticky_router.web.accounts import add_admin, set_password
 from testkit.sipp import assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call
-from web.accounts import add_admin, set_password
 
 IVAN = "79123456701"  # demo: last spoke with agent2 42 minutes ago
 PASSWORD = "admin-window-test-password"

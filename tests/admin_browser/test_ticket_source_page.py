@@ -12,8 +12,8 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page
 
-from sticky_router.router import Router
-from web.accounts import add_admin, set_password
+from sticky_router.process.router import Router
+from sticky_router.web.accounts import add_admin, set_password
 
 PASSWORD = "ticket-source-test-password"
 CLEAR = "TRUNCATE ticket_mirror, ticket_source_state, ticket_call_reports"

@@ -17,12 +17,12 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from sticky_router.router import Router
-from sticky_router.sandbox.stack import Sandbox, throwaway_sandbox
+from sticky_router.process.router import Router
+from sticky_router.process.sandbox.stack import Sandbox, throwaway_sandbox
+from sticky_router.web.accounts import set_password
+from sticky_router.web.settings import WebSettings
 from testkit.chromium import CHROMIUM, CHROMIUM_ARGS, free_tcp_port
 from tests.e2e.conftest import asterisk, fresh, phone_logs, pool, postgres  # noqa: F401
-from web.accounts import set_password
-from web.settings import WebSettings
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser"
 PASSWORD = "screen-test-password"

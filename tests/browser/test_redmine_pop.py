@@ -23,18 +23,18 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page
 
-from sticky_router.router import Router
-from sticky_router.sandbox.asterisk import AGENTS, LocalAsterisk
-from sticky_router.sandbox.redmine import LocalRedmine, throwaway_redmine
-from sticky_router.sandbox.redmine_desk import SupportDesk, seed_support_desk
-from sticky_router.ticket_source import TicketSourceSettings
+from sticky_router.process.router import Router
+from sticky_router.process.sandbox.asterisk import AGENTS, LocalAsterisk
+from sticky_router.process.sandbox.redmine import LocalRedmine, throwaway_redmine
+from sticky_router.process.sandbox.redmine_desk import SupportDesk, seed_support_desk
+from sticky_router.process.ticket_source import TicketSourceSettings
+from sticky_router.tickets_redmine.settings import RedmineSettings
 from testkit.sipp import assert_calls_succeeded
 from testkit.waiting import eventually
 from tests.browser.conftest import open_screen
 from tests.e2e.phones import AgentPhones, call
 from tests.e2e.records import settled
 from tests.e2e.replacement import owner_wins_from_an_empty_mirror, replacing
-from tickets_redmine.settings import RedmineSettings
 
 IVAN = "79123456701"
 SERGEY = "79123456703"

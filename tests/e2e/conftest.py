@@ -16,13 +16,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from sticky_router import database
-from sticky_router.agi_process import AgiProcess
-from sticky_router.demo import seed_demo
-from sticky_router.router import Router
-from sticky_router.sandbox.asterisk import LocalAsterisk
-from sticky_router.sandbox.postgres import LocalPostgres
-from sticky_router.sandbox.stack import Sandbox, throwaway_sandbox
+from sticky_router.process import database
+from sticky_router.process.agi_process import AgiProcess
+from sticky_router.process.demo import seed_demo
+from sticky_router.process.router import Router
+from sticky_router.process.sandbox.asterisk import LocalAsterisk
+from sticky_router.process.sandbox.postgres import LocalPostgres
+from sticky_router.process.sandbox.stack import Sandbox, throwaway_sandbox
 
 
 @pytest.fixture(scope="package")

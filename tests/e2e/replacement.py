@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
-from routing_core.settings import Scope
-from routing_core.store.settings_store import set_setting
-from sticky_router.router import Router, RouterSettings
+from sticky_router.process.router import Router, RouterSettings
+from sticky_router.routing_core.settings import Scope
+from sticky_router.routing_core.store.settings_store import set_setting
 
 
 @contextlib.asynccontextmanager

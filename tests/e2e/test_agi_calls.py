@@ -13,10 +13,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from routing_core.settings import Scope
-from routing_core.store.settings_store import set_setting
-from sticky_router.agi_process import AgiProcess
-from sticky_router.sandbox.asterisk import LocalAsterisk
+from sticky_router.process.agi_process import AgiProcess
+from sticky_router.process.sandbox.asterisk import LocalAsterisk
+from sticky_router.routing_core.settings import Scope
+from sticky_router.routing_core.store.settings_store import set_setting
 from testkit.sip_log import received
 from testkit.sipp import assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call, requests_received

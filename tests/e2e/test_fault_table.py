@@ -5,7 +5,7 @@ was in PostgreSQL. After every fault the caller's callback must ring the agent w
 during it, and nobody else.
 
 The router under test reaches PostgreSQL and AMI through TCP proxies this module controls
-(sticky_router/sandbox/tcp_proxy.py): a stall holds every byte, a cut closes every connection.
+(process/sandbox/tcp_proxy.py): a stall holds every byte, a cut closes every connection.
 Each row's figures are written to artifacts/fault-table.md; `bench/fault_table.py` runs this
 module with the longer rows too (STICKY_FAULT_TABLE=full) and prints the table.
 """
@@ -26,18 +26,18 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from routing_core import IncomingCall, RoutingService, StickyDecision
-from routing_core.settings import Scope
-from routing_core.store.settings_store import set_setting
-from sticky_router.router import Router
-from sticky_router.sandbox.asterisk import LocalAsterisk
-from sticky_router.sandbox.postgres import LocalPostgres, free_port
-from sticky_router.sandbox.stack import Sandbox
-from sticky_router.sandbox.tcp_proxy import TcpProxy
+from sticky_router.process.router import Router
+from sticky_router.process.sandbox.asterisk import LocalAsterisk
+from sticky_router.process.sandbox.postgres import LocalPostgres, free_port
+from sticky_router.process.sandbox.stack import Sandbox
+from sticky_router.process.sandbox.tcp_proxy import TcpProxy
+from sticky_router.routing_core import IncomingCall, RoutingService, StickyDecision
+from sticky_router.routing_core.settings import Scope
+from sticky_router.routing_core.store.settings_store import set_setting
+from sticky_router.web.settings import WebSettings
 from testkit.sipp import SippPhone, SippResult
 from tests.e2e.conftest import quiet
 from tests.e2e.phones import AGENTS, AgentPhones, call
-from web.settings import WebSettings
 
 pytestmark = pytest.mark.usefixtures("fresh")
 
@@ -352,7 +352,7 @@ class RouterProcess:
         offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as output:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "sticky_router.cli", "run",
+                sys.executable, "-m", "sticky_router.process.cli", "run",
                 env=self.environment(), stdout=output, stderr=asyncio.subprocess.STDOUT,
             )  # fmt: skip
         for _ in range(300):  # connected to ARI and AMI: ready for calls

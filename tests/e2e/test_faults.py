@@ -11,8 +11,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from sticky_router.router import Router
-from sticky_router.sandbox.asterisk import LocalAsterisk
+from sticky_router.process.router import Router
+from sticky_router.process.sandbox.asterisk import LocalAsterisk
 from testkit.sipp import assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call
 

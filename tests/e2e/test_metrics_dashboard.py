@@ -15,20 +15,20 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from sticky_router.router import Router
-from sticky_router.sandbox.asterisk import LocalAsterisk
-from sticky_router.sandbox.stack import Sandbox
-from sticky_router.ticket_source import TicketSourceSettings
+from sticky_router.process.router import Router
+from sticky_router.process.sandbox.asterisk import LocalAsterisk
+from sticky_router.process.sandbox.stack import Sandbox
+from sticky_router.process.ticket_source import TicketSourceSettings
+from sticky_router.tickets_http.example_service import EXAMPLE_TICKETS, TicketBook, create_app
+from sticky_router.web.settings import WebSettings
 from testkit.sipp import assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call
 from tests.e2e.prometheus import LocalPrometheus, throwaway_prometheus
 from tests.e2e.replacement import replacing
 from tests.web.conftest import free_port
-from tickets_http.example_service import TicketBook, create_app
-from web.settings import WebSettings
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "ops" / "grafana" / "sticky-router-dashboard.json"
-DATA = Path(__file__).resolve().parents[2] / "tickets_http" / "example_tickets.json"
+DATA = EXAMPLE_TICKETS
 TOKEN = "e2e-metrics-token-0123"
 IVAN = "79123456701"  # demo: last spoke with agent2
 STRANGER = "79990007001"  # no history: the queue

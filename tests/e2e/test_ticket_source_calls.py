@@ -15,20 +15,20 @@ import asyncpg
 import pytest
 from aiohttp import web
 
-from sticky_router.router import Router
-from sticky_router.sandbox.asterisk import LocalAsterisk
-from sticky_router.sandbox.stack import Sandbox
-from sticky_router.ticket_source import TicketSourceSettings
+from sticky_router.process.router import Router
+from sticky_router.process.sandbox.asterisk import LocalAsterisk
+from sticky_router.process.sandbox.stack import Sandbox
+from sticky_router.process.ticket_source import TicketSourceSettings
+from sticky_router.tickets_http.example_service import EXAMPLE_TICKETS, TicketBook, create_app
 from testkit.sipp import assert_calls_succeeded
 from testkit.waiting import eventually
 from tests.e2e.phones import AgentPhones, call
 from tests.e2e.records import legs, settled
 from tests.e2e.replacement import owner_wins_from_an_empty_mirror, replacing
 from tests.web.conftest import free_port
-from tickets_http.example_service import TicketBook, create_app
 
 IVAN = "79123456701"
-DATA = Path(__file__).resolve().parents[2] / "tickets_http" / "example_tickets.json"
+DATA = EXAMPLE_TICKETS
 TOKEN = "e2e-ticket-token-0123"
 
 

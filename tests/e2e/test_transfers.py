@@ -15,10 +15,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from routing_core import IncomingCall, RoutingService, StickyDecision
-from routing_core.settings import Scope
-from routing_core.store.settings_store import set_setting
-from sticky_router.sandbox.asterisk import LocalAsterisk
+from sticky_router.process.sandbox.asterisk import LocalAsterisk
+from sticky_router.routing_core import IncomingCall, RoutingService, StickyDecision
+from sticky_router.routing_core.settings import Scope
+from sticky_router.routing_core.store.settings_store import set_setting
 from testkit.sipp import assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call, requests_received
 from tests.e2e.records import legs, settled

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from routing_core import CallRecorder, HangupSide, IncomingCall, RoutingService
-from routing_core.decision import Decision
-from routing_core.events import DecisionMade
+from sticky_router.routing_core import CallRecorder, HangupSide, IncomingCall, RoutingService
+from sticky_router.routing_core.decision import Decision
+from sticky_router.routing_core.events import DecisionMade
 
 AGENT_ROWS = (
     ("agent1", "PJSIP/agent1", "first_line"),

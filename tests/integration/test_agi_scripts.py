@@ -18,13 +18,13 @@ from typing import Any
 import asyncpg
 import pytest
 
-from agi.peers import LOOPBACK, PeerPolicy
-from agi.scripts import AgiScripts
-from agi.server import AgiServer
-from routing_core import CallRecorder, RoutingService
-from routing_core.store.applier import JournalApplier
-from routing_core.store.journal import Journal
-from sticky_router.demo import seed_demo
+from sticky_router.agi.peers import LOOPBACK, PeerPolicy
+from sticky_router.agi.scripts import AgiScripts
+from sticky_router.agi.server import AgiServer
+from sticky_router.process.demo import seed_demo
+from sticky_router.routing_core import CallRecorder, RoutingService
+from sticky_router.routing_core.store.applier import JournalApplier
+from sticky_router.routing_core.store.journal import Journal
 from tests.integration.agi_peer import asterisk as play_asterisk
 
 IVAN = "+79123456701"

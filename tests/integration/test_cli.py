@@ -12,8 +12,8 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from sticky_router.demo import CUSTOMERS
-from sticky_router.sandbox.postgres import LocalPostgres, free_port
+from sticky_router.process.demo import CUSTOMERS
+from sticky_router.process.sandbox.postgres import LocalPostgres, free_port
 from tests.integration.agi_peer import SANDBOX, full_variable_reply
 from tests.integration.conftest import create_database
 
@@ -26,7 +26,7 @@ def sticky_router(
     """The command as an operator runs it: only the STICKY_* variables given here."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("STICKY_")}
     return subprocess.run(
-        [sys.executable, "-m", "sticky_router.cli", *args],
+        [sys.executable, "-m", "sticky_router.process.cli", *args],
         env={**clean, **env},
         input=stdin,
         capture_output=True,
@@ -121,7 +121,7 @@ async def test_agi_serves_lookups_and_stops_on_sigterm(postgres: LocalPostgres) 
     env["STICKY_AGI_METRICS_PORT"] = str(metrics_port)
     clean = {k: v for k, v in os.environ.items() if not k.startswith("STICKY_")}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sticky_router.cli", "agi", "--port", str(port),
+        sys.executable, "-m", "sticky_router.process.cli", "agi", "--port", str(port),
         env={**clean, **env},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,

@@ -10,7 +10,9 @@ import asyncpg
 import pytest
 import structlog
 
-from routing_core import (
+from sticky_router.process.demo import CUSTOMERS, seed_demo
+from sticky_router.process.logs import configure_logging
+from sticky_router.routing_core import (
     CallRecorder,
     HangupSide,
     IncomingCall,
@@ -18,14 +20,12 @@ from routing_core import (
     QueueReason,
     StickyDecision,
 )
-from routing_core.decision import BlockedDecision, CandidateReason, Exclusion
-from routing_core.events import DecisionMade
-from routing_core.service import RoutingService
-from routing_core.settings import InvalidSetting, Scope
-from routing_core.store.lookup import HISTORY_DEPTH
-from routing_core.store.settings_store import clear_setting, set_setting
-from sticky_router.demo import CUSTOMERS, seed_demo
-from sticky_router.logs import configure_logging
+from sticky_router.routing_core.decision import BlockedDecision, CandidateReason, Exclusion
+from sticky_router.routing_core.events import DecisionMade
+from sticky_router.routing_core.service import RoutingService
+from sticky_router.routing_core.settings import InvalidSetting, Scope
+from sticky_router.routing_core.store.lookup import HISTORY_DEPTH
+from sticky_router.routing_core.store.settings_store import clear_setting, set_setting
 from tests.integration.helpers import add_agents, add_customer, answered_call, service
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -126,7 +126,7 @@ async def _snapshot(db: asyncpg.Pool) -> str:
 
 
 async def test_recording_the_same_event_twice_changes_nothing(db: asyncpg.Pool) -> None:
-    from routing_core import CallRecorder, HangupSide
+    from sticky_router.routing_core import CallRecorder, HangupSide
 
     await add_agents(db)
     await answered_call(db, "c-1", IVAN, "agent1", 120, NOW, transfer_to="agent3")
@@ -147,7 +147,7 @@ async def test_recording_the_same_event_twice_changes_nothing(db: asyncpg.Pool) 
 
 
 async def test_events_for_unknown_calls_or_agents_are_refused(db: asyncpg.Pool) -> None:
-    from routing_core import CallRecorder
+    from sticky_router.routing_core import CallRecorder
 
     await add_agents(db)
     recorder = CallRecorder(db)

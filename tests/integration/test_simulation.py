@@ -10,17 +10,17 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
-from routing_core.decision import EXCLUSION_TO_QUEUE_REASON
-from routing_core.settings import Scope, ScopedValue
-from routing_core.store.replay import CANDIDATE, IN_FORCE, run_replay
-from routing_core.store.settings_store import set_setting
-from sticky_router.sandbox.postgres import LocalPostgres
-from sticky_router.synthetic_history import (
+from sticky_router.process.sandbox.postgres import LocalPostgres
+from sticky_router.process.synthetic_history import (
     CLOSE_HOUR,
     OPEN_HOUR,
     HistoryShape,
     generate_history,
 )
+from sticky_router.routing_core.decision import EXCLUSION_TO_QUEUE_REASON
+from sticky_router.routing_core.settings import Scope, ScopedValue
+from sticky_router.routing_core.store.replay import CANDIDATE, IN_FORCE, run_replay
+from sticky_router.routing_core.store.settings_store import set_setting
 from tests.integration.conftest import create_database
 
 SMALL = HistoryShape(agents=10, days=21, customers_per_agent=300, seed=5)
@@ -160,7 +160,7 @@ async def test_simulate_on_the_console(postgres: LocalPostgres, change: str, nam
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "sticky_router.cli", *args],
+            [sys.executable, "-m", "sticky_router.process.cli", *args],
             env=env, capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip
 

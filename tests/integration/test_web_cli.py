@@ -6,12 +6,12 @@ import asyncio
 
 import asyncpg
 
-from sticky_router.cli import _sandbox_sign_in
-from sticky_router.sandbox.postgres import LocalPostgres
+from sticky_router.process.cli import _sandbox_sign_in
+from sticky_router.process.sandbox.postgres import LocalPostgres
+from sticky_router.web.passwords import verify_password
+from sticky_router.web.settings import WebSettings
 from tests.integration.conftest import create_database
 from tests.integration.test_cli import sticky_router
-from web.passwords import verify_password
-from web.settings import WebSettings
 
 
 async def test_add_admin_and_set_passwords_from_stdin(postgres: LocalPostgres) -> None:

@@ -12,11 +12,11 @@ from pathlib import Path
 import asyncpg
 import structlog
 
-from ami.connection import AmiLearner
-from routing_core import IncomingCall, RoutingService, StickyDecision
-from routing_core.settings import Scope
-from routing_core.store.settings_store import set_setting
-from sticky_router.sandbox.asterisk import AGENTS, LocalAsterisk
+from sticky_router.ami.connection import AmiLearner
+from sticky_router.process.sandbox.asterisk import AGENTS, LocalAsterisk
+from sticky_router.routing_core import IncomingCall, RoutingService, StickyDecision
+from sticky_router.routing_core.settings import Scope
+from sticky_router.routing_core.store.settings_store import set_setting
 from testkit.sipp import SippPhone, assert_calls_succeeded
 from tests.learning.conftest import (
     AmiClient,

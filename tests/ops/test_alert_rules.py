@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from sticky_router.metrics import PrometheusObserver
+from sticky_router.process.metrics import PrometheusObserver
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "ops" / "prometheus"
 RULES = RULES_DIR / "sticky-router-alerts.yml"

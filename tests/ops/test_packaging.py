@@ -5,37 +5,25 @@ then its `sticky-router` migrates an empty PostgreSQL, loads the demo and decide
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
 import sysconfig
-import tomllib
 import zipfile
 from pathlib import Path
 
-import pytest
+from sticky_router.process.sandbox.postgres import LocalPostgres
+from tests.ops.wheel import (
+    ROOT,
+    copied_by_the_image,
+    let_in_by_the_dockerignore,
+    run_installed,
+    wheel_packages,
+)
 
-from sticky_router.sandbox.postgres import LocalPostgres
-
-ROOT = Path(__file__).resolve().parents[2]
-DOCKERFILE = ROOT / "docker" / "Dockerfile"
-DOCKERIGNORE = ROOT / "docker" / "Dockerfile.dockerignore"
-
-
-def wheel_packages() -> set[str]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    return set(project["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"])
-
-
-def copied_by_the_image() -> set[str]:
-    build_stage = DOCKERFILE.read_text().split("FROM ${PYTHON_IMAGE}\n")[0]
-    return {m for m in re.findall(r"^COPY (\S+) \1$", build_stage, re.M)}
-
-
-def let_in_by_the_dockerignore() -> set[str]:
-    return set(re.findall(r"^!(\S+?)/?$", DOCKERIGNORE.read_text(), re.M))
+ASTERISK_DOCKERFILE = ROOT / "docker" / "asterisk.Dockerfile"
+ASTERISK_DOCKERIGNORE = ROOT / "docker" / "asterisk.Dockerfile.dockerignore"
 
 
 def test_the_image_copies_every_package_the_wheel_holds_and_nothing_else() -> None:
@@ -44,53 +32,23 @@ def test_the_image_copies_every_package_the_wheel_holds_and_nothing_else() -> No
     assert let_in_by_the_dockerignore() == wanted | {"pyproject.toml", "README.md"}
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The image's build context replayed in a throwaway directory, its wheel built and
-    installed into a directory of its own (dependencies come from this virtualenv)."""
-    work = tmp_path_factory.mktemp("wheel")
-    context = work / "context"
-    context.mkdir()
-    for name in let_in_by_the_dockerignore():
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, context / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, context / name)
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(work / "dist"), str(context)],
-                   check=True, timeout=300)  # fmt: skip
-    [wheel] = (work / "dist").glob("sticky_router-*.whl")
-    subprocess.run([*pip, "install", "--no-deps", "--target", str(work / "site"), str(wheel)],
-                   check=True, timeout=300)  # fmt: skip
-    return work
-
-
-def run_installed(work: Path, *arguments: str, dsn: str = "") -> subprocess.CompletedProcess[str]:
-    """The installed `sticky-router`, with no trace of this checkout on its path: -S skips the
-    virtualenv's .pth files (its editable install), so only the wheel and the dependencies."""
-    dependencies = sysconfig.get_paths()["purelib"]
-    environment = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": f"{work / 'site'}:{dependencies}",
-        "STICKY_DATABASE_URL": dsn,
-        "STICKY_LOG_LEVEL": "warning",
-    }
-    program = "import sys; from sticky_router.cli import main; sys.exit(main(sys.argv[1:]))"
-    return subprocess.run(
-        [sys.executable, "-S", "-c", program, *arguments], cwd=work, env=environment,
-        capture_output=True, text=True, check=False, timeout=300,
-    )  # fmt: skip
-
-
 def test_the_wheel_holds_the_packages_the_dialplan_and_the_migrations(installed: Path) -> None:
     [wheel] = (installed / "dist").glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     top = {name.split("/")[0] for name in names if "/" in name and ".dist-info" not in name}
-    assert top == wheel_packages()
+    assert top == wheel_packages() == {"sticky_router"}
     assert "sticky_router/dialplan/sticky-router.conf" in names
-    assert any(n.startswith("migrations/versions/") and n.endswith(".py") for n in names)
-    assert "sticky_router/sandbox/redmine_setup.rb" in names
+    assert any(
+        n.startswith("sticky_router/migrations/versions/") and n.endswith(".py") for n in names
+    )
+    assert "sticky_router/process/sandbox/redmine_setup.rb" in names
+    assert "sticky_router/web/static/agent.js" in names
+
+
+def test_the_install_puts_one_package_into_site_packages(installed: Path) -> None:
+    """Nothing generic (web, agi, migrations) that could clash with another project's."""
+    placed = {p.name for p in (installed / "site").iterdir() if p.name != "bin"}
+    assert {n for n in placed if not n.endswith(".dist-info")} == {"sticky_router"}
 
 
 def test_the_installed_command_migrates_seeds_and_decides(
@@ -122,3 +80,51 @@ def test_the_check_sees_a_checkout_import(installed: Path) -> None:
                              text=True, check=False)  # fmt: skip
     assert missing.returncode != 0
     assert "No module named 'testkit'" in missing.stderr
+
+
+def asterisk_image_copies() -> list[tuple[list[str], str]]:
+    """(sources, destination) of each COPY in docker/asterisk.Dockerfile."""
+    text = ASTERISK_DOCKERFILE.read_text().replace("\\\n", " ")
+    copies = []
+    for line in re.findall(r"^COPY (.+)$", text, re.M):
+        *sources, destination = line.split()
+        copies.append((sources, destination))
+    return copies
+
+
+def test_the_asterisk_images_render_step_runs_from_its_own_build_context(tmp_path: Path) -> None:
+    """docker/asterisk.Dockerfile's COPY lines replayed from what its dockerignore lets in, into
+    a stand-in for /opt/sticky-router; its render step then runs there on the standard library
+    alone (-I -S: no checkout, no virtualenv) and writes a configuration with the dialplan."""
+    allowed = re.findall(r"^!(\S+)$", ASTERISK_DOCKERIGNORE.read_text(), re.M)
+    context = tmp_path / "context"
+    for name in allowed:
+        source = ROOT / name.rstrip("/")
+        if source.is_dir():
+            shutil.copytree(source, context / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (context / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, context / name)
+    image = tmp_path / "image"
+    for sources, destination in asterisk_image_copies():
+        target = image / destination.removeprefix("/opt/sticky-router/")
+        for source in sources:
+            origin = context / source.rstrip("/")
+            assert origin.exists(), f"{source}: not in the build context the dockerignore allows"
+            if origin.is_dir():
+                shutil.copytree(origin, target, dirs_exist_ok=True)
+            else:
+                target.mkdir(parents=True, exist_ok=True)
+                shutil.copy(origin, target / origin.name)
+    instance = tmp_path / "instance"
+    secrets = {"STICKY_ARI_PASSWORD": "ari-secret-1", "STICKY_AMI_PASSWORD": "ami-secret-1",
+               "STICKY_AGI_SECRET": "agi-secret-0123456789", "PATH": "/usr/bin:/bin"}  # fmt: skip
+    rendered = subprocess.run(
+        [sys.executable, "-I", "-S", str(image / "docker" / "render_asterisk_conf.py"),
+         "--instance", str(instance), "--modules-dir", str(tmp_path / "modules")],
+        env=secrets, capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert rendered.returncode == 0, rendered.stderr
+    assert (instance / "etc" / "ari.conf").is_file()
+    assert (instance / "etc" / "sticky-router-dialplan" / "sticky-router.conf").is_file()
+    assert "ari-secret-1" not in rendered.stdout + rendered.stderr

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from sticky_router.journaling import STOP_DRAIN_SECONDS
-from sticky_router.router import DRAIN_SECONDS
+from sticky_router.process.journaling import STOP_DRAIN_SECONDS
+from sticky_router.process.router import DRAIN_SECONDS
 
 UNITS = Path(__file__).resolve().parents[2] / "ops" / "systemd"
 INSTALLED = "/opt/sticky-router/bin/sticky-router"  # where README's install puts the command

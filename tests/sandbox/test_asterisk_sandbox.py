@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from sticky_router.sandbox.asterisk import (
+from sticky_router.process.sandbox.asterisk import (
     AGENTS,
     ARI_APP,
     SUPPORT_QUEUE,

@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 from structlog.testing import capture_logs
 
-from sticky_router.agi_process import AgiProcess
+from sticky_router.process.agi_process import AgiProcess
 from tests.integration.agi_peer import asterisk
 
 IVAN = "+79123456701"  # demo data: last spoke with agent2, ticket T-1001

@@ -16,13 +16,13 @@ import asyncpg
 import pytest
 from structlog.testing import capture_logs
 
-from routing_core.settings import Scope
-from routing_core.store.settings_store import set_setting
-from sticky_router.agi_process import AgiProcess
-from sticky_router.demo import seed_demo
-from sticky_router.router import Router
-from sticky_router.sandbox.asterisk import LocalAsterisk
-from sticky_router.sandbox.stack import Sandbox
+from sticky_router.process.agi_process import AgiProcess
+from sticky_router.process.demo import seed_demo
+from sticky_router.process.router import Router
+from sticky_router.process.sandbox.asterisk import LocalAsterisk
+from sticky_router.process.sandbox.stack import Sandbox
+from sticky_router.routing_core.settings import Scope
+from sticky_router.routing_core.store.settings_store import set_setting
 from testkit.sip_log import received
 from testkit.sipp import assert_calls_succeeded
 from tests.e2e.conftest import quiet

@@ -9,23 +9,22 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import asyncpg
 import pytest
 from aiohttp import web
 
-from sticky_router.demo import DEMO_TABLES
-from sticky_router.sandbox.redmine import LocalRedmine, throwaway_redmine
-from sticky_router.sandbox.redmine_desk import SupportDesk, seed_support_desk
+from sticky_router.process.demo import DEMO_TABLES
+from sticky_router.process.sandbox.redmine import LocalRedmine, throwaway_redmine
+from sticky_router.process.sandbox.redmine_desk import SupportDesk, seed_support_desk
+from sticky_router.tickets_http.client import HttpTicketSource
+from sticky_router.tickets_http.example_service import EXAMPLE_TICKETS, TicketBook, create_app
+from sticky_router.tickets_redmine.client import RedmineTicketSource
+from sticky_router.tickets_redmine.settings import RedmineSettings
 from tests.integration.conftest import database_url, pool, postgres  # noqa: F401 - fixtures
 from tests.web.conftest import free_port
-from tickets_http.client import HttpTicketSource
-from tickets_http.example_service import TicketBook, create_app
-from tickets_redmine.client import RedmineTicketSource
-from tickets_redmine.settings import RedmineSettings
 
-EXAMPLE_DATA = Path(__file__).resolve().parents[2] / "tickets_http" / "example_tickets.json"
+EXAMPLE_DATA = EXAMPLE_TICKETS
 TOKEN = "test-token-hunter2"
 
 

@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 import asyncpg
 
-from routing_core.ticket_sync import CallReporter, TicketMirrorSync
+from sticky_router.routing_core.ticket_sync import CallReporter, TicketMirrorSync
+from sticky_router.tickets_http.client import HttpTicketSource
 from tests.tickets.conftest import TicketService
 from tests.web.conftest import (  # noqa: F401 - fixtures
     Browser,
@@ -16,7 +17,6 @@ from tests.web.conftest import (  # noqa: F401 - fixtures
     seeded,
     web,
 )
-from tickets_http.client import HttpTicketSource
 
 
 async def test_an_admin_sees_the_last_sync_and_the_last_failure(

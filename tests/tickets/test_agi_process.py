@@ -12,11 +12,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from routing_core.settings import Scope
-from routing_core.store.settings_store import set_setting
-from sticky_router.agi_process import AgiProcess, AgiProcessSettings
-from sticky_router.demo import seed_demo
-from sticky_router.ticket_source import TicketSourceSettings
+from sticky_router.process.agi_process import AgiProcess, AgiProcessSettings
+from sticky_router.process.demo import seed_demo
+from sticky_router.process.ticket_source import TicketSourceSettings
+from sticky_router.routing_core.settings import Scope
+from sticky_router.routing_core.store.settings_store import set_setting
 from testkit.waiting import eventually
 from tests.integration.agi_peer import asterisk
 from tests.tickets.conftest import TOKEN, TicketService

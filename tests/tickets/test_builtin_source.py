@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from routing_core.model import CallerKey, KeyKind
-from routing_core.store.builtin_tickets import BuiltinTicketSource
-from routing_core.tickets import TicketStatus
+from sticky_router.routing_core.model import CallerKey, KeyKind
+from sticky_router.routing_core.store.builtin_tickets import BuiltinTicketSource
+from sticky_router.routing_core.tickets import TicketStatus
 from tests.integration.helpers import add_agents, add_customer
 
 IVAN = "+79123456701"

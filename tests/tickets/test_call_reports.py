@@ -9,15 +9,21 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from routing_core import CallRecorder, HangupSide, IncomingCall, RoutingService, StickyDecision
-from routing_core.events import DecisionMade
-from routing_core.settings import Scope
-from routing_core.store.settings_store import set_setting
-from routing_core.ticket_sync import CallReporter, ReportTiming, TicketMirrorSync
-from sticky_router.metrics import PrometheusObserver
+from sticky_router.process.metrics import PrometheusObserver
+from sticky_router.routing_core import (
+    CallRecorder,
+    HangupSide,
+    IncomingCall,
+    RoutingService,
+    StickyDecision,
+)
+from sticky_router.routing_core.events import DecisionMade
+from sticky_router.routing_core.settings import Scope
+from sticky_router.routing_core.store.settings_store import set_setting
+from sticky_router.routing_core.ticket_sync import CallReporter, ReportTiming, TicketMirrorSync
+from sticky_router.tickets_http.client import SOURCE_NAME, HttpTicketSource
 from tests.integration.helpers import add_agents
 from tests.tickets.conftest import TicketService
-from tickets_http.client import SOURCE_NAME, HttpTicketSource
 
 IVAN = "+79123456701"
 AT_ONCE = ReportTiming(timeout_seconds=0.5, settle=timedelta(0))

@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from aiohttp import web
 
-from routing_core.model import CallerKey, KeyKind
-from routing_core.tickets import SourceFailure, TicketSourceError
+from sticky_router.routing_core.model import CallerKey, KeyKind
+from sticky_router.routing_core.tickets import SourceFailure, TicketSourceError
+from sticky_router.tickets_http.client import HttpTicketSource
+from sticky_router.tickets_http.contract import MAX_LOOKUP_BYTES
 from tests.tickets.conftest import TOKEN, TicketService
 from tests.web.conftest import free_port
-from tickets_http.client import HttpTicketSource
-from tickets_http.contract import MAX_LOOKUP_BYTES
 
 IVAN = CallerKey(KeyKind.NUMBER, "+79123456701")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -11,18 +11,18 @@ import asyncpg
 import pytest
 import structlog
 
-from routing_core import CallRecorder, IncomingCall, RoutingService, StickyDecision
-from routing_core.decision import CandidateReason
-from routing_core.events import DecisionMade
-from routing_core.settings import Scope
-from routing_core.store.erasure import ErasureKey, forget_customer
-from routing_core.store.settings_store import set_setting
-from routing_core.store.ticket_mirror import source_state
-from routing_core.ticket_sync import SyncTiming, TicketMirrorSync
-from sticky_router.metrics import PrometheusObserver
+from sticky_router.process.metrics import PrometheusObserver
+from sticky_router.routing_core import CallRecorder, IncomingCall, RoutingService, StickyDecision
+from sticky_router.routing_core.decision import CandidateReason
+from sticky_router.routing_core.events import DecisionMade
+from sticky_router.routing_core.settings import Scope
+from sticky_router.routing_core.store.erasure import ErasureKey, forget_customer
+from sticky_router.routing_core.store.settings_store import set_setting
+from sticky_router.routing_core.store.ticket_mirror import source_state
+from sticky_router.routing_core.ticket_sync import SyncTiming, TicketMirrorSync
+from sticky_router.tickets_http.client import SOURCE_NAME, HttpTicketSource
 from tests.integration.helpers import add_agents, add_customer, answered_call
 from tests.tickets.conftest import TicketService
-from tickets_http.client import SOURCE_NAME, HttpTicketSource
 
 IVAN = "+79123456701"
 BUDGET = 0.3  # the default STICKY_DB_BUDGET_MS

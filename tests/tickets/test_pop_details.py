@@ -13,23 +13,23 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from routing_core import CallRecorder, IncomingCall, RoutingService, StickyDecision
-from routing_core.events import DecisionMade
-from routing_core.ringing import RingSource
-from routing_core.settings import Scope
-from routing_core.store.settings_store import set_setting
-from routing_core.ticket_details import DetailsTiming, LiveTicketDetails
-from routing_core.ticket_sync import TicketMirrorSync
-from sticky_router.metrics import PrometheusObserver
+from sticky_router.process.metrics import PrometheusObserver
+from sticky_router.routing_core import CallRecorder, IncomingCall, RoutingService, StickyDecision
+from sticky_router.routing_core.events import DecisionMade
+from sticky_router.routing_core.ringing import RingSource
+from sticky_router.routing_core.settings import Scope
+from sticky_router.routing_core.store.settings_store import set_setting
+from sticky_router.routing_core.ticket_details import DetailsTiming, LiveTicketDetails
+from sticky_router.routing_core.ticket_sync import TicketMirrorSync
+from sticky_router.tickets_http.client import SOURCE_NAME, HttpTicketSource
+from sticky_router.web import pop_store
+from sticky_router.web.accounts import set_password
+from sticky_router.web.app import create_app
+from sticky_router.web.pop_dispatch import PopDispatcher
+from sticky_router.web.pop_hub import PopHub
+from sticky_router.web.settings import WebSettings
 from tests.tickets.conftest import TicketService
 from tests.web.conftest import Browser, FakeClock, WebApp, browsers, free_port, seeded  # noqa: F401
-from tickets_http.client import SOURCE_NAME, HttpTicketSource
-from web import pop_store
-from web.accounts import set_password
-from web.app import create_app
-from web.pop_dispatch import PopDispatcher
-from web.pop_hub import PopHub
-from web.settings import WebSettings
 
 IVAN = "+79123456701"
 POP_TIMEOUT = 0.5

@@ -8,15 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from routing_core import IncomingCall, RoutingService, StickyDecision
-from routing_core.settings import Scope
-from routing_core.store.settings_store import set_setting
-from routing_core.store.ticket_mirror import source_state
-from routing_core.ticket_sync import SyncTiming, TicketMirrorSync
-from sticky_router.metrics import PrometheusObserver
-from sticky_router.sandbox.redmine_desk import SupportDesk
+from sticky_router.process.metrics import PrometheusObserver
+from sticky_router.process.sandbox.redmine_desk import SupportDesk
+from sticky_router.routing_core import IncomingCall, RoutingService, StickyDecision
+from sticky_router.routing_core.settings import Scope
+from sticky_router.routing_core.store.settings_store import set_setting
+from sticky_router.routing_core.store.ticket_mirror import source_state
+from sticky_router.routing_core.ticket_sync import SyncTiming, TicketMirrorSync
+from sticky_router.tickets_redmine.client import SOURCE_NAME, RedmineTicketSource
 from tests.integration.helpers import add_agents, answered_call
-from tickets_redmine.client import SOURCE_NAME, RedmineTicketSource
 
 BUDGET = 0.3  # the default STICKY_DB_BUDGET_MS
 

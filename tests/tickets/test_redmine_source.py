@@ -8,13 +8,18 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from routing_core.model import CallerKey, KeyKind
-from routing_core.tickets import CallReport, SourceFailure, TicketSourceError, TicketStatus
-from sticky_router.sandbox.redmine import LocalRedmine
-from sticky_router.sandbox.redmine_desk import SupportDesk
+from sticky_router.process.sandbox.redmine import LocalRedmine
+from sticky_router.process.sandbox.redmine_desk import SupportDesk
+from sticky_router.routing_core.model import CallerKey, KeyKind
+from sticky_router.routing_core.tickets import (
+    CallReport,
+    SourceFailure,
+    TicketSourceError,
+    TicketStatus,
+)
+from sticky_router.tickets_redmine.client import RedmineTicketSource
+from sticky_router.tickets_redmine.settings import RedmineFields
 from tests.tickets.conftest import redmine_settings
-from tickets_redmine.client import RedmineTicketSource
-from tickets_redmine.settings import RedmineFields
 
 
 def number(key: str) -> CallerKey:

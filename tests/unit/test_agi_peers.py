@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agi.peers import BadPeerPolicy, PeerPolicy, parse_networks
+from sticky_router.agi.peers import BadPeerPolicy, PeerPolicy, parse_networks
 
 SECRET = "s3cret-for-unit-tests"
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agi.protocol import (
+from sticky_router.agi.protocol import (
     MAX_HEADER_LINES,
     AgiRequest,
     HeaderError,

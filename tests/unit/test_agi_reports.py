@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agi.reports import agent_endpoint, hangup_side, leg_times, sticky_leg_id
-from routing_core.model import HangupSide
+from sticky_router.agi.reports import agent_endpoint, hangup_side, leg_times, sticky_leg_id
+from sticky_router.routing_core.model import HangupSide
 
 ENDED = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import structlog
 
-from agi.peers import LOOPBACK, PeerPolicy
-from agi.protocol import AgiSession
-from agi.server import AgiServer
+from sticky_router.agi.peers import LOOPBACK, PeerPolicy
+from sticky_router.agi.protocol import AgiSession
+from sticky_router.agi.server import AgiServer
 
 SECRET = "unit-test-secret-0123"
 PEERS = PeerPolicy.of(LOOPBACK, SECRET)

@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 import pytest
 import structlog
 
-from ami.connection import AmiLearner, AmiSettings
-from ami.learner import CallLearner, endpoint_of
-from routing_core.events import (
+from sticky_router.ami.connection import AmiLearner, AmiSettings
+from sticky_router.ami.learner import CallLearner, endpoint_of
+from sticky_router.routing_core.events import (
     CallEnded,
     CallEvent,
     EscalatedToQueue,
@@ -23,7 +23,7 @@ from routing_core.events import (
     LegEnded,
     LegRang,
 )
-from routing_core.model import HangupSide
+from sticky_router.routing_core.model import HangupSide
 
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 CALL = "1795383013.0"  # the caller's channel: Uniqueid == Linkedid == the interaction's call_id

@@ -2,8 +2,9 @@
 adapters (ARI, AMI, FastAGI, web, queue_log, the HTTP ticket source) stand side by side around
 it, none importing another (what two of them share lives in the core, or, for the two
 HTTP-speaking ticket sources, in the ticket_transport library beside them), and none importing
-the process package (sticky_router) that wires them. Benches share the test kit (testkit) with
-the tests and never import the tests themselves."""
+the process package (sticky_router.process) that wires them. Every room is a subpackage of the
+one installed package, sticky_router. Benches share the test kit (testkit) with the tests and
+never import the tests themselves."""
 
 from __future__ import annotations
 
@@ -13,26 +14,44 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+HOUSE = "sticky_router"
 ADAPTERS = ("ari_app", "ami", "agi", "web", "queue_log", "tickets_http", "tickets_redmine")
 CORE_FORBIDDEN = (
-    *ADAPTERS, "ticket_transport", "aiohttp", "sticky_router", "panoramisk", "sqlalchemy",
+    *ADAPTERS, "ticket_transport", "aiohttp", "process", "panoramisk", "sqlalchemy",
     "alembic", "jinja2", "argon2",
 )  # fmt: skip
 
 
+def room(module: str) -> str:
+    """The room an imported module lives in: a subpackage of the house (`routing_core` for
+    sticky_router.routing_core.policy), or the top-level package of anything else."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == HOUSE and len(parts) > 1 else parts[0]
+
+
+def folder(package: str) -> str:
+    """Where a room's modules are in the checkout: inside the house, unless it is a folder of
+    the checkout's own (bench, testkit)."""
+    return package if package in ("bench", "testkit") else f"{HOUSE}/{package}"
+
+
 def imported_packages(package: str, root: Path = ROOT) -> list[tuple[str, str]]:
-    """(file, top-level package) for every import in the package's modules."""
+    """(file, room) for every import in the package's modules."""
     found = []
-    for source in sorted((root / package).rglob("*.py")):
+    for source in sorted((root / folder(package)).rglob("*.py")):
         tree = ast.parse(source.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module == HOUSE and node.level == 0:
+                names = [
+                    f"{HOUSE}.{alias.name}" for alias in node.names
+                ]  # from sticky_router import x
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 names = [node.module]
             else:
                 continue
-            found += [(source.relative_to(root).as_posix(), name.split(".")[0]) for name in names]
+            found += [(source.relative_to(root).as_posix(), room(name)) for name in names]
     return found
 
 
@@ -53,7 +72,7 @@ def test_an_adapter_imports_no_other_adapter(adapter: str) -> None:
 def upward_imports(adapter: str, root: Path = ROOT) -> list[tuple[str, str]]:
     """An adapter's imports of the process package, which wires the adapters and stands above
     them: what an adapter needs from it belongs to the core or to the adapter itself."""
-    return [(f, name) for f, name in imported_packages(adapter, root) if name == "sticky_router"]
+    return [(f, name) for f, name in imported_packages(adapter, root) if name == "process"]
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS)
@@ -63,21 +82,21 @@ def test_an_adapter_imports_nothing_from_the_process_package(adapter: str) -> No
 
 def test_the_upward_check_sees_an_adapter_importing_the_process_package(tmp_path: Path) -> None:
     """Guards the guard: both spellings of an import, at module level or inside a function."""
-    (tmp_path / "web").mkdir()
-    (tmp_path / "web" / "page.py").write_text(
-        "from sticky_router.simulation_cli import main\n"
+    (tmp_path / HOUSE / "web").mkdir(parents=True)
+    (tmp_path / HOUSE / "web" / "page.py").write_text(
+        "from sticky_router.process.simulation_cli import main\n"
         "def late() -> None:\n"
-        "    import sticky_router.metrics\n"
+        "    import sticky_router.process.metrics\n"
     )
     assert upward_imports("web", tmp_path) == [
-        ("web/page.py", "sticky_router"),
-        ("web/page.py", "sticky_router"),
+        ("sticky_router/web/page.py", "process"),
+        ("sticky_router/web/page.py", "process"),
     ]
 
 
 def test_the_check_sees_imports_at_all() -> None:
     """Guards the guard: a package that surely imports the core is seen doing so."""
-    assert ("ari_app/app.py", "routing_core") in imported_packages("ari_app")
+    assert ("sticky_router/ari_app/app.py", "routing_core") in imported_packages("ari_app")
 
 
 def test_the_ticket_source_adapter_speaks_the_cores_interface() -> None:
@@ -85,35 +104,35 @@ def test_the_ticket_source_adapter_speaks_the_cores_interface() -> None:
     stray package): its client imports routing_core and aiohttp, and the core imports neither
     it nor aiohttp (test above)."""
     imports = imported_packages("tickets_http")
-    assert ("tickets_http/client.py", "routing_core") in imports
-    assert ("tickets_http/client.py", "aiohttp") in imports
+    assert ("sticky_router/tickets_http/client.py", "routing_core") in imports
+    assert ("sticky_router/tickets_http/client.py", "aiohttp") in imports
 
 
 def test_the_shared_ticket_transport_imports_no_adapter() -> None:
     offenders = [
         (f, name)
         for f, name in imported_packages("ticket_transport")
-        if name in (*ADAPTERS, "sticky_router")
+        if name in (*ADAPTERS, "process")
     ]
     assert offenders == []
 
 
 def test_the_redmine_source_speaks_the_cores_interface_through_the_shared_transport() -> None:
     imports = imported_packages("tickets_redmine")
-    assert ("tickets_redmine/client.py", "routing_core") in imports
-    assert ("tickets_redmine/client.py", "ticket_transport") in imports
-    assert ("tickets_http/client.py", "ticket_transport") in imported_packages("tickets_http")
+    assert ("sticky_router/tickets_redmine/client.py", "routing_core") in imports
+    assert ("sticky_router/tickets_redmine/client.py", "ticket_transport") in imports
+    transport = ("sticky_router/tickets_http/client.py", "ticket_transport")
+    assert transport in imported_packages("tickets_http")
 
 
 def test_the_audit_trail_is_written_in_one_place() -> None:
     """Every settings_audit row goes through routing_core.store.audit.record_change."""
     writers = sorted(
         source.relative_to(ROOT).as_posix()
-        for package in ("routing_core", *ADAPTERS, "sticky_router")
-        for source in (ROOT / package).rglob("*.py")
+        for source in (ROOT / HOUSE).rglob("*.py")
         if "INSERT INTO settings_audit" in source.read_text()
     )
-    assert writers == ["routing_core/store/audit.py"]
+    assert writers == ["sticky_router/routing_core/store/audit.py"]
 
 
 def test_benches_import_nothing_from_the_tests() -> None:
@@ -131,3 +150,16 @@ def test_the_bench_check_sees_a_bench_importing_the_tests(tmp_path: Path) -> Non
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / "calls.py").write_text("from tests.sipp.sipp import SippPhone\n")
     assert imported_packages("bench", tmp_path) == [("bench/calls.py", "tests")]
+
+
+def test_the_house_holds_the_rooms_and_nothing_beside_them() -> None:
+    """Every folder of the installed package is a room these rules know, so a new package
+    cannot slip past them."""
+    folders = {p.name for p in (ROOT / HOUSE).iterdir() if (p / "__init__.py").exists()}
+    assert folders == {*ADAPTERS, "routing_core", "ticket_transport", "process", "migrations"}
+
+
+def test_the_room_of_a_module_is_its_subpackage() -> None:
+    assert room("sticky_router.routing_core.store.audit") == "routing_core"
+    assert room("sticky_router") == "sticky_router"
+    assert room("aiohttp.web") == "aiohttp"

@@ -6,11 +6,11 @@ from dataclasses import replace
 
 import pytest
 
-from ari_app.app import incoming_call
-from routing_core.decision import StickyDecision
-from routing_core.dialplan_safe import is_endpoint
-from routing_core.dialplan_variables import attempt_variables, fallback_variables
-from routing_core.policy import decide
+from sticky_router.ari_app.app import incoming_call
+from sticky_router.routing_core.decision import StickyDecision
+from sticky_router.routing_core.dialplan_safe import is_endpoint
+from sticky_router.routing_core.dialplan_variables import attempt_variables, fallback_variables
+from sticky_router.routing_core.policy import decide
 from tests.factories import call, facts, interaction, settings, talk
 
 

@@ -17,7 +17,7 @@ import pytest
 import structlog
 from aiohttp import web
 
-from ari_app.client import AriClient, AriError, Backoff, Event, segment
+from sticky_router.ari_app.client import AriClient, AriError, Backoff, Event, segment
 
 
 @dataclass

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from ari_app.attempt import Attempt, DialplanTargets
-from ari_app.availability import DeviceWatch
-from ari_app.channels import AriUnavailable, ChannelGone
-from ari_app.resync import Sweeper
-from ari_app.watch import HandedOverCalls
+from sticky_router.ari_app.attempt import Attempt, DialplanTargets
+from sticky_router.ari_app.availability import DeviceWatch
+from sticky_router.ari_app.channels import AriUnavailable, ChannelGone
+from sticky_router.ari_app.resync import Sweeper
+from sticky_router.ari_app.watch import HandedOverCalls
 
 
 class FakeChannels:

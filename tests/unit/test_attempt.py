@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from routing_core.attempt import (
+from sticky_router.routing_core.attempt import (
     AttemptOutcome,
     Availability,
     attempt_outcome,

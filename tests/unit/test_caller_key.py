@@ -6,8 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from routing_core.caller_key import ivr_account, ivr_ticket, keys_in_priority, normalise_number
-from routing_core.model import KeyKind
+from sticky_router.routing_core.caller_key import (
+    ivr_account,
+    ivr_ticket,
+    keys_in_priority,
+    normalise_number,
+)
+from sticky_router.routing_core.model import KeyKind
 
 
 @pytest.mark.parametrize(

@@ -6,11 +6,11 @@ from dataclasses import replace
 
 import pytest
 
-from routing_core.attempt import Availability
-from routing_core.candidates import Walk, queue_to_check, run_at_once, walk_candidates
-from routing_core.decision import Candidate, CandidateReason, StickyDecision
-from routing_core.model import Agent, AgentRole
-from routing_core.policy import decide
+from sticky_router.routing_core.attempt import Availability
+from sticky_router.routing_core.candidates import Walk, queue_to_check, run_at_once, walk_candidates
+from sticky_router.routing_core.decision import Candidate, CandidateReason, StickyDecision
+from sticky_router.routing_core.model import Agent, AgentRole
+from sticky_router.routing_core.policy import decide
 from tests.factories import call, facts, interaction, settings, talk, transfer_unanswered
 
 FREE, BUSY, PAUSED, OFFLINE = (

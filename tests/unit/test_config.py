@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sticky_router.config import ConfigError, load_config
+from sticky_router.process.config import ConfigError, load_config
 
 SECRET_URL = "postgresql://router:hunter2-secret@db.internal:5432/sticky"
 
@@ -110,7 +110,7 @@ def test_a_ticket_source_url_with_credentials_or_not_http_stops_start_up(
 
 
 def test_the_ticket_source_token_is_never_printed(monkeypatch: pytest.MonkeyPatch) -> None:
-    from sticky_router.ticket_source import TicketSourceSettings
+    from sticky_router.process.ticket_source import TicketSourceSettings
 
     monkeypatch.setenv("STICKY_TICKET_SOURCE", "http")
     monkeypatch.setenv("STICKY_TICKET_SOURCE_URL", "https://crm.local")
@@ -124,7 +124,7 @@ def test_the_ticket_source_token_is_never_printed(monkeypatch: pytest.MonkeyPatc
 
 
 def test_a_redmine_source_needs_its_url_and_an_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    from sticky_router.ticket_source import TicketSourceSettings
+    from sticky_router.process.ticket_source import TicketSourceSettings
 
     monkeypatch.setenv("STICKY_TICKET_SOURCE", "redmine")
     with pytest.raises(ConfigError, match="needs Redmine's base URL"):

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from sticky_router.cli import main
-from sticky_router.config import Config
-from sticky_router.config_reference import MEANINGS, reference
+from sticky_router.process.cli import main
+from sticky_router.process.config import Config
+from sticky_router.process.config_reference import MEANINGS, reference
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 

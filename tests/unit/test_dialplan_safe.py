@@ -6,8 +6,8 @@ import importlib
 
 import pytest
 
-from routing_core import dialplan_safe
-from routing_core.dialplan_safe import CallArguments, is_endpoint, is_queue, is_sound
+from sticky_router.routing_core import dialplan_safe
+from sticky_router.routing_core.dialplan_safe import CallArguments, is_endpoint, is_queue, is_sound
 
 HOSTILE = ["a&b", "a,b", "a(b", "a)b", "${X}", "$[1]", "a|b", "a^b", "a b", "a;b", "a\nb", 'a"b']
 
@@ -37,7 +37,9 @@ def test_a_queue_name_is_letters_digits_dash_underscore(bad: str) -> None:
 
 def test_the_migration_constrains_with_the_same_patterns() -> None:
     """The database constraints (migration 0008) are copies: they must not drift."""
-    migration = importlib.import_module("migrations.versions.0008_dialplan_safe_values")
+    migration = importlib.import_module(
+        "sticky_router.migrations.versions.0008_dialplan_safe_values"
+    )
     assert migration.ENDPOINT == dialplan_safe.ENDPOINT
     assert migration.SOUND == dialplan_safe.SOUND
     assert migration.QUEUE == dialplan_safe.QUEUE

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from routing_core.explain import duration, explain
-from routing_core.model import CallerKey, Identity, KeyKind
-from routing_core.policy import decide
+from sticky_router.routing_core.explain import duration, explain
+from sticky_router.routing_core.model import CallerKey, Identity, KeyKind
+from sticky_router.routing_core.policy import decide
 from tests.factories import CUSTOMER, call, facts, interaction, settings, talk, transfer_unanswered
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from routing_core.events import (
+from sticky_router.routing_core.events import (
     CallEnded,
     CallEvent,
     CallRouted,
@@ -31,9 +31,9 @@ from routing_core.events import (
     decode,
     encode,
 )
-from routing_core.model import HangupSide, IncomingCall
-from routing_core.store.applier import JournalApplier
-from routing_core.store.journal import Journal, JournalBusy
+from sticky_router.routing_core.model import HangupSide, IncomingCall
+from sticky_router.routing_core.store.applier import JournalApplier
+from sticky_router.routing_core.store.journal import Journal, JournalBusy
 
 AT = datetime(2026, 12, 2, 9, 0, 0, 123456, tzinfo=UTC)
 

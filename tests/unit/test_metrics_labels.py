@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sticky_router.metrics import MAX_QUEUES, PrometheusObserver
+from sticky_router.process.metrics import MAX_QUEUES, PrometheusObserver
 
 
 def calls(metrics: PrometheusObserver, queue: str) -> float | None:

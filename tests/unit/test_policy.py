@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from routing_core.decision import (
+from sticky_router.routing_core.decision import (
     BlockedDecision,
     CandidateReason,
     Exclusion,
@@ -15,7 +15,7 @@ from routing_core.decision import (
     QueueReason,
     StickyDecision,
 )
-from routing_core.model import (
+from sticky_router.routing_core.model import (
     BlockDestinationKind,
     CallerBlock,
     CallerFacts,
@@ -26,8 +26,8 @@ from routing_core.model import (
     PairingBan,
     PairingKind,
 )
-from routing_core.policy import decide
-from routing_core.settings import EffectiveSettings
+from sticky_router.routing_core.policy import decide
+from sticky_router.routing_core.settings import EffectiveSettings
 from tests.factories import (
     AGENTS,
     CUSTOMER,

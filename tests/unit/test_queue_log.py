@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from queue_log.follower import QueueLogFollower
-from queue_log.records import QueueLogCalls, parse_line
-from routing_core.caller_key import normalise_number
-from routing_core.events import (
+from sticky_router.queue_log.follower import QueueLogFollower
+from sticky_router.queue_log.records import QueueLogCalls, parse_line
+from sticky_router.routing_core.caller_key import normalise_number
+from sticky_router.routing_core.events import (
     CallEnded,
     CallEvent,
     CallStarted,
@@ -23,7 +23,7 @@ from routing_core.events import (
     LegEnded,
     LegRang,
 )
-from routing_core.model import HangupSide
+from sticky_router.routing_core.model import HangupSide
 
 T = 1796198400
 AT = datetime.fromtimestamp(T, UTC)

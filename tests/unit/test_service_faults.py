@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from routing_core import IncomingCall, QueueDecision, QueueReason, RoutingService
+from sticky_router.routing_core import IncomingCall, QueueDecision, QueueReason, RoutingService
 
 
 class BrokenPool:

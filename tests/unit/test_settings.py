@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from routing_core.settings import (
+from sticky_router.routing_core.settings import (
     InvalidSetting,
     RoutingSettings,
     Scope,

@@ -7,13 +7,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import routing_core.policy
-import routing_core.simulate
-from routing_core.model import Agent, AgentRole, KeyKind, Leg
-from routing_core.settings import Scope, ScopedValue
-from routing_core.simulate import RecordedAvailability, Replay, ReplayCall, World, hour_index
-from routing_core.store.replay import overlay
-from sticky_router.simulation_cli import scope, setting
+from sticky_router.process.simulation_cli import scope, setting
+from sticky_router.routing_core import policy, simulate
+from sticky_router.routing_core.model import Agent, AgentRole, KeyKind, Leg
+from sticky_router.routing_core.settings import Scope, ScopedValue
+from sticky_router.routing_core.simulate import (
+    RecordedAvailability,
+    Replay,
+    ReplayCall,
+    World,
+    hour_index,
+)
+from sticky_router.routing_core.store.replay import overlay
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday morning
 ANNA = Agent(1, "anna", "Anna", "PJSIP/anna", AgentRole.FIRST_LINE, True)
@@ -75,7 +80,7 @@ def glob(key: str, value: object) -> ScopedValue:
 
 
 def test_the_replay_asks_the_live_policy() -> None:
-    assert vars(routing_core.simulate)["decide"] is routing_core.policy.decide
+    assert vars(simulate)["decide"] is policy.decide
 
 
 def test_a_callback_after_90_minutes_is_connected_under_120_but_not_under_60() -> None:
@@ -120,12 +125,12 @@ def test_the_detour_budget_caps_the_busy_wait() -> None:
 
 
 def test_the_replay_walks_the_candidates_with_the_routers_own_function() -> None:
-    import ari_app.attempt
-    import routing_core.candidates
+    from sticky_router.ari_app import attempt
+    from sticky_router.routing_core import candidates
 
-    walk = routing_core.candidates.walk_candidates
-    assert vars(routing_core.simulate)["walk_candidates"] is walk
-    assert vars(ari_app.attempt)["walk_candidates"] is walk
+    walk = candidates.walk_candidates
+    assert vars(simulate)["walk_candidates"] is walk
+    assert vars(attempt)["walk_candidates"] is walk
 
 
 def test_an_agent_without_calls_in_that_hour_counts_as_offline() -> None:
@@ -204,7 +209,7 @@ def test_candidate_settings_and_scopes_are_parsed() -> None:
 
 
 def test_history_is_kept_for_the_longest_window_a_setting_allows() -> None:
-    longest = int(routing_core.simulate.MAX_WINDOW.total_seconds() // 60)
+    longest = int(simulate.MAX_WINDOW.total_seconds() // 60)
     assert setting(f"window_minutes={longest}") == ("window_minutes", longest)
     with pytest.raises(argparse.ArgumentTypeError):
         setting(f"window_minutes={longest + 1}")
@@ -220,7 +225,7 @@ def test_window_expired_means_the_same_whatever_the_other_settings() -> None:
 
 
 def test_history_older_than_the_longest_window_is_forgotten() -> None:
-    month = routing_core.simulate.MAX_WINDOW
+    month = simulate.MAX_WINDOW
     old = call(7, 0, leg(ANNA, 0, 300))
     at = month.total_seconds() / 60 + 24 * 60  # a month and a day later
     engine = replay([old, call(8, at, leg(BORIS, at, 60))], [])

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from routing_core.tickets import CallReport, TicketStatus
-from tickets_http.contract import (
+from sticky_router.routing_core.tickets import CallReport, TicketStatus
+from sticky_router.tickets_http.contract import (
     MAX_LOOKUP_TICKETS,
     LookupAnswer,
     TicketsAnswer,
@@ -128,7 +128,7 @@ def test_the_call_report_body_is_plain_json_with_offsets() -> None:
 
 
 def test_the_contracts_openapi_document_has_every_path_and_resolves_every_reference() -> None:
-    from tickets_http.openapi import contract_openapi
+    from sticky_router.tickets_http.openapi import contract_openapi
 
     document = contract_openapi()
     assert set(document["paths"]) == {"/lookup", "/tickets", "/calls"}

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from routing_core.store.ticket_health import HealthState, SourceHealth
+from sticky_router.routing_core.store.ticket_health import HealthState, SourceHealth
 
 SYNCED = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 

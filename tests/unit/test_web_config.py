@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from sticky_router.cli import web_settings
-from sticky_router.config import ConfigError, load_config
+from sticky_router.process.cli import web_settings
+from sticky_router.process.config import ConfigError, load_config
 
 
 @pytest.fixture(autouse=True)

@@ -15,13 +15,13 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from routing_core.ticket_details import LiveTicketDetails
-from sticky_router.demo import seed_demo
+from sticky_router.process.demo import seed_demo
+from sticky_router.routing_core.ticket_details import LiveTicketDetails
+from sticky_router.web.accounts import add_admin, set_password
+from sticky_router.web.app import create_app
+from sticky_router.web.pop_hub import PopHub
+from sticky_router.web.settings import WebSettings
 from tests.integration.conftest import database_url, pool, postgres  # noqa: F401 - fixtures
-from web.accounts import add_admin, set_password
-from web.app import create_app
-from web.pop_hub import PopHub
-from web.settings import WebSettings
 
 
 def free_port() -> int:

@@ -11,13 +11,19 @@ from typing import Any
 import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
 
-from routing_core import IncomingCall, QueueDecision, QueueReason, RoutingService, StickyDecision
-from routing_core.store.recorder import CallRecorder
-from sticky_router.metrics import PrometheusObserver
+from sticky_router.process.metrics import PrometheusObserver
+from sticky_router.routing_core import (
+    IncomingCall,
+    QueueDecision,
+    QueueReason,
+    RoutingService,
+    StickyDecision,
+)
+from sticky_router.routing_core.store.recorder import CallRecorder
+from sticky_router.web.app import create_app
+from sticky_router.web.pop_hub import PopHub
+from sticky_router.web.settings import WebSettings
 from tests.web.conftest import PASSWORDS, Browser, WebApp
-from web.app import create_app
-from web.pop_hub import PopHub
-from web.settings import WebSettings
 
 IVAN = "+79123456701"  # demo: last spoke with agent2, 42 minutes ago
 ADMIN_PREFIXES = ("/admin/", "/api/admin/")

@@ -12,13 +12,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from playwright.async_api import async_playwright
 
-from sticky_router.synthetic_history import HistoryShape, generate_history
+from sticky_router.process.synthetic_history import HistoryShape, generate_history
+from sticky_router.web.app import create_app
+from sticky_router.web.pop_hub import PopHub
+from sticky_router.web.settings import WebSettings
 from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.web.conftest import PASSWORDS, Browser, WebApp, free_port
 from tests.web.test_admin_api import admin_csrf
-from web.app import create_app
-from web.pop_hub import PopHub
-from web.settings import WebSettings
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "admin"
 

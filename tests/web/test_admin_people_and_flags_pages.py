@@ -12,13 +12,13 @@ import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
 from playwright.async_api import async_playwright
 
-from routing_core import IncomingCall, RoutingService, StickyDecision
+from sticky_router.routing_core import IncomingCall, RoutingService, StickyDecision
+from sticky_router.web.app import create_app
+from sticky_router.web.pop_hub import PopHub
+from sticky_router.web.settings import WebSettings
 from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.web.conftest import PASSWORDS, Browser, WebApp, free_port
 from tests.web.test_admin_api import signed_in_admin
-from web.app import create_app
-from web.pop_hub import PopHub
-from web.settings import WebSettings
 
 IVAN = "+79123456701"  # demo: last spoke with agent2, 42 minutes ago
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "admin"

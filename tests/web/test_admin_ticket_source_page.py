@@ -12,9 +12,9 @@ import aiohttp
 import asyncpg
 import pytest
 
-from routing_core.model import CallerKey
-from routing_core.ticket_details import LiveTicketDetails
-from routing_core.tickets import CallReport, TicketChange, TicketLookup
+from sticky_router.routing_core.model import CallerKey
+from sticky_router.routing_core.ticket_details import LiveTicketDetails
+from sticky_router.routing_core.tickets import CallReport, TicketChange, TicketLookup
 from tests.web.conftest import Browser, WebApp
 from tests.web.test_admin_api import signed_in_admin
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from routing_core.store.reports import dashboard
-from sticky_router.cli import main
+from sticky_router.process.cli import main
+from sticky_router.routing_core.store.reports import dashboard
 
 IVAN_NUMBER = "+79123456701"
 # Everything that names Ivan, as stored: his number, name, account, ticket, its text, a note,

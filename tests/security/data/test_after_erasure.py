@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from routing_core import IncomingCall, RoutingService
-from routing_core.decision import QueueDecision, StickyDecision
-from routing_core.store.erasure import ErasureKey, forget_customer
+from sticky_router.routing_core import IncomingCall, RoutingService
+from sticky_router.routing_core.decision import QueueDecision, StickyDecision
+from sticky_router.routing_core.store.erasure import ErasureKey, forget_customer
+from sticky_router.web.pop_store import load_facts, load_pop
 from tests.security.data.erasure_helpers import IVAN_NUMBER, IVAN_TRACES, give_ivan_everything
-from web.pop_store import load_facts, load_pop
 
 
 async def _decide(pool: asyncpg.Pool, call_id: str) -> StickyDecision | QueueDecision:

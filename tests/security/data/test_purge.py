@@ -11,10 +11,10 @@ from pathlib import Path
 
 import asyncpg
 
-from routing_core.store.retention import RetentionPolicy, purge
-from sticky_router.metrics import PrometheusObserver
-from sticky_router.retention_job import RetentionJob
-from sticky_router.router import Router, RouterSettings
+from sticky_router.process.metrics import PrometheusObserver
+from sticky_router.process.retention_job import RetentionJob
+from sticky_router.process.router import Router, RouterSettings
+from sticky_router.routing_core.store.retention import RetentionPolicy, purge
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 POLICY = RetentionPolicy(batch_rows=10)  # the defaults: 365, 365, 30, 90 and 1095 days

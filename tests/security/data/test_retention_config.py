@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from sticky_router.config import ConfigError, load_config
-from sticky_router.privacy_cli import retention_policy
+from sticky_router.process.config import ConfigError, load_config
+from sticky_router.process.privacy_cli import retention_policy
 
 
 @pytest.fixture(autouse=True)

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from routing_core import CallRecorder, HangupSide, IncomingCall, RoutingService
-from routing_core.events import DecisionMade
-from routing_core.ringing import RingSource
+from sticky_router.routing_core import CallRecorder, HangupSide, IncomingCall, RoutingService
+from sticky_router.routing_core.events import DecisionMade
+from sticky_router.routing_core.ringing import RingSource
+from sticky_router.web.pop_dispatch import PopDispatcher
 from tests.web.conftest import Browser, WebApp
-from web.pop_dispatch import PopDispatcher
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,9 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 import pytest
 
+from sticky_router.web.passwords import verify_password
+from sticky_router.web.sessions import COOKIE_NAMES
 from tests.web.conftest import PASSWORDS, Browser, WebApp
-from web.passwords import verify_password
-from web.sessions import COOKIE_NAMES
 
 pytestmark = pytest.mark.integration
 

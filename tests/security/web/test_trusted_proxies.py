@@ -11,10 +11,10 @@ from ipaddress import ip_network
 
 import pytest
 
-from sticky_router.cli import web_settings
-from sticky_router.config import ConfigError, load_config
+from sticky_router.process.cli import web_settings
+from sticky_router.process.config import ConfigError, load_config
+from sticky_router.web.proxies import client_of
 from tests.web.conftest import PASSWORDS, WebApp
-from web.proxies import client_of
 
 LOOPBACK = ip_network("127.0.0.1/32")
 OFFICE_PROXY = ip_network("10.0.0.0/8")

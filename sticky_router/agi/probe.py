@@ -1,0 +1,88 @@
+"""The candidate walk's questions, asked of Asterisk through the caller's own AGI session.
+
+The FastAGI lookup holds the caller's channel while it decides, so it can evaluate the same
+dialplan functions the ARI application reads (QUEUE_MEMBER_LIST, QUEUE_MEMBER paused,
+DEVICE_STATE) with GET FULL VARIABLE and judge them with routing_core.attempt: one definition of
+"free to ring" for both modes, and the same walk over ordered candidates. Asterisk sends no
+device-state events over AGI, so a busy agent is re-read twice a second while waited for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+
+from sticky_router.agi.protocol import AgiSession, quote
+from sticky_router.routing_core import Candidate, RoutingService, StickyDecision
+from sticky_router.routing_core.attempt import (
+    BUSY_STATES,
+    FREE_STATES,
+    Availability,
+    availability,
+    wrapping_up,
+)
+from sticky_router.routing_core.candidates import queue_to_check
+
+POLL_SECONDS = 0.5
+
+
+class AgiProbe:
+    def __init__(
+        self,
+        session: AgiSession,
+        routing: RoutingService,
+        decision: StickyDecision,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._session = session
+        self._routing = routing
+        self._decision = decision
+        self._call = decision.context.call
+        self._clock = clock
+        self._wrap_up_seconds = decision.context.settings.values.wrap_up_seconds
+
+    async def claim(self, candidate: Candidate) -> bool:
+        return await self._routing.claim(self._decision, candidate)
+
+    async def availability(self, candidate: Candidate) -> Availability:
+        endpoint = candidate.agent.endpoint
+        queue = queue_to_check(self._decision, candidate)
+        if queue is None:
+            return Availability.UNREACHABLE  # nothing unchecked reaches a dialplan function
+        members = await self._read(f"${{QUEUE_MEMBER_LIST({queue})}}")
+        paused = await self._read(f"${{QUEUE_MEMBER({queue},paused,{endpoint})}}")
+        state = await self._read(f"${{DEVICE_STATE({endpoint})}}")
+        return availability(
+            members=members,
+            interface=endpoint,
+            paused=paused,
+            device_state=state,
+            wrapping_up=wrapping_up(
+                candidate.agent.last_talk_ended_at, self._clock(), self._wrap_up_seconds
+            ),
+        )
+
+    async def wait_until_free(
+        self, candidate: Candidate, seconds: float
+    ) -> tuple[Availability, float]:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        while True:
+            state = await self._read(f"${{DEVICE_STATE({candidate.agent.endpoint})}}")
+            if state in FREE_STATES:
+                # Free now: membership and pause again (paused or logged out meanwhile?).
+                return await self.availability(candidate), loop.time() - started
+            if state not in BUSY_STATES:
+                return Availability.UNREACHABLE, loop.time() - started
+            remaining = seconds - (loop.time() - started)
+            if remaining <= 0:
+                return Availability.BUSY, seconds
+            await asyncio.sleep(min(POLL_SECONDS, remaining))
+
+    async def let_go(self, candidate: Candidate, reason: str) -> None:
+        await self._routing.release_agent(self._call.call_id, candidate, reason, self._clock())
+
+    async def _read(self, expression: str) -> str:
+        reply = await self._session.command(f"GET FULL VARIABLE {quote(expression)}")
+        return reply.data if reply.result == 1 else ""

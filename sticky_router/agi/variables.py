@@ -1,0 +1,67 @@
+"""From the AGI request to the core's call, and from the core's decision to channel variables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import structlog
+
+from sticky_router.agi.protocol import AgiRequest, AgiSession
+from sticky_router.routing_core import IncomingCall
+from sticky_router.routing_core.dialplan_safe import CallArguments, is_dialled
+
+DEFAULT_QUEUE = "support"
+# AGI(.../lookup, queue, did, account, ticket): what dialplan/sticky-router-agi.conf passes.
+LOOKUP_ARGUMENTS = 4
+
+log = structlog.get_logger("sticky_router.agi")
+
+
+def present(value: str) -> str | None:
+    """Asterisk writes `unknown` for an absent caller ID or DNID."""
+    value = value.strip()
+    return None if not value or value.lower() == "unknown" else value
+
+
+def incoming_call(request: AgiRequest, at: datetime) -> IncomingCall:
+    """AGI(agi://router/lookup,queue,did,ivr account,ivr ticket): the Stasis() arguments,
+    checked as in ARI mode (routing_core.dialplan_safe.CallArguments)."""
+    checked = CallArguments.check(
+        present(request.arg(1)),
+        present(request.arg(2)) or _dialled(request.get("dnid")),
+        present(request.arg(3)),
+        present(request.arg(4)),
+        split=len(request.args) > LOOKUP_ARGUMENTS,
+        default_queue=DEFAULT_QUEUE,
+    )
+    call_id = request.get("uniqueid")
+    if checked.refused:
+        log.warning("agi_arguments_refused", call_id=call_id, refused=checked.refused,
+                    arguments=len(request.args))  # fmt: skip
+    return IncomingCall(
+        call_id=call_id,
+        caller_id=present(request.get("callerid")),
+        at=at,
+        queue=checked.queue,
+        did=checked.did,
+        ivr_account=checked.ivr_account,
+        ivr_ticket=checked.ivr_ticket,
+    )
+
+
+def _dialled(dnid: str) -> str | None:
+    """Asterisk's own DNID, when the dialplan passed no DID: often a name (`s`, `agi`), which
+    is no dialled number, so not one to warn about either."""
+    value = present(dnid)
+    return value if value is not None and is_dialled(value) else None
+
+
+async def set_variables(session: AgiSession, variables: dict[str, str]) -> None:
+    """Inheritable (`__NAME`), so the agent's channel that Queue() connects carries them too.
+    STICKY_ROUTE goes last: a conversation cut half-way leaves the dialplan's `queue`."""
+    route = variables.get("STICKY_ROUTE")
+    for name, value in variables.items():
+        if name != "STICKY_ROUTE":
+            await session.set_variable(f"__{name}", value)
+    if route is not None:
+        await session.set_variable("__STICKY_ROUTE", route)

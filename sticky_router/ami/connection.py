@@ -1,0 +1,205 @@
+"""The AMI side of learning: the connection (panoramisk 1.4), feeding CallLearner, whose events
+go to the journal (routing_core.store.journal) in the order they were heard.
+
+AmiLearner   the AMI connection, reconnected with capped backoff, with a heartbeat
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from panoramisk import Manager  # type: ignore[import-untyped]
+
+from sticky_router.ami.learner import CallLearner, log
+from sticky_router.routing_core.events import EventSink
+
+# --- the AMI connection -----------------------------------------------------------------------
+
+
+class AmiRefused(ConnectionError):
+    """Asterisk answered the Login with an error (wrong user or secret, not permitted)."""
+
+
+class _Manager(Manager):  # type: ignore[misc]  # panoramisk has no type hints
+    """panoramisk's Manager without its own reconnect. Left alone it calls connect() again every
+    `reconnect_timeout` seconds, forever, with a log line per attempt and no handle on the timer
+    (close() does not stop it). One Manager serves one connection here; AmiLearner.run
+    reconnects with capped backoff."""
+
+    def __init__(self, lost: asyncio.Event, **config: Any) -> None:
+        super().__init__(**config)
+        self._lost = lost
+
+    def connection_made(self, future: asyncio.Future[Any]) -> None:
+        # A failed connect reaches whoever awaits connect(); nothing is scheduled again.
+        if not future.cancelled() and future.exception() is None:
+            super().connection_made(future)
+
+    def connection_lost(self, exc: object) -> None:
+        self._lost.set()
+
+    def ping(self) -> None:
+        """Never sent: panoramisk's pings do not wait for an answer; AmiLearner's heartbeat does."""
+
+
+class _Ami:
+    """The only place that touches panoramisk (untyped): one connection, typed in and out.
+
+    panoramisk decodes each TCP read on its own and drops undecodable bytes, so a multibyte
+    character split across two reads is lost. We read only ASCII fields (ids, channel names,
+    statuses), never caller names, so that is harmless here.
+    """
+
+    def __init__(self, host: str, port: int, on_event: Callable[[dict[str, str]], None]) -> None:
+        self.lost = asyncio.Event()
+        self._manager = _Manager(
+            self.lost, host=host, port=port, loop=asyncio.get_running_loop(), encoding="utf8"
+        )
+        self._manager.register_event("*", lambda _manager, message: on_event(_fields(message)))
+
+    async def connect(self) -> None:
+        await self._manager.connect()
+
+    async def action(self, fields: dict[str, str]) -> dict[str, str]:
+        return _fields(await self._manager.send_action(dict(fields)))
+
+    def close(self) -> None:
+        self._manager.close()
+
+
+def _fields(message: Any) -> dict[str, str]:
+    """A panoramisk Message as a plain dict (repeated headers, which come as lists, dropped)."""
+    return {str(key): value for key, value in message.items() if isinstance(value, str)}
+
+
+@dataclass(frozen=True)
+class AmiSettings:
+    host: str
+    port: int
+    user: str
+    password: str = field(repr=False)
+    # AMI event classes: DialBegin/DialEnd, transfers and hangups are `call`; AgentConnect is
+    # `agent`. Nothing else is sent to us (no dialplan or variable traffic).
+    events: str = "call,agent"
+
+
+class AmiLearner:
+    """Connects to AMI, feeds CallLearner, reports its events to the journal; reconnects
+    forever.
+
+    In the router process: `learner = AmiLearner(AmiSettings(...), journal)`, then
+    `learner.start()` inside the running loop and `await learner.stop()` on shutdown.
+    """
+
+    def __init__(
+        self,
+        settings: AmiSettings,
+        journal: EventSink,
+        *,
+        backoff: tuple[float, float] = (0.5, 30.0),  # first delay, cap
+        heartbeat: float = 15.0,
+        action_timeout: float = 5.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.learner = CallLearner()
+        self._journal = journal
+        self._appending: set[asyncio.Task[bool]] = set()
+        self.connected = asyncio.Event()
+        self._backoff = backoff
+        self._heartbeat = heartbeat
+        self._timeout = action_timeout
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+        self._said_down = False
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self.run())
+
+    async def stop(self, drain_seconds: float = 5.0) -> None:
+        """Close the connection; what was already heard is put in the journal first."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.flush(drain_seconds)
+
+    async def flush(self, seconds: float = 5.0) -> None:
+        """Until what was heard so far is in the journal."""
+        if self._appending:
+            await asyncio.wait(set(self._appending), timeout=seconds)
+
+    async def wait_connected(self, seconds: float) -> None:
+        async with asyncio.timeout(seconds):
+            await self.connected.wait()
+
+    async def run(self) -> None:
+        """Until cancelled. A lost or refused connection is logged once, then retried quietly
+        with doubling delays up to the cap; a working session starts the delays afresh."""
+        attempt = 0
+        try:
+            while True:
+                try:
+                    await self._session()
+                except Exception as error:  # the learner must outlive anything a session does
+                    was_up = self.connected.is_set()
+                    self.connected.clear()
+                    attempt = 0 if was_up else attempt
+                    self._log_down(error, attempt, was_up)
+                await asyncio.sleep(min(self._backoff[1], self._backoff[0] * 2**attempt))
+                attempt += 1
+        finally:
+            self.connected.clear()
+
+    async def _session(self) -> None:
+        settings = self.settings
+        ami = _Ami(settings.host, settings.port, self._on_event)
+        try:
+            async with asyncio.timeout(self._timeout):
+                await ami.connect()
+                reply = await ami.action(
+                    {"Action": "Login", "Username": settings.user, "Secret": settings.password,
+                     "Events": settings.events}
+                )  # fmt: skip
+            if reply.get("Response") != "Success":
+                raise AmiRefused(reply.get("Message") or "login refused")
+            self.connected.set()
+            log.info("ami_connected", host=settings.host, port=settings.port)
+            self._said_down = False
+            while True:  # heartbeat: a half-open connection shows up as a Ping left unanswered
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._heartbeat):
+                        await ami.lost.wait()
+                        raise ConnectionResetError("AMI connection closed")
+                async with asyncio.timeout(self._timeout):
+                    await ami.action({"Action": "Ping"})
+        finally:
+            ami.close()
+
+    def _on_event(self, event: dict[str, str]) -> None:
+        try:
+            learned = self.learner.handle(event, self._clock())
+            if not learned:
+                return
+            # Aside, so the AMI reader never waits on the disk; appends queue in call order.
+            appending = asyncio.get_running_loop().create_task(self._journal.append(*learned))
+            self._appending.add(appending)
+            appending.add_done_callback(self._appending.discard)
+        except Exception:  # one odd event must not cost the connection
+            log.exception("ami_event_failed", event=event.get("Event"))
+
+    def _log_down(self, error: Exception, attempt: int, was_up: bool) -> None:
+        reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        if self._said_down:
+            log.debug("ami_retry_failed", attempt=attempt, reason=reason)
+            return
+        self._said_down = True
+        event = "ami_connection_lost" if was_up else "ami_unavailable"
+        log.warning(event, host=self.settings.host, port=self.settings.port, reason=reason)

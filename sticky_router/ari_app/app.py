@@ -1,0 +1,179 @@
+"""The Stasis application: each support call gets a decision, a sticky attempt, or the queue.
+
+Flow of one call (routing.md, "The attempt"):
+  StasisStart -> decision (within the database budget) -> queue at once, or:
+  is the agent free (queue membership, pause, device state)? -> optional wait while busy ->
+  hand the caller to the dialplan context `sticky-ring`, which announces, rings the agent with
+  Dial() for the ring timeout, and on any miss goes on to the queue by itself.
+When in doubt, the caller goes to the queue.
+
+Why the agent is rung by the dialplan and not from the application (decided on Asterisk 22.10):
+a call the application bridges itself sits in a Stasis bridge, where Asterisk runs no transfer
+feature codes at all, and where a phone's SIP REFER puts a Local channel into the application
+that the application then has to drive through every transfer outcome (target busy, no
+answer, attended transfers with Replaces). In an ordinary Dial() bridge Asterisk handles blind
+and attended transfers, REFER and feature codes itself, exactly as for the queue's calls, and
+a router restart cannot touch a connected call. The application keeps what only it can do:
+decide, check the agent, wait, and record. It keeps watching the caller's channel after the
+hand-over (an explicit subscription outlives Stasis) to record the ring's outcome and the end.
+
+  app.py       event dispatch, the calls in the application, the safety net
+  attempt.py   one sticky attempt up to the hand-over
+  watch.py     a handed-over call: the Dial outcome and the end, recorded
+  resync.py    after a reconnect, and periodically: nobody left in the application undriven
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from sticky_router.ari_app.attempt import Attempt, DialplanTargets, LiveCall
+from sticky_router.ari_app.availability import DeviceWatch
+from sticky_router.ari_app.channels import AriChannels, Channels
+from sticky_router.ari_app.client import AriClient, Event
+from sticky_router.ari_app.resync import Sweeper
+from sticky_router.ari_app.watch import HandedOverCalls
+from sticky_router.routing_core import IncomingCall, RoutingService
+from sticky_router.routing_core.dialplan_safe import CallArguments
+from sticky_router.routing_core.events import EventSink
+
+log = structlog.get_logger("sticky_router.ari")
+
+# Stasis(sticky-router, queue, did, account, ticket, menu): what dialplan/sticky-router.conf passes.
+STASIS_ARGUMENTS = 5
+
+__all__ = ["DialplanTargets", "StickyRouterApp", "incoming_call"]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class StickyRouterApp:
+    def __init__(
+        self,
+        client: AriClient,
+        routing: RoutingService,
+        journal: EventSink,
+        targets: DialplanTargets | None = None,
+        channels: Channels | None = None,
+    ) -> None:
+        self._channels = channels or AriChannels(client)
+        self._targets = targets or DialplanTargets()
+        self._devices = DeviceWatch()
+        self._calls: dict[str, LiveCall] = {}
+        self._handed_over = HandedOverCalls(self._channels, journal, routing)
+        self._attempt = Attempt(
+            self._channels, routing, journal, self._targets, self._devices, self._handed_over
+        )
+        self._sweeper = Sweeper(
+            self._channels,
+            self._targets.queue_context,
+            self._targets.extension,
+            self._calls.__contains__,
+        )
+        self._tasks: set[asyncio.Task[object]] = set()
+        self.accepting = True  # False while the process shuts down: new calls go to the queue
+
+    # -- events -------------------------------------------------------------------------------
+
+    async def on_event(self, event: Event) -> None:
+        kind = event.get("type")
+        if kind == "StasisStart":
+            self._stasis_start(event)
+        elif kind == "Dial":
+            await self._handed_over.dial(event)
+        elif kind == "ChannelUserevent":
+            await self._handed_over.ring_missed(event)
+        elif kind in ("ChannelHangupRequest", "ChannelDestroyed", "StasisEnd"):
+            self._gone(event)
+            await self._handed_over.gone(event)
+        elif kind == "DeviceStateChanged":
+            self._devices.changed(str(event.get("device_state", {}).get("name", "")))
+
+    async def on_connected(self) -> None:
+        """After every (re)connect: callers an earlier router left in the application (it died
+        in the middle of a decision) go to the queue."""
+        await self._sweeper.sweep()
+
+    def _stasis_start(self, event: Event) -> None:
+        channel = event["channel"]
+        args = [str(arg) for arg in event.get("args") or []]
+        if not self.accepting:
+            self._spawn(self._attempt.to_queue(str(channel["id"]), "router_stopping"))
+            return
+        call = incoming_call(channel, args)
+        live = LiveCall(call)
+        self._calls[call.call_id] = live
+        self._spawn(self._handle(live))
+
+    def _gone(self, event: Event) -> None:
+        live = self._calls.get(event.get("channel", {}).get("id", ""))
+        if live is None:
+            return
+        if event.get("type") == "StasisEnd" and live.handed_over:
+            return  # we moved the caller on ourselves
+        live.caller_gone.set()
+
+    # -- one call -----------------------------------------------------------------------------
+
+    async def _handle(self, live: LiveCall) -> None:
+        call_id = live.call.call_id
+        try:
+            await self._attempt.run(live)
+        except Exception:
+            # The safety net: whatever broke, the caller goes to the queue.
+            log.exception("call_failed", call_id=call_id)
+            await self._attempt.rescue(live)
+        finally:
+            self._calls.pop(call_id, None)
+
+    def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, seconds: float) -> None:
+        """On shutdown: take no new call, and let those in the middle of a decision or a busy
+        wait reach the dialplan (events keep flowing meanwhile)."""
+        self.accepting = False
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=seconds)
+
+    def run_sweeps(self, every: float) -> asyncio.Task[None]:
+        """Hand back to the dialplan, every `every` seconds, any caller nothing drives."""
+        return asyncio.get_running_loop().create_task(self._sweeper.run(every))
+
+    def describe(self) -> dict[str, Any]:
+        return {"deciding": len(self._calls), "handed_over": len(self._handed_over)}
+
+
+def incoming_call(channel: Event, args: list[str]) -> IncomingCall:
+    """The call as the dialplan handed it over: Stasis(app, queue, did, account, ticket,
+    menu)."""
+
+    def arg(index: int) -> str | None:
+        return args[index].strip() or None if len(args) > index else None
+
+    split = len(args) > STASIS_ARGUMENTS
+    checked = CallArguments.check(arg(0), arg(1), arg(2), arg(3), arg(4), split=split)
+    call_id = str(channel["id"])
+    if checked.refused:
+        # A dialplan that let a caller's `,` or worse through: not what the values claim.
+        log.warning("stasis_arguments_refused", call_id=call_id, refused=checked.refused,
+                    arguments=len(args))  # fmt: skip
+    return IncomingCall(
+        call_id=call_id,
+        caller_id=channel.get("caller", {}).get("number") or None,
+        at=now(),
+        queue=checked.queue,
+        did=checked.did,
+        ivr_account=checked.ivr_account,
+        ivr_ticket=checked.ivr_ticket,
+        ivr_menu=checked.ivr_menu,
+    )

@@ -1,0 +1,125 @@
+"""The ARI operations the router uses, each named once (in the spirit of wazo-calld's
+`ari_helpers.py`), so no call site builds a request path.
+
+Errors: `ChannelGone` when Asterisk says the channel is not there (404) or not in our
+application any more (409): the caller hung up, or the dialplan has them. Every other failure
+(an ARI error status, a timeout, a broken connection) is raised as `AriUnavailable`, which the
+application's safety net answers by sending the caller to the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import aiohttp
+
+from sticky_router.ari_app.client import AriClient, AriError, segment
+
+GONE_STATUSES = frozenset({404, 409})  # no such channel / channel not in a Stasis application
+
+
+class ChannelGone(Exception):
+    """The channel hung up, or left the application."""
+
+
+class AriUnavailable(Exception):
+    """ARI did not do what was asked: an error status, a timeout, a lost connection."""
+
+
+class Channels(Protocol):
+    """What the application does to channels; `AriChannels` over ARI, a fake in unit tests."""
+
+    async def read(self, channel_id: str, expression: str) -> str: ...
+    async def device_state(self, endpoint: str) -> str: ...
+    async def answer(self, channel_id: str) -> None: ...
+    async def play(self, channel_id: str, sound: str) -> None: ...
+    async def set_variables(self, channel_id: str, variables: Mapping[str, str]) -> None: ...
+    async def watch(self, channel_id: str) -> None: ...
+    async def continue_in_dialplan(self, channel_id: str, context: str, extension: str) -> None: ...
+    async def hang_up(self, channel_id: str) -> None: ...
+    async def in_application(self) -> list[dict[str, Any]]: ...
+    async def subscribe(self, source: str) -> None: ...
+    async def unsubscribe(self, source: str) -> None: ...
+
+
+class AriChannels:
+    def __init__(self, client: AriClient) -> None:
+        self._ari = client
+        self._subscription = f"/applications/{segment(client.app)}/subscription"
+
+    async def read(self, channel_id: str, expression: str) -> str:
+        """A variable or dialplan function evaluated on the channel (`QUEUE_MEMBER_LIST(q)`)."""
+        answer = await self._call(
+            "GET", f"/channels/{segment(channel_id)}/variable", {"variable": expression}
+        )
+        return str(answer.get("value", "")) if isinstance(answer, dict) else ""
+
+    async def device_state(self, endpoint: str) -> str:
+        try:
+            state = await self._call("GET", f"/deviceStates/{segment(endpoint)}")
+        except ChannelGone:  # a device Asterisk has never heard of
+            return "INVALID"
+        return str(state.get("state", "UNKNOWN")) if isinstance(state, dict) else "UNKNOWN"
+
+    async def answer(self, channel_id: str) -> None:
+        await self._call("POST", f"/channels/{segment(channel_id)}/answer")
+
+    async def play(self, channel_id: str, sound: str) -> None:
+        await self._call("POST", f"/channels/{segment(channel_id)}/play", {"media": sound})
+
+    async def set_variables(self, channel_id: str, variables: Mapping[str, str]) -> None:
+        path = f"/channels/{segment(channel_id)}/variable"
+        await asyncio.gather(
+            *(
+                self._call("POST", path, {"variable": name, "value": value})
+                for name, value in variables.items()
+            )
+        )
+
+    async def watch(self, channel_id: str) -> None:
+        """Keep receiving the channel's events (Dial, hang-up) after it leaves Stasis().
+
+        Asterisk keeps an explicit subscription when the channel continues in the dialplan:
+        measured on 22.10, the app then sees the dialplan Dial()'s `Dial` events, with the
+        agent's channel as `peer`, and the caller's ChannelHangupRequest/ChannelDestroyed."""
+        await self.subscribe(f"channel:{channel_id}")
+
+    async def continue_in_dialplan(self, channel_id: str, context: str, extension: str) -> None:
+        await self._call(
+            "POST",
+            f"/channels/{segment(channel_id)}/continue",
+            {"context": context, "extension": extension, "priority": 1},
+        )
+
+    async def hang_up(self, channel_id: str) -> None:
+        await self._call("DELETE", f"/channels/{segment(channel_id)}")
+
+    async def in_application(self) -> list[dict[str, Any]]:
+        """Every channel now in our Stasis() application."""
+        channels = await self._call("GET", "/channels")
+        return [
+            channel
+            for channel in channels or []
+            if channel.get("dialplan", {}).get("app_name") == "Stasis"
+            and str(channel["dialplan"].get("app_data", "")).split(",", 1)[0] == self._ari.app
+        ]
+
+    async def subscribe(self, source: str) -> None:
+        await self._call("POST", self._subscription, {"eventSource": source})
+
+    async def unsubscribe(self, source: str) -> None:
+        await self._call("DELETE", self._subscription, {"eventSource": source})
+
+    async def _call(
+        self, method: str, path: str, params: Mapping[str, str | int] | None = None
+    ) -> Any:
+        try:
+            return await self._ari.request(method, path, params=params)
+        except AriError as error:
+            if error.status in GONE_STATUSES:
+                raise ChannelGone(path) from error
+            raise AriUnavailable(str(error)) from error
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            raise AriUnavailable(f"ARI {method} {path}: {type(error).__name__}") from error

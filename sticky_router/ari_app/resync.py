@@ -1,0 +1,70 @@
+"""Nobody left in the application undriven.
+
+After a (re)connect, any caller in our Stasis() that this process is not deciding was left by an
+earlier router (it died in the middle of a decision) or by a lost websocket: it goes to the
+queue at once. The same sweep also runs periodically, for a caller whose StasisStart was lost or
+whose hand-over failed twice; there a channel must have been seen undriven by two sweeps in a
+row, so a call whose StasisStart is merely still on its way is never taken for stranded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import structlog
+
+from sticky_router.ari_app.channels import AriUnavailable, ChannelGone, Channels
+
+log = structlog.get_logger("sticky_router.ari")
+
+STRANDED_REASON = "router_restart"
+
+
+class Sweeper:
+    def __init__(
+        self,
+        channels: Channels,
+        queue_context: str,
+        extension: str,
+        is_driven: Callable[[str], bool],
+    ) -> None:
+        self._channels = channels
+        self._queue_context = queue_context
+        self._extension = extension
+        self._is_driven = is_driven
+        self._suspects: set[str] = set()
+
+    async def sweep(self, *, grace: bool = False) -> list[str]:
+        """Send undriven callers to the queue; the ids sent. With `grace`, only those already
+        undriven at the previous sweep."""
+        try:
+            present = await self._channels.in_application()
+        except (AriUnavailable, ChannelGone) as error:
+            # ChannelGone here is a 404 for /channels itself: an Asterisk still starting, whose
+            # HTTP server answers before res_ari is loaded. Nobody to sweep until it is.
+            log.warning("resync_failed", error=f"{type(error).__name__}: {error}")
+            return []
+        undriven = {str(c["id"]) for c in present if not self._is_driven(str(c["id"]))}
+        stranded = undriven & self._suspects if grace else undriven
+        self._suspects = undriven - stranded
+        for channel_id in sorted(stranded):
+            log.info("resync_orphan_to_queue", call_id=channel_id)
+            try:
+                await self._channels.set_variables(channel_id, {"__STICKY_REASON": STRANDED_REASON})
+                await self._channels.continue_in_dialplan(
+                    channel_id, self._queue_context, self._extension
+                )
+            except (ChannelGone, AriUnavailable) as error:
+                log.info("resync_move_failed", call_id=channel_id, error=type(error).__name__)
+        return sorted(stranded)
+
+    async def run(self, every: float) -> None:
+        """Sweep every `every` seconds for as long as the router runs: the safety net must
+        outlive any one failed sweep (an Asterisk restart, a bug), so each is caught and logged."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.sweep(grace=True)
+            except Exception:
+                log.exception("resync_sweep_failed")

@@ -1,0 +1,815 @@
+"""A local Asterisk 22 of our own: for the test suite, the ARI application's tests and the sandbox.
+
+Debian 12 has no Asterisk 22, Debian unstable has. So we build a Debian-unstable root once with
+debootstrap (into the cache directory, outside any checkout; about a minute) and run Asterisk in
+it with chroot. The chroot shares the network, so Asterisk listens on 127.0.0.1 like any local
+server. Nothing is ever installed into the host system except debootstrap itself.
+
+Each `LocalAsterisk` keeps everything it writes (configuration, control socket, logs, astdb,
+spool) in an instance directory of its own inside the root, named after the instance, and points
+Asterisk at it with `-C`: the stock /etc/asterisk of the package is never read, so only our
+configuration applies, and two instances on different ports (the sandbox left running and a test
+run, say) never see each other's files.
+
+The MIRROR for debootstrap comes from the machine's own apt sources at run time: a repository
+host is never written down here.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import ctypes
+import ctypes.util
+import fcntl
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from sticky_router.process.sandbox.debian import PackageUnavailable, apt_install
+from sticky_router.process.sandbox.postgres import cache_dir
+
+ASTERISK_PACKAGES = ("asterisk", "asterisk-modules", "asterisk-config")
+DEBIAN_SUITE = "sid"
+ROOT_MARKER = ".sticky-router-root"  # written last by a complete build; holds `asterisk -V`
+
+# What the dialplan and the ARI application agree on.
+ARI_APP = "sticky-router"
+SUPPORT_QUEUE = "support"
+AMI_DRIVER_USER = "sticky-sandbox-driver"
+AGENTS = ("agent1", "agent2", "agent3", "agent4")
+
+CONF_TEMPLATES = Path(__file__).with_name("asterisk_conf")
+INSTANCES_IN_ROOT = PurePosixPath("/var/lib/sticky-router")
+OWNER_FILE = "throwaway-owner"  # in a throwaway instance's directory: the pid that started it
+DIALPLAN_IN_ETC = "sticky-router-dialplan"
+# Files of the package's stock configuration that are data, not policy: the tone tables that
+# Playtones, Queue's ringing and early media read. Everything else is ours.
+STOCK_FILES_KEPT = ("indications.conf",)
+# Modules we keep loaded whose built-in defaults suit the sandbox, but which log an error when
+# their file is missing: they get an empty one.
+EMPTY_CONFIGS = (
+    "acl.conf", "ccss.conf", "cdr.conf", "cel.conf", "pjproject.conf",
+    "stasis.conf", "udptl.conf", "websocket_client.conf",
+)  # fmt: skip
+
+APT_SOURCES_DIR = Path("/etc/apt/sources.list.d")
+APT_SOURCES_LIST = Path("/etc/apt/sources.list")
+
+# Characters a generated or passed-in credential may use: anything else could end a value or
+# start a comment in ari.conf / manager.conf.
+_CREDENTIAL = re.compile(r"[A-Za-z0-9_.@+-]{1,128}")
+_PLACEHOLDER = re.compile(r"\{\{([a-z_][a-z0-9_]*)\}\}")
+
+
+class AsteriskUnavailable(RuntimeError):
+    """The root cannot be built, or Asterisk did not start or answer."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A user and password for ARI or AMI. The password stays out of repr and error messages."""
+
+    user: str
+    password: str = field(repr=False)
+
+    @classmethod
+    def generate(cls, user: str = "sticky-router") -> Credentials:
+        return cls(user, secrets.token_urlsafe(24))
+
+    def __post_init__(self) -> None:
+        for value in (self.user, self.password):
+            if not _CREDENTIAL.fullmatch(value):
+                raise ValueError(
+                    f"credentials for {self.user!r}: only letters, digits and _.@+- are allowed"
+                )
+
+    def basic_auth(self) -> str:
+        """The value of an HTTP `Authorization` header."""
+        token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+        return f"Basic {token}"
+
+
+# --- the root ---------------------------------------------------------------------------------
+
+
+def default_root() -> Path:
+    return cache_dir() / "asterisk-root"
+
+
+def apt_mirror(sources_dir: Path = APT_SOURCES_DIR, sources_list: Path = APT_SOURCES_LIST) -> str:
+    """The first Debian archive URI this machine's apt uses (security archives do not carry sid).
+
+    Reads deb822 `*.sources` files (`URIs:`), then the one-line `sources.list` format.
+    """
+    candidates: list[str] = []
+    for path in sorted(sources_dir.glob("*.sources")) if sources_dir.is_dir() else []:
+        for stanza in re.split(r"\n\s*\n", path.read_text(errors="replace")):
+            fields = _deb822_fields(stanza)
+            if fields.get("enabled", "yes").lower() == "no":
+                continue
+            if "deb" not in fields.get("types", "").split():
+                continue
+            if all(suite.endswith("-security") for suite in fields.get("suites", "").split()):
+                continue
+            candidates += fields.get("uris", "").split()
+    if sources_list.is_file():
+        for line in sources_list.read_text(errors="replace").splitlines():
+            words = re.sub(r"\[[^]]*\]", " ", line.split("#", 1)[0]).split()
+            if len(words) >= 3 and words[0] == "deb" and not words[2].endswith("-security"):
+                candidates.append(words[1])
+    for uri in candidates:
+        if not uri.startswith("cdrom:"):
+            return uri.rstrip("/")
+    raise AsteriskUnavailable(
+        f"no Debian archive found in {sources_dir}/*.sources or {sources_list}; "
+        "debootstrap needs one to build the Asterisk root (or pass mirror= explicitly)"
+    )
+
+
+def _deb822_fields(stanza: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    key = None
+    for line in stanza.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        if line[0] in " \t" and key is not None:  # a continuation line
+            fields[key] += " " + line.strip()
+        elif ":" in line:
+            key, value = line.split(":", 1)
+            key = key.strip().lower()
+            fields[key] = value.strip()
+    return fields
+
+
+def ensure_debootstrap() -> str:
+    found = shutil.which("debootstrap") or shutil.which("debootstrap", path="/usr/sbin:/sbin")
+    if found:
+        return found
+    try:
+        apt_install("debootstrap", "debootstrap is missing")
+    except PackageUnavailable as error:
+        raise AsteriskUnavailable(str(error)) from None
+    found = shutil.which("debootstrap", path="/usr/sbin:/sbin:/usr/bin")
+    if not found:
+        raise AsteriskUnavailable("apt installed 'debootstrap' but it is still not on the path")
+    return found
+
+
+def root_is_usable(root: Path) -> bool:
+    """A finished build: the binary, the modules and the marker written last are all there."""
+    return (
+        (root / ROOT_MARKER).is_file()
+        and (root / "usr/sbin/asterisk").is_file()
+        and any((root / "usr/lib").glob("*/asterisk/modules/chan_pjsip.so"))
+    )
+
+
+def ensure_asterisk_root(root: Path | None = None, mirror: str | None = None) -> Path:
+    """The Debian-unstable root with Asterisk, built on first use and rebuilt when broken.
+
+    The build goes into a temporary directory next to the root and is renamed into place only
+    when complete, so an interrupted build never leaves a half root behind. A lock file keeps
+    two processes (parallel test runs) from building at once.
+    """
+    if os.geteuid() != 0:
+        raise AsteriskUnavailable(
+            "the Asterisk sandbox needs root (debootstrap, chroot and mount all do)"
+        )
+    root = root or default_root()
+    root.parent.mkdir(parents=True, exist_ok=True)
+    root = root.resolve()  # mount points and /proc/PID/root are real paths
+    with _locked(root.parent / f"{root.name}.lock"):
+        for leftover in root.parent.glob(f"{root.name}.build-*"):
+            _remove_tree(leftover)  # an interrupted build of an earlier run
+        if root_is_usable(root):
+            return root
+        if root.exists():
+            if _processes_in(root):
+                raise AsteriskUnavailable(
+                    f"{root} is broken but processes still run in it; stop them first"
+                )
+            _unmount_all(root)  # proc and /dev left behind by a crashed sandbox
+            broken = root.with_name(f"{root.name}.build-broken")
+            root.rename(broken)
+            _remove_tree(broken)
+        _build_root(root, mirror or apt_mirror())
+    return root
+
+
+def _build_root(root: Path, mirror: str) -> None:
+    debootstrap = ensure_debootstrap()
+    building = Path(tempfile.mkdtemp(prefix=f"{root.name}.build-", dir=root.parent))
+    log = root.parent / f"{root.name}.build.log"
+    try:
+        with log.open("w") as output:
+            result = subprocess.run(
+                [debootstrap, "--variant=minbase", f"--include={','.join(ASTERISK_PACKAGES)}",
+                 DEBIAN_SUITE, str(building), mirror],
+                stdout=output, stderr=subprocess.STDOUT, check=False,
+            )  # fmt: skip
+        if result.returncode != 0:
+            raise AsteriskUnavailable(
+                f"debootstrap of Debian {DEBIAN_SUITE} from {mirror} failed "
+                f"(exit {result.returncode}); see {log}: {_tail(log)}"
+            )
+        # The package makes these the asterisk user's; we run Asterisk as root in the chroot.
+        for directory in ("etc/asterisk", "var/lib/asterisk", "var/log/asterisk",
+                          "var/spool/asterisk", "var/run/asterisk"):  # fmt: skip
+            path = building / directory
+            path.mkdir(parents=True, exist_ok=True)
+            for entry in (path, *path.rglob("*")):
+                os.lchown(entry, 0, 0)
+        version = subprocess.run(
+            ["chroot", str(building), "/usr/sbin/asterisk", "-V"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if version.returncode != 0 or not version.stdout.startswith("Asterisk"):
+            raise AsteriskUnavailable(
+                f"the new root's asterisk does not run: {version.stderr.strip()}"
+            )
+        (building / ROOT_MARKER).write_text(f"{version.stdout.strip()}\nmirror {mirror}\n")
+        building.rename(root)
+    finally:
+        if building.exists():
+            _remove_tree(building)
+
+
+def asterisk_version(root: Path) -> str:
+    """`Asterisk 22.x.y` as recorded when the root was built."""
+    return (root / ROOT_MARKER).read_text().splitlines()[0]
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# --- mounts and processes ---------------------------------------------------------------------
+
+
+def _mount_points() -> list[Path]:
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        raw = line.split()[4]  # octal escapes for space, tab, newline, backslash
+        points.append(Path(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), raw)))
+    return points
+
+
+def _mounts_under(path: Path) -> list[Path]:
+    """Mount points at or below `path`, deepest first (the order to unmount them in)."""
+    path = path.resolve()
+    inside = [p for p in _mount_points() if p == path or path in p.parents]
+    return sorted(set(inside), key=lambda p: len(p.parts), reverse=True)
+
+
+def _unmount_all(path: Path) -> None:
+    for point in _mounts_under(path):
+        if subprocess.run(["umount", str(point)], capture_output=True, check=False).returncode:
+            # Busy (a process still has a file open there): detach now, freed when it closes.
+            subprocess.run(["umount", "-l", str(point)], capture_output=True, check=False)
+
+
+def _remove_tree(path: Path) -> None:
+    """rm -rf that can never reach the host: everything mounted inside (a bound /dev, proc,
+    what an interrupted debootstrap left) is unmounted first, and rm stays on one filesystem."""
+    _unmount_all(path)
+    if _mounts_under(path):
+        raise AsteriskUnavailable(f"cannot remove {path}: something is still mounted inside")
+    subprocess.run(["rm", "-rf", "--one-file-system", str(path)], check=True)
+
+
+def _processes_in(root: Path) -> list[int]:
+    """Processes whose root directory is `root`: our Asterisks and their `asterisk -rx`."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if os.readlink(entry / "root") == str(root):
+                    pids.append(int(entry.name))
+    return pids
+
+
+def _kill_instance(root: Path, name: str, spare: int | None = None) -> None:
+    """Stop the Asterisk (`asterisk -f -C <its conf>`) of instance `name` in `root`: SIGTERM,
+    then SIGKILL after 15 s."""
+    marker = str(INSTANCES_IN_ROOT / name / "etc" / "asterisk.conf").encode()
+    for pid in _processes_in(root):
+        with contextlib.suppress(OSError):
+            words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if pid != spare and marker in words and b"-f" in words:
+                os.kill(pid, signal.SIGTERM)
+                for _ in range(150):
+                    if not Path(f"/proc/{pid}").exists():
+                        break
+                    time.sleep(0.1)
+                else:
+                    os.kill(pid, signal.SIGKILL)
+
+
+def _reap_orphans(root: Path, keep: str) -> None:
+    """Throwaway instances whose owner died without stopping them (a test run killed with
+    SIGKILL): their Asterisk would hold the mounts forever, and their directory is garbage."""
+    for owner in (root / str(INSTANCES_IN_ROOT).lstrip("/")).glob(f"*/{OWNER_FILE}"):
+        name = owner.parent.name
+        with contextlib.suppress(ValueError, OSError):
+            pid = int(owner.read_text())
+            if name == keep or Path(f"/proc/{pid}").exists():
+                continue
+        _kill_instance(root, name)
+        _remove_tree(owner.parent)
+
+
+def _ensure_mounts(root: Path) -> None:
+    mounted = set(_mount_points())
+    if root / "proc" not in mounted:
+        _mount("-t", "proc", "proc", str(root / "proc"))
+    if root / "dev" not in mounted:
+        # A plain (not recursive) bind: /dev/pts and /dev/shm are not needed, and a recursive
+        # bind is what makes a careless unmount reach the host's own submounts.
+        _mount("--bind", "/dev", str(root / "dev"))
+
+
+def _mount(*args: str) -> None:
+    result = subprocess.run(["mount", *args], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise AsteriskUnavailable(f"mount {' '.join(args)} failed: {result.stderr.strip()}")
+
+
+def _release_mounts(root: Path) -> None:
+    """Unmount proc and /dev once no process runs in the root any more (they are shared by
+    every instance in it, so the last one out turns off the light)."""
+    if not _processes_in(root):
+        for point in (root / "dev", root / "proc"):
+            if point in _mounts_under(point):
+                _unmount_all(point)
+
+
+# --- configuration ----------------------------------------------------------------------------
+
+
+def render(template: str, values: Mapping[str, object]) -> str:
+    """Fill `{{name}}` placeholders. Not str.format or string.Template: Asterisk configuration
+    is full of `${VAR}` and `sip:user@host`, and `{{...}}` appears nowhere in it."""
+    unknown = sorted(set(_PLACEHOLDER.findall(template)) - set(values))
+    if unknown:
+        raise KeyError(f"no value for placeholder(s) {', '.join(unknown)}")
+    rendered = _PLACEHOLDER.sub(lambda match: str(values[match[1]]), template)
+    if "{{" in rendered:
+        line = next(line for line in rendered.splitlines() if "{{" in line)
+        raise ValueError(f"malformed placeholder in a configuration template: {line.strip()}")
+    return rendered
+
+
+@dataclass(frozen=True)
+class TemplatePorts:
+    sip: int
+    http: int
+    ami: int
+    agi: int
+    phone_base: int  # the caller's source port; agent N answers on phone_base + N
+    rtp_start: int
+    rtp_end: int
+
+
+def crypt_password(password: str) -> str:
+    """SHA-512 crypt (`$6$salt$hash`), what ari.conf's `password_format = crypt` checks against.
+    From the system's libcrypt (on every Debian, the Asterisk image's too): Python's own `crypt`
+    module is deprecated and gone in 3.13."""
+    name = ctypes.util.find_library("crypt") or "libcrypt.so.1"
+    try:
+        library = ctypes.CDLL(name)
+    except OSError as error:
+        raise AsteriskUnavailable(f"no libcrypt to hash the ARI password with: {error}") from None
+    library.crypt.restype = ctypes.c_char_p
+    library.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    salt = "$6$" + secrets.token_hex(8) + "$"
+    hashed = library.crypt(password.encode(), salt.encode())
+    if not hashed or not hashed.startswith(salt.encode()):
+        raise AsteriskUnavailable("libcrypt could not make a SHA-512 crypt hash")
+    return str(hashed.decode())
+
+
+def template_values(
+    *,
+    instance: str,
+    modules_dir: str,
+    ports: TemplatePorts,
+    ari: Credentials,
+    ami: Credentials,
+    ami_driver: Credentials,
+    agi_secret: str,
+) -> dict[str, object]:
+    """Every placeholder of the templates in asterisk_conf/: the one place that fills them, for
+    the sandbox and for the container (docker/render_asterisk_conf.py) alike."""
+    values: dict[str, object] = {
+        "instance": instance,
+        "modules_dir": modules_dir,
+        "sip_port": ports.sip,
+        "http_port": ports.http,
+        "ami_port": ports.ami,
+        "agi_port": ports.agi,
+        "caller_port": ports.phone_base,
+        "rtp_start": ports.rtp_start,
+        "rtp_end": ports.rtp_end,
+        "ari_user": ari.user,
+        "ari_password_crypt": crypt_password(ari.password),
+        "ami_user": ami.user,
+        "ami_secret": ami.password,
+        "ami_driver_user": ami_driver.user,
+        "ami_driver_secret": ami_driver.password,
+        "agi_secret": agi_secret,
+        "dialplan_dir": DIALPLAN_IN_ETC,
+        "ari_app": ARI_APP,
+        "queue": SUPPORT_QUEUE,
+    }
+    for number, _agent in enumerate(AGENTS, start=1):
+        values[f"agent{number}_port"] = ports.phone_base + number
+    return values
+
+
+def dialplan_dir() -> Path:
+    """The project's dialplan/*.conf: next to the package in a checkout, inside it in a wheel."""
+    package = Path(__file__).resolve().parents[2]  # sticky_router/
+    for candidate in (package / "dialplan", package.parent / "dialplan"):
+        if any(candidate.glob("*.conf")):
+            return candidate
+    raise AsteriskUnavailable(f"no dialplan/*.conf next to {package}")
+
+
+def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def free_udp_block(count: int, start: int = 40000, stop: int = 50000) -> int:
+    """The first port of `count` consecutive UDP ports that are free on loopback right now."""
+    for base in range(start, stop - count, count):
+        probes = []
+        try:
+            for port in range(base, base + count):
+                probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                probes.append(probe)
+                probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+        return base
+    raise AsteriskUnavailable(f"no {count} consecutive free UDP ports in {start}-{stop}")
+
+
+# --- the server -------------------------------------------------------------------------------
+
+
+@dataclass
+class LocalAsterisk:
+    """One Asterisk in the shared root, with its own configuration, ports and credentials.
+
+    SIP phones: the caller (SIPp UAC) sends from 127.0.0.1:`phone_base_port`, agent N answers
+    on 127.0.0.1:`phone_base_port + N`. ARI and AMI credentials are generated on every start
+    unless passed in; read them from `ari_credentials` / `ami_credentials` after `start()`.
+
+    One instance per name at a time: starting a name stops an Asterisk left running under that
+    name. A `throwaway` instance deletes its directory on stop, and is reaped by the next start
+    of any instance if the process that started it died without stopping it.
+    """
+
+    name: str = "sandbox"
+    sip_port: int = 5060
+    http_port: int = 8088
+    ami_port: int = 5038
+    agi_port: int = 4573  # where the dialplan finds the FastAGI server (AGI mode)
+    phone_base_port: int = 5070
+    rtp_ports: tuple[int, int] = (20000, 20999)
+    ari: Credentials | None = None
+    ami: Credentials | None = None  # the router's: reads call and agent events only
+    agi_secret: str | None = field(default=None, repr=False)  # generated per start when None
+    root: Path | None = None
+    boot_timeout: float = 60.0
+    throwaway: bool = False
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _ari_live: Credentials | None = field(default=None, init=False, repr=False)
+    _ami_live: Credentials | None = field(default=None, init=False, repr=False)
+    _agi_secret_live: str | None = field(default=None, init=False, repr=False)
+    _ami_driver_live: Credentials | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", self.name):
+            raise ValueError(f"instance name {self.name!r}: lower-case letters, digits, _ and -")
+
+    # Where things are. Paths "in root" are as Asterisk sees them inside the chroot.
+    @property
+    def root_dir(self) -> Path:
+        if self.root is None:
+            self.root = ensure_asterisk_root()
+        # Resolved: mount points and /proc/PID/root are compared with it as real paths.
+        self.root = self.root.resolve()
+        return self.root
+
+    @property
+    def instance_in_root(self) -> PurePosixPath:
+        return INSTANCES_IN_ROOT / self.name
+
+    @property
+    def instance_dir(self) -> Path:
+        return self.root_dir / str(self.instance_in_root).lstrip("/")
+
+    @property
+    def log_file(self) -> Path:
+        """Asterisk's `full` log (notices, warnings, errors, verbose 3) of the current run."""
+        return self.instance_dir / "log" / "full"
+
+    @property
+    def _conf_in_root(self) -> str:
+        return str(self.instance_in_root / "etc" / "asterisk.conf")
+
+    # What clients need.
+    @property
+    def ari_url(self) -> str:
+        """The ARI base URL, e.g. http://127.0.0.1:8088/ari (append /asterisk/info, ...)."""
+        return f"http://127.0.0.1:{self.http_port}/ari"
+
+    @property
+    def ari_events_url(self) -> str:
+        """The event websocket for the router's Stasis app (credentials go in a header)."""
+        return f"ws://127.0.0.1:{self.http_port}/ari/events?app={ARI_APP}&subscribeAll=false"
+
+    @property
+    def ari_credentials(self) -> Credentials:
+        if self._ari_live is None:
+            raise AsteriskUnavailable(f"asterisk {self.name!r} is not started")
+        return self._ari_live
+
+    @property
+    def ami_credentials(self) -> Credentials:
+        if self._ami_live is None:
+            raise AsteriskUnavailable(f"asterisk {self.name!r} is not started")
+        return self._ami_live
+
+    @property
+    def ami_driver_credentials(self) -> Credentials:
+        """The sandbox's own AMI user for playing supervisor in tests (QueuePause, Atxfer):
+        the router's user may only read."""
+        if self._ami_driver_live is None:
+            raise AsteriskUnavailable(f"asterisk {self.name!r} is not started")
+        return self._ami_driver_live
+
+    @property
+    def live_agi_secret(self) -> str:
+        """The secret the dialplan's AGI URLs carry (STICKY_AGI_SECRET in [globals])."""
+        if self._agi_secret_live is None:
+            raise AsteriskUnavailable(f"asterisk {self.name!r} is not started")
+        return self._agi_secret_live
+
+    @property
+    def caller_port(self) -> int:
+        return self.phone_base_port
+
+    def agent_port(self, agent: int | str) -> int:
+        number = int(str(agent).removeprefix("agent"))
+        if not 1 <= number <= len(AGENTS):
+            raise ValueError(f"no agent {agent!r}; the sandbox has {', '.join(AGENTS)}")
+        return self.phone_base_port + number
+
+    # Life cycle.
+    def start(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            return
+        root = self.root_dir
+        started = time.monotonic()
+        self._stop_leftover()
+        _reap_orphans(root, keep=self.name)
+        self._ari_live = self.ari or Credentials.generate()
+        self._ami_live = self.ami or Credentials.generate()
+        self._agi_secret_live = self.agi_secret or secrets.token_urlsafe(24)
+        self._ami_driver_live = Credentials.generate(AMI_DRIVER_USER)
+        try:
+            self._write_instance()
+            _ensure_mounts(root)
+            with (self.instance_dir / "log" / "console").open("wb") as console:
+                self._process = subprocess.Popen(
+                    # -f: stay in the foreground as our child, so we hold its pid and exit
+                    # status, see a crash at once (poll) and can always kill it; with -F we
+                    # would be chasing a pid file. -n: no colour codes in the log.
+                    ["chroot", str(root), "/usr/sbin/asterisk", "-f", "-n", "-U", "root",
+                     "-G", "root", "-C", self._conf_in_root],
+                    stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
+                )  # fmt: skip
+            self._wait_booted(started + self.boot_timeout)
+            self.log_in_agents()
+        except BaseException:
+            self.stop()  # also unmounts what we mounted, unless another instance runs
+            raise
+
+    def stop(self) -> None:
+        """Stop Asterisk (gracefully, then by force) and release the mounts, also after a crash
+        or a failed start. Safe to call twice."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.terminate()  # SIGTERM: Asterisk's own fast shutdown
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self.root is not None:
+            self._stop_leftover()
+            if self.throwaway and self.instance_dir.exists():
+                _remove_tree(self.instance_dir)
+            _release_mounts(self.root)
+
+    def is_running(self) -> bool:
+        """Our Asterisk runs and answers on its control socket."""
+        if self._process is None or self._process.poll() is not None:
+            return False
+        return self._rx("core show uptime", timeout=10).returncode == 0
+
+    def log_in_agents(self, *agents: str) -> None:
+        """Agents log in to the support queue as dynamic members, the way most support lines
+        work (a feature code or an agent panel calls AddQueueMember); all four at start. An
+        agent already logged in stays as they are."""
+        for agent in agents or AGENTS:
+            self._rx(f"queue add member PJSIP/{agent} to {SUPPORT_QUEUE} penalty 0 as {agent}", 10)
+
+    def log_out_agent(self, agent: str) -> None:
+        self.cli(f"queue remove member PJSIP/{agent} from {SUPPORT_QUEUE}")
+
+    def cli(self, command: str, timeout: float = 30) -> str:
+        """Run one CLI command (`asterisk -rx`) and return what it printed."""
+        result = self._rx(command, timeout=timeout)
+        if result.returncode != 0:
+            said = (result.stderr or result.stdout).strip()
+            raise AsteriskUnavailable(f"asterisk -rx {command!r} failed: {said}")
+        return result.stdout
+
+    def __enter__(self) -> LocalAsterisk:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # Inside.
+    def _rx(self, command: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        try:
+            return subprocess.run(
+                ["chroot", str(self.root_dir), "/usr/sbin/asterisk", "-C", self._conf_in_root,
+                 "-rx", command],
+                capture_output=True, text=True, timeout=timeout, check=False,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            return subprocess.CompletedProcess([], 124, "", f"no answer within {timeout} s")
+
+    def _wait_booted(self, deadline: float) -> None:
+        process = self._process
+        assert process is not None
+        while True:
+            if process.poll() is not None:
+                raise AsteriskUnavailable(
+                    f"asterisk {self.name!r} exited with {process.returncode} while starting; "
+                    f"last lines of {self.instance_dir}/log: {self._log_tail()}"
+                )
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AsteriskUnavailable(
+                    f"asterisk {self.name!r} did not finish booting within {self.boot_timeout} s; "
+                    f"last lines: {self._log_tail()}"
+                )
+            # Fails fast while the control socket is not there yet, then blocks until booted.
+            booted = self._rx("core waitfullybooted", timeout=min(remaining, 30))
+            if booted.returncode == 0 and "Asterisk has fully booted" in booted.stdout:
+                break
+            time.sleep(0.1)
+        status = None
+        while time.monotonic() < deadline:
+            status = self._ari_status()
+            if status == 200:
+                return
+            if status is not None:
+                break  # someone answers, and refuses the credentials we just wrote: not ours
+            time.sleep(0.1)
+        raise AsteriskUnavailable(
+            f"asterisk {self.name!r} booted but ARI on {self.ari_url} answers {status or 'nothing'}"
+            f" (is port {self.http_port} taken by another server?); last lines: {self._log_tail()}"
+        )
+
+    def _ari_status(self) -> int | None:
+        # S310: the URL is ours, http://127.0.0.1:<port>/ari/...; never a file: or other scheme.
+        url = f"{self.ari_url}/asterisk/info"
+        auth = {"Authorization": self.ari_credentials.basic_auth()}
+        request = urllib.request.Request(url, headers=auth)  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+                return int(response.status)
+        except urllib.error.HTTPError as error:
+            return error.code
+        except (urllib.error.URLError, OSError):
+            return None
+
+    def _stop_leftover(self) -> None:
+        """An Asterisk of this instance name that is not our child: a run that crashed or was
+        killed before it could stop it. It holds our ports and control socket, so it goes."""
+        if self.root is not None:
+            mine = self._process.pid if self._process is not None else None
+            _kill_instance(self.root, self.name, spare=mine)
+
+    def _write_instance(self) -> None:
+        instance = self.instance_dir
+        if instance.exists():
+            _remove_tree(instance)  # the last run's config and logs; this one starts clean
+        etc = instance / "etc"
+        for directory in ("etc", "run", "log", "spool", "db"):
+            (instance / directory).mkdir(parents=True, mode=0o700)
+        if self.throwaway:
+            (instance / OWNER_FILE).write_text(f"{os.getpid()}\n")
+        values = self._template_values()
+        for template in sorted(CONF_TEMPLATES.glob("*.conf")):
+            target = etc / template.name
+            target.write_text(render(template.read_text(), values))
+            target.chmod(0o600)  # manager.conf and extensions.conf hold secrets
+        for name in EMPTY_CONFIGS:
+            (etc / name).write_text("; empty on purpose: this module's built-in defaults apply\n")
+        for name in STOCK_FILES_KEPT:
+            stock = self.root_dir / "etc/asterisk" / name
+            if stock.is_file():
+                shutil.copyfile(stock, etc / name)
+        dialplan = etc / DIALPLAN_IN_ETC
+        dialplan.mkdir()
+        for source in sorted(dialplan_dir().glob("*.conf")):
+            shutil.copyfile(source, dialplan / source.name)
+
+    def _template_values(self) -> dict[str, object]:
+        modules = next((self.root_dir / "usr/lib").glob("*/asterisk/modules"), None)
+        if modules is None:
+            raise AsteriskUnavailable(f"{self.root_dir} has no asterisk modules directory")
+        return template_values(
+            instance=str(self.instance_in_root),
+            modules_dir="/" + str(modules.relative_to(self.root_dir)),
+            ports=TemplatePorts(
+                sip=self.sip_port,
+                http=self.http_port,
+                ami=self.ami_port,
+                agi=self.agi_port,
+                phone_base=self.phone_base_port,
+                rtp_start=self.rtp_ports[0],
+                rtp_end=self.rtp_ports[1],
+            ),
+            ari=self.ari_credentials,
+            ami=self.ami_credentials,
+            ami_driver=self.ami_driver_credentials,
+            agi_secret=self.live_agi_secret,
+        )
+
+    def _log_tail(self, lines: int = 15) -> str:
+        for name in ("full", "console"):
+            path = self.instance_dir / "log" / name
+            if path.is_file() and path.stat().st_size:
+                return _tail(path, lines)
+        return "(no log written)"
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return " | ".join(text.strip().splitlines()[-lines:])
+
+
+@contextlib.contextmanager
+def throwaway_asterisk(
+    prefix: str = "test", phone_ports_from: int = 40000
+) -> Iterator[LocalAsterisk]:
+    """An Asterisk on free loopback ports for the duration of the `with` block; its instance
+    directory (configuration, logs) is deleted afterwards. Suites that may run at the same time
+    pass different `phone_ports_from`: a phone port looks free until its SIPp starts."""
+    server = LocalAsterisk(
+        name=f"{prefix}-{os.getpid()}",
+        throwaway=True,
+        sip_port=free_port(socket.SOCK_DGRAM),
+        http_port=free_port(),
+        ami_port=free_port(),
+        agi_port=free_port(),
+        phone_base_port=free_udp_block(len(AGENTS) + 1, start=phone_ports_from),
+    )
+    with server:
+        yield server

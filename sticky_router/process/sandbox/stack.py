@@ -1,0 +1,136 @@
+"""The built-in local sandbox: Postgres with the demo data plus a real Asterisk 22, on loopback.
+
+`sticky-router run` with no Asterisk and no database configured starts this and the router
+against it. The end-to-end tests build the same stack from throwaway parts on free ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sticky_router.process import database
+from sticky_router.process.agi_process import AgiProcessSettings
+from sticky_router.process.demo import seed_demo
+from sticky_router.process.router import RouterSettings
+from sticky_router.process.sandbox.asterisk import ARI_APP, LocalAsterisk, throwaway_asterisk
+from sticky_router.process.sandbox.postgres import LocalPostgres, cache_dir, throwaway_postgres
+
+SANDBOX_POSTGRES_PORT = 55432
+
+
+def _scratch_journals() -> Path:
+    return Path(tempfile.mkdtemp(prefix="sticky-journal-"))
+
+
+@dataclass
+class Sandbox:
+    postgres: LocalPostgres
+    asterisk: LocalAsterisk
+    # Where the router and the FastAGI server keep their call journals (one file each).
+    journal_dir: Path = field(default_factory=_scratch_journals)
+
+    def router_settings(
+        self, default_region: str = "RU", db_budget_ms: int = 300
+    ) -> RouterSettings:
+        ari, ami = self.asterisk.ari_credentials, self.asterisk.ami_credentials
+        return RouterSettings(
+            database_url=self.postgres.dsn,
+            ari_url=f"http://127.0.0.1:{self.asterisk.http_port}",
+            ari_user=ari.user,
+            ari_password=ari.password,
+            ari_app=ARI_APP,
+            default_region=default_region,
+            db_budget_seconds=db_budget_ms / 1000,
+            ami_port=self.asterisk.ami_port,
+            ami_user=ami.user,
+            ami_password=ami.password,
+            journal_path=self.journal_dir / "router.journal",
+            queue_log_path=self.asterisk.instance_dir / "log" / "queue_log",
+        )
+
+    def agi_settings(
+        self, default_region: str = "RU", db_budget_ms: int = 300
+    ) -> AgiProcessSettings:
+        """The FastAGI server where the sandbox's dialplan looks for it (STICKY_AGI_URL). No AMI
+        learner: the router's own already records every call of this Asterisk."""
+        return AgiProcessSettings(
+            database_url=self.postgres.dsn,
+            port=self.asterisk.agi_port,
+            secret=self.asterisk.live_agi_secret,
+            default_region=default_region,
+            db_budget_seconds=db_budget_ms / 1000,
+            journal_path=self.journal_dir / "agi.journal",
+        )
+
+    def how_to_call(self) -> str:
+        """What a newcomer types to place a call into the sandbox."""
+        server = self.asterisk
+        scenarios = "tests/sipp"
+        return "\n".join(
+            [
+                f"Asterisk {server.name}: SIP on 127.0.0.1:{server.sip_port}, "
+                f"ARI http://127.0.0.1:{server.http_port}/ari, AMI 127.0.0.1:{server.ami_port}",
+                f"PostgreSQL: {self.postgres.dsn}",
+                "",
+                "Be agent2's phone (answers after 2 s, in another terminal):",
+                f"  sipp -sf {scenarios}/uas_answer.xml -i 127.0.0.1 -p "
+                f"{server.agent_port(2)} -d 2000 -m 1",
+                "Call as Ivan Petrov (last spoke with agent2 42 minutes ago):",
+                f"  sipp 127.0.0.1:{server.sip_port} -sf {scenarios}/uac.xml -i 127.0.0.1 "
+                f"-p {server.caller_port} -s 74950000000 -key caller 79123456701 -d 5000 -m 1",
+                "The same call through FastAGI (the AGI-mode dialplan) instead of ARI:",
+                f"  sipp 127.0.0.1:{server.sip_port} -sf {scenarios}/uac.xml -i 127.0.0.1 "
+                f"-p {server.caller_port} -s agi -key caller 79123456701 -d 5000 -m 1",
+                "Agents 1-4 answer on ports "
+                f"{server.agent_port(1)}-{server.agent_port(4)}; callers must send from port "
+                f"{server.caller_port}. A softphone: register nothing, send INVITEs from "
+                f"127.0.0.1:{server.caller_port} to sip:74950000000@127.0.0.1:{server.sip_port}.",
+            ]
+        )
+
+
+def prepare_database(dsn: str) -> dict[str, int]:
+    """Migrate and (re)load the demo data: the sandbox starts from the same story every time."""
+    database.upgrade(dsn)
+
+    async def seed() -> dict[str, int]:
+        pool = await database.create_pool(dsn, 2)
+        try:
+            return await seed_demo(pool, datetime.now(UTC), reset=True)
+        finally:
+            await pool.close()
+
+    return asyncio.run(seed())
+
+
+@contextlib.contextmanager
+def local_sandbox(postgres_port: int = SANDBOX_POSTGRES_PORT) -> Iterator[Sandbox]:
+    """Postgres (in the cache, kept between runs) and the `sandbox` Asterisk on their default
+    ports; both stop when the block ends."""
+    postgres = LocalPostgres(data_dir=cache_dir() / "sandbox-postgres", port=postgres_port)
+    asterisk = LocalAsterisk(name="sandbox")
+    postgres.start()
+    try:
+        prepare_database(postgres.dsn)
+        with asterisk:
+            yield Sandbox(postgres, asterisk, cache_dir() / "sandbox-journal")
+    finally:
+        postgres.stop()
+
+
+@contextlib.contextmanager
+def throwaway_sandbox(prefix: str, phone_ports_from: int) -> Iterator[Sandbox]:
+    """A PostgreSQL (migrated, empty) and an Asterisk on free ports for one test suite; both
+    deleted afterwards. Suites that may run at the same time pass different `phone_ports_from`."""
+    with (
+        throwaway_postgres() as postgres,
+        throwaway_asterisk(prefix, phone_ports_from=phone_ports_from) as asterisk,
+    ):
+        database.upgrade(postgres.dsn)
+        yield Sandbox(postgres, asterisk)

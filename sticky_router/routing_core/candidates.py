@@ -1,0 +1,95 @@
+"""Which of the ordered candidates gets rung: one rule for the router and the what-if replay.
+
+The policy orders the candidates (docs/routing.md, "Choosing the target"); this walks them at
+call time. Each candidate after the first is claimed before anything else (the first was claimed
+with the decision); one that is free is the one to ring; a busy one may be waited for, up to
+`busy_wait_seconds` each and `detour_budget_seconds` in all, so the caller's added wait stays
+bounded however many candidates there are; paused, logged out or unreachable ones are passed
+over at once, and their claim let go. Only one candidate is ever rung: after a ring that is not
+answered the caller goes to the queue.
+
+The walk is async because the router's probe asks Asterisk; the replay's probe answers from
+recorded history without ever suspending, and runs the same coroutine with `run_at_once`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from sticky_router.routing_core.attempt import Availability
+from sticky_router.routing_core.decision import Candidate, CandidateReason, StickyDecision
+from sticky_router.routing_core.dialplan_safe import is_endpoint, is_queue
+
+T = TypeVar("T")
+
+
+class CandidateProbe(Protocol):
+    async def claim(self, candidate: Candidate) -> bool:
+        """Hold the agent for this call; False when another call holds them."""
+
+    async def availability(self, candidate: Candidate) -> Availability: ...
+
+    async def wait_until_free(
+        self, candidate: Candidate, seconds: float
+    ) -> tuple[Availability, float]:
+        """Wait up to `seconds` for a busy agent; what was found, and the seconds it took."""
+
+    async def let_go(self, candidate: Candidate, reason: str) -> None:
+        """Release a candidate that is passed over."""
+
+
+@dataclass(frozen=True, slots=True)
+class Walk:
+    chosen: Candidate | None  # the candidate to ring, None: the queue
+    first_miss: str | None  # why the first candidate passed over was (the report's reason)
+    waited_seconds: float
+
+
+async def walk_candidates(
+    candidates: Sequence[Candidate],
+    probe: CandidateProbe,
+    *,
+    busy_wait_seconds: float,
+    detour_budget_seconds: float,
+) -> Walk:
+    waited = 0.0
+    first_miss: str | None = None
+    for position, candidate in enumerate(candidates):
+        if position > 0 and not await probe.claim(candidate):
+            first_miss = first_miss or Availability.BUSY.value  # ringing for another callback
+            continue
+        found = await probe.availability(candidate)
+        allowed = min(busy_wait_seconds, detour_budget_seconds - waited)
+        if found is Availability.BUSY and allowed > 0:
+            found, took = await probe.wait_until_free(candidate, allowed)
+            waited += took
+        if found is Availability.FREE:
+            return Walk(candidate, first_miss, waited)
+        first_miss = first_miss or found.value
+        await probe.let_go(candidate, found.value)
+    return Walk(None, first_miss, waited)
+
+
+def queue_to_check(decision: StickyDecision, candidate: Candidate) -> str | None:
+    """The queue whose membership and pause say whether `candidate` may be rung: for the
+    specialist of an escalation, the second-line queue escalations go to (where they work);
+    otherwise the call's own. None when that queue name or the agent's endpoint could not go
+    into a dialplan function or Dial() as it is: such a candidate is unreachable."""
+    escalation = candidate.reason is CandidateReason.ESCALATED_TO_SPECIALIST
+    second_line = decision.fallback_queue
+    queue = second_line if escalation and second_line else decision.context.call.queue
+    if not is_queue(queue) or not is_endpoint(candidate.agent.endpoint):
+        return None
+    return queue
+
+
+def run_at_once(work: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never suspends (a probe answering from memory) without a loop."""
+    try:
+        work.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    work.close()
+    raise RuntimeError("the coroutine suspended: it needs an event loop")

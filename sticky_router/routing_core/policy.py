@@ -1,0 +1,210 @@
+"""The sticky routing policy of routing.md as one pure function: facts in, decision out.
+
+No I/O, no clock: the call carries its own time, so the 119-versus-121-minute edge is a plain
+table test and a replay of last year's history gives the answers it would have given then.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sticky_router.routing_core.decision import (
+    EXCLUSION_TO_QUEUE_REASON,
+    BlockedDecision,
+    Candidate,
+    CandidateReason,
+    Decision,
+    DecisionContext,
+    ExcludedCandidate,
+    Exclusion,
+    QueueDecision,
+    QueueReason,
+    StickyDecision,
+)
+from sticky_router.routing_core.model import (
+    AgentRole,
+    CallerFacts,
+    IncomingCall,
+    Leg,
+    PairingKind,
+    PastInteraction,
+)
+from sticky_router.routing_core.settings import EffectiveSettings, RoutingSettings, TargetPrecedence
+
+
+def decide(
+    call: IncomingCall,
+    facts: CallerFacts,
+    settings: EffectiveSettings,
+    number: str | None = None,
+) -> Decision:
+    knobs = settings.values
+    identity = facts.identity
+    context = DecisionContext(
+        call=call,
+        number=number,
+        identity=identity,
+        settings=settings,
+        last_contact=_last_conversation(facts, knobs, inside_window_of=None),
+    )
+    if facts.caller_block is not None:
+        return BlockedDecision(context, facts.caller_block)
+    if identity.key is None:
+        return QueueDecision(context, QueueReason.NO_CALLER_KEY)
+    if not knobs.enabled:
+        return QueueDecision(context, QueueReason.DISABLED)
+    if identity.ambiguous and not knobs.ambiguous_number_sticky:
+        return QueueDecision(context, QueueReason.AMBIGUOUS_CALLER)
+
+    candidates = _candidates(call, facts, knobs)
+    escalated_queue = _escalated_queue(call, facts, knobs)
+    escalation = any(c.reason is CandidateReason.ESCALATED_TO_SPECIALIST for c in candidates)
+    if escalated_queue is not None and not escalation:
+        # Handed to second line, and nobody there took the call: straight back to that queue,
+        # never to first line.
+        return QueueDecision(context, QueueReason.ESCALATED_TO_QUEUE, queue=escalated_queue)
+    # A specialist who cannot take the callback leaves it with second line too.
+    second_line = (escalated_queue or knobs.escalation_queue or None) if escalation else None
+    if not candidates:
+        reason = QueueReason.WINDOW_EXPIRED if context.last_contact else QueueReason.NO_HISTORY
+        return QueueDecision(context, reason)
+
+    allowed: list[Candidate] = []
+    excluded: list[ExcludedCandidate] = []
+    for candidate in candidates:
+        exclusion = _exclusion(candidate, facts, knobs)
+        if exclusion is None:
+            allowed.append(candidate)
+        else:
+            excluded.append(ExcludedCandidate(candidate, exclusion))
+    if not allowed:
+        reason = EXCLUSION_TO_QUEUE_REASON[excluded[0].exclusion]
+        return QueueDecision(context, reason, tuple(excluded), queue=second_line)
+    return StickyDecision(context, tuple(allowed), tuple(excluded), fallback_queue=second_line)
+
+
+def _in_window(call: IncomingCall, interaction: PastInteraction, knobs: RoutingSettings) -> bool:
+    """The window runs from the end of the call, never from ticket creation."""
+    return call.at - interaction.ended_at <= timedelta(minutes=knobs.window_minutes)
+
+
+def _candidates(call: IncomingCall, facts: CallerFacts, knobs: RoutingSettings) -> list[Candidate]:
+    ordered: list[Candidate] = []
+    customer = facts.identity.customer
+    if knobs.use_personal_manager and customer and customer.personal_agent_id is not None:
+        manager = facts.agents.get(customer.personal_agent_id)
+        if manager is not None:
+            ordered.append(Candidate(manager, CandidateReason.PERSONAL_MANAGER))
+
+    history_choice = _escalation_target(call, facts, knobs) or _last_conversation(
+        facts, knobs, inside_window_of=call
+    )
+    owner = _ticket_owner(facts)
+    if owner is not None and knobs.target_precedence is TargetPrecedence.OWNER_FIRST:
+        ordered.append(owner)
+    if history_choice is not None:
+        ordered.append(history_choice)
+    if owner is not None and knobs.target_precedence is TargetPrecedence.OWNER_AFTER_LAST_AGENT:
+        ordered.append(owner)
+
+    unique: list[Candidate] = []
+    for candidate in ordered:
+        if all(candidate.agent.id != kept.agent.id for kept in unique):
+            unique.append(candidate)
+    return unique
+
+
+def _escalated_queue(call: IncomingCall, facts: CallerFacts, knobs: RoutingSettings) -> str | None:
+    """Rule 1 for a queue: the newest call in the window was handed to a second-line queue."""
+    recent = [i for i in facts.history if _in_window(call, i, knobs)]
+    return recent[0].escalated_queue if recent else None
+
+
+def _escalation_target(
+    call: IncomingCall, facts: CallerFacts, knobs: RoutingSettings
+) -> Candidate | None:
+    """Rule 1: the newest call in the window was handed (or was being handed) to a specialist.
+
+    The transfer leg counts even if nobody answered it: the caller who gave up while waiting for
+    the second line must reach the second line next time, not start over at the first.
+    """
+    recent = [i for i in facts.history if _in_window(call, i, knobs)]
+    if not recent:
+        return None
+    newest = recent[0]
+    transfers = [
+        leg
+        for leg in newest.legs
+        if leg.transferred and leg.role is AgentRole.SPECIALIST and leg.agent_id in facts.agents
+    ]
+    if not transfers:
+        return None
+    leg = max(transfers, key=_leg_order)
+    return Candidate(
+        facts.agents[leg.agent_id],
+        CandidateReason.ESCALATED_TO_SPECIALIST,
+        last_contact_ended_at=newest.ended_at,
+        talk_seconds=leg.talk_seconds,
+    )
+
+
+def _last_conversation(
+    facts: CallerFacts, knobs: RoutingSettings, inside_window_of: IncomingCall | None
+) -> Candidate | None:
+    """Rule 2: the last agent who really talked with the caller (misdials do not count).
+
+    Without a call to measure the window from, the window is ignored: that answers "who was it,
+    and how long ago" when explaining a window that expired.
+    """
+    for interaction in facts.history:
+        if inside_window_of is not None and not _in_window(inside_window_of, interaction, knobs):
+            continue
+        talked = [
+            leg
+            for leg in interaction.legs
+            if leg.talk_seconds >= knobs.min_talk_seconds and leg.agent_id in facts.agents
+        ]
+        if talked:
+            leg = max(talked, key=_leg_order)
+            return Candidate(
+                facts.agents[leg.agent_id],
+                CandidateReason.LAST_AGENT,
+                last_contact_ended_at=interaction.ended_at,
+                talk_seconds=leg.talk_seconds,
+            )
+    return None
+
+
+def _leg_order(leg: Leg) -> tuple[float, float]:
+    ended = leg.ended_at.timestamp() if leg.ended_at else float("inf")
+    rang = leg.rang_at.timestamp() if leg.rang_at else 0.0
+    return (ended, rang)
+
+
+def _ticket_owner(facts: CallerFacts) -> Candidate | None:
+    ticket = facts.identity.ticket
+    if ticket is None or ticket.owner_agent_id is None or ticket.status == "closed":
+        return None
+    owner = facts.agents.get(ticket.owner_agent_id)
+    if owner is None:
+        return None
+    return Candidate(owner, CandidateReason.TICKET_OWNER, ticket=ticket)
+
+
+def _exclusion(
+    candidate: Candidate, facts: CallerFacts, knobs: RoutingSettings
+) -> Exclusion | None:
+    agent = candidate.agent
+    if not agent.active:
+        return Exclusion.INACTIVE
+    bans = {ban.kind for ban in facts.pairing_bans if ban.agent_id == agent.id}
+    if PairingKind.ABUSE in bans:
+        return Exclusion.ABUSE
+    if PairingKind.AGENT_REQUEST in bans:
+        return Exclusion.DO_NOT_PAIR
+    # The cap keeps stickiness from swamping one agent; a personal manager is assigned on purpose.
+    if candidate.reason is not CandidateReason.PERSONAL_MANAGER and (
+        facts.sticky_calls_last_hour.get(agent.id, 0) >= knobs.sticky_cap_per_hour
+    ):
+        return Exclusion.CAP_REACHED
+    return None

@@ -1,0 +1,238 @@
+"""The one entry point adapters call: a call in, a decision out, within the database budget.
+
+Whatever goes wrong in here (a slow or absent database, a bug) the answer is still a decision: the
+queue, with the reason. A call is never dropped because of this product.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import structlog
+
+from sticky_router.routing_core.caller_key import keys_in_priority
+from sticky_router.routing_core.decision import (
+    Candidate,
+    Decision,
+    DecisionContext,
+    ExcludedCandidate,
+    Exclusion,
+    QueueDecision,
+    QueueReason,
+    StickyDecision,
+)
+from sticky_router.routing_core.model import CallerKey, Identity, IncomingCall
+from sticky_router.routing_core.observer import RoutingObserver, notify_decision
+from sticky_router.routing_core.policy import decide
+from sticky_router.routing_core.settings import DEFAULT_SETTINGS, resolve_settings
+from sticky_router.routing_core.store import Connection
+from sticky_router.routing_core.store.claims import claim_agent, release_claim, release_claims
+from sticky_router.routing_core.store.lookup import read_facts
+
+log = structlog.get_logger("sticky_router.decision")
+
+# A claim outlives the ring timeout and busy wait by this much, to cover the announcement and
+# the hand-over; adapters release it as soon as the attempt ends anyway.
+CLAIM_MARGIN = timedelta(seconds=30)
+
+BeforeClaimHook = Callable[[IncomingCall], Awaitable[None]]
+
+
+class RoutingService:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        default_region: str,
+        db_budget_seconds: float,
+        before_claim: BeforeClaimHook | None = None,
+        observer: RoutingObserver | None = None,
+        ticket_mirror: str | None = None,
+    ) -> None:
+        self._pool = pool
+        # The external ticket source whose mirror holds the tickets (None: the built-in tables).
+        # Only the mirror is read here: the source itself is never on the call's path.
+        self._ticket_mirror = ticket_mirror
+        self._region = default_region
+        self._budget = db_budget_seconds
+        # Tests widen the race between reading the candidates and claiming one through this hook.
+        self._before_claim = before_claim
+        self._background: set[asyncio.Future[Any]] = set()
+        self._observer = observer
+
+    async def decide(self, call: IncomingCall, *, claim: bool = True) -> Decision:
+        """Decide, and claim the target agent for this call. `claim=False` only previews (the
+        `decide` command, what-if tools): nothing is written."""
+        started = time.perf_counter()
+        keys, number = keys_in_priority(
+            call.caller_id, call.ivr_ticket, call.ivr_account, self._region
+        )
+        # The budget is the caller's wait, whatever the database does. Cancelling a query on a
+        # connection that stopped answering makes asyncpg wait for the connection's own cleanup
+        # (up to its command timeout, 10 s, measured with a stalled network): that cleanup is
+        # left to run in the background, and the caller goes to the queue on time.
+        deciding = asyncio.ensure_future(self._decide(call, keys, number, claim))
+        try:
+            decision = await asyncio.wait_for(asyncio.shield(deciding), self._budget)
+        except TimeoutError:
+            decision = self._fallback(call, keys, number, QueueReason.DB_TIMEOUT)
+            self._abandon(deciding)
+            self._release_in_background(call)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            log.warning("database_unavailable", call_id=call.call_id, error=type(error).__name__)
+            decision = self._fallback(call, keys, number, QueueReason.DB_ERROR)
+        except Exception:
+            log.exception("decision_failed", call_id=call.call_id)
+            decision = self._fallback(call, keys, number, QueueReason.ROUTER_ERROR)
+        elapsed = time.perf_counter() - started
+        _log_decision(decision, elapsed)
+        if claim:
+            notify_decision(
+                self._observer, decision.route.value, _reason(decision), elapsed, call.queue
+            )
+        return decision
+
+    async def claim(self, decision: StickyDecision, candidate: Candidate) -> bool:
+        """Take a further candidate before ringing them (the first is claimed by `decide`). Held
+        for the whole detour and a ring, from the call's start, like the first."""
+        call = decision.context.call
+        knobs = decision.context.settings.values
+        hold = timedelta(seconds=knobs.ring_timeout_seconds + knobs.detour_budget_seconds)
+        return await claim_agent(
+            self._pool, call.call_id, candidate.agent.id, call.at, hold + CLAIM_MARGIN
+        )
+
+    async def release(self, call_id: str, outcome: str, at: datetime) -> int:
+        return await release_claims(self._pool, call_id, outcome, at)
+
+    async def release_agent(
+        self, call_id: str, candidate: Candidate, outcome: str, at: datetime
+    ) -> bool:
+        return await release_claim(self._pool, call_id, candidate.agent.id, outcome, at)
+
+    async def _decide(
+        self, call: IncomingCall, keys: Sequence[CallerKey], number: str | None, claim: bool
+    ) -> Decision:
+        async with self._pool.acquire() as connection:
+            facts, rows = await read_facts(
+                connection,
+                keys,
+                number=number,
+                call_id=call.call_id,
+                queue=call.queue,
+                did=call.did,
+                now=call.at,
+                mirror_source=self._ticket_mirror,
+            )
+            customer = facts.identity.customer
+            settings = resolve_settings(
+                rows,
+                queue=call.queue,
+                did=call.did,
+                customer_class=customer.class_name if customer else None,
+            )
+            decision = decide(call, facts, settings, number)
+            if not claim or not isinstance(decision, StickyDecision):
+                return decision
+            if self._before_claim is not None:
+                await self._before_claim(call)
+            knobs = settings.values
+            hold = timedelta(seconds=knobs.ring_timeout_seconds + knobs.busy_wait_seconds)
+            return await self._claim_first(connection, decision, hold + CLAIM_MARGIN)
+
+    async def _claim_first(
+        self, connection: Connection, decision: StickyDecision, hold: timedelta
+    ) -> Decision:
+        """Claim the first candidate no other call holds; those held count as busy."""
+        call = decision.context.call
+        excluded = list(decision.excluded)
+        for position, candidate in enumerate(decision.candidates):
+            if await claim_agent(connection, call.call_id, candidate.agent.id, call.at, hold):
+                return replace(
+                    decision,
+                    candidates=decision.candidates[position:],
+                    excluded=tuple(excluded),
+                )
+            excluded.append(ExcludedCandidate(candidate, Exclusion.CLAIMED))
+        return QueueDecision(decision.context, QueueReason.BUSY, tuple(excluded))
+
+    def _abandon(self, deciding: asyncio.Future[Decision]) -> None:
+        """Cancel a decision past its budget and let it clean up unattended."""
+        deciding.cancel()
+        self._background.add(deciding)
+
+        def forget(done: asyncio.Future[Decision]) -> None:
+            self._background.discard(done)
+            if not done.cancelled():
+                done.exception()  # retrieved: an error after the budget is no news
+
+        deciding.add_done_callback(forget)
+
+    def _release_in_background(self, call: IncomingCall) -> None:
+        """The budget may have run out after a claim was taken: free the agent when the database
+        answers again, instead of holding them until the claim expires."""
+
+        async def release() -> None:
+            try:
+                async with asyncio.timeout(CLAIM_MARGIN.total_seconds()):
+                    await release_claims(self._pool, call.call_id, "db_timeout", call.at)
+            except Exception as error:  # the claim then simply expires
+                log.warning(
+                    "claim_release_failed", call_id=call.call_id, error=type(error).__name__
+                )
+
+        task = asyncio.get_running_loop().create_task(release())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _fallback(
+        self,
+        call: IncomingCall,
+        keys: Sequence[CallerKey],
+        number: str | None,
+        reason: QueueReason,
+    ) -> QueueDecision:
+        identity = Identity(key=keys[0] if keys else None)
+        context = DecisionContext(
+            call=call, number=number, identity=identity, settings=DEFAULT_SETTINGS
+        )
+        return QueueDecision(context, reason)
+
+
+def _reason(decision: Decision) -> str:
+    if isinstance(decision, StickyDecision):
+        return decision.target.reason.value
+    if isinstance(decision, QueueDecision):
+        return decision.reason.value
+    return "blocked"
+
+
+def _log_decision(decision: Decision, elapsed: float) -> None:
+    """One line per decision with the call's ids; never the caller's number or name."""
+    context = decision.context
+    fields: dict[str, object] = {
+        "call_id": context.call.call_id,
+        "route": decision.route.value,
+        "queue": context.call.queue,
+        "key_kind": context.key.kind.value if context.key else None,
+        "customer_id": context.identity.customer.id if context.identity.customer else None,
+        "customers": len(context.identity.customers),
+        "ticket": context.identity.ticket.external_id if context.identity.ticket else None,
+        "latency_ms": round(elapsed * 1000, 3),
+    }
+    if isinstance(decision, StickyDecision):
+        fields["target"] = decision.target.agent.name
+        fields["because"] = decision.target.reason.value
+        fields["candidates"] = [c.agent.name for c in decision.candidates]
+    elif isinstance(decision, QueueDecision):
+        fields["reason"] = decision.reason.value
+    excluded = getattr(decision, "excluded", ())
+    if excluded:
+        fields["excluded"] = {e.candidate.agent.name: e.exclusion.value for e in excluded}
+    log.info("routing_decision", **fields)

@@ -1,0 +1,493 @@
+"""What-if replay: recorded calls, in time order, through the live policy under other settings.
+
+Every call is decided by `routing_core.policy.decide`, the function the live router calls, fed
+with facts built from memory as the replay goes (the caller's last calls, the agents, the bans),
+so a preview can never disagree with the router about what the rules are. What the replay has to
+assume, because history cannot tell, is written down in `Availability` and in `Replay`.
+
+Pure: no I/O, no clock. `routing_core.store.replay` streams the rows from Postgres into it; the
+synthetic history generator drives it with its own agents.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sticky_router.routing_core.attempt import Availability as Attempted
+from sticky_router.routing_core.candidates import run_at_once, walk_candidates
+from sticky_router.routing_core.decision import (
+    BlockedDecision,
+    Candidate,
+    Decision,
+    QueueDecision,
+    QueueReason,
+    StickyDecision,
+)
+from sticky_router.routing_core.model import (
+    Agent,
+    CallerBlock,
+    CallerFacts,
+    CallerKey,
+    Customer,
+    Identity,
+    IncomingCall,
+    KeyKind,
+    Leg,
+    PairingBan,
+    PastInteraction,
+    Ticket,
+)
+from sticky_router.routing_core.policy import decide
+from sticky_router.routing_core.settings import EffectiveSettings, ScopedValue, resolve_settings
+from sticky_router.routing_core.store.lookup import HISTORY_DEPTH, STICKY_CAP_PERIOD
+
+DEFAULT_CLASS = "standard"
+MAX_WINDOW = timedelta(days=30)  # the upper bound of RoutingSettings.window_minutes
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayCall:
+    """One recorded call, as the replay needs it: who called, where, when, and who took it."""
+
+    id: int
+    call_id: str
+    caller_number: str | None
+    key_kind: KeyKind | None
+    key_value: str | None
+    customer_id: int | None
+    ticket_id: int | None
+    queue: str
+    did: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    legs: tuple[Leg, ...]
+    escalated_queue: str | None = None
+
+    @property
+    def spoke(self) -> bool:
+        """Counts as history, as in the live lookup: someone answered, or a transfer began."""
+        return any(leg.answered_at is not None or leg.transferred for leg in self.legs)
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """A do-not-pair flag or a block with the time from which it holds (its approval)."""
+
+    since: datetime | None
+    ban: PairingBan | None = None
+    block: CallerBlock | None = None
+
+    def holds_at(self, at: datetime) -> bool:
+        expires = self.ban.expires_at if self.ban else self.block.expires_at if self.block else None
+        return (self.since is None or self.since <= at) and (expires is None or at < expires)
+
+
+@dataclass(slots=True)
+class World:
+    """What does not change during a replay: agents, customers, tickets, flags.
+
+    Only customers that differ from the default (another class, a personal manager) need to be in
+    `customers`; everyone else is a standard customer.
+    """
+
+    agents: dict[int, Agent]
+    customers: dict[int, Customer] = field(default_factory=dict)
+    shared_numbers: frozenset[str] = frozenset()
+    tickets: dict[int, Ticket] = field(default_factory=dict)
+    flags_by_customer: dict[int, list[Flag]] = field(default_factory=dict)
+    flags_by_number: dict[str, list[Flag]] = field(default_factory=dict)
+
+    def customer(self, customer_id: int) -> Customer:
+        known = self.customers.get(customer_id)
+        if known is not None:
+            return known
+        return Customer(customer_id, "", DEFAULT_CLASS, None, None)
+
+
+class Availability(Protocol):
+    """When an agent could have taken a call, which history only partly tells."""
+
+    def free_at(self, agent_id: int, at: datetime) -> datetime | None:
+        """`at` if the agent was free then, a later time if they were on a call until then, or
+        None if they were not there (off shift, logged out): then the router falls back at once."""
+
+
+class RecordedAvailability:
+    """Availability read from the recorded legs alone.
+
+    - An agent is on shift at a moment if they had a leg ringing in that clock hour (no table
+      records shifts or pauses; a pause shorter than an hour is invisible and counts as free).
+    - An agent is busy while one of their recorded legs that had started rings or talks; they come
+      free when the last of those ends.
+    Legs must be fed (`observe`) in the order the calls started, after the call was offered.
+    """
+
+    def __init__(self, worked_hours: set[tuple[int, int]]) -> None:
+        self._worked_hours = worked_hours
+        self._busy: dict[int, list[tuple[datetime, datetime]]] = {}
+
+    def observe(self, call: ReplayCall) -> None:
+        for leg in call.legs:
+            start = leg.rang_at or leg.answered_at
+            if start is not None and leg.ended_at is not None and leg.ended_at > start:
+                self._busy.setdefault(leg.agent_id, []).append((start, leg.ended_at))
+
+    def free_at(self, agent_id: int, at: datetime) -> datetime | None:
+        if (agent_id, hour_index(at)) not in self._worked_hours:
+            return None
+        spans = self._busy.get(agent_id)
+        if not spans:
+            return at
+        live = [span for span in spans if span[1] > at]
+        self._busy[agent_id] = live
+        ends = [end for start, end in live if start <= at]
+        return max(ends) if ends else at
+
+
+def hour_index(at: datetime) -> int:
+    return int(at.timestamp() // 3600)
+
+
+class ReplayProbe:
+    """The candidate walk's questions, answered from the recorded history at one moment: an
+    agent with no call in that clock hour is offline, one whose call still rings or talks is
+    busy until it ends. Never suspends (routing_core.candidates.run_at_once)."""
+
+    def __init__(self, availability: Availability, at: datetime) -> None:
+        self._availability = availability
+        self._at = at
+
+    async def claim(self, candidate: Candidate) -> bool:
+        return True  # the replay does not model two callbacks racing for one agent
+
+    async def availability(self, candidate: Candidate) -> Attempted:
+        free = self._availability.free_at(candidate.agent.id, self._at)
+        if free is None:
+            return Attempted.OFFLINE
+        return Attempted.FREE if free <= self._at else Attempted.BUSY
+
+    async def wait_until_free(
+        self, candidate: Candidate, seconds: float
+    ) -> tuple[Attempted, float]:
+        free = self._availability.free_at(candidate.agent.id, self._at)
+        if free is None:
+            return Attempted.OFFLINE, 0.0
+        needed = max(0.0, (free - self._at).total_seconds())
+        return (Attempted.FREE, needed) if needed <= seconds else (Attempted.BUSY, seconds)
+
+    async def let_go(self, candidate: Candidate, reason: str) -> None:
+        return None
+
+
+@dataclass(slots=True)  # not frozen: built twice per replayed call, and frozen init is slow
+class Outcome:
+    """What one call would have done under one set of settings."""
+
+    route: str  # sticky (connected to the preferred agent), queue, blocked
+    reason: str  # the candidate reason when connected, else the miss reason
+    eligible: bool  # the policy named a target from the caller's history
+    agent_id: int | None = None
+    wait_seconds: float = 0.0
+    decision: Decision | None = field(default=None, compare=False)
+
+
+@dataclass(slots=True)
+class Tally:
+    """The figures of one set of settings over the replayed period."""
+
+    calls: int = 0
+    eligible: int = 0
+    connected: int = 0
+    wait_added_seconds: float = 0.0
+    misses: Counter[str] = field(default_factory=Counter)
+    sticky_load: Counter[int] = field(default_factory=Counter)  # connected callbacks per agent
+    peak_hour_load: Counter[int] = field(default_factory=Counter)  # most in one hour, per agent
+
+    @property
+    def connected_share(self) -> float:
+        return self.connected / self.eligible if self.eligible else 0.0
+
+    def add(self, outcome: Outcome) -> None:
+        self.calls += 1
+        self.eligible += outcome.eligible
+        self.wait_added_seconds += outcome.wait_seconds
+        if outcome.route == "sticky" and outcome.agent_id is not None:
+            self.connected += 1
+            self.sticky_load[outcome.agent_id] += 1
+        elif outcome.eligible or outcome.reason == QueueReason.WINDOW_EXPIRED.value:
+            # Misses are the calls stickiness could have helped; first-time callers are not.
+            self.misses[outcome.reason] += 1
+
+
+class _RecentSticky(Mapping[int, int]):
+    """Sticky calls per agent in the hour before the call, as the policy's cap reads them."""
+
+    def __init__(self, times: dict[int, deque[datetime]], at: datetime) -> None:
+        self._times = times
+        self._since = at - STICKY_CAP_PERIOD
+
+    def __getitem__(self, agent_id: int) -> int:
+        recent = self._times.get(agent_id)
+        if not recent:
+            raise KeyError(agent_id)
+        while recent and recent[0] <= self._since:
+            recent.popleft()
+        return len(recent)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._times)
+
+    def __len__(self) -> int:
+        return len(self._times)
+
+
+class _Variant:
+    """One set of settings and what it did so far (its own sticky load feeds its own cap)."""
+
+    def __init__(self, rows: Sequence[ScopedValue]) -> None:
+        self.rows = tuple(rows)
+        self.tally = Tally()
+        self.sticky_times: dict[int, deque[datetime]] = {}
+        self._hour_load: dict[int, tuple[int, int]] = {}  # agent -> (hour, calls in it)
+        self._resolved: dict[tuple[str, str | None, str | None], EffectiveSettings] = {}
+
+    def settings(self, queue: str, did: str | None, class_name: str | None) -> EffectiveSettings:
+        # Resolving validates every row: done once per (queue, DID, class), not once per call.
+        scope = (queue, did, class_name)
+        found = self._resolved.get(scope)
+        if found is None:
+            found = resolve_settings(self.rows, queue=queue, did=did, customer_class=class_name)
+            self._resolved[scope] = found
+        return found
+
+    def connected(self, agent_id: int, at: datetime) -> None:
+        self.sticky_times.setdefault(agent_id, deque()).append(at)
+        hour = hour_index(at)
+        held_hour, count = self._hour_load.get(agent_id, (hour, 0))
+        count = count + 1 if held_hour == hour else 1
+        self._hour_load[agent_id] = (hour, count)
+        if count > self.tally.peak_hour_load[agent_id]:
+            self.tally.peak_hour_load[agent_id] = count
+
+
+class Replay:
+    """Offer each recorded call to every set of settings, then learn from what really happened.
+
+    Assumptions (history cannot tell otherwise):
+    - The caller's history is the recorded one under every set of settings: a callback that a
+      candidate setting would have connected to the preferred agent does not change who the next
+      callback finds, nor how busy that agent was for later calls.
+    - A preferred agent who is free (see `Availability`) answers; no-answer and rejection are not
+      in the recorded data and are not predicted. Ringing time is not counted as added wait.
+    - Wait added is the busy wait: the time waited for a busy preferred agent to come free, or the
+      whole busy wait when they did not come free in time.
+    - History is found by customer when the call names exactly one customer, else by number (as
+      the live lookup does for shared numbers); keyed tickets are not followed separately.
+    - Tickets, agents and flags are as they are now (flags from their approval time on).
+    """
+
+    def __init__(
+        self,
+        world: World,
+        variants: Mapping[str, Sequence[ScopedValue]],
+        availability: Availability,
+    ) -> None:
+        self.world = world
+        self._availability = availability
+        self._variants = {name: _Variant(rows) for name, rows in variants.items()}
+        self._history: dict[tuple[str, object], deque[PastInteraction]] = {}
+        # History older than the longest window a setting allows can never be used again;
+        # forgetting it keeps memory flat. The same for every set of settings, so that "window
+        # expired" means the same thing in every column (and in every worker process).
+        self._keep = MAX_WINDOW + timedelta(hours=1)
+        self._next_prune: datetime | None = None
+
+    @property
+    def tallies(self) -> dict[str, Tally]:
+        return {name: variant.tally for name, variant in self._variants.items()}
+
+    def offer(self, call: ReplayCall) -> dict[str, Outcome]:
+        """What each set of settings would have done with this call."""
+        identity, history_key = self._identity(call)
+        customer = identity.customer
+        history = self._history_at(history_key, call.started_at)
+        incoming = IncomingCall(
+            call_id=call.call_id,
+            caller_id=call.caller_number,
+            at=call.started_at,
+            queue=call.queue,
+            did=call.did,
+        )
+        bans, block = self._flags(call, identity)
+        outcomes = {}
+        for name, variant in self._variants.items():
+            settings = variant.settings(
+                call.queue, call.did, customer.class_name if customer else None
+            )
+            facts = CallerFacts(
+                identity=identity,
+                history=history,
+                agents=self.world.agents,
+                pairing_bans=bans,
+                sticky_calls_last_hour=_RecentSticky(variant.sticky_times, call.started_at),
+                caller_block=block,
+            )
+            decision = decide(incoming, facts, settings, call.caller_number)
+            outcome = self._attempt(decision, settings)
+            if outcome.route == "sticky" and outcome.agent_id is not None:
+                variant.connected(outcome.agent_id, call.started_at)
+            variant.tally.add(outcome)
+            outcomes[name] = outcome
+        return outcomes
+
+    def record(self, call: ReplayCall) -> None:
+        """The call happened as recorded: it is history for the caller's next call."""
+        if self._next_prune is None or call.started_at >= self._next_prune:
+            self._prune(call.started_at)
+        if call.ended_at is None or not call.spoke:
+            return
+        history_key = self._history_key(call)
+        if history_key is None:
+            return
+        past = PastInteraction(
+            id=call.id,
+            call_id=call.call_id,
+            started_at=call.started_at,
+            ended_at=call.ended_at,
+            legs=call.legs,
+            escalated_queue=call.escalated_queue,
+        )
+        # Re-inserted on every call, so the dict is ordered by each caller's latest call: the
+        # sweep in `_prune` only looks at the front.
+        held = self._history.pop(history_key, None)
+        if held is None:
+            held = deque(maxlen=HISTORY_DEPTH)
+        held.append(past)
+        self._history[history_key] = held
+
+    def replay(self, calls: Sequence[ReplayCall]) -> dict[str, Tally]:
+        """Replay calls already in memory (tests, small periods), in the order given."""
+        for call in calls:
+            self.offer(call)
+            observe = getattr(self._availability, "observe", None)
+            if observe is not None:
+                observe(call)
+            self.record(call)
+        return self.tallies
+
+    def _identity(self, call: ReplayCall) -> tuple[Identity, tuple[str, object] | None]:
+        number = call.caller_number
+        kind = call.key_kind or (KeyKind.NUMBER if number else None)
+        value = call.key_value or number
+        key = CallerKey(kind, value) if kind and value else None
+        shared = number is not None and number in self.world.shared_numbers
+        if key is None:
+            return Identity(key=None), None
+        if shared and kind is KeyKind.NUMBER and number is not None:
+            # A shared number names several customers: the policy decides what that means.
+            return Identity(key=key, customers=self._sharers(call)), ("number", number)
+        if call.customer_id is not None:
+            customer = self.world.customer(call.customer_id)
+            ticket = self.world.tickets.get(call.ticket_id) if call.ticket_id else None
+            return Identity(key=key, customers=(customer,), ticket=ticket), (
+                "customer",
+                call.customer_id,
+            )
+        return Identity(key=key), ("number", number) if number else None
+
+    def _history_key(self, call: ReplayCall) -> tuple[str, object] | None:
+        """Where `_identity` files the caller's history, without building the identity."""
+        number = call.caller_number
+        if not (call.key_value or number) or not (call.key_kind or number):
+            return None
+        kind = call.key_kind or KeyKind.NUMBER
+        if kind is KeyKind.NUMBER and number is not None and number in self.world.shared_numbers:
+            return ("number", number)
+        if call.customer_id is not None:
+            return ("customer", call.customer_id)
+        return ("number", number) if number else None
+
+    def _sharers(self, call: ReplayCall) -> tuple[Customer, ...]:
+        # Two placeholders are enough to make the identity ambiguous; who they are does not matter
+        # to the policy, which never picks one of them.
+        first = call.customer_id or 0
+        return (self.world.customer(first), Customer(-1, "", DEFAULT_CLASS, None, None))
+
+    def _history_at(
+        self, history_key: tuple[str, object] | None, at: datetime
+    ) -> tuple[PastInteraction, ...]:
+        if history_key is None:
+            return ()
+        held = self._history.get(history_key)
+        if not held:
+            return ()
+        ended = [past for past in held if past.ended_at <= at]
+        ended.sort(key=lambda past: past.ended_at, reverse=True)
+        return tuple(ended)
+
+    def _flags(
+        self, call: ReplayCall, identity: Identity
+    ) -> tuple[tuple[PairingBan, ...], CallerBlock | None]:
+        flags: list[Flag] = []
+        for customer in identity.customers:
+            flags += self.world.flags_by_customer.get(customer.id, ())
+        if call.caller_number:
+            flags += self.world.flags_by_number.get(call.caller_number, ())
+        if not flags:
+            return (), None
+        at = call.started_at
+        bans = tuple(f.ban for f in flags if f.ban is not None and f.holds_at(at))
+        blocks = [f.block for f in flags if f.block is not None and f.holds_at(at)]
+        return bans, blocks[0] if blocks else None
+
+    def _attempt(self, decision: Decision, settings: EffectiveSettings) -> Outcome:
+        """Walk the candidates as the router does (the same function), with the availability
+        the history suggests."""
+        if isinstance(decision, BlockedDecision):
+            return Outcome("blocked", "blocked", eligible=False, decision=decision)
+        if isinstance(decision, QueueDecision):
+            return Outcome(
+                "queue", decision.reason.value, eligible=bool(decision.excluded), decision=decision
+            )
+        assert isinstance(decision, StickyDecision)
+        knobs = settings.values
+        walk = run_at_once(
+            walk_candidates(
+                decision.candidates,
+                ReplayProbe(self._availability, decision.context.call.at),
+                busy_wait_seconds=knobs.busy_wait_seconds,
+                detour_budget_seconds=knobs.detour_budget_seconds,
+            )
+        )
+        if walk.chosen is None:
+            reason = walk.first_miss or QueueReason.BUSY.value
+            return Outcome(
+                "queue", reason, eligible=True, wait_seconds=walk.waited_seconds, decision=decision
+            )
+        return Outcome(
+            "sticky",
+            walk.chosen.reason.value,
+            eligible=True,
+            agent_id=walk.chosen.agent.id,
+            wait_seconds=walk.waited_seconds,
+            decision=decision,
+        )
+
+    def _prune(self, now: datetime) -> None:
+        horizon = now - self._keep
+        stale = []
+        for key, held in self._history.items():  # oldest latest call first
+            if held and held[-1].ended_at >= horizon:
+                break
+            stale.append(key)
+        for key in stale:
+            del self._history[key]
+        for variant in self._variants.values():
+            for times in variant.sticky_times.values():
+                while times and times[0] <= now - STICKY_CAP_PERIOD:
+                    times.popleft()
+        self._next_prune = now + timedelta(hours=1)

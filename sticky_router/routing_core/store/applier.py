@@ -1,0 +1,233 @@
+"""Apply the journal to PostgreSQL: in order per call, until PostgreSQL has every event.
+
+One task takes the due events oldest first and applies each with its recorder call (all of them
+idempotent, so an event applied again after a crash changes nothing). What can go wrong, and
+what happens:
+
+- PostgreSQL does not answer (stopped, restarting, failing over, a lock, a cut network): the
+  event stays, the applier waits (0.2 s doubling to 5 s) and tries again, for as long as it
+  takes. Stale pooled connections after a restart fail once and are retried like any other.
+- The event's call is not known yet: its start comes from another reporter (the FastAGI
+  process's journal, or the application's, which writes after the queue already rang). The
+  event waits for it, and every later event of that call waits behind it; after
+  `orphan_seconds` without the start it is set aside, with a warning.
+- The event fails for any other reason (a bug, a constraint): tried a few more times, then set
+  aside with the error in the log, never dropped and never blocking other calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Protocol
+
+import asyncpg
+import structlog
+
+from sticky_router.routing_core.events import CallStarted, LegRang, Recorder
+from sticky_router.routing_core.ringing import RingingListener, RingSource
+from sticky_router.routing_core.store.journal import Entry, Journal
+
+log = structlog.get_logger("sticky_router.journal")
+
+WRITE_TIMEOUT = 10.0  # one statement; longer means PostgreSQL is not answering
+UNAVAILABLE_BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)
+WAIT_FOR_CALL = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+ORPHAN_SECONDS = 600.0
+FAILURE_ATTEMPTS = 5
+ORPHANED = "orphaned: its call never started here"
+IDLE_POLL = 1.0
+
+# The database is away or busy, not the event wrong: wait and try again, without limit.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, crash shutdown
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.QueryCanceledError,  # statement_timeout, lock_timeout
+    asyncpg.exceptions.LockNotAvailableError,
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.ReadOnlySQLTransactionError,  # a standby during failover
+)
+
+
+class KnowsCalls(Recorder, Protocol):
+    async def known(self, call_id: str) -> bool: ...
+
+
+class JournalApplier:
+    def __init__(
+        self,
+        journal: Journal,
+        recorder: KnowsCalls,
+        *,
+        orphan_seconds: float = ORPHAN_SECONDS,
+        batch: int = 200,
+        ringing: RingingListener | None = None,
+    ) -> None:
+        self.journal = journal
+        self._recorder = recorder
+        self._orphan_seconds = orphan_seconds
+        self._batch = batch
+        self._ringing = ringing
+        self._task: asyncio.Task[None] | None = None
+        self._unavailable_since: float | None = None
+        self.applied = 0
+        self.set_aside = 0  # failing or unreadable: each one worth a look
+        self.orphaned = 0  # for a call that never started here
+        self.oldest_age = 0.0  # seconds; refreshed on every pass, for the metrics
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self.run())
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def stop(self) -> None:
+        """Stop between two events (what was not applied stays in the journal)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def drain(self, seconds: float) -> bool:
+        """Wait until nothing due is left (or `seconds` passed): whether the journal is empty
+        of events that could be applied now. For shutdown and tests."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if not self.journal.queued and not await self.journal.due(1):
+                return True
+            await asyncio.sleep(0.02)
+        return False
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            self.journal.appended.clear()
+            try:
+                self.oldest_age = await self.journal.oldest_age()
+                worked = await self.apply_due()
+            except UNAVAILABLE as error:
+                await self._unavailable(error, failures)
+                failures += 1
+                continue
+            if self._unavailable_since is not None:
+                log.info(
+                    "journal_database_back",
+                    after_seconds=round(time.time() - self._unavailable_since, 1),
+                    backlog=self.journal.backlog,
+                )
+                self._unavailable_since = None
+            failures = 0
+            if not worked:
+                await self._idle()
+
+    async def apply_due(self) -> bool:
+        """One pass over the due events; whether there were any. Raises UNAVAILABLE errors
+        (after recording what was applied before)."""
+        entries = await self.journal.due(self._batch)
+        done: list[int] = []
+        held: set[str] = set()  # calls whose earlier event in this pass was put off
+        try:
+            for entry in entries:
+                starts = isinstance(entry.event, CallStarted)
+                if entry.call_id in held and not starts:
+                    continue
+                if await self._apply(entry):
+                    done.append(entry.seq)
+                    self._tell_ringing(entry)
+                    # What waited for this call can go now: the next pass takes it, in order.
+                    if starts and await self.journal.wake(entry.call_id):
+                        held.add(entry.call_id)
+                else:
+                    held.add(entry.call_id)
+        finally:
+            await self.journal.applied(done)
+            self.applied += len(done)
+        return bool(entries)
+
+    async def _apply(self, entry: Entry) -> bool:
+        """True when the event is applied; False when it was put off or set aside."""
+        if entry.event is None:
+            await self._set_aside(entry, "unreadable: not an event this version knows")
+            return False
+        try:
+            async with asyncio.timeout(WRITE_TIMEOUT):
+                applied = await entry.event.apply(self._recorder)
+                if applied or await self._recorder.known(entry.call_id):
+                    return True
+        except UNAVAILABLE:
+            raise
+        except Exception as error:
+            if entry.attempts + 1 >= FAILURE_ATTEMPTS:
+                await self._set_aside(entry, f"failed {FAILURE_ATTEMPTS} times: {error!r}")
+            else:
+                log.warning("journal_apply_failed", **_about(entry), error=repr(error))
+                await self.journal.put_off(entry, time.time() + _step(UNAVAILABLE_BACKOFF, entry))
+            return False
+        return await self._wait_for_call(entry)
+
+    def _tell_ringing(self, entry: Entry) -> None:
+        """A ring in the history now: the pop can be made (and read who transferred it)."""
+        ring = entry.event
+        if self._ringing is None or not isinstance(ring, LegRang):
+            return
+        source = RingSource.TRANSFER if ring.transferred_from else RingSource.QUEUE
+        try:
+            self._ringing.agent_ringing(ring.call_id, ring.agent, source)
+        except Exception:  # a pop is never worth an event
+            log.exception("ringing_report_failed", call_id=ring.call_id)
+
+    async def _wait_for_call(self, entry: Entry) -> bool:
+        now = time.time()
+        since = entry.waiting_since or now
+        if now - since >= self._orphan_seconds:
+            # Usually not a support call at all (an agent's own outbound or internal call, which
+            # AMI reports like any other): kept aside, counted apart, no alarm.
+            log.info("journal_event_orphaned", **_about(entry))
+            await self.journal.set_aside(entry, ORPHANED)
+            self.orphaned += 1  # counted once it is aside on disk: the metric never runs ahead
+            return False
+        await self.journal.put_off(entry, now + _step(WAIT_FOR_CALL, entry), since)
+        return False
+
+    async def _set_aside(self, entry: Entry, why: str) -> None:
+        log.error("journal_event_set_aside", **_about(entry), why=why)
+        await self.journal.set_aside(entry, why)
+        self.set_aside += 1  # counted once it is aside on disk: the metric never runs ahead
+
+    async def _unavailable(self, error: BaseException, failures: int) -> None:
+        if self._unavailable_since is None:
+            self._unavailable_since = time.time()
+            log.warning(
+                "journal_waiting_for_database",
+                error=type(error).__name__,
+                backlog=self.journal.backlog,
+                why="events stay in the journal and are applied when PostgreSQL answers",
+            )
+        await asyncio.sleep(UNAVAILABLE_BACKOFF[min(failures, len(UNAVAILABLE_BACKOFF) - 1)])
+
+    async def _idle(self) -> None:
+        """Until something is appended, or the earliest put-off event is due."""
+        wait = IDLE_POLL
+        retry = await self.journal.next_retry()
+        if retry is not None:
+            wait = min(max(retry - time.time(), 0.01), IDLE_POLL)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.journal.appended.wait(), wait)
+
+
+def _step(steps: tuple[float, ...], entry: Entry) -> float:
+    return steps[min(entry.attempts, len(steps) - 1)]
+
+
+def _about(entry: Entry) -> dict[str, object]:
+    kind = type(entry.event).__name__ if entry.event is not None else "unreadable"
+    return {"seq": entry.seq, "kind": kind, "call_id": entry.call_id}

@@ -1,0 +1,231 @@
+"""Record what happens to a call, so the next callback can find who helped.
+
+Every method is idempotent: the first report of an event wins (an event's fields are only
+written while the event is not yet recorded; a second start only fills what the first did not
+know), so the journal applying an event again after a crash, or the same event heard from two
+sources (ARI and AMI live, the queue_log afterwards), changes nothing the second time. Each
+method returns whether the call (and agent) it names were known: the journal's applier keeps an
+event whose call is not known yet until it is (routing_core/store/applier.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from sticky_router.routing_core.events import DecisionMade
+from sticky_router.routing_core.model import HangupSide, IncomingCall
+from sticky_router.routing_core.observer import RoutingObserver, notify_ring_ended
+
+_AGENT = "(SELECT id FROM agents WHERE endpoint = {0} OR name = {0})"
+_AGENT_ROLE = "(SELECT role FROM agents WHERE endpoint = {0} OR name = {0})"
+_INTERACTION = "(SELECT id FROM interactions WHERE call_id = {0})"
+
+
+class CallRecorder:
+    def __init__(self, pool: asyncpg.Pool, observer: RoutingObserver | None = None) -> None:
+        self._pool = pool
+        self._observer = observer
+
+    async def call_started(self, call: IncomingCall, number: str | None) -> bool:
+        status = await self._pool.execute(
+            """
+            INSERT INTO interactions
+                (call_id, caller_number, queue, did, started_at, ivr_account, ivr_ticket, ivr_menu)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            ON CONFLICT (call_id) DO UPDATE SET
+                -- Two reporters may start a call (the application live, the queue_log after
+                -- the fact), in either order: what the first did not know, the second fills.
+                caller_number = coalesce(interactions.caller_number, excluded.caller_number),
+                did = coalesce(interactions.did, excluded.did),
+                ivr_account = coalesce(interactions.ivr_account, excluded.ivr_account),
+                ivr_ticket = coalesce(interactions.ivr_ticket, excluded.ivr_ticket),
+                ivr_menu = coalesce(interactions.ivr_menu, excluded.ivr_menu),
+                started_at = least(interactions.started_at, excluded.started_at)
+            """,
+            call.call_id, number, call.queue, call.did, call.at,
+            call.ivr_account, call.ivr_ticket, call.ivr_menu,
+        )  # fmt: skip
+        return status == "INSERT 0 1"
+
+    async def decision_made(self, made: DecisionMade) -> bool:
+        """Attach who the caller is and what the core decided; the first decision stays."""
+        status = await self._pool.execute(
+            """
+            UPDATE interactions SET
+                key_kind = CASE WHEN route IS NULL THEN $2 ELSE key_kind END,
+                key_value = CASE WHEN route IS NULL THEN $3 ELSE key_value END,
+                customer_id = CASE WHEN route IS NULL THEN $4 ELSE customer_id END,
+                ticket_id = CASE WHEN route IS NULL THEN $5 ELSE ticket_id END,
+                route = coalesce(route, $6),
+                route_reason = CASE WHEN route IS NULL THEN $7 ELSE route_reason END,
+                target_agent_id = CASE WHEN route IS NULL THEN $8 ELSE target_agent_id END,
+                ticket_ref = CASE WHEN route IS NULL THEN $9 ELSE ticket_ref END
+            WHERE call_id = $1
+            """,
+            made.call_id, made.key_kind, made.key_value, made.customer_id, made.ticket_id,
+            made.route, made.reason, made.target_agent_id, made.ticket_ref,
+        )  # fmt: skip
+        return status == "UPDATE 1"
+
+    async def leg_rang(
+        self,
+        call_id: str,
+        leg_id: str,
+        agent: str,
+        at: datetime,
+        transferred_from_leg_id: str | None = None,
+        consultation: bool = False,
+    ) -> bool:
+        """An agent's phone started ringing for this call. `agent` is an endpoint or a name."""
+        status = await self._pool.execute(
+            f"""
+            INSERT INTO interaction_legs
+                (interaction_id, leg_id, agent_id, role, rang_at, transferred_from_leg_id,
+                 consultation)
+            SELECT {_INTERACTION.format("$1")}, $2, {_AGENT.format("$3")},
+                   {_AGENT_ROLE.format("$3")}, $4, $5, $6
+            WHERE {_INTERACTION.format("$1")} IS NOT NULL AND {_AGENT.format("$3")} IS NOT NULL
+            ON CONFLICT (interaction_id, leg_id) DO UPDATE SET
+                rang_at = coalesce(interaction_legs.rang_at, excluded.rang_at),
+                transferred_from_leg_id = coalesce(interaction_legs.transferred_from_leg_id,
+                                                   excluded.transferred_from_leg_id)
+            """,
+            call_id, leg_id, agent, at, transferred_from_leg_id, consultation,
+        )  # fmt: skip
+        return status == "INSERT 0 1"
+
+    async def transfer(
+        self,
+        call_id: str,
+        from_leg_id: str,
+        to_leg_id: str,
+        to_agent: str,
+        at: datetime,
+        consultation: bool = False,
+    ) -> bool:
+        """A transfer started: the target leg exists from now on, even if the caller hangs up
+        before anyone answers it (that is what makes an escalation stick). A `consultation`
+        (the agent consults a colleague first) becomes a handover only by `handover()`."""
+        return await self.leg_rang(
+            call_id, to_leg_id, to_agent, at, from_leg_id, consultation=consultation
+        )
+
+    async def handover(self, call_id: str, leg_id: str) -> bool:
+        """The consulted colleague's leg is a handover: the attended transfer completed, or the
+        caller hung up while waiting for that colleague."""
+        status = await self._pool.execute(
+            f"""
+            UPDATE interaction_legs SET consultation = false
+            WHERE interaction_id = {_INTERACTION.format("$1")} AND leg_id = $2
+            """,
+            call_id, leg_id,
+        )  # fmt: skip
+        return status == "UPDATE 1"
+
+    async def escalated_to_queue(self, call_id: str, queue: str) -> bool:
+        """An agent handed the caller to another queue (second line); the first such queue
+        stays, and the call's own queue never counts."""
+        status = await self._pool.execute(
+            """
+            UPDATE interactions SET escalated_queue = $2
+            WHERE call_id = $1 AND escalated_queue IS NULL AND queue IS DISTINCT FROM $2
+            """,
+            call_id,
+            queue,
+        )
+        return status == "UPDATE 1" or await self.known(call_id)
+
+    async def leg_answered(self, call_id: str, leg_id: str, at: datetime) -> bool:
+        async with self._pool.acquire() as connection, connection.transaction():
+            status = await connection.execute(
+                f"""
+                UPDATE interaction_legs SET answered_at = coalesce(answered_at, $3)
+                WHERE interaction_id = {_INTERACTION.format("$1")} AND leg_id = $2
+                """,
+                call_id, leg_id, at,
+            )  # fmt: skip
+            await connection.execute(
+                "UPDATE interactions SET answered_at = coalesce(answered_at, $2) "
+                "WHERE call_id = $1",
+                call_id,
+                at,
+            )
+        return status == "UPDATE 1"
+
+    async def leg_ended(
+        self,
+        call_id: str,
+        leg_id: str,
+        at: datetime,
+        outcome: str,
+        hangup_side: HangupSide | None = None,
+    ) -> bool:
+        """`outcome` is the dial status as Asterisk tells it: ANSWER, BUSY, NOANSWER, CANCEL..."""
+        # RETURNING tells whether this was the first report of the end: only that one is counted.
+        first = await self._pool.fetchval(
+            f"""
+            WITH leg AS (
+                SELECT id, ended_at IS NULL AS open FROM interaction_legs
+                WHERE interaction_id = {_INTERACTION.format("$1")} AND leg_id = $2 FOR UPDATE)
+            UPDATE interaction_legs l SET
+                ended_at = coalesce(l.ended_at, $3),
+                outcome = CASE WHEN l.ended_at IS NULL THEN $4 ELSE l.outcome END,
+                hangup_side = CASE WHEN l.ended_at IS NULL THEN $5 ELSE l.hangup_side END
+            FROM leg WHERE l.id = leg.id
+            RETURNING leg.open
+            """,
+            call_id, leg_id, at, outcome, hangup_side.value if hangup_side else None,
+        )  # fmt: skip
+        if first:
+            notify_ring_ended(self._observer, outcome)
+        return first is not None
+
+    async def call_routed(self, call_id: str, outcome: str, reason: str | None = None) -> bool:
+        """Where the call went, known before it ends: `sticky` (connected to the sticky target),
+        `queue`, `blocked`, `abandoned`; `reason` is why a sticky attempt missed, if it did."""
+        status = await self._pool.execute(
+            """
+            UPDATE interactions SET
+                outcome = coalesce(outcome, $2),
+                outcome_reason = CASE WHEN outcome IS NULL THEN $3 ELSE outcome_reason END
+            WHERE call_id = $1
+            """,
+            call_id,
+            outcome,
+            reason,
+        )
+        return status == "UPDATE 1"
+
+    async def call_ended(
+        self,
+        call_id: str,
+        at: datetime,
+        hangup_side: HangupSide | None,
+        outcome: str | None = None,
+        reason: str | None = None,
+    ) -> bool:
+        """The caller's channel is gone; the window of the next callback counts from `at`.
+        `outcome` and `reason` as for `call_routed`, when not already recorded."""
+        status = await self._pool.execute(
+            """
+            UPDATE interactions SET
+                ended_at = coalesce(ended_at, $2),
+                hangup_side = CASE WHEN ended_at IS NULL THEN $3 ELSE hangup_side END,
+                -- Two sources report the end (the ARI app, the AMI learner); the one that
+                -- knows the outcome may come second, so an outcome still missing is filled.
+                outcome_reason = CASE WHEN outcome IS NULL THEN $5 ELSE outcome_reason END,
+                outcome = coalesce(outcome, $4)
+            WHERE call_id = $1
+            """,
+            call_id, at, hangup_side.value if hangup_side else None, outcome, reason,
+        )  # fmt: skip
+        return status == "UPDATE 1"
+
+    async def known(self, call_id: str) -> bool:
+        """Whether the call's row exists: an event for a call not known yet waits for it."""
+        found = await self._pool.fetchval(
+            "SELECT true FROM interactions WHERE call_id = $1", call_id
+        )
+        return bool(found)

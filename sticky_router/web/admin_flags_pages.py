@@ -1,0 +1,112 @@
+"""The review page: agents' "don't route this caller to me" requests and abuse flags waiting for a
+supervisor, the flags in force, and the caller blocks in force.
+
+    GET  /admin/flags
+    POST /admin/flags/{flag_id}   (form: decision=approve|reject, expires_on=YYYY-MM-DD, csrf_token)
+
+An approval needs an expiry (a flag that never ends is a block nobody remembers). The review
+itself is `admin_api.review_flag`, the JSON API's code path, audited there.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from aiohttp import web
+
+from sticky_router.web import (
+    i18n_admin,  # noqa: F401 - registers the words of these pages
+    keys,
+)
+from sticky_router.web.admin_api import InvalidField, review_flag
+from sticky_router.web.security import csrf_fields, require_admin
+from sticky_router.web.sessions import Principal
+from sticky_router.web.templates import render
+
+DEFAULT_APPROVAL_DAYS = 90
+
+
+async def _page(
+    request: web.Request,
+    admin: Principal,
+    *,
+    status: int = 200,
+    done: str | None = None,
+    error: str | None = None,
+    field: str | None = None,
+) -> web.Response:
+    pool = request.app[keys.POOL]
+    now = request.app[keys.CLOCK]()
+    flags = await pool.fetch(
+        "SELECT d.id, d.kind, d.status, d.reason, d.requested_by, d.requested_at,"
+        " d.expires_at, d.e164, c.name AS customer, a.name AS agent,"
+        " i.call_id, i.started_at AS call_started"
+        " FROM do_not_pair d JOIN agents a ON a.id = d.agent_id"
+        " LEFT JOIN customers c ON c.id = d.customer_id"
+        " LEFT JOIN interactions i ON i.id = d.interaction_id"
+        " WHERE d.status = 'pending' OR (d.status = 'approved'"
+        "   AND (d.expires_at IS NULL OR d.expires_at > $1))"
+        " ORDER BY d.requested_at",
+        now,
+    )
+    blocks = await pool.fetch(
+        "SELECT b.reason, b.destination_kind, b.destination, b.set_by, b.expires_at, b.e164,"
+        " c.name AS customer FROM caller_blocks b LEFT JOIN customers c ON c.id = b.customer_id"
+        " WHERE b.status = 'approved' AND b.expires_at > $1 ORDER BY b.expires_at",
+        now,
+    )
+    return render(
+        request,
+        "admin_flags.html",
+        admin.language,
+        status=status,
+        admin=admin,
+        pending=[f for f in flags if f["status"] == "pending"],
+        in_force=[f for f in flags if f["status"] == "approved"],
+        blocks=blocks,
+        default_expiry=(now + timedelta(days=DEFAULT_APPROVAL_DAYS)).date().isoformat(),
+        done=done,
+        error=error,
+        field=field,
+        **csrf_fields(admin),
+    )
+
+
+@require_admin
+async def flags_page(request: web.Request, admin: Principal) -> web.StreamResponse:
+    return await _page(request, admin)
+
+
+@require_admin
+async def review(request: web.Request, admin: Principal) -> web.StreamResponse:
+    form = await request.post()
+    decision = str(form.get("decision", ""))
+    try:
+        flag_id = int(request.match_info["flag_id"])
+        if decision not in ("approve", "reject"):
+            raise InvalidField("decision", "decision: approve or reject")
+        expires_at = None
+        if decision == "approve":
+            expires_at = _end_of(str(form.get("expires_on", "")))
+        await review_flag(
+            request, admin, flag_id, approve=decision == "approve", expires_at=expires_at
+        )
+    except ValueError:
+        return await _page(request, admin, status=422, error="a flag id is a number")
+    except InvalidField as refused:
+        return await _page(request, admin, status=422, error=refused.message, field=refused.field)
+    return await _page(request, admin, done=decision)
+
+
+def _end_of(text: str) -> datetime:
+    """The approval holds until the end of the chosen day (UTC)."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise InvalidField("expires_on", "expires_on: a date (YYYY-MM-DD) is needed") from None
+    return datetime.combine(day, time.max, tzinfo=UTC)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/admin/flags", flags_page)
+    app.router.add_post("/admin/flags/{flag_id}", review)

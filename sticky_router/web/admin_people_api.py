@@ -1,0 +1,138 @@
+"""People for the admin API: agents (endpoint, role, active) and customer classes.
+
+    GET   /api/admin/agents
+    PATCH /api/admin/agents/{name}      {"endpoint"?, "role"?, "active"?}
+    GET   /api/admin/classes
+    POST  /api/admin/classes            {"name", "description"}
+
+Every change is audited in settings_audit (scope `agent` or `customer_class`, the changed field
+as the key, old and new value), next to the settings changes, so one trail answers "who changed
+what". An agent made inactive is never a sticky target from the next call on (the policy's rule).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import asyncpg
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from sticky_router.routing_core import dialplan_safe
+from sticky_router.routing_core.store.audit import as_json, record_change
+from sticky_router.web import keys
+from sticky_router.web.admin_api import InvalidField, _body, _refuse
+from sticky_router.web.security import WebError, require_admin
+from sticky_router.web.sessions import Principal
+
+
+class AgentChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # One device for Dial(): never `&` (a second destination), `,` (options), `(` or `$`.
+    endpoint: str | None = Field(None, pattern=dialplan_safe.ENDPOINT, max_length=111)
+    role: Literal["first_line", "specialist"] | None = None
+    active: bool | None = None
+
+
+class NewClass(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9_-]{1,64}$")
+    description: str = Field("", max_length=200)
+
+
+@require_admin
+async def list_agents(request: web.Request, _admin: Principal) -> web.StreamResponse:
+    rows = await request.app[keys.POOL].fetch(
+        "SELECT name, display_name, endpoint, role, active, language FROM agents ORDER BY name"
+    )
+    return web.json_response([dict(r) for r in rows])
+
+
+async def update_agent(
+    request: web.Request, admin: Principal, name: str, change: AgentChange
+) -> dict[str, Any]:
+    """Apply and audit one agent change (the API and the people page both come here); the
+    fields changed. Raises InvalidField naming the field, or WebError 404."""
+    wanted = change.model_dump(exclude_none=True)
+    if not wanted:
+        raise InvalidField("body", "nothing to change: give endpoint, role or active")
+    pool = request.app[keys.POOL]
+    async with pool.acquire() as connection, connection.transaction():
+        old = await connection.fetchrow(
+            "SELECT endpoint, role, active FROM agents WHERE name = $1 FOR UPDATE", name
+        )
+        if old is None:
+            raise WebError(404, "no_such_agent", f"no agent named {name!r}")
+        try:
+            await connection.execute(
+                "UPDATE agents SET endpoint = coalesce($2, endpoint), role = coalesce($3, role),"
+                " active = coalesce($4, active) WHERE name = $1",
+                name, change.endpoint, change.role, change.active,
+            )  # fmt: skip
+        except asyncpg.UniqueViolationError:
+            raise InvalidField(
+                "endpoint", f"endpoint {change.endpoint!r} belongs to another agent"
+            ) from None
+        for field, value in wanted.items():
+            if old[field] != value:
+                await record_change(
+                    connection, actor=f"admin:{admin.name}", scope_kind="agent",
+                    scope_value=name, key=field, old=as_json(old[field]), new=as_json(value),
+                )  # fmt: skip
+    return wanted
+
+
+async def create_class(request: web.Request, admin: Principal, new: NewClass) -> None:
+    """Add and audit a customer class; InvalidField when it exists already."""
+    pool = request.app[keys.POOL]
+    async with pool.acquire() as connection, connection.transaction():
+        added = await connection.fetchval(
+            "INSERT INTO customer_classes (name, description) VALUES ($1, $2)"
+            " ON CONFLICT DO NOTHING RETURNING name",
+            new.name, new.description,
+        )  # fmt: skip
+        if added is None:
+            raise InvalidField("name", f"class {new.name!r} exists already")
+        await record_change(
+            connection, actor=f"admin:{admin.name}", scope_kind="customer_class",
+            scope_value=new.name, key="created", old=None, new=as_json(new.description),
+        )  # fmt: skip
+
+
+@require_admin
+async def change_agent(request: web.Request, admin: Principal) -> web.StreamResponse:
+    name = request.match_info["name"]
+    try:
+        change: AgentChange = await _body(request, AgentChange)
+        wanted = await update_agent(request, admin, name, change)
+    except InvalidField as error:
+        return _refuse(error.field, error.message)
+    return web.json_response({"ok": True, "name": name, **wanted})
+
+
+@require_admin
+async def list_classes(request: web.Request, _admin: Principal) -> web.StreamResponse:
+    rows = await request.app[keys.POOL].fetch(
+        "SELECT c.name, c.description, (SELECT count(*) FROM customers WHERE class_name = c.name)"
+        " AS customers FROM customer_classes c ORDER BY c.name"
+    )
+    return web.json_response([dict(r) for r in rows])
+
+
+@require_admin
+async def add_class(request: web.Request, admin: Principal) -> web.StreamResponse:
+    try:
+        new: NewClass = await _body(request, NewClass)
+        await create_class(request, admin, new)
+    except InvalidField as error:
+        return _refuse(error.field, error.message)
+    return web.json_response({"ok": True, "name": new.name}, status=201)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/api/admin/agents", list_agents)
+    app.router.add_patch("/api/admin/agents/{name}", change_agent)
+    app.router.add_get("/api/admin/classes", list_classes)
+    app.router.add_post("/api/admin/classes", add_class)

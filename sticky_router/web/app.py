@@ -1,0 +1,112 @@
+"""The one app factory: the router process and the tests build the web app here.
+
+    app = create_app(pool=pool, settings=WebSettings(port=8090), hub=PopHub(), clock=utc_now)
+
+Dependencies come in explicitly; nothing is read from the environment. Route groups are small
+modules with `setup(app)` that add their routes (agent pages under /agent/, admin pages under
+/admin/, JSON under /api/); `ROUTE_GROUPS` lists them, and a caller may pass its own list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+from aiohttp import web
+
+from sticky_router.routing_core.ticket_details import LiveTicketDetails
+from sticky_router.web import (
+    admin_api,
+    admin_flags_pages,
+    admin_insight_pages,
+    admin_pages,
+    admin_people_api,
+    admin_people_pages,
+    admin_settings_pages,
+    admin_ticket_source_api,
+    admin_ticket_source_pages,
+    agent_api,
+    agent_pages,
+    auth,
+    keys,
+)
+from sticky_router.web.passwords import PasswordChecks
+from sticky_router.web.pop_hub import PopHub
+from sticky_router.web.ratelimit import SignInLimiter
+from sticky_router.web.security import MIDDLEWARES
+from sticky_router.web.settings import WebSettings
+from sticky_router.web.templates import environment
+
+RouteGroup = Callable[[web.Application], None]
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _static(app: web.Application) -> None:
+    app.router.add_static("/static/", STATIC_DIR, follow_symlinks=False)
+
+
+async def _root(_request: web.Request) -> web.StreamResponse:
+    raise web.HTTPSeeOther("/agent/")
+
+
+def _root_group(app: web.Application) -> None:
+    app.router.add_get("/", _root)
+
+
+ROUTE_GROUPS: tuple[RouteGroup, ...] = (
+    _root_group,
+    _static,
+    auth.setup,
+    agent_pages.setup,
+    agent_api.setup,
+    admin_pages.setup,
+    admin_api.setup,
+    admin_settings_pages.setup,
+    admin_insight_pages.setup,
+    admin_people_api.setup,
+    admin_ticket_source_api.setup,
+    admin_ticket_source_pages.setup,
+    admin_flags_pages.setup,
+    admin_people_pages.setup,
+)
+
+
+def create_app(
+    *,
+    pool: asyncpg.Pool,
+    settings: WebSettings,
+    hub: PopHub,
+    clock: keys.Clock = utc_now,
+    route_groups: Sequence[RouteGroup] = ROUTE_GROUPS,
+    metrics: keys.Exposition | None = None,
+    database_url: str | None = None,
+    ticket_details: LiveTicketDetails | None = None,
+) -> web.Application:
+    app = web.Application(middlewares=MIDDLEWARES, client_max_size=64 * 1024)
+    app[keys.POOL] = pool
+    app[keys.SETTINGS] = settings
+    app[keys.HUB] = hub
+    app[keys.CLOCK] = clock
+    app[keys.LIMITER] = SignInLimiter.create(
+        settings.sign_in_failures_per_account,
+        settings.sign_in_failures_per_address,
+        settings.sign_in_window_seconds,
+        delay_cap_seconds=settings.sign_in_delay_cap_seconds,
+    )
+    app[keys.PASSWORDS] = PasswordChecks()
+    app[keys.TEMPLATES] = environment()
+    if metrics is not None:
+        app[keys.METRICS] = metrics
+    if database_url is not None:
+        app[keys.DATABASE_URL] = database_url
+    if ticket_details is not None:
+        app[keys.TICKET_DETAILS] = ticket_details
+    for group in route_groups:
+        group(app)
+    return app

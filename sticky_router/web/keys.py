@@ -1,0 +1,42 @@
+"""Typed keys for what the app factory puts on the application (aiohttp's `web.AppKey`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import asyncpg
+import jinja2
+from aiohttp import web
+
+from sticky_router.routing_core.ticket_details import LiveTicketDetails
+from sticky_router.web.passwords import PasswordChecks
+from sticky_router.web.pop_hub import PopHub
+from sticky_router.web.ratelimit import SignInLimiter
+from sticky_router.web.settings import WebSettings
+
+Clock = Callable[[], datetime]
+
+POOL = web.AppKey("pool", asyncpg.Pool)
+SETTINGS = web.AppKey("web_settings", WebSettings)
+HUB = web.AppKey("pop_hub", PopHub)
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+LIMITER = web.AppKey("sign_in_limiter", SignInLimiter)
+PASSWORDS = web.AppKey("password_checks", PasswordChecks)
+TEMPLATES = web.AppKey("templates", jinja2.Environment)
+# The Prometheus text and its content type (sticky_router.metrics); absent: /metrics is 404.
+Exposition = Callable[[], tuple[bytes, str]]
+METRICS: web.AppKey[Exposition] = web.AppKey("metrics")
+# The database URL, for work done in other processes (the what-if replay); absent: not offered.
+DATABASE_URL = web.AppKey("database_url", str)
+# An external ticket source's details for the pops; absent: the built-in tables.
+TICKET_DETAILS = web.AppKey("ticket_details", LiveTicketDetails)
+
+
+# Open agent websockets, closed on shutdown so a stopping server does not wait for browsers.
+class OpenSockets:
+    def __init__(self) -> None:
+        self.sockets: set[web.WebSocketResponse] = set()
+
+
+SOCKETS = web.AppKey("agent_sockets", OpenSockets)
