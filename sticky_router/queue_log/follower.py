@@ -66,6 +66,9 @@ class QueueLogFollower:
         self._place: _Place | None = None
         self._task: asyncio.Task[None] | None = None
         self._said_missing = False
+        # One pass at a time: the loop's own and a catch_up() would otherwise read from the
+        # same place and both move it on, past the end, which looks like a truncated file.
+        self._pass = asyncio.Lock()
         self.learned = 0  # events journalled since start
 
     def start(self) -> None:
@@ -104,6 +107,10 @@ class QueueLogFollower:
 
     async def read_once(self, settle_seconds: float | None = None) -> bool:
         """One pass: the settled lines appended since the last. Whether there may be more."""
+        async with self._pass:
+            return await self._pass_once(settle_seconds)
+
+    async def _pass_once(self, settle_seconds: float | None) -> bool:
         try:
             stat = await asyncio.to_thread(os.stat, self.path)
         except FileNotFoundError:

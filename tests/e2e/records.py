@@ -21,7 +21,11 @@ async def interaction(pool: asyncpg.Pool, number: str) -> asyncpg.Record:
         " ORDER BY started_at",
         "+" + number,
     )
-    assert len(rows) == 1, f"expected one recorded call from {number}, found {len(rows)}"
+    found = "; ".join(
+        f"{row['call_id']} {row['route']}/{row['route_reason']} at {row['started_at']:%T.%f}"
+        for row in rows
+    )
+    assert len(rows) == 1, f"expected one recorded call from {number}, found {found or 'none'}"
     return rows[0]
 
 

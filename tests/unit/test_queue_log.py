@@ -3,6 +3,8 @@ proof, a call taken while the router was down, is in tests/e2e/test_durability.p
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -205,6 +207,36 @@ async def test_a_rotated_file_is_read_from_its_start(tmp_path: Path) -> None:
     path.write_text(call_lines("6.1", "6.2", int(time.time()) - 100))
     await follower.read_once()
     assert [e.call_id for e in journal.events] == ["6.1"] * 5
+
+
+@dataclass
+class SlowJournal(MemoryJournal):
+    """Appends take a moment, as the real journal's fsync does: another pass can start
+    meanwhile."""
+
+    async def append(self, *events: CallEvent) -> bool:
+        await asyncio.sleep(0.05)
+        return await super().append(*events)
+
+
+async def test_a_catch_up_during_the_followers_own_pass_reads_each_line_once(
+    tmp_path: Path,
+) -> None:
+    """The router's quiesce (catch_up) while the follower's loop is mid-pass: both passes read
+    from the same place and both moved it on, past the end of the file, which the next pass
+    took for a truncated file and read again from its start: every call in it learned anew
+    (after the tests' reset of the history, a caller had two calls where they made one)."""
+    path = tmp_path / "queue_log"
+    path.write_text("")
+    journal = SlowJournal()
+    follower = QueueLogFollower(path, journal, russian, settle_seconds=0)
+    await follower.read_once()  # starts at the (empty) end
+    with path.open("a") as file:
+        file.write(call_lines("7.1", "7.2", int(time.time()) - 100))
+    await asyncio.gather(follower.read_once(), follower.catch_up())
+    await follower.read_once()
+    assert [e.call_id for e in journal.events] == ["7.1"] * 5
+    assert json.loads(journal.marks["queue_log"])["offset"] == path.stat().st_size
 
 
 def test_a_sticky_call_the_dialplan_logged_ends_like_a_queue_call() -> None:
