@@ -38,7 +38,6 @@ from sticky_router.routing_core.attempt import (
     attempt_outcome,
     dial_status,
 )
-from sticky_router.routing_core.candidates import walk_candidates
 from sticky_router.routing_core.dialplan_variables import attempt_variables, fallback_variables
 from sticky_router.routing_core.events import (
     CallEnded,
@@ -117,13 +116,9 @@ class AgiScripts:
 
     async def _walk(self, session: AgiSession, decision: StickyDecision) -> dict[str, str]:
         call_id = decision.context.call.call_id
-        knobs = decision.context.settings.values
         try:
-            walk = await walk_candidates(
-                decision.candidates,
-                AgiProbe(session, self._routing, decision, self._clock),
-                busy_wait_seconds=knobs.busy_wait_seconds,
-                detour_budget_seconds=knobs.detour_budget_seconds,
+            walk = await self._routing.walk(
+                decision, AgiProbe(session, self._routing, decision, self._clock)
             )
         except AgiHangup:
             self._report_miss(call_id, CALLER_ABANDONED)  # the hangup handler records the end

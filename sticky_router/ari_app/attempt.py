@@ -27,7 +27,7 @@ from sticky_router.routing_core import (
     StickyDecision,
 )
 from sticky_router.routing_core.attempt import Availability, wrapping_up
-from sticky_router.routing_core.candidates import queue_to_check, walk_candidates
+from sticky_router.routing_core.candidates import queue_to_check
 from sticky_router.routing_core.decision import destination_queue
 from sticky_router.routing_core.dialplan_variables import (
     attempt_variables,
@@ -100,13 +100,7 @@ class Attempt:
             await self._fall_back(live, decision, queue_reason(decision))
             return
         live.recorded = asyncio.get_running_loop().create_task(self._record_start(decision))
-        knobs = decision.context.settings.values
-        walk = await walk_candidates(
-            decision.candidates,
-            AriProbe(self, live, decision),
-            busy_wait_seconds=knobs.busy_wait_seconds,
-            detour_budget_seconds=knobs.detour_budget_seconds,
-        )
+        walk = await self.routing.walk(decision, AriProbe(self, live, decision))
         if live.caller_gone.is_set():
             await self._finish_abandoned(live)
         elif walk.chosen is None:

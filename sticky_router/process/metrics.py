@@ -8,7 +8,7 @@ becomes a label.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,7 @@ from prometheus_client import (
 from prometheus_client.exposition import generate_latest
 
 from sticky_router.routing_core.attempt import dial_status
+from sticky_router.routing_core.candidates import FOUND
 from sticky_router.routing_core.tickets import SourceFailure
 
 if TYPE_CHECKING:
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 
 # Decisions take a few hundred microseconds; the database budget is 300 ms by default.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.3, 0.4, 1.0)
+# A walk is a few ARI or AGI round trips (milliseconds) unless it waits for a busy agent, up to
+# the detour budget (20 s by default, 300 s at most).
+DETOUR_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300)
 # Labels come from closed sets (routes, reasons, dial statuses); anything else is bucketed so a
 # strange outcome string cannot grow the number of series without bound.
 MAX_LABEL = 32
@@ -95,6 +99,26 @@ class PrometheusObserver:
             ["outcome"],
             registry=self.registry,
         )
+        self.detour = Histogram(
+            "sticky_router_detour_seconds",
+            "What a sticky decision's walk over its candidates added to the caller's wait "
+            "(availability checks, busy waits) before an agent rang (`ending=rang`) or the "
+            "call went to the queue (`ending=queue`)",
+            ["ending"],
+            buckets=DETOUR_BUCKETS,
+            registry=self.registry,
+        )
+        for ending in ("rang", "queue"):
+            self.detour.labels(ending=ending)
+        self.candidates_found = Counter(
+            "sticky_router_candidate_checks",
+            "Sticky candidates looked at during a walk, by what they were found to be (free, "
+            "busy, paused, wrap_up, offline, unreachable, claimed_elsewhere)",
+            ["found"],
+            registry=self.registry,
+        )
+        for found in FOUND:  # a closed set: shown at 0 before the first one
+            self.candidates_found.labels(found=found)
         self.loop_lag = Histogram(
             "sticky_router_event_loop_lag_seconds",
             "How late the event loop ran a 100 ms timer: what every decision waits behind",
@@ -237,6 +261,11 @@ class PrometheusObserver:
     def ring_ended(self, outcome: str) -> None:
         # A closed set whoever reported the leg (ARI, AMI, an AGI peer, the queue_log).
         self.rings.labels(outcome=_label(dial_status(outcome))).inc()
+
+    def detour_ended(self, rang: bool, seconds: float, found: Sequence[str]) -> None:
+        self.detour.labels(ending="rang" if rang else "queue").observe(seconds)
+        for value in found:
+            self.candidates_found.labels(found=value if value in FOUND else "other").inc()
 
     def rows_purged(self, kind: str, rows: int) -> None:
         self.purged_rows.labels(kind=_label(kind)).inc(rows)

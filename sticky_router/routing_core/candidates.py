@@ -40,11 +40,18 @@ class CandidateProbe(Protocol):
         """Release a candidate that is passed over."""
 
 
+# What the walk found a candidate to be that no Availability says: another call's claim.
+CLAIMED_ELSEWHERE = "claimed_elsewhere"
+FOUND = (*(a.value for a in Availability), CLAIMED_ELSEWHERE)  # a closed set, for the metrics
+
+
 @dataclass(frozen=True, slots=True)
 class Walk:
     chosen: Candidate | None  # the candidate to ring, None: the queue
     first_miss: str | None  # why the first candidate passed over was (the report's reason)
-    waited_seconds: float
+    waited_seconds: float  # the busy waits
+    # What each candidate looked at was found to be, in order (after any wait): one of FOUND.
+    found: tuple[str, ...] = ()
 
 
 async def walk_candidates(
@@ -56,8 +63,10 @@ async def walk_candidates(
 ) -> Walk:
     waited = 0.0
     first_miss: str | None = None
+    seen: list[str] = []
     for position, candidate in enumerate(candidates):
         if position > 0 and not await probe.claim(candidate):
+            seen.append(CLAIMED_ELSEWHERE)
             first_miss = first_miss or Availability.BUSY.value  # ringing for another callback
             continue
         found = await probe.availability(candidate)
@@ -65,11 +74,12 @@ async def walk_candidates(
         if found is Availability.BUSY and allowed > 0:
             found, took = await probe.wait_until_free(candidate, allowed)
             waited += took
+        seen.append(found.value)
         if found is Availability.FREE:
-            return Walk(candidate, first_miss, waited)
+            return Walk(candidate, first_miss, waited, tuple(seen))
         first_miss = first_miss or found.value
         await probe.let_go(candidate, found.value)
-    return Walk(None, first_miss, waited)
+    return Walk(None, first_miss, waited, tuple(seen))
 
 
 def queue_to_check(decision: StickyDecision, candidate: Candidate) -> str | None:

@@ -1,4 +1,5 @@
-"""What the core tells whoever counts (the Prometheus metrics): a decision, a ring that ended.
+"""What the core tells whoever counts (the Prometheus metrics): a decision, the walk over a
+sticky decision's candidates, a ring that ended.
 
 A Protocol so the core stays free of any metrics library; the router process passes one
 implementation (`sticky_router.metrics.PrometheusObserver`) to `RoutingService` and
@@ -8,6 +9,7 @@ is logged and ignored: counting must never cost a call.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 import structlog
@@ -22,6 +24,11 @@ class RoutingObserver(Protocol):
 
     def ring_ended(self, outcome: str) -> None:
         """An agent leg stopped ringing or talking, first report only: ANSWER, BUSY, NOANSWER..."""
+
+    def detour_ended(self, rang: bool, seconds: float, found: Sequence[str]) -> None:
+        """A sticky decision's walk over its candidates ended: whether an agent is rung (else
+        the queue), the seconds it added to the caller's wait before that (checks, busy
+        waits), and what each candidate looked at was found to be (`candidates.FOUND`)."""
 
 
 def notify_decision(
@@ -40,5 +47,16 @@ def notify_ring_ended(observer: RoutingObserver | None, outcome: str) -> None:
         return
     try:
         observer.ring_ended(outcome)
+    except Exception as error:
+        log.warning("observer_failed", error=type(error).__name__)
+
+
+def notify_detour_ended(
+    observer: RoutingObserver | None, rang: bool, seconds: float, found: Sequence[str]
+) -> None:
+    if observer is None:
+        return
+    try:
+        observer.detour_ended(rang, seconds, found)
     except Exception as error:
         log.warning("observer_failed", error=type(error).__name__)

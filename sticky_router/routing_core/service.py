@@ -17,6 +17,7 @@ import asyncpg
 import structlog
 
 from sticky_router.routing_core.caller_key import keys_in_priority
+from sticky_router.routing_core.candidates import CandidateProbe, Walk, walk_candidates
 from sticky_router.routing_core.decision import (
     Candidate,
     Decision,
@@ -28,7 +29,11 @@ from sticky_router.routing_core.decision import (
     StickyDecision,
 )
 from sticky_router.routing_core.model import CallerKey, Identity, IncomingCall
-from sticky_router.routing_core.observer import RoutingObserver, notify_decision
+from sticky_router.routing_core.observer import (
+    RoutingObserver,
+    notify_decision,
+    notify_detour_ended,
+)
 from sticky_router.routing_core.policy import decide
 from sticky_router.routing_core.settings import DEFAULT_SETTINGS, resolve_settings
 from sticky_router.routing_core.store import Connection
@@ -97,6 +102,23 @@ class RoutingService:
                 self._observer, decision.route.value, _reason(decision), elapsed, call.queue
             )
         return decision
+
+    async def walk(self, decision: StickyDecision, probe: CandidateProbe) -> Walk:
+        """Which of the decision's candidates is rung (None: the queue), with the decision's
+        own busy-wait and detour limits; the seconds this added to the caller's wait and what
+        the candidates were found to be go to the observer. An error propagates untold: the
+        adapter's safety net sends the caller to the queue."""
+        knobs = decision.context.settings.values
+        started = time.perf_counter()
+        walk = await walk_candidates(
+            decision.candidates,
+            probe,
+            busy_wait_seconds=knobs.busy_wait_seconds,
+            detour_budget_seconds=knobs.detour_budget_seconds,
+        )
+        took = time.perf_counter() - started
+        notify_detour_ended(self._observer, walk.chosen is not None, took, walk.found)
+        return walk
 
     async def claim(self, decision: StickyDecision, candidate: Candidate) -> bool:
         """Take a further candidate before ringing them (the first is claimed by `decide`). Held

@@ -87,6 +87,12 @@ async def test_every_panel_and_alert_rule_evaluates_on_a_real_prometheus(
             assert time.monotonic() < deadline, "Prometheus never scraped both calls"
             await asyncio.sleep(0.5)
         await asyncio.sleep(3)  # a few more scrapes: rates need two samples after the calls
+        # Ivan's walk: one candidate looked at (agent2, free) and rung; the stranger had none.
+        for counted in ('sticky_router_candidate_checks_total{found="free"} == 1',
+                        'sticky_router_candidate_checks_total{found="busy"} == 0',
+                        'sticky_router_detour_seconds_count{ending="rang"} == 1',
+                        'sticky_router_detour_seconds_count{ending="queue"} == 0'):  # fmt: skip
+            assert await has_data(prometheus, counted), counted
 
         empty = []
         for title, expression in panel_queries():

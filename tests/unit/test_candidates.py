@@ -111,6 +111,21 @@ def test_nobody_free_means_the_queue_with_the_first_reason() -> None:
     assert probe.let_go_of == [(1, "busy"), (2, "offline")]
 
 
+def test_the_walk_says_what_each_candidate_it_looked_at_was_found_to_be() -> None:
+    """What the metrics count (sticky_router_candidate_checks): after any wait, in order, a
+    claim held by another call included, and nothing for candidates never reached."""
+    probe = ScriptedProbe(
+        {1: BUSY, 2: FREE, 3: PAUSED, 4: FREE, 5: FREE},
+        free_in={1: 30},
+        claimed_elsewhere=frozenset({2}),
+    )
+    result = walk(probe, [1, 2, 3, 4, 5], busy_wait=10)
+    assert chosen_id(result) == 4
+    assert result.found == ("busy", "claimed_elsewhere", "paused", "free")
+    queued = walk(ScriptedProbe({1: BUSY}, free_in={1: 3}), [1], busy_wait=5)
+    assert (chosen_id(queued), queued.found) == (1, ("free",))  # free after the wait
+
+
 def test_busy_candidates_share_one_detour_budget() -> None:
     probe = ScriptedProbe({1: BUSY, 2: BUSY, 3: BUSY})
     result = walk(probe, [1, 2, 3], busy_wait=15, budget=20)

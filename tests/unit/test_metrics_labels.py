@@ -1,4 +1,5 @@
-"""Metric labels stay bounded whatever a peer sends: queue names count per queue up to a limit."""
+"""Metric labels stay bounded whatever a peer sends: queue names count per queue up to a limit,
+and what a walk found is one of a closed set."""
 
 from __future__ import annotations
 
@@ -30,3 +31,17 @@ def test_queues_beyond_the_limit_count_as_other() -> None:
     assert calls(metrics, f"q{MAX_QUEUES - 1}") == 1
     assert calls(metrics, f"q{MAX_QUEUES}") is None
     assert calls(metrics, "other") == 25
+
+
+def test_a_walk_counts_its_wait_by_ending_and_its_candidates_by_what_they_were() -> None:
+    metrics = PrometheusObserver()
+    sample = metrics.registry.get_sample_value
+    assert sample("sticky_router_candidate_checks_total", {"found": "offline"}) == 0
+    assert sample("sticky_router_detour_seconds_count", {"ending": "queue"}) == 0
+    metrics.detour_ended(True, 2.5, ["busy", "claimed_elsewhere", "free"])
+    metrics.detour_ended(False, 0.004, ["offline", "no such state"])
+    assert sample("sticky_router_detour_seconds_count", {"ending": "rang"}) == 1
+    assert sample("sticky_router_detour_seconds_sum", {"ending": "rang"}) == 2.5
+    assert sample("sticky_router_detour_seconds_bucket", {"ending": "queue", "le": "0.005"}) == 1
+    for found in ("busy", "claimed_elsewhere", "free", "offline", "other"):
+        assert sample("sticky_router_candidate_checks_total", {"found": found}) == 1

@@ -125,12 +125,11 @@ def test_the_detour_budget_caps_the_busy_wait() -> None:
 
 
 def test_the_replay_walks_the_candidates_with_the_routers_own_function() -> None:
-    from sticky_router.ari_app import attempt
-    from sticky_router.routing_core import candidates
+    from sticky_router.routing_core import candidates, service
 
     walk = candidates.walk_candidates
     assert vars(simulate)["walk_candidates"] is walk
-    assert vars(attempt)["walk_candidates"] is walk
+    assert vars(service)["walk_candidates"] is walk  # RoutingService.walk, for ARI and FastAGI
 
 
 def test_an_agent_without_calls_in_that_hour_counts_as_offline() -> None:
