@@ -22,7 +22,8 @@ Environment (ports default to the sandbox's, read from LocalAsterisk's own defau
   ASTERISK_SIP_PORT          5060   PJSIP UDP transport on 127.0.0.1
   ASTERISK_HTTP_PORT         8088   ARI (http.conf)
   ASTERISK_AMI_PORT          5038   AMI (manager.conf)
-  ASTERISK_PHONE_BASE_PORT   5070   the caller's source port; agentN answers on base + N
+  ASTERISK_PHONE_BASE_PORT   5070   the caller's source port; agentN answers on base + N,
+                                    agent2's softphone on base + 5
   STICKY_AGI_PORT            4573   the FastAGI server the AGI-mode dialplan calls (STICKY_AGI_URL)
   ASTERISK_RTP_START, ASTERISK_RTP_END   20000, 20999
 
@@ -49,11 +50,11 @@ SOURCE = Path(__file__).resolve().parents[1]  # the checkout, or /opt/sticky-rou
 sys.path.insert(0, str(SOURCE))
 
 from sticky_router.process.sandbox.asterisk import (  # noqa: E402
-    AGENTS,
     AMI_DRIVER_USER,
     CONF_TEMPLATES,
     DIALPLAN_IN_ETC,
     EMPTY_CONFIGS,
+    PHONES,
     STOCK_FILES_KEPT,
     Credentials,
     LocalAsterisk,
@@ -149,9 +150,9 @@ def environment_values(
     }
     if ports["rtp_start"] >= ports["rtp_end"]:
         raise RenderError("ASTERISK_RTP_START must be below ASTERISK_RTP_END")
-    phones = range(ports["caller_port"], ports["caller_port"] + len(AGENTS) + 1)
+    phones = range(ports["caller_port"], ports["caller_port"] + len(PHONES) + 1)
     if phones.stop - 1 > 65535:
-        raise RenderError(f"ASTERISK_PHONE_BASE_PORT + {len(AGENTS)} must be at most 65535")
+        raise RenderError(f"ASTERISK_PHONE_BASE_PORT + {len(PHONES)} must be at most 65535")
     if ports["sip_port"] in phones:
         last = phones.stop - 1
         raise RenderError(f"ASTERISK_SIP_PORT must not be a phone's port ({phones.start}-{last})")
@@ -279,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         f"ARI http://127.0.0.1:{values['http_port']}/ari (user {values['ari_user']}), "
         f"AMI 127.0.0.1:{values['ami_port']} (user {values['ami_user']}), "
         f"caller port {values['caller_port']}, agents "
-        f"{values['agent1_port']}-{values[f'agent{len(AGENTS)}_port']}, "
+        f"{values['agent1_port']}-{values[f'{PHONES[-1]}_port']}, "
         f"RTP {values['rtp_start']}-{values['rtp_end']}"
     )
     return 0

@@ -2,9 +2,10 @@
 
 The FastAGI lookup holds the caller's channel while it decides, so it can evaluate the same
 dialplan functions the ARI application reads (QUEUE_MEMBER_LIST, QUEUE_MEMBER paused,
-DEVICE_STATE) with GET FULL VARIABLE and judge them with routing_core.attempt: one definition of
-"free to ring" for both modes, and the same walk over ordered candidates. Asterisk sends no
-device-state events over AGI, so a busy agent is re-read twice a second while waited for.
+DEVICE_STATE, or EXTENSION_STATE for an agent known by a hint) with GET FULL VARIABLE and judge
+them with routing_core.attempt: one definition of "free to ring" for both modes, and the same
+walk over ordered candidates. Asterisk sends no device-state events over AGI, so a busy agent is
+re-read twice a second while waited for.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sticky_router.routing_core.attempt import (
     FREE_STATES,
     Availability,
     availability,
+    state_function,
     wrapping_up,
 )
 from sticky_router.routing_core.candidates import queue_to_check
@@ -46,16 +48,16 @@ class AgiProbe:
         return await self._routing.claim(self._decision, candidate)
 
     async def availability(self, candidate: Candidate) -> Availability:
-        endpoint = candidate.agent.endpoint
+        member = candidate.agent.member_interface
         queue = queue_to_check(self._decision, candidate)
         if queue is None:
             return Availability.UNREACHABLE  # nothing unchecked reaches a dialplan function
         members = await self._read(f"${{QUEUE_MEMBER_LIST({queue})}}")
-        paused = await self._read(f"${{QUEUE_MEMBER({queue},paused,{endpoint})}}")
-        state = await self._read(f"${{DEVICE_STATE({endpoint})}}")
+        paused = await self._read(f"${{QUEUE_MEMBER({queue},paused,{member})}}")
+        state = await self._state(candidate)
         return availability(
             members=members,
-            interface=endpoint,
+            interface=member,
             paused=paused,
             device_state=state,
             wrapping_up=wrapping_up(
@@ -69,7 +71,7 @@ class AgiProbe:
         loop = asyncio.get_running_loop()
         started = loop.time()
         while True:
-            state = await self._read(f"${{DEVICE_STATE({candidate.agent.endpoint})}}")
+            state = await self._state(candidate)
             if state in FREE_STATES:
                 # Free now: membership and pause again (paused or logged out meanwhile?).
                 return await self.availability(candidate), loop.time() - started
@@ -82,6 +84,11 @@ class AgiProbe:
 
     async def let_go(self, candidate: Candidate, reason: str) -> None:
         await self._routing.release_agent(self._call.call_id, candidate, reason, self._clock())
+
+    async def _state(self, candidate: Candidate) -> str:
+        """DEVICE_STATE of a device, EXTENSION_STATE of an extension's hint (FreePBX)."""
+        function = state_function(candidate.agent.state_source)
+        return "INVALID" if function is None else await self._read(f"${{{function}}}")
 
     async def _read(self, expression: str) -> str:
         reply = await self._session.command(f"GET FULL VARIABLE {quote(expression)}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sticky_router.routing_core.channels import device_of
 from sticky_router.routing_core.model import HangupSide
 
 
@@ -50,9 +51,9 @@ def hangup_side(hangup_source: str, own_channel: str, own: HangupSide) -> Hangup
 
 
 def agent_endpoint(channel: str) -> str:
-    """`PJSIP/agent2-0000000a` -> `PJSIP/agent2`; other names are kept whole."""
-    head, dash, tail = channel.rpartition("-")
-    return head if dash and head and all(c in "0123456789abcdef" for c in tail) else channel
+    """`PJSIP/agent2-0000000a` -> `PJSIP/agent2`, `Local/102@from-queue-00000003;1` ->
+    `Local/102@from-queue` (the recorder finds the agent by either); other names kept whole."""
+    return device_of(channel) or channel
 
 
 def sticky_leg_id(call_id: str, agent: str, reported: str) -> str:

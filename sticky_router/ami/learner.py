@@ -11,7 +11,8 @@ report wins), so a sticky call heard from both ARI and AMI is recorded once.
   (ami/connection.py journals them and holds the AMI connection.)
 
 Asterisk 22 events and fields used:
-  DialBegin, DialEnd   DestChannel, DestUniqueid, DestLinkedid, Uniqueid (who dials), DialStatus
+  DialBegin, DialEnd   DestChannel, DestUniqueid, DestLinkedid, Uniqueid and Channel (who
+                       dials: a Local member's second half rings its phones), DialStatus
   AgentConnect         Uniqueid (the queued caller), DestChannel, DestUniqueid, DestLinkedid
   BlindTransfer        Result, TransfererUniqueid
   AttendedTransfer     Result, OrigTransfererUniqueid, SecondTransfererUniqueid, and when the
@@ -24,13 +25,13 @@ The AMI user needs `read = call,agent`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
 
+from sticky_router.routing_core.channels import device_of, is_local
 from sticky_router.routing_core.events import (
     CallEnded,
     CallEvent,
@@ -46,14 +47,13 @@ log = structlog.get_logger("sticky_router.ami")
 
 Event = Mapping[str, str]
 MAX_CALLS = 5000  # calls followed at once; the oldest is forgotten beyond (a Hangup we missed)
-_CHANNEL = re.compile(r"(?P<endpoint>[A-Za-z0-9_]+/[^;]+)-[0-9a-fA-F]+")
 
 
 def endpoint_of(channel: str) -> str | None:
-    """`PJSIP/agent2-0000000a` -> `PJSIP/agent2`. None for a Local channel (a dialplan hop,
-    never a phone) and for names of any other shape."""
-    found = _CHANNEL.fullmatch(channel)
-    return None if found is None or channel.startswith("Local/") else found["endpoint"]
+    """The phone behind an agent's channel: `PJSIP/agent2-0000000a` -> `PJSIP/agent2`. None for
+    a Local channel (a dialplan hop such as FreePBX's from-queue: the phones it rings are
+    reported on their own channels, and those are the legs) and for names of any other shape."""
+    return None if is_local(channel) else device_of(channel)
 
 
 # --- the mapping ------------------------------------------------------------------------------
@@ -68,11 +68,17 @@ class _Leg:
     ended: bool = False
     hung_up: bool = False  # the agent's phone hung up (HangupRequest)
     handed_over: bool = False  # the agent transferred the caller away
+    phone: str | None = None  # behind a Local member: the uniqueid of the phone that answered
 
 
 @dataclass
 class _Call:
     legs: dict[str, _Leg] = field(default_factory=dict)
+    # A FreePBX-style member: the caller's channel dials a Local channel (Local/102@from-queue),
+    # whose other half rings the agent's phones. The Local channel's first half is the leg (the
+    # id the queue_log and the router's Dial events know); each phone's channel is an alias.
+    hops: dict[str, str] = field(default_factory=dict)  # Local name without ;1 -> its uniqueid
+    aliases: dict[str, str] = field(default_factory=dict)  # a phone's uniqueid -> the hop's
     partner: str | None = None  # the agent leg talking with the caller now
     side: HangupSide | None = None  # who first asked to end the current conversation
     blind_from: str | None = None  # legs rung until one answers are this leg's blind transfer
@@ -119,11 +125,22 @@ class CallLearner:
         return []
 
     def _dial_begin(self, event: Event, at: datetime) -> list[CallEvent]:
-        leg_id, agent = event.get("DestUniqueid", ""), endpoint_of(event.get("DestChannel", ""))
+        destination = event.get("DestChannel", "")
+        leg_id, agent = event.get("DestUniqueid", ""), endpoint_of(destination)
         call_id = self._leg_calls.get(leg_id) or event.get("DestLinkedid", "")
+        dialler = event.get("Uniqueid", "")
+        if leg_id and call_id and dialler == call_id and is_local(destination):
+            # Queue() or the sticky Dial() ringing a Local member: the phones it rings follow.
+            self._call(call_id).hops[destination.removesuffix(";1")] = leg_id
+            return []
         if not leg_id or agent is None or not call_id or leg_id == call_id:
             return []
         call = self._call(call_id)
+        hop = call.hops.get(event.get("Channel", "").removesuffix(";2"))
+        if hop is not None:  # one of the phones behind a Local member: the member's leg
+            call.aliases[leg_id] = hop
+            self._leg_calls[leg_id] = call_id
+            leg_id = hop
         if leg_id in call.legs:
             return []
         # Not the caller's channel dialling while an agent talks with the caller, but, say,
@@ -143,6 +160,11 @@ class CallLearner:
             return []
         call_id, call, leg_id, leg = found
         status = event.get("DialStatus", "")
+        phone = event.get("DestUniqueid", "")
+        if phone in call.aliases:
+            if status != "ANSWER":
+                return []  # one phone of several stopped ringing: the member's own end decides
+            leg.phone = phone
         if status == "ANSWER":
             if not leg.consult:  # the caller talks with this agent now
                 self._connect(call, leg_id)
@@ -234,7 +256,7 @@ class CallLearner:
 
     def _hangup_request(self, event: Event, soft: bool) -> None:
         channel = event.get("Uniqueid", "")
-        found = self._find(channel)
+        found = self._find_talking(channel)
         if found is not None:
             _, call, leg_id, leg = found
             leg.hung_up = leg.hung_up or not soft
@@ -249,7 +271,7 @@ class CallLearner:
 
     def _hangup(self, event: Event, at: datetime) -> list[CallEvent]:
         channel = event.get("Uniqueid", "")
-        found = self._find(channel)
+        found = self._find_talking(channel)
         if found is not None:
             call_id, call, leg_id, leg = found
             if call.partner == leg_id:
@@ -287,7 +309,7 @@ class CallLearner:
 
     def _forget(self, call_id: str) -> _Call | None:
         call = self._calls.pop(call_id, None)
-        for leg_id in call.legs if call else ():
+        for leg_id in [*call.legs, *call.aliases] if call else ():
             if self._leg_calls.get(leg_id) == call_id:
                 del self._leg_calls[leg_id]
         return call
@@ -295,9 +317,24 @@ class CallLearner:
     def _find(self, leg_id: str) -> tuple[str, _Call, str, _Leg] | None:
         call_id = self._leg_calls.get(leg_id)
         call = self._calls.get(call_id) if call_id else None
-        if call_id is None or call is None or leg_id not in call.legs:
+        if call_id is None or call is None:
+            return None
+        leg_id = call.aliases.get(leg_id, leg_id)
+        if leg_id not in call.legs:
             return None
         return call_id, call, leg_id, call.legs[leg_id]
+
+    def _find_talking(self, channel: str) -> tuple[str, _Call, str, _Leg] | None:
+        """The leg a channel's hang-up speaks for: its own, or for a phone behind a Local member
+        the member's leg, but only from the phone that answered (the others just stop
+        ringing)."""
+        found = self._find(channel)
+        if found is None:
+            return None
+        call, leg = found[1], found[3]
+        if channel in call.aliases and leg.phone != channel:
+            return None
+        return found
 
     def _add_leg(self, call_id: str, call: _Call, leg_id: str, leg: _Leg) -> None:
         call.legs[leg_id] = leg

@@ -241,9 +241,8 @@ class AriProbe:
             return Availability.UNREACHABLE
         in_wrap_up = wrapping_up(candidate.agent.last_talk_ended_at, now(), self._wrap_up_seconds)
         return await check_availability(
-            self._attempt.channels, call.call_id, candidate.agent.endpoint, queue,
-            in_wrap_up,
-        )  # fmt: skip
+            self._attempt.channels, call.call_id, candidate.agent, queue, in_wrap_up
+        )
 
     async def wait_until_free(
         self, candidate: Candidate, seconds: float
@@ -255,7 +254,8 @@ class AriProbe:
         found = await wait_until_free(
             self._attempt.channels,
             self._attempt.devices,
-            candidate.agent.endpoint,
+            self._live.call.call_id,
+            candidate.agent,
             seconds,
             self._live.caller_gone,
         )

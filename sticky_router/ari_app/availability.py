@@ -1,8 +1,8 @@
 """Is the agent really free? The facts read through ARI, judged by routing_core.attempt.
 
-routing.md: ring only an agent who is logged in to the queue, not paused, and whose device is not
-in use, ringing or on hold. Busy may be waited for (a setting); paused, logged out or unreachable
-never are.
+routing.md: ring only an agent who is logged in to the queue, not paused, and whose device (or, on
+a FreePBX-style line, whose extension's hint) is not in use, ringing or on hold. Busy may be
+waited for (a setting); paused, logged out or unreachable never are.
 """
 
 from __future__ import annotations
@@ -11,28 +11,50 @@ import asyncio
 import contextlib
 
 from sticky_router.ari_app.channels import AriUnavailable, ChannelGone, Channels
-from sticky_router.routing_core.attempt import BUSY_STATES, FREE_STATES, Availability, availability
+from sticky_router.routing_core.attempt import (
+    BUSY_STATES,
+    FREE_STATES,
+    Availability,
+    availability,
+    state_function,
+)
+from sticky_router.routing_core.dialplan_safe import is_hint
+from sticky_router.routing_core.model import Agent
 
 RECHECK_SECONDS = 1.0
 
 
 async def check_availability(
-    channels: Channels, channel_id: str, endpoint: str, queue: str, wrapping_up: bool = False
+    channels: Channels, channel_id: str, agent: Agent, queue: str, wrapping_up: bool = False
 ) -> Availability:
     """Membership and pause are evaluated on the caller's channel (dialplan functions need
-    one); the device state is Asterisk's own; wrap-up comes from the recorded calls."""
+    one) for the agent's member interface; the state is the device's or the extension's hint;
+    wrap-up comes from the recorded calls. The agent's values were checked by the caller
+    (routing_core.candidates.queue_to_check)."""
     members, paused, state = await asyncio.gather(
         channels.read(channel_id, f"QUEUE_MEMBER_LIST({queue})"),
-        channels.read(channel_id, f"QUEUE_MEMBER({queue},paused,{endpoint})"),
-        channels.device_state(endpoint),
+        channels.read(channel_id, f"QUEUE_MEMBER({queue},paused,{agent.member_interface})"),
+        read_state(channels, channel_id, agent),
     )
     return availability(
         members=members,
-        interface=endpoint,
+        interface=agent.member_interface,
         paused=paused,
         device_state=state,
         wrapping_up=wrapping_up,
     )
+
+
+async def read_state(channels: Channels, channel_id: str, agent: Agent) -> str:
+    """A device's state through ARI's deviceStates; an extension's hint (FreePBX) through
+    EXTENSION_STATE on the caller's channel, since ARI answers INVALID for `hint:` devices."""
+    source = agent.state_source
+    function = state_function(source)
+    if function is None:
+        return "INVALID"
+    if is_hint(source):
+        return await channels.read(channel_id, function)
+    return await channels.device_state(source)
 
 
 class DeviceWatch:
@@ -48,8 +70,12 @@ class DeviceWatch:
 
     def register(self, device: str) -> asyncio.Event:
         waiter = asyncio.Event()
-        self._waiters.setdefault(device, set()).add(waiter)
+        self.add(device, waiter)
         return waiter
+
+    def add(self, device: str, waiter: asyncio.Event) -> None:
+        """One waiter may watch several devices (every phone behind a hint)."""
+        self._waiters.setdefault(device, set()).add(waiter)
 
     def unregister(self, device: str, waiter: asyncio.Event) -> None:
         waiters = self._waiters.get(device)
@@ -62,27 +88,33 @@ class DeviceWatch:
 async def wait_until_free(
     channels: Channels,
     watch: DeviceWatch,
-    endpoint: str,
+    channel_id: str,
+    agent: Agent,
     seconds: float,
     caller_gone: asyncio.Event,
 ) -> Availability:
     """Wait up to `seconds` for a busy agent to come free, giving up if the caller hangs up.
 
-    Woken by device-state events; the state is also re-read every RECHECK_SECONDS, because a
-    subscription made just before a websocket reconnect can be lost without a word. The caller
-    of this function checks membership and pause again before ringing.
+    Woken by the device-state events of the agent's phones (every phone behind a hint); the
+    state is also re-read every RECHECK_SECONDS, because a subscription made just before a
+    websocket reconnect can be lost without a word (and an agent whose phones are not listed
+    has nothing to subscribe to). The caller of this function checks membership and pause
+    again before ringing.
     """
-    source = f"deviceState:{endpoint}"
-    waiter = watch.register(endpoint)
+    phones = agent.phones
+    waiter = asyncio.Event()
+    for phone in phones:
+        watch.add(phone, waiter)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     try:
-        await channels.subscribe(source)
+        for phone in phones:
+            await channels.subscribe(f"deviceState:{phone}")
         while not caller_gone.is_set():
             # Cleared before the state is read, so a change reported while we read it still
             # wakes us below instead of being lost.
             waiter.clear()
-            state = await channels.device_state(endpoint)
+            state = await read_state(channels, channel_id, agent)
             if state in FREE_STATES:
                 return Availability.FREE
             if state not in BUSY_STATES:
@@ -95,6 +127,7 @@ async def wait_until_free(
                     await waiter.wait()
         return Availability.BUSY
     finally:
-        watch.unregister(endpoint, waiter)
-        with contextlib.suppress(AriUnavailable, ChannelGone):
-            await channels.unsubscribe(source)
+        for phone in phones:
+            watch.unregister(phone, waiter)
+            with contextlib.suppress(AriUnavailable, ChannelGone):
+                await channels.unsubscribe(f"deviceState:{phone}")

@@ -9,7 +9,10 @@ The facts, as Asterisk gives them:
                 for a queue that does not exist. The only membership test that tells a member
                 from a stranger: QUEUE_MEMBER(queue,paused,interface) says "0" for both.
   paused        QUEUE_MEMBER(queue,paused,interface): "1" paused, "0" not (or not a member).
-  device_state  DEVICE_STATE(endpoint) / GET /deviceStates: NOT_INUSE, INUSE, RINGING, ...
+  device_state  DEVICE_STATE(device) / GET /deviceStates: NOT_INUSE, INUSE, RINGING, ...; for
+                an agent whose state interface is an extension's hint (FreePBX, Issabel):
+                EXTENSION_STATE(102@ext-local), in the same words plus HOLDINUSE, and UNKNOWN
+                for an extension without a hint. DEVICE_STATE(hint:...) is INVALID (measured).
 """
 
 from __future__ import annotations
@@ -18,9 +21,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from sticky_router.routing_core.dialplan_safe import is_endpoint, is_hint
+
 FREE_STATES = frozenset({"NOT_INUSE"})
 # Taken, but coming free by itself: the only state worth waiting for (busy_wait_seconds).
-BUSY_STATES = frozenset({"INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD"})
+BUSY_STATES = frozenset({"INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD", "HOLDINUSE"})
+
+
+def state_function(state_interface: str) -> str | None:
+    """The dialplan function that reads an agent's state: EXTENSION_STATE(102@ext-local) for a
+    hint, DEVICE_STATE(PJSIP/agent2) for a device; None for anything else, which must never
+    reach a dialplan function (the agent counts as unreachable)."""
+    if is_hint(state_interface):
+        return f"EXTENSION_STATE({state_interface.removeprefix('hint:')})"
+    if is_endpoint(state_interface):
+        return f"DEVICE_STATE({state_interface})"
+    return None
 
 
 class Availability(StrEnum):

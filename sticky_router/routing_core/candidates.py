@@ -20,7 +20,7 @@ from typing import Any, Protocol, TypeVar
 
 from sticky_router.routing_core.attempt import Availability
 from sticky_router.routing_core.decision import Candidate, CandidateReason, StickyDecision
-from sticky_router.routing_core.dialplan_safe import is_endpoint, is_queue
+from sticky_router.routing_core.dialplan_safe import is_endpoint, is_queue, is_state_interface
 
 T = TypeVar("T")
 
@@ -85,12 +85,20 @@ async def walk_candidates(
 def queue_to_check(decision: StickyDecision, candidate: Candidate) -> str | None:
     """The queue whose membership and pause say whether `candidate` may be rung: for the
     specialist of an escalation, the second-line queue escalations go to (where they work);
-    otherwise the call's own. None when that queue name or the agent's endpoint could not go
-    into a dialplan function or Dial() as it is: such a candidate is unreachable."""
+    otherwise the call's own. None when that queue name or any of the agent's PBX names
+    (endpoint, member and state interfaces, phones) could not go into a dialplan function or
+    Dial() as it is: such a candidate is unreachable."""
     escalation = candidate.reason is CandidateReason.ESCALATED_TO_SPECIALIST
     second_line = decision.fallback_queue
     queue = second_line if escalation and second_line else decision.context.call.queue
-    if not is_queue(queue) or not is_endpoint(candidate.agent.endpoint):
+    agent = candidate.agent
+    if not (
+        is_queue(queue)
+        and is_endpoint(agent.endpoint)
+        and is_endpoint(agent.member_interface)
+        and is_state_interface(agent.state_source)
+        and all(is_endpoint(phone) for phone in agent.phones)
+    ):
         return None
     return queue
 

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 # Tech/resource: PJSIP/agent2, SIP/1001, IAX2/peer, Local/101@from-queue/n.
 ENDPOINT = r"^[A-Za-z][A-Za-z0-9_-]{0,19}/[A-Za-z0-9_.@:+/-]{1,90}$"
+# Where an agent's busy or free is read: a device (as ENDPOINT), or the hint of a PBX extension,
+# as app_queue's state_interface spells it: hint:102@ext-local (read with EXTENSION_STATE).
+HINT = r"^hint:[0-9A-Za-z_*#+-]{1,40}@[A-Za-z0-9_-]{1,80}$"
 # A sound file name without extension, under Asterisk's sounds directory: custom/abuse-policy.
 # No `.`, so no `..` either.
 SOUND = r"^[A-Za-z0-9_][A-Za-z0-9_/-]{0,199}$"
@@ -30,6 +33,7 @@ IVR_VALUE = r"^[0-9A-Za-z_-]{1,32}$"
 MAX_VARIABLE_CHARS = 512
 
 _ENDPOINT = re.compile(ENDPOINT)
+_HINT = re.compile(HINT)
 _SOUND = re.compile(SOUND)
 _QUEUE = re.compile(QUEUE)
 _DIALLED = re.compile(DIALLED)
@@ -42,6 +46,15 @@ class UnsafeForDialplan(ValueError):
 
 def is_endpoint(value: str) -> bool:
     return _ENDPOINT.fullmatch(value) is not None
+
+
+def is_hint(value: str) -> bool:
+    return _HINT.fullmatch(value) is not None
+
+
+def is_state_interface(value: str) -> bool:
+    """A device, or an extension's hint (hint:102@ext-local)."""
+    return is_hint(value) or is_endpoint(value)
 
 
 def is_sound(value: str) -> bool:

@@ -56,6 +56,13 @@ class IncomingCall:
 
 @dataclass(frozen=True, slots=True)
 class Agent:
+    """A person who takes calls, and how the PBX knows them (docs/pbx-flavours.md): `endpoint`
+    is what Dial() rings for a sticky attempt (PJSIP/agent2, or Local/102@from-queue/n to ring
+    every phone of an extension); `queue_interface` their interface as a queue member, and
+    `state_interface` where their busy or free is read (a device, or hint:102@ext-local), each
+    the endpoint when not set; `devices` the phones that ring for them beyond the endpoint (AMI
+    names the phone that rang or answered, the agent is found by it)."""
+
     id: int
     name: str
     display_name: str
@@ -63,6 +70,23 @@ class Agent:
     role: AgentRole
     active: bool
     last_talk_ended_at: datetime | None = None  # the end of their last answered call (wrap-up)
+    queue_interface: str | None = None
+    state_interface: str | None = None
+    devices: tuple[str, ...] = ()
+
+    @property
+    def member_interface(self) -> str:
+        return self.queue_interface or self.endpoint
+
+    @property
+    def state_source(self) -> str:
+        return self.state_interface or self.endpoint
+
+    @property
+    def phones(self) -> tuple[str, ...]:
+        """Every device that rings for them: the endpoint when it is one, and `devices`."""
+        own = () if self.endpoint.startswith("Local/") else (self.endpoint,)
+        return tuple(dict.fromkeys((*own, *self.devices)))
 
 
 @dataclass(frozen=True, slots=True)

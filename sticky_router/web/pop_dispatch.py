@@ -132,7 +132,7 @@ class PopDispatcher:
         if cached is not None and now - cached[0] < AGENT_CACHE_SECONDS:
             return cached[1]
         row = await self._pool.fetchrow(
-            "SELECT id, language FROM agents WHERE (endpoint = $1 OR name = $1) AND active",
+            "SELECT id, language FROM agents WHERE id = agent_named($1) AND active",
             endpoint_or_name,
         )
         agent = _Agent(row["id"], row["language"]) if row else None

@@ -80,7 +80,7 @@ async def quiet(asterisk: LocalAsterisk) -> None:
     await asyncio.to_thread(asterisk.log_in_agents)
     for agent in ("agent1", "agent2", "agent3", "agent4"):
         # In every queue it is a member of (support, second-line).
-        await asyncio.to_thread(asterisk.cli, f"queue unpause member PJSIP/{agent}")
+        await asyncio.to_thread(asterisk.cli, f"queue unpause member {asterisk.member(agent)}")
     for _ in range(50):
         channels = await asyncio.to_thread(asterisk.cli, "core show channels count")
         if channels.lstrip().startswith("0 active channels"):

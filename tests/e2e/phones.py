@@ -41,10 +41,12 @@ class AgentPhones:
     scenarios: dict[str, str]
     ring_ms: dict[str, int] = field(default_factory=dict)
     extra_args: dict[str, list[str]] = field(default_factory=dict)
+    # Which phones listen: the four agents, or with agent2's softphone too (sandbox PHONES).
+    names: tuple[str, ...] = AGENTS
     phones: dict[str, SippPhone] = field(default_factory=dict)
 
     def __enter__(self) -> AgentPhones:
-        for agent in AGENTS:
+        for agent in self.names:
             scenario = self.scenarios.get(agent, "uas_noanswer.xml")
             phone = SippPhone.agent(
                 scenario,
@@ -77,7 +79,7 @@ class AgentPhones:
 
     def rung(self) -> dict[str, int]:
         """INVITEs per agent: who rang, and how often."""
-        return {agent: len(self.requests(agent)) for agent in AGENTS}
+        return {agent: len(self.requests(agent)) for agent in self.names}
 
 
 async def call(

@@ -160,11 +160,28 @@ STORIES = {
         [rang(A1, "agent1"), rang(A2, "agent2"), ended(A1, "CANCEL", CALLER_SIDE),
          ended(A2, "CANCEL", CALLER_SIDE), call_ended(CALLER_SIDE)],
     ),
+    # The leg is the Local member's first half (the id the queue_log's CONNECT and the router's
+    # Dial events know), named by the phone that rang first; each phone's channel is its alias.
     "a queue whose members are Local channels (FreePBX style), agent hangs up": (
         [dial_begin(LOCAL1), dial_begin(A2, by=LOCAL2), dial_end(A2, "ANSWER", by=LOCAL2),
-         request(A2), hangup(A2), request(CALL, soft=True), hangup(CALL)],
-        [rang(A2, "agent2"), answered(A2), ended(A2, "ANSWER", AGENT_SIDE),
+         dial_end(LOCAL1, "ANSWER"), request(A2), hangup(A2), hangup(LOCAL2), hangup(LOCAL1),
+         request(CALL, soft=True), hangup(CALL)],
+        [rang(LOCAL1, "agent2"), answered(LOCAL1), ended(LOCAL1, "ANSWER", AGENT_SIDE),
          call_ended(AGENT_SIDE)],
+    ),
+    "a Local member with two phones: the softphone answers, the desk phone stops ringing": (
+        [dial_begin(LOCAL1), dial_begin(A2, by=LOCAL2), dial_begin(A4, by=LOCAL2),
+         dial_end(A2, "CANCEL", by=LOCAL2), dial_end(A4, "ANSWER", by=LOCAL2),
+         dial_end(LOCAL1, "ANSWER"), hangup(A2), request(CALL), hangup(A4), hangup(LOCAL2),
+         hangup(LOCAL1), hangup(CALL)],
+        [rang(LOCAL1, "agent2"), answered(LOCAL1), ended(LOCAL1, "ANSWER", CALLER_SIDE),
+         call_ended(CALLER_SIDE)],
+    ),
+    "a Local member nobody answers: one leg, ended as the member's own dial ended": (
+        [dial_begin(LOCAL1), dial_begin(A2, by=LOCAL2), dial_begin(A4, by=LOCAL2),
+         dial_end(A2, "CANCEL", by=LOCAL2), dial_end(A4, "CANCEL", by=LOCAL2),
+         dial_end(LOCAL1, "NOANSWER"), hangup(A2), hangup(A4), hangup(LOCAL1)],
+        [rang(LOCAL1, "agent2"), ended(LOCAL1, "NOANSWER", None)],
     ),
     "the queue gives up and the dialplan hangs up the caller": (
         [request(CALL, soft=True), hangup(CALL)],

@@ -7,7 +7,14 @@ import importlib
 import pytest
 
 from sticky_router.routing_core import dialplan_safe
-from sticky_router.routing_core.dialplan_safe import CallArguments, is_endpoint, is_queue, is_sound
+from sticky_router.routing_core.attempt import state_function
+from sticky_router.routing_core.dialplan_safe import (
+    CallArguments,
+    is_endpoint,
+    is_queue,
+    is_sound,
+    is_state_interface,
+)
 
 HOSTILE = ["a&b", "a,b", "a(b", "a)b", "${X}", "$[1]", "a|b", "a^b", "a b", "a;b", "a\nb", 'a"b']
 
@@ -21,6 +28,22 @@ def test_one_device_is_an_endpoint(good: str) -> None:
 @pytest.mark.parametrize("bad", [f"PJSIP/{h}" for h in HOSTILE] + ["agent2", "/agent2", ""])
 def test_anything_else_is_not(bad: str) -> None:
     assert not is_endpoint(bad)
+
+
+def test_a_state_interface_is_a_device_or_an_extensions_hint() -> None:
+    assert is_state_interface("PJSIP/agent2")
+    assert is_state_interface("hint:102@ext-local")
+    assert state_function("hint:102@ext-local") == "EXTENSION_STATE(102@ext-local)"
+    assert state_function("PJSIP/agent2") == "DEVICE_STATE(PJSIP/agent2)"
+
+
+@pytest.mark.parametrize(
+    "bad", [f"hint:{h}@ext-local" for h in HOSTILE] + [f"hint:102@{h}" for h in HOSTILE]
+    + ["hint:102", "hint:@ext-local", "Hint:102@ext-local", "hint:102@ext-local@x", ""],
+)  # fmt: skip
+def test_a_hint_with_anything_else_never_reaches_a_dialplan_function(bad: str) -> None:
+    assert not is_state_interface(bad)
+    assert state_function(bad) is None
 
 
 @pytest.mark.parametrize("bad", [f"custom/{h}" for h in HOSTILE] + ["../etc/passwd", "a.gsm", ""])
@@ -43,6 +66,9 @@ def test_the_migration_constrains_with_the_same_patterns() -> None:
     assert migration.ENDPOINT == dialplan_safe.ENDPOINT
     assert migration.SOUND == dialplan_safe.SOUND
     assert migration.QUEUE == dialplan_safe.QUEUE
+    identity = importlib.import_module("sticky_router.migrations.versions.0011_agent_identity")
+    assert identity.ENDPOINT == dialplan_safe.ENDPOINT
+    assert identity.HINT == dialplan_safe.HINT
 
 
 def test_well_formed_arguments_are_kept() -> None:

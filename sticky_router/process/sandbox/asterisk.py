@@ -49,6 +49,18 @@ ARI_APP = "sticky-router"
 SUPPORT_QUEUE = "support"
 AMI_DRIVER_USER = "sticky-sandbox-driver"
 AGENTS = ("agent1", "agent2", "agent3", "agent4")
+# agent2's second phone (a softphone beside the desk phone): in the FreePBX-style flavour both
+# ring behind one hint. It answers on the port after agent4's.
+SOFTPHONE = "agent2soft"
+PHONES = (*AGENTS, SOFTPHONE)
+# How agents are members of the queues (docs/pbx-flavours.md):
+#   plain    each agent's own endpoint (PJSIP/agent2), its device state Asterisk's own;
+#   freepbx  as FreePBX and Issabel make them: a Local channel through the PBX's from-queue
+#            context (Local/102@sticky-pbx-from-queue/n), the state from the extension's hint
+#            (hint:102@sticky-pbx-ext-local), which may name several phones.
+FLAVOURS = ("plain", "freepbx")
+PBX_FROM_QUEUE = "sticky-pbx-from-queue"  # extensions.conf: FreePBX's from-queue, our words
+PBX_EXT_LOCAL = "sticky-pbx-ext-local"  # ... and its ext-local, the extensions' hints
 
 CONF_TEMPLATES = Path(__file__).with_name("asterisk_conf")
 INSTANCES_IN_ROOT = PurePosixPath("/var/lib/sticky-router")
@@ -383,7 +395,7 @@ class TemplatePorts:
     http: int
     ami: int
     agi: int
-    phone_base: int  # the caller's source port; agent N answers on phone_base + N
+    phone_base: int  # the caller's port; agent N answers on phone_base + N, the softphone on + 5
     rtp_start: int
     rtp_end: int
 
@@ -439,9 +451,45 @@ def template_values(
         "ari_app": ARI_APP,
         "queue": SUPPORT_QUEUE,
     }
-    for number, _agent in enumerate(AGENTS, start=1):
-        values[f"agent{number}_port"] = ports.phone_base + number
+    for number, phone in enumerate(PHONES, start=1):
+        values[f"{phone}_port"] = ports.phone_base + number
     return values
+
+
+def extension_of(agent: str) -> str:
+    """The extension number a PBX knows the agent by: agent2 -> 102."""
+    return f"{100 + AGENTS.index(agent) + 1}"
+
+
+@dataclass(frozen=True)
+class AgentIdentity:
+    """How the router must know an agent on this flavour (the agents table's PBX columns)."""
+
+    endpoint: str
+    queue_interface: str | None
+    state_interface: str | None
+    devices: tuple[str, ...]
+
+
+def agent_identity(agent: str, flavour: str) -> AgentIdentity:
+    """plain: the agent's own PJSIP endpoint is all; freepbx: dial the Local channel the queue
+    dials (every phone of the extension rings), read the hint, know the phones behind it."""
+    member, state = queue_member(agent, flavour)
+    if flavour != "freepbx":
+        return AgentIdentity(member, None, None, ())
+    phones = (f"PJSIP/{agent}", f"PJSIP/{SOFTPHONE}") if agent == "agent2" else (f"PJSIP/{agent}",)
+    return AgentIdentity(member, None, state, phones)
+
+
+def queue_member(agent: str, flavour: str) -> tuple[str, str | None]:
+    """(member interface, state interface) of the agent in the queues of this flavour."""
+    if flavour == "freepbx":
+        extension = extension_of(agent)
+        return (
+            f"Local/{extension}@sticky-pbx-from-queue/n",
+            f"hint:{extension}@sticky-pbx-ext-local",
+        )
+    return f"PJSIP/{agent}", None
 
 
 def dialplan_dir() -> Path:
@@ -484,9 +532,10 @@ def free_udp_block(count: int, start: int = 40000, stop: int = 50000) -> int:
 class LocalAsterisk:
     """One Asterisk in the shared root, with its own configuration, ports and credentials.
 
-    SIP phones: the caller (SIPp UAC) sends from 127.0.0.1:`phone_base_port`, agent N answers
-    on 127.0.0.1:`phone_base_port + N`. ARI and AMI credentials are generated on every start
-    unless passed in; read them from `ari_credentials` / `ami_credentials` after `start()`.
+    SIP phones: the caller (SIPp UAC) sends from 127.0.0.1:`phone_base_port`, agent N answers on
+    127.0.0.1:`phone_base_port + N`, agent2's softphone on `phone_base_port + 5`. ARI and AMI
+    credentials are generated on every start unless passed in; read them from `ari_credentials`
+    / `ami_credentials` after `start()`.
 
     One instance per name at a time: starting a name stops an Asterisk left running under that
     name. A `throwaway` instance deletes its directory on stop, and is reaped by the next start
@@ -506,6 +555,7 @@ class LocalAsterisk:
     root: Path | None = None
     boot_timeout: float = 60.0
     throwaway: bool = False
+    flavour: str = "plain"  # how agents are queue members: FLAVOURS
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _ari_live: Credentials | None = field(default=None, init=False, repr=False)
     _ami_live: Credentials | None = field(default=None, init=False, repr=False)
@@ -515,6 +565,8 @@ class LocalAsterisk:
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", self.name):
             raise ValueError(f"instance name {self.name!r}: lower-case letters, digits, _ and -")
+        if self.flavour not in FLAVOURS:
+            raise ValueError(f"flavour {self.flavour!r}: one of {', '.join(FLAVOURS)}")
 
     # Where things are. Paths "in root" are as Asterisk sees them inside the chroot.
     @property
@@ -585,10 +637,11 @@ class LocalAsterisk:
         return self.phone_base_port
 
     def agent_port(self, agent: int | str) -> int:
-        number = int(str(agent).removeprefix("agent"))
-        if not 1 <= number <= len(AGENTS):
-            raise ValueError(f"no agent {agent!r}; the sandbox has {', '.join(AGENTS)}")
-        return self.phone_base_port + number
+        """Where an agent's phone (agent1..agent4, or agent2's softphone) answers."""
+        phone = f"agent{agent}" if isinstance(agent, int) else agent
+        if phone not in PHONES:
+            raise ValueError(f"no phone {agent!r}; the sandbox has {', '.join(PHONES)}")
+        return self.phone_base_port + PHONES.index(phone) + 1
 
     # Life cycle.
     def start(self) -> None:
@@ -645,13 +698,19 @@ class LocalAsterisk:
 
     def log_in_agents(self, *agents: str) -> None:
         """Agents log in to the support queue as dynamic members, the way most support lines
-        work (a feature code or an agent panel calls AddQueueMember); all four at start. An
-        agent already logged in stays as they are."""
+        work (a feature code or an agent panel calls AddQueueMember), as members of this
+        flavour; all four at start. An agent already logged in stays as they are."""
         for agent in agents or AGENTS:
-            self._rx(f"queue add member PJSIP/{agent} to {SUPPORT_QUEUE} penalty 0 as {agent}", 10)
+            member, state = queue_member(agent, self.flavour)
+            line = f"queue add member {member} to {SUPPORT_QUEUE} penalty 0 as {agent}"
+            self._rx(line + (f" state_interface {state}" if state else ""), 10)
 
     def log_out_agent(self, agent: str) -> None:
-        self.cli(f"queue remove member PJSIP/{agent} from {SUPPORT_QUEUE}")
+        self.cli(f"queue remove member {self.member(agent)} from {SUPPORT_QUEUE}")
+
+    def member(self, agent: str) -> str:
+        """The agent's interface in the queues (what `queue pause member` takes)."""
+        return queue_member(agent, self.flavour)[0]
 
     def cli(self, command: str, timeout: float = 30) -> str:
         """Run one CLI command (`asterisk -rx`) and return what it printed."""
@@ -797,7 +856,7 @@ def _tail(path: Path, lines: int = 15) -> str:
 
 @contextlib.contextmanager
 def throwaway_asterisk(
-    prefix: str = "test", phone_ports_from: int = 40000
+    prefix: str = "test", phone_ports_from: int = 40000, flavour: str = "plain"
 ) -> Iterator[LocalAsterisk]:
     """An Asterisk on free loopback ports for the duration of the `with` block; its instance
     directory (configuration, logs) is deleted afterwards. Suites that may run at the same time
@@ -809,7 +868,8 @@ def throwaway_asterisk(
         http_port=free_port(),
         ami_port=free_port(),
         agi_port=free_port(),
-        phone_base_port=free_udp_block(len(AGENTS) + 1, start=phone_ports_from),
+        phone_base_port=free_udp_block(len(PHONES) + 1, start=phone_ports_from),
+        flavour=flavour,
     )
     with server:
         yield server

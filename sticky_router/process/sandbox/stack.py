@@ -125,12 +125,15 @@ def local_sandbox(postgres_port: int = SANDBOX_POSTGRES_PORT) -> Iterator[Sandbo
 
 
 @contextlib.contextmanager
-def throwaway_sandbox(prefix: str, phone_ports_from: int) -> Iterator[Sandbox]:
+def throwaway_sandbox(
+    prefix: str, phone_ports_from: int, flavour: str = "plain"
+) -> Iterator[Sandbox]:
     """A PostgreSQL (migrated, empty) and an Asterisk on free ports for one test suite; both
-    deleted afterwards. Suites that may run at the same time pass different `phone_ports_from`."""
+    deleted afterwards. Suites that may run at the same time pass different `phone_ports_from`.
+    `flavour`: how agents are queue members (sandbox/asterisk.py FLAVOURS)."""
     with (
         throwaway_postgres() as postgres,
-        throwaway_asterisk(prefix, phone_ports_from=phone_ports_from) as asterisk,
+        throwaway_asterisk(prefix, phone_ports_from=phone_ports_from, flavour=flavour) as asterisk,
     ):
         database.upgrade(postgres.dsn)
         yield Sandbox(postgres, asterisk)

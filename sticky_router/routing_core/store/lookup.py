@@ -150,6 +150,8 @@ _CONTEXT = f"""
       (SELECT coalesce(json_agg(json_build_object(
                  'id', a.id, 'name', a.name, 'display_name', a.display_name,
                  'endpoint', a.endpoint, 'role', a.role, 'active', a.active,
+                 'queue_interface', a.queue_interface, 'state_interface', a.state_interface,
+                 'devices', a.devices,
                  'sticky_calls', (SELECT count(*) FROM sticky_claims c
                                   WHERE c.agent_id = a.id AND c.claimed_at > $12
                                     AND (c.outcome IS NULL OR c.outcome = 'answered')),
@@ -357,6 +359,9 @@ def _agent(row: dict[str, Any]) -> Agent:
         role=AgentRole(row["role"]),
         active=row["active"],
         last_talk_ended_at=_time(row.get("last_talk_ended_at")),
+        queue_interface=row.get("queue_interface"),
+        state_interface=row.get("state_interface"),
+        devices=tuple(row.get("devices") or ()),
     )
 
 

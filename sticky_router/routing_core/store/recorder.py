@@ -18,8 +18,10 @@ from sticky_router.routing_core.events import DecisionMade
 from sticky_router.routing_core.model import HangupSide, IncomingCall
 from sticky_router.routing_core.observer import RoutingObserver, notify_ring_ended
 
-_AGENT = "(SELECT id FROM agents WHERE endpoint = {0} OR name = {0})"
-_AGENT_ROLE = "(SELECT role FROM agents WHERE endpoint = {0} OR name = {0})"
+# The agent a report names (endpoint, name, member interface or one of their phones): the SQL
+# function of migration 0011.
+_AGENT = "agent_named({0})"
+_AGENT_ROLE = "(SELECT role FROM agents WHERE id = agent_named({0}))"
 _INTERACTION = "(SELECT id FROM interactions WHERE call_id = {0})"
 
 

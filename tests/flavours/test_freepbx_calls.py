@@ -1,0 +1,170 @@
+"""Sticky routing on a FreePBX-style PBX: agents are Local-channel queue members whose state is
+their extension's hint, and agent2 answers on either of two phones (a desk phone and a softphone
+behind extension 102). Real Asterisk 22 (the sandbox's freepbx flavour), SIPp phones, the router
+in ARI mode and the FastAGI server, PostgreSQL.
+
+Before agents could be known by member interface, hint and phones, agent2 logged in as
+Local/102@sticky-pbx-from-queue/n was "offline" to the router: every callback went to the queue."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from sticky_router.process.agi_process import AgiProcess
+from sticky_router.process.sandbox.asterisk import PHONES, LocalAsterisk
+from sticky_router.routing_core.settings import Scope
+from sticky_router.routing_core.store.settings_store import set_setting
+from testkit.sipp import assert_calls_succeeded
+from tests.e2e.phones import AgentPhones, call, requests_received
+from tests.e2e.records import agent_channel, legs, settled, wait_for_device
+from tests.flavours.identity import identify_freepbx_agents
+
+IVAN = "79123456701"  # the demo: last helped by agent2 42 minutes ago
+SERGEY = "79123456703"  # the demo: last helped by agent2 3 hours ago
+STRANGER = "79990004501"  # no history
+NOBODY_RANG = dict.fromkeys(PHONES, 0)
+
+
+def rang(**phones: int) -> dict[str, int]:
+    return {**NOBODY_RANG, **phones}
+
+
+async def busy_desk_phone(asterisk: LocalAsterisk) -> None:
+    """agent2 on another call on the desk phone: extension 102's hint says INUSE."""
+    await asyncio.to_thread(asterisk.cli, "channel originate PJSIP/agent2 application Wait 30")
+    await wait_for_device(asterisk, "PJSIP/agent2", "INUSE", "BUSY")
+
+
+async def test_a_callback_rings_both_phones_of_the_last_agent_and_either_may_answer(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    phones = {"agent2soft": "uas_answer.xml"}  # the softphone answers; the desk phone only rings
+    with AgentPhones(asterisk, phone_logs, phones, names=PHONES) as agents:
+        assert_calls_succeeded(await call(asterisk, phone_logs, caller_id=IVAN))
+    assert agents.rung() == rang(agent2=1, agent2soft=1)
+    row = await settled(pool, IVAN)
+    assert (row["route"], row["route_reason"], row["outcome"]) == ("sticky", "last_agent", "sticky")
+    await asyncio.sleep(1)  # the phones' own reports (AMI) arrive after the caller's end
+    [leg] = await legs(pool, row["id"])  # one ring of agent2, however many phones rang
+    assert (leg["agent"], leg["outcome"]) == ("agent2", "ANSWER")
+    assert leg["answered_at"] is not None
+
+
+async def test_b_the_last_agent_busy_on_the_desk_phone_means_the_queue_not_the_softphone(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    scenarios = {"agent1": "uas_answer.xml", "agent2": "uas_answer.xml"}
+    with AgentPhones(asterisk, phone_logs, scenarios, names=PHONES) as agents:
+        await busy_desk_phone(asterisk)
+        assert_calls_succeeded(await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=1000))
+    # The desk phone rang once, for the other call; the queue knows 102 is busy too.
+    assert agents.rung()["agent2"] == 1
+    assert agents.rung()["agent2soft"] == 0
+    assert agents.rung()["agent1"] == 1
+    row = await settled(pool, IVAN)
+    assert (row["route"], row["outcome"], row["outcome_reason"]) == ("sticky", "queue", "busy")
+
+
+async def test_c_a_busy_wait_ends_as_soon_as_the_desk_phone_hangs_up(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    """Woken by the device-state event of one of the phones behind the hint, not by the
+    periodic re-read (every second)."""
+    await set_setting(
+        pool, scope=Scope.GLOBAL, scope_value=None, key="busy_wait_seconds", value=12,
+        actor="flavours",
+    )  # fmt: skip
+    with AgentPhones(asterisk, phone_logs, {"agent2": "uas_answer.xml"}, names=PHONES) as agents:
+        await busy_desk_phone(asterisk)
+        caller = asyncio.create_task(call(asterisk, phone_logs, caller_id=IVAN, hold_ms=1000))
+        for _ in range(100):  # until the caller's INVITE is out
+            if requests_received(phone_logs / "caller.messages.log", "sent"):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.5)  # the router is waiting for agent2 now
+        assert agents.rung() == rang(agent2=1)
+        other_call = await agent_channel(asterisk, "agent2")
+        await asyncio.to_thread(asterisk.cli, f"channel request hangup {other_call}")
+        assert_calls_succeeded(await caller)
+    other_call_ended = agents.requests("agent2", "BYE")[0].at
+    rung_again = agents.requests("agent2")[1].at
+    assert 0 <= (rung_again - other_call_ended).total_seconds() < 0.7
+    assert agents.rung() == rang(agent2=2, agent2soft=1)
+    row = await settled(pool, IVAN)
+    assert row["outcome"] == "sticky"
+
+
+@pytest.mark.parametrize(("agent2_is", "reason"), [("paused", "paused"), ("logged out", "offline")])
+async def test_d_the_last_agent_paused_or_logged_out_is_never_rung(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path, agent2_is: str, reason: str
+) -> None:
+    member = asterisk.member("agent2")
+    if agent2_is == "paused":
+        await asyncio.to_thread(asterisk.cli, f"queue pause member {member} queue support")
+    else:
+        await asyncio.to_thread(asterisk.log_out_agent, "agent2")
+    with AgentPhones(asterisk, phone_logs, {"agent1": "uas_answer.xml"}, names=PHONES) as agents:
+        assert_calls_succeeded(await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=1000))
+    assert agents.rung() == rang(agent1=1, agent3=1, agent4=1)  # the queue: ringall
+    row = await settled(pool, IVAN)
+    assert (row["route"], row["outcome"], row["outcome_reason"]) == ("sticky", "queue", reason)
+
+
+async def test_e_who_answered_a_queue_call_on_the_softphone_gets_the_callback(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    # A 1 s test call counts as a conversation (the default wants 10 s).
+    await set_setting(
+        pool, scope=Scope.GLOBAL, scope_value=None, key="min_talk_seconds", value=0,
+        actor="flavours",
+    )  # fmt: skip
+    first, second = phone_logs / "first", phone_logs / "second"
+    with AgentPhones(asterisk, first, {"agent2soft": "uas_answer.xml"}, names=PHONES):
+        assert_calls_succeeded(await call(asterisk, first, caller_id=STRANGER, hold_ms=1000))
+    queued = await settled(pool, STRANGER)
+    assert queued["route"] == "queue"
+    await asyncio.sleep(1)  # the phones' own reports (AMI) arrive after the caller's end
+    answered = [leg for leg in await legs(pool, queued["id"]) if leg["answered_at"] is not None]
+    assert [leg["agent"] for leg in answered] == ["agent2"]
+    # The callback: both of agent2's phones ring, and nobody else's.
+    with AgentPhones(asterisk, second, {"agent2": "uas_answer.xml"}, names=PHONES) as agents:
+        assert_calls_succeeded(await call(asterisk, second, caller_id=STRANGER, hold_ms=1000))
+    assert agents.rung() == rang(agent2=1, agent2soft=1)
+    rows = await pool.fetch(
+        "SELECT route, route_reason FROM interactions WHERE caller_number = $1"
+        " ORDER BY started_at", "+" + STRANGER,
+    )  # fmt: skip
+    assert [r["route"] for r in rows] == ["queue", "sticky"]
+    assert rows[1]["route_reason"] == "last_agent"
+
+
+@pytest.mark.usefixtures("agi")
+async def test_f_in_fastagi_mode_the_callback_rings_both_phones_and_a_busy_agent_is_skipped(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path, agi: AgiProcess
+) -> None:
+    """The same judgement through AGI: EXTENSION_STATE of the hint, the Local member's pause
+    and membership, and the Local channel dialled by the AGI-mode dialplan."""
+    await identify_freepbx_agents(pool)  # `agi` reloaded the demo agents
+    await set_setting(  # Sergey's last call, 3 hours ago, inside the window too
+        pool, scope=Scope.GLOBAL, scope_value=None, key="window_minutes", value=240,
+        actor="flavours",
+    )  # fmt: skip
+    free, busy = phone_logs / "free", phone_logs / "busy"
+    with AgentPhones(asterisk, free, {"agent2": "uas_answer.xml"}, names=PHONES) as agents:
+        assert_calls_succeeded(await call(asterisk, free, caller_id=IVAN, dialled="agi"))
+    assert agents.rung() == rang(agent2=1, agent2soft=1)
+    row = await settled(pool, IVAN)
+    assert (row["route"], row["outcome"]) == ("sticky", "sticky")
+    scenarios = {"agent1": "uas_answer.xml", "agent2": "uas_answer.xml"}
+    with AgentPhones(asterisk, busy, scenarios, names=PHONES) as agents:
+        await busy_desk_phone(asterisk)
+        assert_calls_succeeded(
+            await call(asterisk, busy, caller_id=SERGEY, dialled="agi", hold_ms=1000)
+        )
+    assert agents.rung()["agent2soft"] == 0
+    row = await settled(pool, SERGEY)
+    assert (row["route"], row["outcome"], row["outcome_reason"]) == ("sticky", "queue", "busy")
