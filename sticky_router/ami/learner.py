@@ -137,7 +137,10 @@ class CallLearner:
             return []
         call = self._call(call_id)
         hop = call.hops.get(event.get("Channel", "").removesuffix(";2"))
-        if hop is not None:  # one of the phones behind a Local member: the member's leg
+        # While the member rings, what its second half dials is one of the agent's phones: the
+        # member's leg. Once answered, it is a transfer target (the /n Local channel stays in
+        # the path, so the agent's transfer moves its second half, not the caller).
+        if hop is not None and not (hop in call.legs and call.legs[hop].answered):
             call.aliases[leg_id] = hop
             self._leg_calls[leg_id] = call_id
             leg_id = hop

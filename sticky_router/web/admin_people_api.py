@@ -1,7 +1,9 @@
-"""People for the admin API: agents (endpoint, role, active) and customer classes.
+"""People for the admin API: agents (endpoint, role, active, how the PBX knows them) and
+customer classes.
 
     GET   /api/admin/agents
-    PATCH /api/admin/agents/{name}      {"endpoint"?, "role"?, "active"?}
+    PATCH /api/admin/agents/{name}      {"endpoint"?, "role"?, "active"?, "queue_interface"?,
+                                         "state_interface"?, "devices"?}
     GET   /api/admin/classes
     POST  /api/admin/classes            {"name", "description"}
 
@@ -12,7 +14,7 @@ what". An agent made inactive is never a sticky target from the next call on (th
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import asyncpg
 from aiohttp import web
@@ -25,14 +27,31 @@ from sticky_router.web.admin_api import InvalidField, _body, _refuse
 from sticky_router.web.security import WebError, require_admin
 from sticky_router.web.sessions import Principal
 
+Device = Annotated[str, Field(pattern=dialplan_safe.ENDPOINT, max_length=111)]
+OR_EMPTY = "|^$"  # "" puts a PBX name back to the endpoint's
+
 
 class AgentChange(BaseModel):
+    """None leaves a field as it is. How the PBX knows the agent (docs/pbx-flavours.md): the
+    queue member and state interfaces are the endpoint's unless set ("" clears them), `devices`
+    the phones that ring for them ([] clears)."""
+
     model_config = ConfigDict(extra="forbid")
 
     # One device for Dial(): never `&` (a second destination), `,` (options), `(` or `$`.
     endpoint: str | None = Field(None, pattern=dialplan_safe.ENDPOINT, max_length=111)
     role: Literal["first_line", "specialist"] | None = None
     active: bool | None = None
+    queue_interface: str | None = Field(
+        None, pattern=dialplan_safe.ENDPOINT + OR_EMPTY, max_length=111
+    )
+    state_interface: str | None = Field(
+        None, pattern=f"{dialplan_safe.ENDPOINT}|{dialplan_safe.HINT}{OR_EMPTY}", max_length=128
+    )
+    devices: list[Device] | None = Field(None, max_length=8)
+
+
+FIELDS = tuple(AgentChange.model_fields)
 
 
 class NewClass(BaseModel):
@@ -45,7 +64,8 @@ class NewClass(BaseModel):
 @require_admin
 async def list_agents(request: web.Request, _admin: Principal) -> web.StreamResponse:
     rows = await request.app[keys.POOL].fetch(
-        "SELECT name, display_name, endpoint, role, active, language FROM agents ORDER BY name"
+        "SELECT name, display_name, endpoint, role, active, language, queue_interface,"
+        " state_interface, devices FROM agents ORDER BY name"
     )
     return web.json_response([dict(r) for r in rows])
 
@@ -57,19 +77,27 @@ async def update_agent(
     fields changed. Raises InvalidField naming the field, or WebError 404."""
     wanted = change.model_dump(exclude_none=True)
     if not wanted:
-        raise InvalidField("body", "nothing to change: give endpoint, role or active")
+        raise InvalidField("body", f"nothing to change: give one of {', '.join(FIELDS)}")
+    for field in ("queue_interface", "state_interface"):
+        if wanted.get(field) == "":
+            wanted[field] = None  # stored as NULL: the endpoint's
     pool = request.app[keys.POOL]
     async with pool.acquire() as connection, connection.transaction():
         old = await connection.fetchrow(
-            "SELECT endpoint, role, active FROM agents WHERE name = $1 FOR UPDATE", name
+            f"SELECT {', '.join(FIELDS)} FROM agents WHERE name = $1 FOR UPDATE", name
         )
         if old is None:
             raise WebError(404, "no_such_agent", f"no agent named {name!r}")
         try:
             await connection.execute(
                 "UPDATE agents SET endpoint = coalesce($2, endpoint), role = coalesce($3, role),"
-                " active = coalesce($4, active) WHERE name = $1",
+                " active = coalesce($4, active),"
+                " queue_interface = CASE WHEN $5 THEN $6 ELSE queue_interface END,"
+                " state_interface = CASE WHEN $7 THEN $8 ELSE state_interface END,"
+                " devices = coalesce($9::text[], devices) WHERE name = $1",
                 name, change.endpoint, change.role, change.active,
+                "queue_interface" in wanted, wanted.get("queue_interface"),
+                "state_interface" in wanted, wanted.get("state_interface"), change.devices,
             )  # fmt: skip
         except asyncpg.UniqueViolationError:
             raise InvalidField(

@@ -34,7 +34,8 @@ async def _page(
 ) -> web.Response:
     pool = request.app[keys.POOL]
     agents = await pool.fetch(
-        "SELECT name, display_name, endpoint, role, active FROM agents ORDER BY name"
+        "SELECT name, display_name, endpoint, role, active, queue_interface, state_interface,"
+        " devices FROM agents ORDER BY name"
     )
     classes = await pool.fetch(
         "SELECT c.name, c.description, (SELECT count(*) FROM customers WHERE class_name = c.name)"
@@ -55,6 +56,10 @@ async def _page(
     )
 
 
+def _text(value: object) -> str | None:
+    return None if value is None else str(value).strip()
+
+
 @require_admin
 async def people_page(request: web.Request, admin: Principal) -> web.StreamResponse:
     return await _page(request, admin)
@@ -71,6 +76,10 @@ async def change_agent(request: web.Request, admin: Principal) -> web.StreamResp
                 "endpoint": str(form.get("endpoint", "")).strip() or None,
                 "role": str(form.get("role", "")) or None,
                 "active": form.get("active") == "on",
+                # Absent: left alone; empty: the endpoint's again.
+                "queue_interface": _text(form.get("queue_interface")),
+                "state_interface": _text(form.get("state_interface")),
+                "devices": None if "devices" not in form else str(form["devices"]).split(),
             },
         )
         await update_agent(request, admin, name, change)

@@ -13,6 +13,14 @@ extend(
             "people.agents": "Agents",
             "people.agent": "Agent",
             "people.endpoint": "Dial endpoint",
+            "people.queue_interface": "Queue member, if not the endpoint",
+            "people.state_interface": "Busy or free from, if not the endpoint",
+            "people.devices": "Phones (separated by spaces)",
+            "people.pbx_note": (
+                "On FreePBX or Issabel an agent of extension 102 is dialled as "
+                "Local/102@from-queue/n, their state is hint:102@ext-local, and their phones "
+                "are the devices of that hint (docs/pbx-flavours.md)."
+            ),
             "people.role": "Role",
             "people.role_first_line": "first line",
             "people.role_specialist": "specialist",
@@ -98,6 +106,14 @@ extend(
             "people.agents": "Операторы",
             "people.agent": "Оператор",
             "people.endpoint": "Номер для вызова",
+            "people.queue_interface": "Участник очереди, если не номер для вызова",
+            "people.state_interface": "Занятость по, если не номер для вызова",
+            "people.devices": "Телефоны (через пробел)",
+            "people.pbx_note": (
+                "На FreePBX или Issabel оператор с внутренним номером 102 вызывается как "
+                "Local/102@from-queue/n, его состояние — hint:102@ext-local, а его телефоны — "
+                "устройства этого хинта (docs/pbx-flavours.md)."
+            ),
             "people.role": "Роль",
             "people.role_first_line": "первая линия",
             "people.role_specialist": "специалист",

@@ -142,6 +142,34 @@ async def test_e_who_answered_a_queue_call_on_the_softphone_gets_the_callback(
     assert rows[1]["route_reason"] == "last_agent"
 
 
+async def test_g_a_callback_blind_transferred_from_the_softphone_reaches_the_specialist(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    """agent2 answers Ivan's callback on the softphone and sends REFER to agent3. Behind a /n
+    Local member the transfer moves the member's second half, not the caller: what it dials
+    now is agent3, a transfer target, not one more phone of agent2's."""
+    await set_setting(
+        pool, scope=Scope.GLOBAL, scope_value=None, key="min_talk_seconds", value=1,
+        actor="flavours",
+    )  # fmt: skip
+    refer_to = ["-key", "refer_to", f"sip:agent3@127.0.0.1:{asterisk.sip_port}"]
+    scenarios = {"agent2soft": "uas_blind_transfer.xml", "agent3": "uas_answer.xml"}
+    with AgentPhones(
+        asterisk, phone_logs, scenarios, extra_args={"agent2soft": refer_to}, names=PHONES
+    ) as agents:
+        assert_calls_succeeded(await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=6000))
+        await asyncio.sleep(0.3)
+    assert agents.rung() == rang(agent2=1, agent2soft=1, agent3=1)
+    assert len(agents.requests("agent3", "BYE")) == 1  # agent3 talked with Ivan to the end
+    row = await settled(pool, IVAN)
+    assert (row["route"], row["outcome"]) == ("sticky", "sticky")
+    await asyncio.sleep(1)  # the phones' own reports (AMI) arrive after the caller's end
+    by_agent = {leg["agent"]: leg for leg in await legs(pool, row["id"])}
+    assert set(by_agent) == {"agent2", "agent3"}
+    assert by_agent["agent3"]["transferred_from_leg_id"] == by_agent["agent2"]["leg_id"]
+    assert by_agent["agent3"]["answered_at"] is not None
+
+
 @pytest.mark.usefixtures("agi")
 async def test_f_in_fastagi_mode_the_callback_rings_both_phones_and_a_busy_agent_is_skipped(
     asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path, agi: AgiProcess

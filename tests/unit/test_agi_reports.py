@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sticky_router.agi.reports import agent_endpoint, hangup_side, leg_times, sticky_leg_id
+from sticky_router.routing_core.channels import device_of
 from sticky_router.routing_core.model import HangupSide
 
 ENDED = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -44,6 +45,17 @@ def test_hangup_side(source: str, own: HangupSide, expected: HangupSide) -> None
 
 def test_agent_endpoint_and_leg_ids() -> None:
     assert agent_endpoint("PJSIP/agent2-0000000a") == "PJSIP/agent2"
-    assert agent_endpoint("Local/agent2@agents-00000001;1") == "Local/agent2@agents-00000001;1"
+    # Queue() ran the answered hook on a Local member's channel (FreePBX): the member's
+    # endpoint without its options, which the recorder finds the agent by.
+    assert agent_endpoint("Local/102@from-queue-00000001;1") == "Local/102@from-queue"
+    assert agent_endpoint("Local/102@from-queue-0000000x;1") == "Local/102@from-queue-0000000x;1"
     assert sticky_leg_id("1700.1", "agent2", "1700.2") == "1700.2"
     assert sticky_leg_id("1700.1", "agent2", " ") == "1700.1-agent2"
+
+
+def test_a_channel_names_its_device() -> None:
+    assert device_of("PJSIP/agent2soft-0000001f") == "PJSIP/agent2soft"
+    assert device_of("Local/102@from-queue-00000003;2") == "Local/102@from-queue"
+    assert device_of("PJSIP/agent2-0000001f;1") is None  # only a Local channel has halves
+    assert device_of("Local/102@from-queue-00000003") is None  # ... and a Local channel has them
+    assert device_of("agent2") is None

@@ -177,6 +177,17 @@ STORIES = {
         [rang(LOCAL1, "agent2"), answered(LOCAL1), ended(LOCAL1, "ANSWER", CALLER_SIDE),
          call_ended(CALLER_SIDE)],
     ),
+    # Behind a /n Local member the REFER moves the member's second half: what it dials after
+    # the answer is the transfer's target, not one more phone of the agent.
+    "a Local member's phone blind-transfers to agent3": (
+        [dial_begin(LOCAL1), dial_begin(A2, by=LOCAL2), dial_end(A2, "ANSWER", by=LOCAL2),
+         dial_end(LOCAL1, "ANSWER"), blind_transfer(A2), request(A2), hangup(A2),
+         dial_begin(A3, by=LOCAL2), dial_end(A3, "ANSWER", by=LOCAL2), request(CALL),
+         hangup(A3), hangup(LOCAL2), hangup(LOCAL1), hangup(CALL)],
+        [rang(LOCAL1, "agent2"), answered(LOCAL1), ended(LOCAL1, "ANSWER", AGENT_SIDE),
+         rang(A3, "agent3", source=LOCAL1), answered(A3), ended(A3, "ANSWER", CALLER_SIDE),
+         call_ended(CALLER_SIDE)],
+    ),
     "a Local member nobody answers: one leg, ended as the member's own dial ended": (
         [dial_begin(LOCAL1), dial_begin(A2, by=LOCAL2), dial_begin(A4, by=LOCAL2),
          dial_end(A2, "CANCEL", by=LOCAL2), dial_end(A4, "CANCEL", by=LOCAL2),

@@ -368,3 +368,57 @@ async def test_agents_and_classes_are_managed_and_audited(
         ("admin:boss", "customer_class", "gold", "created", None, '""'),
         ("admin:boss", "agent", "agent2", "active", "true", "false"),
     ]
+
+
+async def test_how_the_pbx_knows_an_agent_is_set_checked_cleared_and_audited(
+    web: WebApp, browsers: Callable[[], Browser]
+) -> None:
+    """A FreePBX line's agent (docs/pbx-flavours.md): the Local channel to dial, the hint, the
+    phones behind it. Each value reaches a dialplan function or Dial(): anything else is
+    refused naming the field, and nothing is stored."""
+    boss, csrf = await signed_in_admin(browsers)
+    freepbx = {
+        "endpoint": "Local/102@from-queue/n", "state_interface": "hint:102@ext-local",
+        "devices": ["PJSIP/102", "PJSIP/102-soft"],
+    }  # fmt: skip
+    status, body = await send(boss, "PATCH", "/api/admin/agents/agent2", freepbx, csrf)
+    assert status == 200, body
+    status, agents = await send(boss, "GET", "/api/admin/agents")
+    [agent2] = [a for a in agents if a["name"] == "agent2"]
+    assert {k: agent2[k] for k in (*freepbx, "queue_interface")} == {
+        **freepbx,
+        "queue_interface": None,
+    }
+    hostile = [
+        ("state_interface", "hint:102@ext-local,x"), ("state_interface", "hint:${EXTEN}@x"),
+        ("state_interface", "PJSIP/a&PJSIP/b"), ("queue_interface", "Local/1@x/n&PJSIP/9"),
+        ("devices", ["PJSIP/102", "PJSIP/a(b)"]), ("devices", [f"PJSIP/{n}" for n in range(9)]),
+    ]  # fmt: skip
+    for field, value in hostile:
+        status, body = await send(boss, "PATCH", "/api/admin/agents/agent2", {field: value}, csrf)
+        # The field named: devices.1 for the second phone.
+        assert (status, body["field"].split(".")[0]) == (422, field), value
+    stored = await web.pool.fetchrow(
+        "SELECT state_interface, devices FROM agents WHERE name = 'agent2'"
+    )
+    assert (stored["state_interface"], stored["devices"]) == (
+        "hint:102@ext-local",
+        freepbx["devices"],
+    )
+    # Back to a plain Asterisk: "" and [] clear, the endpoint is all again.
+    back = {"endpoint": "PJSIP/agent2", "state_interface": "", "devices": []}
+    status, body = await send(boss, "PATCH", "/api/admin/agents/agent2", back, csrf)
+    assert status == 200, body
+    stored = await web.pool.fetchrow(
+        "SELECT endpoint, state_interface, devices FROM agents WHERE name = 'agent2'"
+    )
+    assert tuple(stored) == ("PJSIP/agent2", None, [])
+    trail = await web.pool.fetch(
+        "SELECT key, old_value::text AS old, new_value::text AS new FROM settings_audit"
+        " WHERE scope_kind = 'agent' AND scope_value = 'agent2' ORDER BY id"
+    )
+    assert [tuple(r) for r in trail][-3:] == [
+        ("endpoint", '"Local/102@from-queue/n"', '"PJSIP/agent2"'),
+        ("state_interface", '"hint:102@ext-local"', None),
+        ("devices", '["PJSIP/102", "PJSIP/102-soft"]', "[]"),
+    ]

@@ -188,3 +188,35 @@ async def test_agents_and_classes_are_changed_on_the_people_page(
     )
     assert again.status == 422
     assert 'data-field="name"' in await again.text()
+
+
+async def test_how_the_pbx_knows_an_agent_is_set_and_cleared_on_the_people_page(
+    web: WebApp, browsers: Callable[[], Browser]
+) -> None:
+    boss, csrf = await signed_in_admin(browsers)
+    headers, post = {"Origin": boss.base}, f"{boss.base}/admin/people/agents/agent2"
+    form = {"csrf_token": csrf, "endpoint": "Local/102@from-queue/n", "role": "first_line",
+            "active": "on", "queue_interface": "", "state_interface": "hint:102@ext-local",
+            "devices": "  PJSIP/102   PJSIP/102-soft "}  # fmt: skip
+    saved = await boss.session.post(post, data=form, headers=headers)
+    assert saved.status == 200
+    page = await saved.text()
+    assert 'value="PJSIP/102 PJSIP/102-soft"' in page
+    stored = await web.pool.fetchrow(
+        "SELECT queue_interface, state_interface, devices FROM agents WHERE name = 'agent2'"
+    )
+    assert tuple(stored) == (None, "hint:102@ext-local", ["PJSIP/102", "PJSIP/102-soft"])
+    hostile = await boss.session.post(
+        post, data={**form, "devices": "PJSIP/102 PJSIP/a&b"}, headers=headers
+    )
+    assert hostile.status == 422
+    assert 'data-field="devices.1"' in await hostile.text()
+    cleared = await boss.session.post(
+        post, data={**form, "endpoint": "PJSIP/agent2", "state_interface": "", "devices": ""},
+        headers=headers,
+    )  # fmt: skip
+    assert cleared.status == 200
+    stored = await web.pool.fetchrow(
+        "SELECT endpoint, state_interface, devices FROM agents WHERE name = 'agent2'"
+    )
+    assert tuple(stored) == ("PJSIP/agent2", None, [])
