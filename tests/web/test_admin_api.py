@@ -401,6 +401,7 @@ async def test_how_the_pbx_knows_an_agent_is_set_checked_cleared_and_audited(
     stored = await web.pool.fetchrow(
         "SELECT state_interface, devices FROM agents WHERE name = 'agent2'"
     )
+    assert stored is not None
     assert (stored["state_interface"], stored["devices"]) == (
         "hint:102@ext-local",
         freepbx["devices"],
@@ -412,6 +413,7 @@ async def test_how_the_pbx_knows_an_agent_is_set_checked_cleared_and_audited(
     stored = await web.pool.fetchrow(
         "SELECT endpoint, state_interface, devices FROM agents WHERE name = 'agent2'"
     )
+    assert stored is not None
     assert tuple(stored) == ("PJSIP/agent2", None, [])
     trail = await web.pool.fetch(
         "SELECT key, old_value::text AS old, new_value::text AS new FROM settings_audit"

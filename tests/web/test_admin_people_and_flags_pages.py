@@ -205,6 +205,7 @@ async def test_how_the_pbx_knows_an_agent_is_set_and_cleared_on_the_people_page(
     stored = await web.pool.fetchrow(
         "SELECT queue_interface, state_interface, devices FROM agents WHERE name = 'agent2'"
     )
+    assert stored is not None
     assert tuple(stored) == (None, "hint:102@ext-local", ["PJSIP/102", "PJSIP/102-soft"])
     hostile = await boss.session.post(
         post, data={**form, "devices": "PJSIP/102 PJSIP/a&b"}, headers=headers
@@ -219,4 +220,5 @@ async def test_how_the_pbx_knows_an_agent_is_set_and_cleared_on_the_people_page(
     stored = await web.pool.fetchrow(
         "SELECT endpoint, state_interface, devices FROM agents WHERE name = 'agent2'"
     )
+    assert stored is not None
     assert tuple(stored) == ("PJSIP/agent2", None, [])
