@@ -114,6 +114,31 @@ async def test_d_the_last_agent_paused_or_logged_out_is_never_rung(
     assert (row["route"], row["outcome"], row["outcome_reason"]) == ("sticky", "queue", reason)
 
 
+async def test_d_neither_phone_answering_is_one_missed_ring_then_the_queue(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    ring_timeout = 4
+    await set_setting(
+        pool, scope=Scope.GLOBAL, scope_value=None, key="ring_timeout_seconds",
+        value=ring_timeout, actor="flavours",
+    )  # fmt: skip
+    with AgentPhones(asterisk, phone_logs, {"agent1": "uas_answer.xml"}, names=PHONES) as agents:
+        assert_calls_succeeded(
+            await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=ring_timeout * 1000 + 2000)
+        )
+    # Both of agent2's phones rang for the sticky attempt, then again with the queue (ringall).
+    assert [len(agents.requests(phone)) for phone in ("agent2", "agent2soft")] == [2, 2]
+    first_ring = agents.requests("agent2")[0].at
+    queue_rang = agents.requests("agent1")[0].at
+    assert ring_timeout - 0.3 <= (queue_rang - first_ring).total_seconds() <= ring_timeout + 2
+    row = await settled(pool, IVAN)
+    assert (row["outcome"], row["outcome_reason"]) == ("queue", "no_answer")
+    await asyncio.sleep(1)  # the phones' own reports (AMI) arrive after the caller's end
+    sticky_ring = (await legs(pool, row["id"]))[0]  # the first ring: the sticky attempt's
+    assert (sticky_ring["agent"], sticky_ring["answered_at"]) == ("agent2", None)
+    assert sticky_ring["outcome"] == "NOANSWER"
+
+
 async def test_e_who_answered_a_queue_call_on_the_softphone_gets_the_callback(
     asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
 ) -> None:
