@@ -31,6 +31,7 @@ from sticky_router.process.privacy_cli import (
     run_privacy_command,
 )
 from sticky_router.process.router import RouterSettings, serve
+from sticky_router.process.sandbox.asterisk import FLAVOURS
 from sticky_router.process.sandbox.postgres import LocalPostgres, cache_dir
 from sticky_router.process.sandbox.stack import local_sandbox
 from sticky_router.process.sandbox.ticket_sandbox import sandbox_ticket_source
@@ -59,11 +60,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    commands.add_parser(
+    run = commands.add_parser(
         "run",
         help="route calls: against your Asterisk and database when STICKY_ARI_URL and "
         "STICKY_DATABASE_URL are set, else on the built-in local sandbox",
     )
+    run.add_argument(
+        "--sandbox-flavour", choices=FLAVOURS, default="plain",
+        help="the sandbox's queue members: plain (PJSIP endpoints) or freepbx (Local members "
+        "with hints, agent2 with two phones; docs/pbx-flavours.md)",
+    )  # fmt: skip
 
     agi = commands.add_parser(
         "agi",
@@ -141,10 +147,15 @@ def web_settings(config: Config) -> WebSettings | None:
     )
 
 
-def _run(config: Config) -> None:
+def _run(config: Config, flavour: str = "plain") -> None:
     if config.ari_url is None and config.database_url is None:
-        print("No STICKY_ARI_URL or STICKY_DATABASE_URL: starting the local sandbox ...")
-        with local_sandbox() as sandbox, sandbox_ticket_source(config) as ticket_system:
+        print(
+            f"No STICKY_ARI_URL or STICKY_DATABASE_URL: starting the local sandbox ({flavour}) ..."
+        )
+        with (
+            local_sandbox(flavour=flavour) as sandbox,
+            sandbox_ticket_source(config) as ticket_system,
+        ):
             print(sandbox.how_to_call())
             print(ticket_system.how_to_use)
             print("\nThe router is running; Ctrl-C stops it, Asterisk and PostgreSQL.\n")
@@ -406,7 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config()
         configure_logging(config.log_level, config.log_format)
         if args.command == "run":
-            _run(config)
+            _run(config, args.sandbox_flavour)
         elif args.command == "agi":
             _agi(config, args.host, args.port)
         elif args.command == "migrate":

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import asyncpg
 import pytest
 
-from sticky_router.process.sandbox.stack import Sandbox, throwaway_sandbox
+from sticky_router.process.sandbox.stack import Sandbox, identify_agents, throwaway_sandbox
 from tests.e2e.conftest import (  # noqa: F401
     agi,
     asterisk,
@@ -20,7 +20,6 @@ from tests.e2e.conftest import (  # noqa: F401
     postgres,
     router,
 )
-from tests.flavours.identity import identify_freepbx_agents
 
 
 @pytest.fixture(scope="package")
@@ -33,4 +32,4 @@ def sandbox() -> Iterator[Sandbox]:
 async def freepbx_agents(fresh: object, pool: asyncpg.Pool) -> None:  # noqa: F811
     """`fresh` reloaded the demo agents with plain endpoints (so does `agi`: a FastAGI test
     identifies them again after it)."""
-    await identify_freepbx_agents(pool)
+    await identify_agents(pool, "freepbx")

@@ -16,12 +16,12 @@ import pytest
 
 from sticky_router.process.agi_process import AgiProcess
 from sticky_router.process.sandbox.asterisk import PHONES, LocalAsterisk
+from sticky_router.process.sandbox.stack import identify_agents
 from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.settings_store import set_setting
 from testkit.sipp import assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call, requests_received
 from tests.e2e.records import agent_channel, legs, settled, wait_for_device
-from tests.flavours.identity import identify_freepbx_agents
 
 IVAN = "79123456701"  # the demo: last helped by agent2 42 minutes ago
 SERGEY = "79123456703"  # the demo: last helped by agent2 3 hours ago
@@ -201,7 +201,7 @@ async def test_f_in_fastagi_mode_the_callback_rings_both_phones_and_a_busy_agent
 ) -> None:
     """The same judgement through AGI: EXTENSION_STATE of the hint, the Local member's pause
     and membership, and the Local channel dialled by the AGI-mode dialplan."""
-    await identify_freepbx_agents(pool)  # `agi` reloaded the demo agents
+    await identify_agents(pool, "freepbx")  # `agi` reloaded the demo agents
     await set_setting(  # Sergey's last call, 3 hours ago, inside the window too
         pool, scope=Scope.GLOBAL, scope_value=None, key="window_minutes", value=240,
         actor="flavours",

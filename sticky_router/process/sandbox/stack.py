@@ -14,14 +14,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
+
 from sticky_router.process import database
 from sticky_router.process.agi_process import AgiProcessSettings
 from sticky_router.process.demo import seed_demo
 from sticky_router.process.router import RouterSettings
-from sticky_router.process.sandbox.asterisk import ARI_APP, LocalAsterisk, throwaway_asterisk
+from sticky_router.process.sandbox.asterisk import (
+    AGENTS,
+    ARI_APP,
+    SOFTPHONE,
+    LocalAsterisk,
+    agent_identity,
+    throwaway_asterisk,
+)
 from sticky_router.process.sandbox.postgres import LocalPostgres, cache_dir, throwaway_postgres
 
 SANDBOX_POSTGRES_PORT = 55432
+SCENARIOS = "tests/sipp"  # the SIPp scenarios a newcomer runs, from the checkout
 
 
 def _scratch_journals() -> Path:
@@ -71,7 +81,7 @@ class Sandbox:
     def how_to_call(self) -> str:
         """What a newcomer types to place a call into the sandbox."""
         server = self.asterisk
-        scenarios = "tests/sipp"
+        scenarios = SCENARIOS
         return "\n".join(
             [
                 f"Asterisk {server.name}: SIP on 127.0.0.1:{server.sip_port}, "
@@ -87,6 +97,7 @@ class Sandbox:
                 "The same call through FastAGI (the AGI-mode dialplan) instead of ARI:",
                 f"  sipp 127.0.0.1:{server.sip_port} -sf {scenarios}/uac.xml -i 127.0.0.1 "
                 f"-p {server.caller_port} -s agi -key caller 79123456701 -d 5000 -m 1",
+                *self._flavour_lines(),
                 "Agents 1-4 answer on ports "
                 f"{server.agent_port(1)}-{server.agent_port(4)}; callers must send from port "
                 f"{server.caller_port}. A softphone: register nothing, send INVITEs from "
@@ -94,30 +105,60 @@ class Sandbox:
             ]
         )
 
+    def _flavour_lines(self) -> list[str]:
+        server = self.asterisk
+        if server.flavour != "freepbx":
+            return []
+        return [
+            "FreePBX-style: agents are queue members Local/10N@sticky-pbx-from-queue/n, their "
+            "state the hint of 10N; agent2 has a second phone, a softphone answering on port "
+            f"{server.agent_port(SOFTPHONE)}:",
+            f"  sipp -sf {SCENARIOS}/uas_answer.xml -i 127.0.0.1 -p "
+            f"{server.agent_port(SOFTPHONE)} -d 2000 -m 1",
+        ]
 
-def prepare_database(dsn: str) -> dict[str, int]:
-    """Migrate and (re)load the demo data: the sandbox starts from the same story every time."""
+
+def prepare_database(dsn: str, flavour: str = "plain") -> dict[str, int]:
+    """Migrate and (re)load the demo data: the sandbox starts from the same story every time,
+    its agents known the way the flavour's PBX knows them."""
     database.upgrade(dsn)
 
     async def seed() -> dict[str, int]:
         pool = await database.create_pool(dsn, 2)
         try:
-            return await seed_demo(pool, datetime.now(UTC), reset=True)
+            loaded = await seed_demo(pool, datetime.now(UTC), reset=True)
+            await identify_agents(pool, flavour)
+            return loaded
         finally:
             await pool.close()
 
     return asyncio.run(seed())
 
 
+async def identify_agents(pool: asyncpg.Pool, flavour: str) -> None:
+    """The demo agents as an admin of a line of this flavour sets them up (on FreePBX: the Local
+    channel to dial, the hint, the phones behind it; docs/pbx-flavours.md)."""
+    for agent in AGENTS:
+        known = agent_identity(agent, flavour)
+        await pool.execute(
+            "UPDATE agents SET endpoint = $2, queue_interface = $3, state_interface = $4,"
+            " devices = $5 WHERE name = $1",
+            agent, known.endpoint, known.queue_interface, known.state_interface,
+            list(known.devices),
+        )  # fmt: skip
+
+
 @contextlib.contextmanager
-def local_sandbox(postgres_port: int = SANDBOX_POSTGRES_PORT) -> Iterator[Sandbox]:
+def local_sandbox(
+    postgres_port: int = SANDBOX_POSTGRES_PORT, flavour: str = "plain"
+) -> Iterator[Sandbox]:
     """Postgres (in the cache, kept between runs) and the `sandbox` Asterisk on their default
-    ports; both stop when the block ends."""
+    ports, its queue members of this flavour; both stop when the block ends."""
     postgres = LocalPostgres(data_dir=cache_dir() / "sandbox-postgres", port=postgres_port)
-    asterisk = LocalAsterisk(name="sandbox")
+    asterisk = LocalAsterisk(name="sandbox", flavour=flavour)
     postgres.start()
     try:
-        prepare_database(postgres.dsn)
+        prepare_database(postgres.dsn, flavour)
         with asterisk:
             yield Sandbox(postgres, asterisk, cache_dir() / "sandbox-journal")
     finally:
