@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sticky_router.process.sandbox.asterisk import LocalAsterisk
 from testkit.sip_log import requests
-from testkit.sipp import SippPhone, SippResult
+from testkit.sipp import SippPhone, SippResult, assert_calls_succeeded
 
 AGENTS = ("agent1", "agent2", "agent3", "agent4")
 
@@ -106,3 +106,14 @@ async def call(
         name=name,
     )
     return await asyncio.to_thread(phone.run)
+
+
+async def dial_feature_code(asterisk: LocalAsterisk, log_dir: Path, agent: str, code: str) -> None:
+    """The agent dials a feature code (*45 log in, *46 log out, *47 pause, *48 back) from their
+    desk phone, as on a real shift; the sandbox's dialplan answers it and the phone hangs up."""
+    phone = SippPhone.caller(
+        "uac.xml", asterisk, log_dir, dialled=code, caller_id=agent, hold_ms=500,
+        name=f"{agent}-{code.lstrip('*')}",
+    )  # fmt: skip
+    phone.local_port = asterisk.agent_port(agent)  # identified as the agent's own endpoint
+    assert_calls_succeeded(await asyncio.to_thread(phone.run))

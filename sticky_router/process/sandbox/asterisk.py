@@ -427,6 +427,7 @@ def template_values(
     ami: Credentials,
     ami_driver: Credentials,
     agi_secret: str,
+    flavour: str = "plain",
 ) -> dict[str, object]:
     """Every placeholder of the templates in asterisk_conf/: the one place that fills them, for
     the sandbox and for the container (docker/render_asterisk_conf.py) alike."""
@@ -450,6 +451,7 @@ def template_values(
         "dialplan_dir": DIALPLAN_IN_ETC,
         "ari_app": ARI_APP,
         "queue": SUPPORT_QUEUE,
+        "flavour": flavour,
     }
     for number, phone in enumerate(PHONES, start=1):
         values[f"{phone}_port"] = ports.phone_base + number
@@ -836,6 +838,7 @@ class LocalAsterisk:
             ami=self.ami_credentials,
             ami_driver=self.ami_driver_credentials,
             agi_secret=self.live_agi_secret,
+            flavour=self.flavour,
         )
 
     def _log_tail(self, lines: int = 15) -> str:
