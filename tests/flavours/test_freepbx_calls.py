@@ -221,3 +221,47 @@ async def test_f_in_fastagi_mode_the_callback_rings_both_phones_and_a_busy_agent
     assert agents.rung()["agent2soft"] == 0
     row = await settled(pool, SERGEY)
     assert (row["route"], row["outcome"], row["outcome_reason"]) == ("sticky", "queue", "busy")
+
+
+@pytest.mark.usefixtures("agi")
+async def test_h_in_fastagi_mode_a_queue_call_answered_on_the_softphone_is_learned(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    """No router, no AMI: Queue()'s answered hook runs on the Local member's channel, which
+    names the agent by the member (Local/102@sticky-pbx-from-queue)."""
+    await identify_agents(pool, "freepbx")  # `agi` reloaded the demo agents
+    await set_setting(
+        pool, scope=Scope.GLOBAL, scope_value=None, key="min_talk_seconds", value=0,
+        actor="flavours",
+    )  # fmt: skip
+    first, second = phone_logs / "first", phone_logs / "second"
+    with AgentPhones(asterisk, first, {"agent2soft": "uas_answer.xml"}, names=PHONES):
+        assert_calls_succeeded(
+            await call(asterisk, first, caller_id=STRANGER, dialled="agi", hold_ms=1000)
+        )
+    with AgentPhones(asterisk, second, {"agent2": "uas_answer.xml"}, names=PHONES) as agents:
+        assert_calls_succeeded(
+            await call(asterisk, second, caller_id=STRANGER, dialled="agi", hold_ms=1000)
+        )
+    assert agents.rung() == rang(agent2=1, agent2soft=1)
+    rows = await pool.fetch(
+        "SELECT route, route_reason FROM interactions WHERE caller_number = $1"
+        " ORDER BY started_at", "+" + STRANGER,
+    )  # fmt: skip
+    assert [(r["route"], r["route_reason"]) for r in rows][1] == ("sticky", "last_agent")
+
+
+@pytest.mark.usefixtures("agi")
+async def test_i_in_fastagi_mode_a_paused_member_is_never_rung(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    await identify_agents(pool, "freepbx")  # `agi` reloaded the demo agents
+    member = asterisk.member("agent2")
+    await asyncio.to_thread(asterisk.cli, f"queue pause member {member} queue support")
+    with AgentPhones(asterisk, phone_logs, {"agent1": "uas_answer.xml"}, names=PHONES) as agents:
+        assert_calls_succeeded(
+            await call(asterisk, phone_logs, caller_id=IVAN, dialled="agi", hold_ms=1000)
+        )
+    assert agents.rung() == rang(agent1=1, agent3=1, agent4=1)
+    row = await settled(pool, IVAN)
+    assert (row["route"], row["outcome"], row["outcome_reason"]) == ("sticky", "queue", "paused")
