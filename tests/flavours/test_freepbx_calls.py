@@ -33,6 +33,13 @@ def rang(**phones: int) -> dict[str, int]:
     return {**NOBODY_RANG, **phones}
 
 
+async def setting(pool: asyncpg.Pool, key: str, value: int) -> None:
+    """A routing setting for the whole line, for this test (`fresh` resets them)."""
+    await set_setting(
+        pool, scope=Scope.GLOBAL, scope_value=None, key=key, value=value, actor="flavours"
+    )
+
+
 async def busy_desk_phone(asterisk: LocalAsterisk) -> None:
     """agent2 on another call on the desk phone: extension 102's hint says INUSE."""
     await asyncio.to_thread(asterisk.cli, "channel originate PJSIP/agent2 application Wait 30")
@@ -74,10 +81,7 @@ async def test_c_a_busy_wait_ends_as_soon_as_the_desk_phone_hangs_up(
 ) -> None:
     """Woken by the device-state event of one of the phones behind the hint, not by the
     periodic re-read (every second)."""
-    await set_setting(
-        pool, scope=Scope.GLOBAL, scope_value=None, key="busy_wait_seconds", value=12,
-        actor="flavours",
-    )  # fmt: skip
+    await setting(pool, "busy_wait_seconds", 12)
     with AgentPhones(asterisk, phone_logs, {"agent2": "uas_answer.xml"}, names=PHONES) as agents:
         await busy_desk_phone(asterisk)
         caller = asyncio.create_task(call(asterisk, phone_logs, caller_id=IVAN, hold_ms=1000))
@@ -118,10 +122,7 @@ async def test_d_neither_phone_answering_is_one_missed_ring_then_the_queue(
     asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
 ) -> None:
     ring_timeout = 4
-    await set_setting(
-        pool, scope=Scope.GLOBAL, scope_value=None, key="ring_timeout_seconds",
-        value=ring_timeout, actor="flavours",
-    )  # fmt: skip
+    await setting(pool, "ring_timeout_seconds", ring_timeout)
     with AgentPhones(asterisk, phone_logs, {"agent1": "uas_answer.xml"}, names=PHONES) as agents:
         assert_calls_succeeded(
             await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=ring_timeout * 1000 + 2000)
@@ -143,10 +144,7 @@ async def test_e_who_answered_a_queue_call_on_the_softphone_gets_the_callback(
     asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
 ) -> None:
     # A 1 s test call counts as a conversation (the default wants 10 s).
-    await set_setting(
-        pool, scope=Scope.GLOBAL, scope_value=None, key="min_talk_seconds", value=0,
-        actor="flavours",
-    )  # fmt: skip
+    await setting(pool, "min_talk_seconds", 0)
     first, second = phone_logs / "first", phone_logs / "second"
     with AgentPhones(asterisk, first, {"agent2soft": "uas_answer.xml"}, names=PHONES):
         assert_calls_succeeded(await call(asterisk, first, caller_id=STRANGER, hold_ms=1000))
@@ -173,10 +171,7 @@ async def test_g_a_callback_blind_transferred_from_the_softphone_reaches_the_spe
     """agent2 answers Ivan's callback on the softphone and sends REFER to agent3. Behind a /n
     Local member the transfer moves the member's second half, not the caller: what it dials
     now is agent3, a transfer target, not one more phone of agent2's."""
-    await set_setting(
-        pool, scope=Scope.GLOBAL, scope_value=None, key="min_talk_seconds", value=1,
-        actor="flavours",
-    )  # fmt: skip
+    await setting(pool, "min_talk_seconds", 1)
     refer_to = ["-key", "refer_to", f"sip:agent3@127.0.0.1:{asterisk.sip_port}"]
     scenarios = {"agent2soft": "uas_blind_transfer.xml", "agent3": "uas_answer.xml"}
     with AgentPhones(
@@ -202,10 +197,7 @@ async def test_f_in_fastagi_mode_the_callback_rings_both_phones_and_a_busy_agent
     """The same judgement through AGI: EXTENSION_STATE of the hint, the Local member's pause
     and membership, and the Local channel dialled by the AGI-mode dialplan."""
     await identify_agents(pool, "freepbx")  # `agi` reloaded the demo agents
-    await set_setting(  # Sergey's last call, 3 hours ago, inside the window too
-        pool, scope=Scope.GLOBAL, scope_value=None, key="window_minutes", value=240,
-        actor="flavours",
-    )  # fmt: skip
+    await setting(pool, "window_minutes", 240)  # Sergey's last call, 3 hours ago, is inside
     free, busy = phone_logs / "free", phone_logs / "busy"
     with AgentPhones(asterisk, free, {"agent2": "uas_answer.xml"}, names=PHONES) as agents:
         assert_calls_succeeded(await call(asterisk, free, caller_id=IVAN, dialled="agi"))
@@ -230,10 +222,7 @@ async def test_h_in_fastagi_mode_a_queue_call_answered_on_the_softphone_is_learn
     """No router, no AMI: Queue()'s answered hook runs on the Local member's channel, which
     names the agent by the member (Local/102@sticky-pbx-from-queue)."""
     await identify_agents(pool, "freepbx")  # `agi` reloaded the demo agents
-    await set_setting(
-        pool, scope=Scope.GLOBAL, scope_value=None, key="min_talk_seconds", value=0,
-        actor="flavours",
-    )  # fmt: skip
+    await setting(pool, "min_talk_seconds", 0)
     first, second = phone_logs / "first", phone_logs / "second"
     with AgentPhones(asterisk, first, {"agent2soft": "uas_answer.xml"}, names=PHONES):
         assert_calls_succeeded(
