@@ -422,7 +422,7 @@ def _router_command() -> list[str]:
     return [
         sys.executable,
         "-c",
-        "import sys; from sticky_router.cli import main; sys.exit(main())",
+        "import sys; from sticky_router.process.cli import main; sys.exit(main())",
         "run",
     ]
 

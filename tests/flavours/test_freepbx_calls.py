@@ -4,7 +4,7 @@ behind extension 102). Real Asterisk 22 (the sandbox's freepbx flavour), SIPp ph
 in ARI mode and the FastAGI server, PostgreSQL.
 
 Before agents could be known by member interface, hint and phones, agent2 logged in as
-Local/102@sticky-pbx-from-queue/n was "offline" to the router: every callback went to the queue."""
+Local/102@from-queue/n was "offline" to the router: every callback went to the queue."""
 
 from __future__ import annotations
 
@@ -220,7 +220,7 @@ async def test_h_in_fastagi_mode_a_queue_call_answered_on_the_softphone_is_learn
     asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
 ) -> None:
     """No router, no AMI: Queue()'s answered hook runs on the Local member's channel, which
-    names the agent by the member (Local/102@sticky-pbx-from-queue)."""
+    names the agent by the member (Local/102@from-queue)."""
     await identify_agents(pool, "freepbx")  # `agi` reloaded the demo agents
     await setting(pool, "min_talk_seconds", 0)
     first, second = phone_logs / "first", phone_logs / "second"

@@ -18,4 +18,4 @@ async def test_agent2_logging_out_pausing_and_back_by_feature_code_is_followed_c
 ) -> None:
     await a_shift_of_agent2_by_feature_code(asterisk, pool, phone_logs)
     shown = await asyncio.to_thread(asterisk.cli, "queue show support")
-    assert "Local/102@sticky-pbx-from-queue/n from hint:102@sticky-pbx-ext-local" in shown
+    assert "Local/102@from-queue/n from hint:102@ext-local" in shown

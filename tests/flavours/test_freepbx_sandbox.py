@@ -29,8 +29,8 @@ def test_the_freepbx_sandbox_names_the_softphone_and_its_agents_are_known_by_hin
             await connection.close()
 
     assert [tuple(r) for r in asyncio.run(agents())] == [
-        ("agent1", "Local/101@sticky-pbx-from-queue/n", "hint:101@sticky-pbx-ext-local",
+        ("agent1", "Local/101@from-queue/n", "hint:101@ext-local",
          ["PJSIP/agent1"]),
-        ("agent2", "Local/102@sticky-pbx-from-queue/n", "hint:102@sticky-pbx-ext-local",
+        ("agent2", "Local/102@from-queue/n", "hint:102@ext-local",
          ["PJSIP/agent2", "PJSIP/agent2soft"]),
     ]  # fmt: skip

@@ -56,11 +56,13 @@ PHONES = (*AGENTS, SOFTPHONE)
 # How agents are members of the queues (docs/pbx-flavours.md):
 #   plain    each agent's own endpoint (PJSIP/agent2), its device state Asterisk's own;
 #   freepbx  as FreePBX and Issabel make them: a Local channel through the PBX's from-queue
-#            context (Local/102@sticky-pbx-from-queue/n), the state from the extension's hint
-#            (hint:102@sticky-pbx-ext-local), which may name several phones.
+#            context (Local/102@from-queue/n), the state from the extension's hint
+#            (hint:102@ext-local), which may name several phones.
 FLAVOURS = ("plain", "freepbx")
-PBX_FROM_QUEUE = "sticky-pbx-from-queue"  # extensions.conf: FreePBX's from-queue, our words
-PBX_EXT_LOCAL = "sticky-pbx-ext-local"  # ... and its ext-local, the extensions' hints
+# extensions.conf: FreePBX's own context names (so docs/pbx-flavours.md's values are the ones
+# tested), their contents in the project's own words.
+PBX_FROM_QUEUE = "from-queue"
+PBX_EXT_LOCAL = "ext-local"  # the extensions' hints
 
 CONF_TEMPLATES = Path(__file__).with_name("asterisk_conf")
 INSTANCES_IN_ROOT = PurePosixPath("/var/lib/sticky-router")
@@ -488,8 +490,8 @@ def queue_member(agent: str, flavour: str) -> tuple[str, str | None]:
     if flavour == "freepbx":
         extension = extension_of(agent)
         return (
-            f"Local/{extension}@sticky-pbx-from-queue/n",
-            f"hint:{extension}@sticky-pbx-ext-local",
+            f"Local/{extension}@from-queue/n",
+            f"hint:{extension}@ext-local",
         )
     return f"PJSIP/{agent}", None
 

@@ -110,7 +110,7 @@ class Sandbox:
         if server.flavour != "freepbx":
             return []
         return [
-            "FreePBX-style: agents are queue members Local/10N@sticky-pbx-from-queue/n, their "
+            "FreePBX-style: agents are queue members Local/10N@from-queue/n, their "
             "state the hint of 10N; agent2 has a second phone, a softphone answering on port "
             f"{server.agent_port(SOFTPHONE)}:",
             f"  sipp -sf {SCENARIOS}/uas_answer.xml -i 127.0.0.1 -p "
