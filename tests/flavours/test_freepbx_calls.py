@@ -190,6 +190,32 @@ async def test_g_a_callback_blind_transferred_from_the_softphone_reaches_the_spe
     assert by_agent["agent3"]["answered_at"] is not None
 
 
+async def test_g_a_callback_handed_on_with_the_attended_transfer_key_reaches_the_specialist(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    """agent2 answers on the softphone, keys *2 and 103 (features.conf's attended transfer),
+    talks with agent3, then hangs up: Ivan talks with agent3 until Ivan hangs up."""
+    await setting(pool, "min_talk_seconds", 1)
+    keys = ["-key", "dtmf", "*2103", "-key", "then", "hangup"]
+    scenarios = {"agent2soft": "uas_feature_transfer.xml", "agent3": "uas_answer.xml"}
+    with AgentPhones(
+        asterisk, phone_logs, scenarios, extra_args={"agent2soft": keys}, names=PHONES
+    ) as agents:
+        assert_calls_succeeded(await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=11000))
+        await asyncio.sleep(0.3)
+    assert agents.rung() == rang(agent2=1, agent2soft=1, agent3=1)
+    assert len(agents.requests("agent3", "BYE")) == 1
+    row = await settled(pool, IVAN)
+    assert (row["route"], row["outcome"]) == ("sticky", "sticky")
+    await asyncio.sleep(1)  # the phones' own reports (AMI) arrive after the caller's end
+    by_agent = {leg["agent"]: leg for leg in await legs(pool, row["id"])}
+    assert set(by_agent) == {"agent2", "agent3"}
+    assert by_agent["agent3"]["transferred_from_leg_id"] == by_agent["agent2"]["leg_id"]
+    assert (by_agent["agent3"]["answered_at"] is not None, by_agent["agent3"]["consultation"]) == (
+        True, False
+    )  # fmt: skip
+
+
 @pytest.mark.usefixtures("agi")
 async def test_f_in_fastagi_mode_the_callback_rings_both_phones_and_a_busy_agent_is_skipped(
     asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path, agi: AgiProcess
