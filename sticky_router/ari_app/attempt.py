@@ -30,8 +30,11 @@ from sticky_router.routing_core.attempt import Availability, wrapping_up
 from sticky_router.routing_core.candidates import queue_to_check
 from sticky_router.routing_core.decision import destination_queue
 from sticky_router.routing_core.dialplan_variables import (
+    MAX_PACK_CHARS,
+    PACK,
     attempt_variables,
     fallback_variables,
+    pack,
     queue_reason,
 )
 from sticky_router.routing_core.events import (
@@ -123,7 +126,7 @@ class Attempt:
             # trip the caller waits for before the agent's phone rings.
             await asyncio.gather(
                 self.channels.watch(call_id),
-                self.channels.set_variables(call_id, _inheritable(variables)),
+                self.channels.set_variables(call_id, handed_over(variables)),
             )
             live.handed_over = True
             await self.channels.continue_in_dialplan(
@@ -182,7 +185,7 @@ class Attempt:
         failing is tried once more; after that the periodic sweep finds the caller."""
         for attempt in range(2):
             try:
-                await self.channels.set_variables(channel_id, _inheritable(variables))
+                await self.channels.set_variables(channel_id, handed_over(variables))
                 await self.channels.continue_in_dialplan(
                     channel_id, context, self._targets.extension
                 )
@@ -211,9 +214,15 @@ class Attempt:
         await best_effort(self.routing.release(call_id, outcome, now()))
 
 
-def _inheritable(variables: dict[str, str]) -> dict[str, str]:
-    """`__NAME`: Queue() and Dial() copy them to the agent's channel, for its screen. An empty
-    value is not sent: on a new call it is unset already, and each is a request to ARI."""
+def handed_over(variables: dict[str, str]) -> dict[str, str]:
+    """What to set on the caller's channel so the dialplan finds `variables` as __NAME
+    (inheritable: Queue() and Dial() copy them to the agent's channel, for its screen): one
+    packed variable, one ARI request (routing_core.dialplan_variables.pack). A pack too long
+    for one request line goes as one request per variable, as before. An empty value is not
+    sent: on a new call it is unset already."""
+    packed = pack(variables)
+    if len(packed) <= MAX_PACK_CHARS:
+        return {PACK: packed}
     return {f"__{name}": value for name, value in variables.items() if value}
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import structlog
 
 from sticky_router.ari_app.channels import AriUnavailable, ChannelGone, Channels
+from sticky_router.routing_core.dialplan_variables import PACK, pack
 
 log = structlog.get_logger("sticky_router.ari")
 
@@ -51,7 +52,10 @@ class Sweeper:
         for channel_id in sorted(stranded):
             log.info("resync_orphan_to_queue", call_id=channel_id)
             try:
-                await self._channels.set_variables(channel_id, {"__STICKY_REASON": STRANDED_REASON})
+                # A pack, so that one left by an earlier attempt is replaced, not unpacked.
+                await self._channels.set_variables(
+                    channel_id, {PACK: pack({"STICKY_REASON": STRANDED_REASON})}
+                )
                 await self._channels.continue_in_dialplan(
                     channel_id, self._queue_context, self._extension
                 )

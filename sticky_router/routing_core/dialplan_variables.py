@@ -8,6 +8,10 @@ STICKY_CALLERID_NAME, only when the routing setting `callerid_name_prefix` asks 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from urllib.parse import quote
+
 from sticky_router.routing_core.callerid import callerid_name
 from sticky_router.routing_core.decision import (
     BlockedDecision,
@@ -23,6 +27,26 @@ from sticky_router.routing_core.dialplan_safe import bounded, is_endpoint, is_qu
 # line Asterisk reads (measured on 22.10: 2.7 KB passes, 15 KB is cut and read as a broken
 # command): the ids of the first ones, and how many there are.
 MAX_CUSTOMER_IDS = 20
+
+# The variables reach a call through ARI in one request: ARI sets one variable per request, and
+# Asterisk handles them one after the other on the channel (measured on 22.10: 15 of them took
+# 35 ms before the agent's phone could ring). STICKY_PACK holds NAME=value pairs joined by `&`,
+# each value URI-encoded, and the dialplan's sticky-unpack sets each as __NAME (inheritable, so
+# Queue() and Dial() hand them to the agent's channel). URI encoding leaves no `&`, `,`, `$`,
+# `(` or `)` in a value, and Set() keeps what URIDECODE gives back as it is (measured: a value
+# with `, ( ) ${EXTEN} $[1+1] & | ;` arrives unchanged and unevaluated).
+PACK = "STICKY_PACK"
+MAX_PACK_CHARS = 3000  # well inside the request line Asterisk's HTTP server reads
+_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,39}")
+
+
+def pack(variables: Mapping[str, str]) -> str:
+    """The variables with a value, as sticky-unpack reads them. ValueError for a name that is
+    not one of ours in shape (the dialplan would set whatever name it found)."""
+    for name in variables:
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"not a variable name the router sets: {name!r}")
+    return "&".join(f"{name}={quote(value, safe='')}" for name, value in variables.items() if value)
 
 
 def fallback_variables(decision: Decision, reason: str) -> dict[str, str]:

@@ -6,6 +6,7 @@ import importlib
 
 import pytest
 
+from sticky_router.ari_app.attempt import handed_over
 from sticky_router.routing_core import dialplan_safe
 from sticky_router.routing_core.attempt import state_function
 from sticky_router.routing_core.dialplan_safe import (
@@ -15,6 +16,7 @@ from sticky_router.routing_core.dialplan_safe import (
     is_sound,
     is_state_interface,
 )
+from sticky_router.routing_core.dialplan_variables import MAX_PACK_CHARS, pack
 
 HOSTILE = ["a&b", "a,b", "a(b", "a)b", "${X}", "$[1]", "a|b", "a^b", "a b", "a;b", "a\nb", 'a"b']
 
@@ -96,3 +98,23 @@ def test_malformed_values_are_dropped_and_named(bad: str) -> None:
 
 def test_values_are_bounded_and_lose_control_characters() -> None:
     assert dialplan_safe.bounded("a\nb" + "x" * 1000) == "ab" + "x" * 510
+
+
+def test_the_variables_are_handed_over_in_one_packed_variable() -> None:
+    """What sticky-unpack reads: NAME=value pairs joined by `&`, each value URI-encoded, so a
+    value can hold nothing that splits the pack or an application's arguments."""
+    packed = pack({"STICKY_ROUTE": "sticky", "STICKY_CUSTOMERS": "1,2&3", "TICKET_ID": ""})
+    assert packed == "STICKY_ROUTE=sticky&STICKY_CUSTOMERS=1%2C2%263"
+    hostile = pack({"STICKY_CALLERID_NAME": "[T-1] ${EXTEN} $[1+1] (a),b;c|d=e"})
+    assert not set(hostile.split("=", 1)[1]) & set("&,$()[];|= ")
+    with pytest.raises(ValueError, match="not a variable name"):
+        pack({"__STICKY_ROUTE": "sticky"})  # the dialplan adds the __ itself
+    with pytest.raises(ValueError, match="not a variable name"):
+        pack({"X=Y&Z": "1"})
+
+
+def test_a_pack_too_long_for_one_request_goes_variable_by_variable() -> None:
+    short = handed_over({"STICKY_ROUTE": "sticky", "TICKET_ID": ""})
+    assert short == {"STICKY_PACK": "STICKY_ROUTE=sticky"}
+    long = handed_over({"STICKY_CALLERID_NAME": "x" * MAX_PACK_CHARS, "STICKY_ROUTE": "queue"})
+    assert long == {"__STICKY_CALLERID_NAME": "x" * MAX_PACK_CHARS, "__STICKY_ROUTE": "queue"}
