@@ -30,11 +30,9 @@ from sticky_router.routing_core.attempt import Availability, wrapping_up
 from sticky_router.routing_core.candidates import queue_to_check
 from sticky_router.routing_core.decision import destination_queue
 from sticky_router.routing_core.dialplan_variables import (
-    MAX_PACK_CHARS,
-    PACK,
     attempt_variables,
     fallback_variables,
-    pack,
+    handed_over,
     queue_reason,
 )
 from sticky_router.routing_core.events import (
@@ -212,18 +210,6 @@ class Attempt:
 
     async def _release(self, call_id: str, outcome: str) -> None:
         await best_effort(self.routing.release(call_id, outcome, now()))
-
-
-def handed_over(variables: dict[str, str]) -> dict[str, str]:
-    """What to set on the caller's channel so the dialplan finds `variables` as __NAME
-    (inheritable: Queue() and Dial() copy them to the agent's channel, for its screen): one
-    packed variable, one ARI request (routing_core.dialplan_variables.pack). A pack too long
-    for one request line goes as one request per variable, as before. An empty value is not
-    sent: on a new call it is unset already."""
-    packed = pack(variables)
-    if len(packed) <= MAX_PACK_CHARS:
-        return {PACK: packed}
-    return {f"__{name}": value for name, value in variables.items() if value}
 
 
 class AriProbe:

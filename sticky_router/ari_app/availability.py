@@ -68,11 +68,6 @@ class DeviceWatch:
         for waiter in self._waiters.get(device, ()):
             waiter.set()
 
-    def register(self, device: str) -> asyncio.Event:
-        waiter = asyncio.Event()
-        self.add(device, waiter)
-        return waiter
-
     def add(self, device: str, waiter: asyncio.Event) -> None:
         """One waiter may watch several devices (every phone behind a hint)."""
         self._waiters.setdefault(device, set()).add(waiter)

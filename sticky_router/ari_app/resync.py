@@ -15,7 +15,7 @@ from collections.abc import Callable
 import structlog
 
 from sticky_router.ari_app.channels import AriUnavailable, ChannelGone, Channels
-from sticky_router.routing_core.dialplan_variables import PACK, pack
+from sticky_router.routing_core.dialplan_variables import handed_over
 
 log = structlog.get_logger("sticky_router.ari")
 
@@ -54,7 +54,7 @@ class Sweeper:
             try:
                 # A pack, so that one left by an earlier attempt is replaced, not unpacked.
                 await self._channels.set_variables(
-                    channel_id, {PACK: pack({"STICKY_REASON": STRANDED_REASON})}
+                    channel_id, handed_over({"STICKY_REASON": STRANDED_REASON})
                 )
                 await self._channels.continue_in_dialplan(
                     channel_id, self._queue_context, self._extension

@@ -9,7 +9,7 @@ is logged and ignored: counting must never cost a call.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import structlog
@@ -34,29 +34,24 @@ class RoutingObserver(Protocol):
 def notify_decision(
     observer: RoutingObserver | None, route: str, reason: str, seconds: float, queue: str
 ) -> None:
-    if observer is None:
-        return
-    try:
-        observer.decision_made(route, reason, seconds, queue)
-    except Exception as error:
-        log.warning("observer_failed", error=type(error).__name__)
+    _tell(observer, lambda counted: counted.decision_made(route, reason, seconds, queue))
 
 
 def notify_ring_ended(observer: RoutingObserver | None, outcome: str) -> None:
-    if observer is None:
-        return
-    try:
-        observer.ring_ended(outcome)
-    except Exception as error:
-        log.warning("observer_failed", error=type(error).__name__)
+    _tell(observer, lambda counted: counted.ring_ended(outcome))
 
 
 def notify_detour_ended(
     observer: RoutingObserver | None, rang: bool, seconds: float, found: Sequence[str]
 ) -> None:
+    _tell(observer, lambda counted: counted.detour_ended(rang, seconds, found))
+
+
+def _tell(observer: RoutingObserver | None, report: Callable[[RoutingObserver], None]) -> None:
+    """One report to the observer, if any; one that raises is logged, never the caller's."""
     if observer is None:
         return
     try:
-        observer.detour_ended(rang, seconds, found)
+        report(observer)
     except Exception as error:
         log.warning("observer_failed", error=type(error).__name__)

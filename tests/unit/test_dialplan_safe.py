@@ -6,7 +6,6 @@ import importlib
 
 import pytest
 
-from sticky_router.ari_app.attempt import handed_over
 from sticky_router.routing_core import dialplan_safe
 from sticky_router.routing_core.attempt import state_function
 from sticky_router.routing_core.dialplan_safe import (
@@ -16,7 +15,7 @@ from sticky_router.routing_core.dialplan_safe import (
     is_sound,
     is_state_interface,
 )
-from sticky_router.routing_core.dialplan_variables import MAX_PACK_CHARS, pack
+from sticky_router.routing_core.dialplan_variables import MAX_PACK_CHARS, handed_over, pack
 
 HOSTILE = ["a&b", "a,b", "a(b", "a)b", "${X}", "$[1]", "a|b", "a^b", "a b", "a;b", "a\nb", 'a"b']
 

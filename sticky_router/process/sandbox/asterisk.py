@@ -489,10 +489,7 @@ def queue_member(agent: str, flavour: str) -> tuple[str, str | None]:
     """(member interface, state interface) of the agent in the queues of this flavour."""
     if flavour == "freepbx":
         extension = extension_of(agent)
-        return (
-            f"Local/{extension}@from-queue/n",
-            f"hint:{extension}@ext-local",
-        )
+        return f"Local/{extension}@{PBX_FROM_QUEUE}/n", f"hint:{extension}@{PBX_EXT_LOCAL}"
     return f"PJSIP/{agent}", None
 
 
