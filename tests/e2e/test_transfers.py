@@ -9,6 +9,7 @@ transferred from the sticky leg, and the next callback follows rule 1 of docs/ro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from sticky_router.routing_core import IncomingCall, RoutingService, StickyDecis
 from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.settings_store import set_setting
 from testkit.sipp import assert_calls_succeeded
+from testkit.waiting import eventually
 from tests.e2e.phones import AgentPhones, call, requests_received
 from tests.e2e.records import legs, settled
 
@@ -150,6 +152,18 @@ async def test_an_escalation_to_the_second_line_queue_is_remembered_though_nobod
         result = await call(asterisk, first_logs, caller_id=UNKNOWN, hold_ms=5000)
         assert_calls_succeeded(result)
     assert phones.rung() == {"agent1": 1, "agent2": 0, "agent3": 0, "agent4": 0}
+    first = await settled(pool, UNKNOWN)
+
+    async def escalation_recorded() -> bool:
+        # AMI's QueueCallerJoin reaches the history through the journal, possibly after the
+        # call's end (from the ARI side) has: wait for it, as for the end.
+        row = await pool.fetchrow(
+            "SELECT escalated_queue FROM interactions WHERE id = $1", first["id"]
+        )
+        return row is not None and row["escalated_queue"] is not None
+
+    with contextlib.suppress(AssertionError):
+        await eventually(escalation_recorded, 5.0)
     first = await settled(pool, UNKNOWN)
     assert first["escalated_queue"] == "second-line"
 
