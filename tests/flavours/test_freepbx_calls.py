@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from sticky_router.process.agi_process import AgiProcess
-from sticky_router.process.sandbox.asterisk import PHONES, LocalAsterisk
+from sticky_router.process.sandbox.asterisk import FREEPBX_AGI_DID, PHONES, LocalAsterisk
 from sticky_router.process.sandbox.stack import identify_agents
 from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.settings_store import set_setting
@@ -123,7 +123,7 @@ async def test_d_the_last_agent_paused_or_logged_out_is_never_rung(
 ) -> None:
     member = asterisk.member("agent2")
     if agent2_is == "paused":
-        await asyncio.to_thread(asterisk.cli, f"queue pause member {member} queue support")
+        await asyncio.to_thread(asterisk.cli, f"queue pause member {member} queue {asterisk.queue}")
     else:
         await asyncio.to_thread(asterisk.log_out_agent, "agent2")
     with AgentPhones(asterisk, phone_logs, {"agent1": "uas_answer.xml"}, names=PHONES) as agents:
@@ -224,7 +224,7 @@ async def test_f_in_fastagi_mode_the_callback_rings_both_phones_and_a_busy_agent
     await setting(pool, "window_minutes", 240)  # Sergey's last call, 3 hours ago, is inside
     free, busy = phone_logs / "free", phone_logs / "busy"
     with AgentPhones(asterisk, free, {"agent2": "uas_answer.xml"}, names=PHONES) as agents:
-        assert_calls_succeeded(await call(asterisk, free, caller_id=IVAN, dialled="agi"))
+        assert_calls_succeeded(await call(asterisk, free, caller_id=IVAN, dialled=FREEPBX_AGI_DID))
     assert agents.rung() == rang(agent2=1, agent2soft=1)
     row = await settled(pool, IVAN)
     assert (row["route"], row["outcome"]) == ("sticky", "sticky")
@@ -232,7 +232,7 @@ async def test_f_in_fastagi_mode_the_callback_rings_both_phones_and_a_busy_agent
     with AgentPhones(asterisk, busy, scenarios, names=PHONES) as agents:
         await busy_desk_phone(asterisk)
         assert_calls_succeeded(
-            await call(asterisk, busy, caller_id=SERGEY, dialled="agi", hold_ms=1000)
+            await call(asterisk, busy, caller_id=SERGEY, dialled=FREEPBX_AGI_DID, hold_ms=1000)
         )
     assert agents.rung()["agent2soft"] == 0
     row = await settled(pool, SERGEY)
@@ -250,11 +250,11 @@ async def test_h_in_fastagi_mode_a_queue_call_answered_on_the_softphone_is_learn
     first, second = phone_logs / "first", phone_logs / "second"
     with AgentPhones(asterisk, first, {"agent2soft": "uas_answer.xml"}, names=PHONES):
         assert_calls_succeeded(
-            await call(asterisk, first, caller_id=STRANGER, dialled="agi", hold_ms=1000)
+            await call(asterisk, first, caller_id=STRANGER, dialled=FREEPBX_AGI_DID, hold_ms=1000)
         )
     with AgentPhones(asterisk, second, {"agent2": "uas_answer.xml"}, names=PHONES) as agents:
         assert_calls_succeeded(
-            await call(asterisk, second, caller_id=STRANGER, dialled="agi", hold_ms=1000)
+            await call(asterisk, second, caller_id=STRANGER, dialled=FREEPBX_AGI_DID, hold_ms=1000)
         )
     assert agents.rung() == rang(agent2=1, agent2soft=1)
     rows = await pool.fetch(
@@ -270,10 +270,10 @@ async def test_i_in_fastagi_mode_a_paused_member_is_never_rung(
 ) -> None:
     await identify_agents(pool, "freepbx")  # `agi` reloaded the demo agents
     member = asterisk.member("agent2")
-    await asyncio.to_thread(asterisk.cli, f"queue pause member {member} queue support")
+    await asyncio.to_thread(asterisk.cli, f"queue pause member {member} queue {asterisk.queue}")
     with AgentPhones(asterisk, phone_logs, {"agent1": "uas_answer.xml"}, names=PHONES) as agents:
         assert_calls_succeeded(
-            await call(asterisk, phone_logs, caller_id=IVAN, dialled="agi", hold_ms=1000)
+            await call(asterisk, phone_logs, caller_id=IVAN, dialled=FREEPBX_AGI_DID, hold_ms=1000)
         )
     assert agents.rung() == rang(agent1=1, agent3=1, agent4=1)
     row = await settled(pool, IVAN)

@@ -17,5 +17,5 @@ async def test_agent2_logging_out_pausing_and_back_by_feature_code_is_followed_c
     asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
 ) -> None:
     await a_shift_of_agent2_by_feature_code(asterisk, pool, phone_logs)
-    shown = await asyncio.to_thread(asterisk.cli, "queue show support")
+    shown = await asyncio.to_thread(asterisk.cli, f"queue show {asterisk.queue}")
     assert "Local/102@from-queue/n from hint:102@ext-local" in shown

@@ -16,21 +16,22 @@ def test_the_freepbx_sandbox_names_the_softphone_and_its_agents_are_known_by_hin
     said = sandbox.how_to_call()
     assert "FreePBX-style" in said
     assert f"-p {sandbox.asterisk.agent_port('agent2soft')} " in said
+    assert "-s 74950000001 " in said  # the FastAGI line's own inbound route
     prepare_database(sandbox.postgres.dsn, "freepbx")
 
     async def agents() -> list[asyncpg.Record]:
         connection = await asyncpg.connect(sandbox.postgres.dsn)
         try:
             return await connection.fetch(
-                "SELECT name, endpoint, state_interface, devices FROM agents"
+                "SELECT name, endpoint, queue_interface, state_interface, devices FROM agents"
                 " WHERE name IN ('agent1', 'agent2') ORDER BY name"
             )
         finally:
             await connection.close()
 
     assert [tuple(r) for r in asyncio.run(agents())] == [
-        ("agent1", "Local/101@from-queue/n", "hint:101@ext-local",
-         ["PJSIP/agent1"]),
-        ("agent2", "Local/102@from-queue/n", "hint:102@ext-local",
-         ["PJSIP/agent2", "PJSIP/agent2soft"]),
+        ("agent1", "Local/101@from-queue-exten-only/n", "Local/101@from-queue/n",
+         "hint:101@ext-local", ["PJSIP/agent1"]),
+        ("agent2", "Local/102@from-queue-exten-only/n", "Local/102@from-queue/n",
+         "hint:102@ext-local", ["PJSIP/agent2", "PJSIP/agent2soft"]),
     ]  # fmt: skip

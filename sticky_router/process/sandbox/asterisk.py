@@ -59,10 +59,20 @@ PHONES = (*AGENTS, SOFTPHONE)
 #            context (Local/102@from-queue/n), the state from the extension's hint
 #            (hint:102@ext-local), which may name several phones.
 FLAVOURS = ("plain", "freepbx")
-# extensions.conf: FreePBX's own context names (so docs/pbx-flavours.md's values are the ones
-# tested), their contents in the project's own words.
+# asterisk_conf/freepbx/: a PBX laid out as FreePBX lays it out, its context names FreePBX's own
+# (so docs/pbx-flavours.md's values are the ones tested), their contents in the project's words.
 PBX_FROM_QUEUE = "from-queue"
 PBX_EXT_LOCAL = "ext-local"  # the extensions' hints
+PBX_EXTENSION_ONLY = "from-queue-exten-only"  # rings an extension's phones, no follow-me
+FREEPBX_QUEUE = "400"  # FreePBX names its queues by number
+FREEPBX_AGI_DID = "74950000001"  # its inbound route goes to the FastAGI custom destination
+# The targets of the two Custom Destinations, as docs/pbx-flavours.md tells an administrator to
+# type them (tests/flavours/test_freepbx_readme.py holds the two together).
+FREEPBX_DESTINATIONS = {
+    "ari": "sticky-inbound,from-did,1",
+    "agi": "sticky-agi-inbound,from-did,1",
+}
+FREEPBX_TEMPLATES = "freepbx"  # under asterisk_conf/: FreePBX's files, for that flavour only
 
 CONF_TEMPLATES = Path(__file__).with_name("asterisk_conf")
 INSTANCES_IN_ROOT = PurePosixPath("/var/lib/sticky-router")
@@ -450,14 +460,30 @@ def template_values(
         "ami_driver_user": ami_driver.user,
         "ami_driver_secret": ami_driver.password,
         "agi_secret": agi_secret,
-        "dialplan_dir": DIALPLAN_IN_ETC,
         "ari_app": ARI_APP,
-        "queue": SUPPORT_QUEUE,
+        "queue": support_queue(flavour),
         "flavour": flavour,
+        # FreePBX's extensions.conf includes its generated contexts and the administrator's
+        # own file, which includes the project's dialplan (copied next to it, as the doc says).
+        "dialplan_includes": (
+            '#include "extensions_additional.conf"\n#include "extensions_custom.conf"'
+            if flavour == "freepbx"
+            else f'#include "{DIALPLAN_IN_ETC}/*.conf"'
+        ),
+        # Where a call from the trunk goes: FreePBX's inbound routes, or the router at once.
+        "callers_entry": "from-pstn" if flavour == "freepbx" else "sticky-inbound",
+        "freepbx_agi_did": FREEPBX_AGI_DID,
+        "freepbx_destination_ari": FREEPBX_DESTINATIONS["ari"],
+        "freepbx_destination_agi": FREEPBX_DESTINATIONS["agi"],
     }
     for number, phone in enumerate(PHONES, start=1):
         values[f"{phone}_port"] = ports.phone_base + number
     return values
+
+
+def support_queue(flavour: str) -> str:
+    """The queue every miss falls back to: `support`, or on FreePBX a queue number."""
+    return FREEPBX_QUEUE if flavour == "freepbx" else SUPPORT_QUEUE
 
 
 def extension_of(agent: str) -> str:
@@ -476,13 +502,15 @@ class AgentIdentity:
 
 
 def agent_identity(agent: str, flavour: str) -> AgentIdentity:
-    """plain: the agent's own PJSIP endpoint is all; freepbx: dial the Local channel the queue
-    dials (every phone of the extension rings), read the hint, know the phones behind it."""
+    """plain: the agent's own PJSIP endpoint is all; freepbx: dial the extension's phones and
+    nothing else (FreePBX's from-queue-exten-only), know the queue's Local member apart, read
+    the hint, know the phones behind it."""
     member, state = queue_member(agent, flavour)
     if flavour != "freepbx":
         return AgentIdentity(member, None, None, ())
     phones = (f"PJSIP/{agent}", f"PJSIP/{SOFTPHONE}") if agent == "agent2" else (f"PJSIP/{agent}",)
-    return AgentIdentity(member, None, state, phones)
+    endpoint = f"Local/{extension_of(agent)}@{PBX_EXTENSION_ONLY}/n"
+    return AgentIdentity(endpoint, member, state, phones)
 
 
 def queue_member(agent: str, flavour: str) -> tuple[str, str | None]:
@@ -703,11 +731,16 @@ class LocalAsterisk:
         flavour; all four at start. An agent already logged in stays as they are."""
         for agent in agents or AGENTS:
             member, state = queue_member(agent, self.flavour)
-            line = f"queue add member {member} to {SUPPORT_QUEUE} penalty 0 as {agent}"
+            line = f"queue add member {member} to {self.queue} penalty 0 as {agent}"
             self._rx(line + (f" state_interface {state}" if state else ""), 10)
 
     def log_out_agent(self, agent: str) -> None:
-        self.cli(f"queue remove member {self.member(agent)} from {SUPPORT_QUEUE}")
+        self.cli(f"queue remove member {self.member(agent)} from {self.queue}")
+
+    @property
+    def queue(self) -> str:
+        """The queue agents log in to and every miss falls back to (`queue show` takes it)."""
+        return support_queue(self.flavour)
 
     def member(self, agent: str) -> str:
         """The agent's interface in the queues (what `queue pause member` takes)."""
@@ -813,7 +846,13 @@ class LocalAsterisk:
             if stock.is_file():
                 shutil.copyfile(stock, etc / name)
         dialplan = etc / DIALPLAN_IN_ETC
-        dialplan.mkdir()
+        if self.flavour == "freepbx":
+            # Where docs/pbx-flavours.md tells a FreePBX administrator to put them.
+            dialplan = etc
+            for template in sorted((CONF_TEMPLATES / FREEPBX_TEMPLATES).glob("*.conf")):
+                (etc / template.name).write_text(render(template.read_text(), values))
+        else:
+            dialplan.mkdir()
         for source in sorted(dialplan_dir().glob("*.conf")):
             shutil.copyfile(source, dialplan / source.name)
 

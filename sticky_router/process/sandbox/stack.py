@@ -23,6 +23,7 @@ from sticky_router.process.router import RouterSettings
 from sticky_router.process.sandbox.asterisk import (
     AGENTS,
     ARI_APP,
+    FREEPBX_AGI_DID,
     SOFTPHONE,
     LocalAsterisk,
     agent_identity,
@@ -96,7 +97,8 @@ class Sandbox:
                 f"-p {server.caller_port} -s 74950000000 -key caller 79123456701 -d 5000 -m 1",
                 "The same call through FastAGI (the AGI-mode dialplan) instead of ARI:",
                 f"  sipp 127.0.0.1:{server.sip_port} -sf {scenarios}/uac.xml -i 127.0.0.1 "
-                f"-p {server.caller_port} -s agi -key caller 79123456701 -d 5000 -m 1",
+                f"-p {server.caller_port} -s {self._agi_number()} -key caller 79123456701 "
+                "-d 5000 -m 1",
                 *self._flavour_lines(),
                 "Agents 1-4 answer on ports "
                 f"{server.agent_port(1)}-{server.agent_port(4)}; callers must send from port "
@@ -105,14 +107,20 @@ class Sandbox:
             ]
         )
 
+    def _agi_number(self) -> str:
+        """What a caller dials for the AGI-mode dialplan: on FreePBX, the number whose inbound
+        route goes to the FastAGI custom destination."""
+        return FREEPBX_AGI_DID if self.asterisk.flavour == "freepbx" else "agi"
+
     def _flavour_lines(self) -> list[str]:
         server = self.asterisk
         if server.flavour != "freepbx":
             return []
         return [
-            "FreePBX-style: agents are queue members Local/10N@from-queue/n, their "
-            "state the hint of 10N; agent2 has a second phone, a softphone answering on port "
-            f"{server.agent_port(SOFTPHONE)}:",
+            f"FreePBX-style: queue {server.queue}, agents are its members Local/10N@from-queue/n, "
+            "rung by the router through Local/10N@from-queue-exten-only/n, their state the hint "
+            "of 10N; calls come in through an inbound route and a custom destination; agent2 "
+            f"has a second phone, a softphone answering on port {server.agent_port(SOFTPHONE)}:",
             f"  sipp -sf {SCENARIOS}/uas_answer.xml -i 127.0.0.1 -p "
             f"{server.agent_port(SOFTPHONE)} -d 2000 -m 1",
         ]
