@@ -20,3 +20,10 @@ async def test_agent2_logging_out_pausing_and_back_by_feature_code_is_followed_c
     asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
 ) -> None:
     await a_shift_of_agent2_by_feature_code(asterisk, pool, phone_logs)
+
+
+@pytest.mark.usefixtures("agi")
+async def test_the_same_shift_is_followed_in_fastagi_mode(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    await a_shift_of_agent2_by_feature_code(asterisk, pool, phone_logs, dialled="agi")

@@ -9,16 +9,20 @@ Local/102@from-queue/n was "offline" to the router: every callback went to the q
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from sticky_router.ami.connection import AmiSettings
 from sticky_router.process.agi_process import AgiProcess
+from sticky_router.process.router import Router
 from sticky_router.process.sandbox.asterisk import FREEPBX_AGI_DID, PHONES, LocalAsterisk
-from sticky_router.process.sandbox.stack import identify_agents
+from sticky_router.process.sandbox.stack import Sandbox, identify_agents
 from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.settings_store import set_setting
+from testkit.ami_client import AmiClient
 from testkit.sipp import assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call, requests_received
 from tests.e2e.records import agent_channel, legs, settled, wait_for_device
@@ -214,6 +218,32 @@ async def test_g_a_callback_handed_on_with_the_attended_transfer_key_reaches_the
     await assert_ivan_was_handed_to_agent3(pool, agents)
 
 
+async def test_g_a_callback_handed_on_by_an_agent_panels_ami_atxfer_reaches_the_specialist(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    """An agent panel transfers for agent2: AMI Atxfer on the softphone's channel to 103, then
+    hangs the softphone up once agent3 has answered the consultation."""
+    await setting(pool, "min_talk_seconds", 1)
+    scenarios = {"agent2soft": "uas_answer.xml", "agent3": "uas_answer.xml"}
+    panel = await AmiClient.connect(asterisk)
+    try:
+        with AgentPhones(asterisk, phone_logs, scenarios, names=PHONES) as agents:
+            ivan = asyncio.create_task(call(asterisk, phone_logs, caller_id=IVAN, hold_ms=10000))
+            await panel.event("DialEnd", DestChannel="PJSIP/agent2soft-", DialStatus="ANSWER")
+            softphone = await agent_channel(asterisk, "agent2soft")
+            reply = await panel.action(
+                "Atxfer", Channel=softphone, Exten="103", Context="sticky-sandbox-agents"
+            )
+            assert reply["Response"] == "Success", reply
+            await panel.event("DialEnd", DestChannel="PJSIP/agent3-", DialStatus="ANSWER")
+            await panel.action("Hangup", Channel=softphone)  # the transfer completes
+            assert_calls_succeeded(await ivan)
+            await asyncio.sleep(0.3)
+    finally:
+        await panel.close()
+    await assert_ivan_was_handed_to_agent3(pool, agents)
+
+
 @pytest.mark.usefixtures("agi")
 async def test_f_in_fastagi_mode_the_callback_rings_both_phones_and_a_busy_agent_is_skipped(
     asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path, agi: AgiProcess
@@ -265,16 +295,75 @@ async def test_h_in_fastagi_mode_a_queue_call_answered_on_the_softphone_is_learn
 
 
 @pytest.mark.usefixtures("agi")
-async def test_i_in_fastagi_mode_a_paused_member_is_never_rung(
-    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+@pytest.mark.parametrize(("agent2_is", "reason"), [("paused", "paused"), ("logged out", "offline")])
+async def test_i_in_fastagi_mode_a_paused_or_logged_out_member_is_never_rung(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path, agent2_is: str, reason: str
 ) -> None:
     await identify_agents(pool, "freepbx")  # `agi` reloaded the demo agents
     member = asterisk.member("agent2")
-    await asyncio.to_thread(asterisk.cli, f"queue pause member {member} queue {asterisk.queue}")
+    if agent2_is == "paused":
+        await asyncio.to_thread(asterisk.cli, f"queue pause member {member} queue {asterisk.queue}")
+    else:
+        await asyncio.to_thread(asterisk.log_out_agent, "agent2")
     with AgentPhones(asterisk, phone_logs, {"agent1": "uas_answer.xml"}, names=PHONES) as agents:
         assert_calls_succeeded(
             await call(asterisk, phone_logs, caller_id=IVAN, dialled=FREEPBX_AGI_DID, hold_ms=1000)
         )
     assert agents.rung() == rang(agent1=1, agent3=1, agent4=1)
     row = await settled(pool, IVAN)
-    assert (row["route"], row["outcome"], row["outcome_reason"]) == ("sticky", "queue", "paused")
+    assert (row["route"], row["outcome"], row["outcome_reason"]) == ("sticky", "queue", reason)
+
+
+@pytest.mark.usefixtures("agi")
+async def test_j_in_fastagi_mode_neither_phone_answering_is_the_queue_after_the_ring_timeout(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    await identify_agents(pool, "freepbx")  # `agi` reloaded the demo agents
+    ring_timeout = 4
+    await setting(pool, "ring_timeout_seconds", ring_timeout)
+    with AgentPhones(asterisk, phone_logs, {"agent1": "uas_answer.xml"}, names=PHONES) as agents:
+        assert_calls_succeeded(
+            await call(
+                asterisk, phone_logs, caller_id=IVAN, dialled=FREEPBX_AGI_DID,
+                hold_ms=ring_timeout * 1000 + 2000,
+            )
+        )  # fmt: skip
+    first_ring = agents.requests("agent2")[0].at
+    queue_rang = agents.requests("agent1")[0].at
+    assert agents.requests("agent2soft")[0].at < queue_rang
+    assert ring_timeout - 0.3 <= (queue_rang - first_ring).total_seconds() <= ring_timeout + 2
+    row = await settled(pool, IVAN)
+    assert (row["route"], row["outcome"], row["outcome_reason"]) == (
+        "sticky", "queue", "no_answer"
+    )  # fmt: skip
+
+
+async def test_k_in_fastagi_mode_a_transfer_from_the_softphone_is_learned_over_ami(
+    sandbox: Sandbox, router: Router, asterisk: LocalAsterisk, pool: asyncpg.Pool,
+    phone_logs: Path,
+) -> None:  # fmt: skip
+    """A FastAGI line that wants transfers learned runs the FastAGI process with AMI (the AGI
+    hooks see the sticky ring, not what the agent does with the call after): agent2 answers
+    Ivan's callback on the softphone and REFERs him to agent3; Ivan talks with agent3 to the
+    end, and agent3 is his last agent."""
+    await router.stop()
+    await identify_agents(pool, "freepbx")
+    await setting(pool, "min_talk_seconds", 1)
+    ami = AmiSettings(
+        "127.0.0.1", asterisk.ami_port, asterisk.ami_credentials.user,
+        asterisk.ami_credentials.password,
+    )  # fmt: skip
+    refer_to = ["-key", "refer_to", f"sip:agent3@127.0.0.1:{asterisk.sip_port}"]
+    scenarios = {"agent2soft": "uas_blind_transfer.xml", "agent3": "uas_answer.xml"}
+    async with AgiProcess(dataclasses.replace(sandbox.agi_settings(), ami=ami)):
+        with AgentPhones(
+            asterisk, phone_logs, scenarios, extra_args={"agent2soft": refer_to}, names=PHONES
+        ) as agents:
+            assert_calls_succeeded(
+                await call(
+                    asterisk, phone_logs, caller_id=IVAN, dialled=FREEPBX_AGI_DID, hold_ms=6000
+                )
+            )
+            await asyncio.sleep(0.3)
+        await asyncio.sleep(1)  # the phones' own reports (AMI) arrive after the caller's end
+    await assert_ivan_was_handed_to_agent3(pool, agents)

@@ -8,8 +8,10 @@ import asyncio
 from pathlib import Path
 
 import asyncpg
+import pytest
 
-from sticky_router.process.sandbox.asterisk import LocalAsterisk
+from sticky_router.process.sandbox.asterisk import FREEPBX_AGI_DID, LocalAsterisk
+from sticky_router.process.sandbox.stack import identify_agents
 from tests.e2e.shift import a_shift_of_agent2_by_feature_code
 
 
@@ -19,3 +21,11 @@ async def test_agent2_logging_out_pausing_and_back_by_feature_code_is_followed_c
     await a_shift_of_agent2_by_feature_code(asterisk, pool, phone_logs)
     shown = await asyncio.to_thread(asterisk.cli, f"queue show {asterisk.queue}")
     assert "Local/102@from-queue/n from hint:102@ext-local" in shown
+
+
+@pytest.mark.usefixtures("agi")
+async def test_the_same_shift_is_followed_in_fastagi_mode(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    await identify_agents(pool, "freepbx")  # `agi` reloaded the demo agents
+    await a_shift_of_agent2_by_feature_code(asterisk, pool, phone_logs, dialled=FREEPBX_AGI_DID)

@@ -17,13 +17,9 @@ from sticky_router.process.sandbox.asterisk import AGENTS, LocalAsterisk
 from sticky_router.routing_core import IncomingCall, RoutingService, StickyDecision
 from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.settings_store import set_setting
+from testkit.ami_client import AmiClient
 from testkit.sipp import SippPhone, assert_calls_succeeded
-from tests.learning.conftest import (
-    AmiClient,
-    legs_by_agent,
-    record_call_start,
-    recorded,
-)
+from tests.learning.conftest import legs_by_agent, record_call_start, recorded
 
 NUMBER = "79990000001"  # a caller the demo data does not know: what we learn is all there is
 
