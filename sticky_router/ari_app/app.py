@@ -34,7 +34,7 @@ import structlog
 
 from sticky_router.ari_app.attempt import Attempt, DialplanTargets, LiveCall
 from sticky_router.ari_app.availability import DeviceWatch
-from sticky_router.ari_app.channels import AriChannels, Channels
+from sticky_router.ari_app.channels import AriChannels, AriUnavailable, Channels
 from sticky_router.ari_app.client import AriClient, Event
 from sticky_router.ari_app.resync import Sweeper
 from sticky_router.ari_app.watch import HandedOverCalls
@@ -46,6 +46,19 @@ log = structlog.get_logger("sticky_router.ari")
 
 # Stasis(sticky-router, queue, did, account, ticket, menu): what dialplan/sticky-router.conf passes.
 STASIS_ARGUMENTS = 5
+# What on_event acts on; Asterisk is told to send nothing else. A caller we watch after handing
+# them to the dialplan would otherwise bring a ChannelVarset and a ChannelDialplan event for
+# every step of sticky-unpack and sticky-ring, which Asterisk serialises before the agent's phone
+# rings (measured: 22 ms from the hand-over to the Dial, 4-10 ms with the filter).
+HANDLED_EVENTS = (
+    "StasisStart",
+    "StasisEnd",
+    "Dial",
+    "ChannelUserevent",
+    "ChannelHangupRequest",
+    "ChannelDestroyed",
+    "DeviceStateChanged",
+)
 
 __all__ = ["DialplanTargets", "StickyRouterApp", "incoming_call"]
 
@@ -97,8 +110,14 @@ class StickyRouterApp:
             self._devices.changed(str(event.get("device_state", {}).get("name", "")))
 
     async def on_connected(self) -> None:
-        """After every (re)connect: callers an earlier router left in the application (it died
-        in the middle of a decision) go to the queue."""
+        """After every (re)connect: Asterisk is told which events we handle, and callers an
+        earlier router left in the application (it died in the middle of a decision) go to
+        the queue."""
+        try:
+            await self._channels.receive_only(HANDLED_EVENTS)
+        except AriUnavailable as error:
+            # Only slower: every event still arrives, and on_event ignores what it does not know.
+            log.warning("ari_event_filter_refused", error=str(error))
         await self._sweeper.sweep()
 
     def _stasis_start(self, event: Event) -> None:

@@ -10,7 +10,7 @@ application's safety net answers by sending the caller to the queue.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import aiohttp
@@ -42,6 +42,7 @@ class Channels(Protocol):
     async def in_application(self) -> list[dict[str, Any]]: ...
     async def subscribe(self, source: str) -> None: ...
     async def unsubscribe(self, source: str) -> None: ...
+    async def receive_only(self, event_types: Sequence[str]) -> None: ...
 
 
 class AriChannels:
@@ -111,6 +112,18 @@ class AriChannels:
 
     async def unsubscribe(self, source: str) -> None:
         await self._call("DELETE", self._subscription, {"eventSource": source})
+
+    async def receive_only(self, event_types: Sequence[str]) -> None:
+        """Asterisk sends the application these event types and no others (its event filter,
+        kept by Asterisk until it restarts)."""
+        body = {"allowed": [{"type": kind} for kind in event_types]}
+        path = f"/applications/{segment(self._ari.app)}/eventFilter"
+        try:
+            await self._ari.request("PUT", path, body=body)
+        except AriError as error:
+            raise AriUnavailable(str(error)) from error
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            raise AriUnavailable(f"ARI PUT {path}: {type(error).__name__}") from error
 
     async def _call(
         self, method: str, path: str, params: Mapping[str, str | int] | None = None

@@ -92,7 +92,8 @@ class FaultyAri:
             if fault.status is not None:
                 self.requests.append((request.method, path, fault.status))
                 return web.Response(status=fault.status, text='{"message": "injected fault"}')
-        headers = {k: v for k, v in request.headers.items() if k.lower() == "authorization"}
+        forwarded = ("authorization", "content-type")  # a JSON body (the event filter) too
+        headers = {k: v for k, v in request.headers.items() if k.lower() in forwarded}
         async with self._session.request(
             request.method,
             URL(self.upstream + path, encoded=True),
@@ -113,7 +114,8 @@ class FaultyAri:
         client = web.WebSocketResponse()
         await client.prepare(request)
         self._sockets.add(client)
-        headers = {k: v for k, v in request.headers.items() if k.lower() == "authorization"}
+        forwarded = ("authorization", "content-type")  # a JSON body (the event filter) too
+        headers = {k: v for k, v in request.headers.items() if k.lower() in forwarded}
         url = self.upstream.replace("http", "ws", 1) + "/ari/events"
         try:
             async with self._session.ws_connect(url, params=request.query, headers=headers) as ws:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+import structlog
 
 from sticky_router.process.router import Router
 from sticky_router.process.sandbox.asterisk import LocalAsterisk
@@ -28,6 +29,7 @@ from tests.e2e.records import legs, settled
 IVAN = "79123456701"
 CONTINUE = r"^/ari/channels/[^/]+/continue$"
 VARIABLE = r"^/ari/channels/[^/]+/variable$"
+EVENT_FILTER = r"^/ari/applications/[^/]+/eventFilter$"
 
 pytestmark = pytest.mark.usefixtures("fresh")
 
@@ -127,3 +129,31 @@ async def test_events_cut_while_the_agent_rings_leave_the_call_and_its_record_wh
     assert row["hangup_side"] == "caller"
     [leg] = await legs(pool, row["id"])
     assert (leg["agent"], leg["answered_at"] is not None) == ("agent2", True)
+
+
+async def test_an_asterisk_that_refuses_the_event_filter_still_routes_every_call(
+    sandbox: Sandbox, router: Router, asterisk: LocalAsterisk, pool: asyncpg.Pool,
+    phone_logs: Path,
+) -> None:  # fmt: skip
+    """An Asterisk without eventFilter (older than the router expects) answers 405: the router
+    says so once and works as before, only receiving every event."""
+    await router.stop()
+    faulty = FaultyAri(f"http://127.0.0.1:{sandbox.asterisk.http_port}")
+    faulty.fail("PUT", EVENT_FILTER, times=1, status=405)
+    url = await faulty.start()
+    behind = Router(dataclasses.replace(sandbox.router_settings(), ari_url=url, web=None))
+    try:
+        with structlog.testing.capture_logs() as logs:
+            await behind.start()
+            await behind.wait_connected(10)
+            with AgentPhones(asterisk, phone_logs, {"agent2": "uas_answer.xml"}) as phones:
+                assert_calls_succeeded(await call(asterisk, phone_logs, caller_id=IVAN))
+    finally:
+        await behind.stop()
+        await faulty.stop()
+        await router.start()
+        await router.wait_connected(10)
+    assert phones.rung() == {"agent1": 0, "agent2": 1, "agent3": 0, "agent4": 0}
+    assert [entry["event"] for entry in logs].count("ari_event_filter_refused") == 1
+    row = await settled(pool, IVAN)
+    assert (row["route"], row["outcome"]) == ("sticky", "sticky")

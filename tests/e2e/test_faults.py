@@ -8,11 +8,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import pytest
 
+from sticky_router.ari_app.app import HANDLED_EVENTS
 from sticky_router.process.router import Router
-from sticky_router.process.sandbox.asterisk import LocalAsterisk
+from sticky_router.process.sandbox.asterisk import ARI_APP, LocalAsterisk
 from testkit.sipp import assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call
 
@@ -49,10 +51,37 @@ async def test_the_router_reconnects_after_asterisk_restarts(
     await asyncio.to_thread(asterisk.start)
     await router.wait_connected(15)  # capped backoff: at most 5 s between attempts
     assert connection_gauges(router) == {"ari": 1.0, "ami": 1.0}
+    # A new Asterisk knows no event filter: the router sets it again on reconnecting.
+    assert await events_asterisk_sends(asterisk) == set(HANDLED_EVENTS)
     with AgentPhones(asterisk, phone_logs, {"agent2": "uas_answer.xml"}) as phones:
         result = await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=1000)
         assert_calls_succeeded(result)
     assert phones.rung() == {"agent1": 0, "agent2": 1, "agent3": 0, "agent4": 0}
+
+
+async def test_asterisk_sends_the_router_only_the_events_it_handles(
+    asterisk: LocalAsterisk,
+) -> None:
+    """Not every step of the dialplan of a caller the router watches (ChannelVarset and
+    ChannelDialplan for each), which Asterisk would serialise before the agent's phone rings."""
+    assert await events_asterisk_sends(asterisk) == set(HANDLED_EVENTS)
+
+
+async def events_asterisk_sends(asterisk: LocalAsterisk) -> set[str] | None:
+    """The router's application's event filter as Asterisk holds it (None: no filter), once
+    the router has set it after connecting (within 3 s)."""
+    url = f"http://127.0.0.1:{asterisk.http_port}/ari/applications/{ARI_APP}"
+    headers = {"Authorization": asterisk.ari_credentials.basic_auth()}
+    allowed: set[str] | None = None
+    async with aiohttp.ClientSession(headers=headers) as session:
+        for _ in range(30):
+            async with session.get(url) as response:
+                application = await response.json()
+            allowed = {event["type"] for event in application.get("events_allowed", [])} or None
+            if allowed is not None:
+                break
+            await asyncio.sleep(0.1)
+    return allowed
 
 
 def connection_gauges(router: Router) -> dict[str, float | None]:

@@ -8,7 +8,7 @@ operations run against the real Asterisk in tests/e2e.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -67,6 +67,9 @@ class FakeChannels:
         return None
 
     async def unsubscribe(self, source: str) -> None:
+        return None
+
+    async def receive_only(self, event_types: Sequence[str]) -> None:
         return None
 
     def _present(self, channel_id: str) -> None:
