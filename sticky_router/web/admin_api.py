@@ -6,6 +6,7 @@
     GET    /api/admin/settings/effective?queue=&did=&customer_class=   value and source per key
     GET    /api/admin/settings/audit?limit=         who, when, old value, new value
     GET    /api/admin/flags                         do-not-pair requests and abuse flags, blocks
+    (caller blocks are made and lifted in admin_blocks_api)
     POST   /api/admin/flags/{id}/approve            {"expires_at": ISO time or null}
     POST   /api/admin/flags/{id}/reject
     GET    /api/openapi.json                        the OpenAPI 3.1 description of the above
@@ -69,13 +70,13 @@ class InvalidField(WebError):
         self.field = field
 
 
-def _refuse(field: str, message: str) -> web.Response:
+def refuse(field: str, message: str) -> web.Response:
     return web.json_response(
         {"error": "invalid_field", "field": field, "message": message}, status=422
     )
 
 
-async def _body(request: web.Request, model: type[BaseModel]) -> Any:
+async def read_body(request: web.Request, model: type[BaseModel]) -> Any:
     try:
         raw = await request.json()
     except ValueError:
@@ -173,15 +174,15 @@ async def list_settings(request: web.Request, _admin: Principal) -> web.StreamRe
 async def put_setting(request: web.Request, admin: Principal) -> web.StreamResponse:
     key = request.match_info["key"]
     if key not in SETTING_KEYS:
-        return _refuse("key", f"unknown setting {key!r}; known settings: {', '.join(SETTING_KEYS)}")
+        return refuse("key", f"unknown setting {key!r}; known settings: {', '.join(SETTING_KEYS)}")
     try:
-        change: SettingChange = await _body(request, SettingChange)
+        change: SettingChange = await read_body(request, SettingChange)
     except InvalidField as error:
-        return _refuse(error.field, error.message)
+        return refuse(error.field, error.message)
     scope = Scope(change.scope)
     refused = await apply_change(request, admin, key, scope, change.scope_value, change.value)
     if refused is not None:
-        return _refuse(*refused)
+        return refuse(*refused)
     value = validate_setting(key, change.value)
     return web.json_response(
         {"ok": True, "scope": scope.value, "scope_value": change.scope_value, key: value}
@@ -192,7 +193,7 @@ async def put_setting(request: web.Request, admin: Principal) -> web.StreamRespo
 async def delete_setting(request: web.Request, admin: Principal) -> web.StreamResponse:
     key = request.match_info["key"]
     if key not in SETTING_KEYS:
-        return _refuse("key", f"unknown setting {key!r}")
+        return refuse("key", f"unknown setting {key!r}")
     try:
         scope = Scope(request.query.get("scope", "global"))
         removed = await clear_setting(
@@ -203,7 +204,7 @@ async def delete_setting(request: web.Request, admin: Principal) -> web.StreamRe
             actor=f"admin:{admin.name}",
         )
     except (ValueError, InvalidSetting) as error:
-        return _refuse("scope", str(error))
+        return refuse("scope", str(error))
     return web.json_response({"ok": True, "removed": removed})
 
 
@@ -234,7 +235,7 @@ async def audit(request: web.Request, _admin: Principal) -> web.StreamResponse:
     try:
         limit = max(1, min(1000, int(request.query.get("limit", "100"))))
     except ValueError:
-        return _refuse("limit", "limit is a whole number")
+        return refuse("limit", "limit is a whole number")
     rows = await request.app[keys.POOL].fetch(
         "SELECT at, actor, scope_kind, scope_value, key, old_value::text AS old, "
         "new_value::text AS new FROM settings_audit ORDER BY id DESC LIMIT $1",
@@ -316,15 +317,15 @@ async def _review(request: web.Request, admin: Principal, approve: bool) -> web.
     try:
         flag_id = int(request.match_info["flag_id"])
     except ValueError:
-        return _refuse("flag_id", "a flag id is a number")
+        return refuse("flag_id", "a flag id is a number")
     try:
         expires_at = None
         if approve:
-            approval: FlagApproval = await _body(request, FlagApproval)
+            approval: FlagApproval = await read_body(request, FlagApproval)
             expires_at = approval.expires_at
         await review_flag(request, admin, flag_id, approve=approve, expires_at=expires_at)
     except InvalidField as error:
-        return _refuse(error.field, error.message)
+        return refuse(error.field, error.message)
     return web.json_response({"ok": True, "id": flag_id, "approved": approve})
 
 
@@ -350,10 +351,11 @@ async def metrics(request: web.Request) -> web.StreamResponse:
 
 def openapi() -> dict[str, Any]:
     """OpenAPI 3.1, the request bodies built from the same pydantic models the handlers use."""
+    from sticky_router.web.admin_blocks_api import BlockRequest
     from sticky_router.web.admin_people_api import (
         AgentChange,
         NewClass,
-    )  # that module builds on this one
+    )  # those modules build on this one
 
     settings_schema = RoutingSettings.model_json_schema()
     error = {
@@ -464,6 +466,24 @@ def openapi() -> dict[str, Any]:
                                          "schema": {"type": "integer"}}],
                          "security": [{"adminSession": [], "csrf": []}],
                          "responses": {**ok, **refused}},
+            },
+            "/api/admin/blocks": {
+                "post": {"summary": "Block a caller (an abuse flag's, a customer or a number) "
+                                    "until a time: their calls go to a queue or a message "
+                                    "(audited)",
+                         "requestBody": body(BlockRequest),
+                         "security": [{"adminSession": [], "csrf": []}],
+                         "responses": {"201": {"description": "blocked; the block's id"},
+                                       **refused, **invalid,
+                                       "404": {"description": "no such flag or customer"}}},
+            },
+            "/api/admin/blocks/{block_id}/lift": {
+                "post": {"summary": "Lift a block in force before its expiry (audited)",
+                         "parameters": [{"name": "block_id", "in": "path", "required": True,
+                                         "schema": {"type": "integer"}}],
+                         "security": [{"adminSession": [], "csrf": []}],
+                         "responses": {**ok, **refused,
+                                       "404": {"description": "no block in force with that id"}}},
             },
         },
     }  # fmt: skip

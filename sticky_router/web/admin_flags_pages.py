@@ -2,10 +2,14 @@
 supervisor, the flags in force, and the caller blocks in force.
 
     GET  /admin/flags
-    POST /admin/flags/{flag_id}   (form: decision=approve|reject, expires_on=YYYY-MM-DD, csrf_token)
+    POST /admin/flags/{flag_id}   (form: decision=approve|reject, expires_on=YYYY-MM-DD, csrf)
+    POST /admin/blocks            (form: flag_id, reason, destination_kind, destination,
+                                   expires_on, csrf): block an abuse flag's caller
+    POST /admin/blocks/{block_id}/lift
 
-An approval needs an expiry (a flag that never ends is a block nobody remembers). The review
-itself is `admin_api.review_flag`, the JSON API's code path, audited there.
+An approval needs an expiry (a flag that never ends is a block nobody remembers), and so does a
+block. The review is `admin_api.review_flag`, a block `admin_blocks_api.block_caller` and
+`lift`: the JSON API's code paths, audited there.
 """
 
 from __future__ import annotations
@@ -18,12 +22,17 @@ from sticky_router.web import (
     i18n_admin,  # noqa: F401 - registers the words of these pages
     keys,
 )
-from sticky_router.web.admin_api import InvalidField, review_flag
+from sticky_router.web.admin_api import InvalidField, review_flag, validated
+from sticky_router.web.admin_blocks_api import BlockRequest, block_caller, lift
 from sticky_router.web.security import csrf_fields, require_admin
 from sticky_router.web.sessions import Principal
 from sticky_router.web.templates import render
 
 DEFAULT_APPROVAL_DAYS = 90
+DEFAULT_BLOCK_DAYS = 30
+# Where a block sends a caller unless the supervisor types another queue or a message: the
+# supervisors' queue (never an ordinary agent).
+DEFAULT_BLOCK_QUEUE = "supervisors"
 
 
 async def _page(
@@ -50,7 +59,7 @@ async def _page(
         now,
     )
     blocks = await pool.fetch(
-        "SELECT b.reason, b.destination_kind, b.destination, b.set_by, b.expires_at, b.e164,"
+        "SELECT b.id, b.reason, b.destination_kind, b.destination, b.set_by, b.expires_at, b.e164,"
         " c.name AS customer FROM caller_blocks b LEFT JOIN customers c ON c.id = b.customer_id"
         " WHERE b.status = 'approved' AND b.expires_at > $1 ORDER BY b.expires_at",
         now,
@@ -65,6 +74,8 @@ async def _page(
         in_force=[f for f in flags if f["status"] == "approved"],
         blocks=blocks,
         default_expiry=(now + timedelta(days=DEFAULT_APPROVAL_DAYS)).date().isoformat(),
+        default_block_expiry=(now + timedelta(days=DEFAULT_BLOCK_DAYS)).date().isoformat(),
+        default_block_queue=DEFAULT_BLOCK_QUEUE,
         done=done,
         error=error,
         field=field,
@@ -98,6 +109,36 @@ async def review(request: web.Request, admin: Principal) -> web.StreamResponse:
     return await _page(request, admin, done=decision)
 
 
+@require_admin
+async def block(request: web.Request, admin: Principal) -> web.StreamResponse:
+    form = await request.post()
+    try:
+        wanted = validated(
+            BlockRequest,
+            {
+                "flag_id": str(form.get("flag_id", "")),
+                "reason": str(form.get("reason", "")),
+                "destination_kind": str(form.get("destination_kind", "")),
+                "destination": str(form.get("destination", "")).strip(),
+                "expires_at": _end_of(str(form.get("expires_on", ""))),
+            },
+        )
+        await block_caller(request, admin, wanted)
+    except InvalidField as refused:
+        return await _page(request, admin, status=422, error=refused.message, field=refused.field)
+    return await _page(request, admin, done="block")
+
+
+@require_admin
+async def lift_block(request: web.Request, admin: Principal) -> web.StreamResponse:
+    try:
+        block_id = int(request.match_info["block_id"])
+    except ValueError:
+        return await _page(request, admin, status=422, error="a block id is a number")
+    await lift(request, admin, block_id)
+    return await _page(request, admin, done="lift")
+
+
 def _end_of(text: str) -> datetime:
     """The approval holds until the end of the chosen day (UTC)."""
     try:
@@ -110,3 +151,5 @@ def _end_of(text: str) -> datetime:
 def setup(app: web.Application) -> None:
     app.router.add_get("/admin/flags", flags_page)
     app.router.add_post("/admin/flags/{flag_id}", review)
+    app.router.add_post("/admin/blocks", block)
+    app.router.add_post("/admin/blocks/{block_id}/lift", lift_block)

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sticky_router.routing_core import dialplan_safe
 from sticky_router.routing_core.store.audit import as_json, record_change
 from sticky_router.web import keys
-from sticky_router.web.admin_api import InvalidField, _body, _refuse
+from sticky_router.web.admin_api import InvalidField, read_body, refuse
 from sticky_router.web.security import WebError, require_admin
 from sticky_router.web.sessions import Principal
 
@@ -133,10 +133,10 @@ async def create_class(request: web.Request, admin: Principal, new: NewClass) ->
 async def change_agent(request: web.Request, admin: Principal) -> web.StreamResponse:
     name = request.match_info["name"]
     try:
-        change: AgentChange = await _body(request, AgentChange)
+        change: AgentChange = await read_body(request, AgentChange)
         wanted = await update_agent(request, admin, name, change)
     except InvalidField as error:
-        return _refuse(error.field, error.message)
+        return refuse(error.field, error.message)
     return web.json_response({"ok": True, "name": name, **wanted})
 
 
@@ -152,10 +152,10 @@ async def list_classes(request: web.Request, _admin: Principal) -> web.StreamRes
 @require_admin
 async def add_class(request: web.Request, admin: Principal) -> web.StreamResponse:
     try:
-        new: NewClass = await _body(request, NewClass)
+        new: NewClass = await read_body(request, NewClass)
         await create_class(request, admin, new)
     except InvalidField as error:
-        return _refuse(error.field, error.message)
+        return refuse(error.field, error.message)
     return web.json_response({"ok": True, "name": new.name}, status=201)
 
 

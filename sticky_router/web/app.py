@@ -19,6 +19,7 @@ from aiohttp import web
 from sticky_router.routing_core.ticket_details import LiveTicketDetails
 from sticky_router.web import (
     admin_api,
+    admin_blocks_api,
     admin_flags_pages,
     admin_insight_pages,
     admin_pages,
@@ -70,6 +71,7 @@ ROUTE_GROUPS: tuple[RouteGroup, ...] = (
     admin_settings_pages.setup,
     admin_insight_pages.setup,
     admin_people_api.setup,
+    admin_blocks_api.setup,
     admin_ticket_source_api.setup,
     admin_ticket_source_pages.setup,
     admin_flags_pages.setup,
