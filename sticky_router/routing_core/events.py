@@ -243,6 +243,14 @@ _KINDS: dict[str, type[CallEvent]] = {
 }  # fmt: skip
 
 
+# Each kind's field types, resolved once: typing.get_type_hints evaluates the (string)
+# annotations every time it is called, and was a tenth of the router's CPU under load when the
+# journal's applier decoded every due event with it (py-spy, bench/post_dial_delay.py).
+_HINTS: dict[type[CallEvent], dict[str, Any]] = {
+    kind: typing.get_type_hints(kind) for kind in _KINDS.values()
+}
+
+
 class UnreadableEvent(ValueError):
     """A journal entry that is not an event this version knows (or not JSON at all)."""
 
@@ -264,7 +272,7 @@ def decode(text: str) -> CallEvent:
     try:
         body = json.loads(text)
         kind = _KINDS[body.pop("kind")]
-        hints = typing.get_type_hints(kind)
+        hints = _HINTS[kind]
         values: dict[str, Any] = {}
         for name, value in body.items():
             hint = hints[name]
