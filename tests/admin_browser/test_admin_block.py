@@ -8,13 +8,12 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from playwright.async_api import Browser, BrowserContext
+from playwright.async_api import Page
 
 from sticky_router.process.router import Router
 from sticky_router.process.sandbox.asterisk import LocalAsterisk
-from sticky_router.web.accounts import add_admin, set_password
 from testkit.sipp import assert_calls_succeeded
-from tests.admin_browser.test_admin_window import IVAN, PASSWORD, newest_call
+from tests.admin_browser.test_admin_window import IVAN, newest_call
 from tests.e2e.phones import AgentPhones, call
 
 pytestmark = pytest.mark.usefixtures("fresh")
@@ -22,8 +21,7 @@ pytestmark = pytest.mark.usefixtures("fresh")
 
 async def test_a_caller_blocked_from_the_flags_page_reaches_only_the_supervisors(
     router: Router,
-    chromium: Browser,
-    contexts: list[BrowserContext],
+    admin_page: Page,
     base_url: str,
     asterisk: LocalAsterisk,
     pool: asyncpg.Pool,
@@ -36,17 +34,7 @@ async def test_a_caller_blocked_from_the_flags_page_reaches_only_the_supervisors
         " FROM phone_numbers p, agents a WHERE p.e164 = $1 AND a.name = 'agent2' RETURNING id",
         "+" + IVAN,
     )
-    if not await pool.fetchval("SELECT true FROM admin_users WHERE name = 'chief'"):
-        await add_admin(pool, "chief", "Chief")
-    await set_password(pool, "admin", "chief", PASSWORD)
-    context = await chromium.new_context(viewport={"width": 1300, "height": 1400})
-    contexts.append(context)
-    page = await context.new_page()
-    await page.goto(f"{base_url}/admin/sign-in")
-    await page.fill("input[name=name]", "chief")
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{base_url}/admin/")
+    page = admin_page
 
     await page.goto(f"{base_url}/admin/flags")
     form = page.locator(f"#pending form[data-block-flag='{flag_id}']")

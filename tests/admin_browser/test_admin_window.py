@@ -7,16 +7,14 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page
+from playwright.async_api import Page
 
 from sticky_router.process.router import Router
 from sticky_router.process.sandbox.asterisk import LocalAsterisk
-from sticky_router.web.accounts import add_admin, set_password
 from testkit.sipp import assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call
 
 IVAN = "79123456701"  # demo: last spoke with agent2 42 minutes ago
-PASSWORD = "admin-window-test-password"
 
 pytestmark = pytest.mark.usefixtures("fresh")
 
@@ -49,25 +47,14 @@ async def set_window(page: Page, base_url: str, minutes: int, artifacts: Path) -
 
 async def test_the_next_callback_obeys_the_window_set_in_the_browser(
     router: Router,
-    chromium: Browser,
-    contexts: list[BrowserContext],
+    admin_page: Page,
     base_url: str,
     asterisk: LocalAsterisk,
     pool: asyncpg.Pool,
     phone_logs: Path,
     artifacts: Path,
 ) -> None:
-    if not await pool.fetchval("SELECT true FROM admin_users WHERE name = 'chief'"):
-        await add_admin(pool, "chief", "Chief")
-    await set_password(pool, "admin", "chief", PASSWORD)
-    context = await chromium.new_context(viewport={"width": 1100, "height": 1400})
-    contexts.append(context)
-    page = await context.new_page()
-    await page.goto(f"{base_url}/admin/sign-in")
-    await page.fill("input[name=name]", "chief")
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{base_url}/admin/")
+    page = admin_page
 
     # 30 minutes: Ivan's conversation 42 minutes ago is outside it, he goes to the queue.
     await set_window(page, base_url, 30, artifacts)

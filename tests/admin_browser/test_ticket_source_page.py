@@ -10,12 +10,10 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page
+from playwright.async_api import Page
 
 from sticky_router.process.router import Router
-from sticky_router.web.accounts import add_admin, set_password
 
-PASSWORD = "ticket-source-test-password"
 CLEAR = "TRUNCATE ticket_mirror, ticket_source_state, ticket_call_reports"
 
 
@@ -24,14 +22,6 @@ async def no_source_rows(pool: asyncpg.Pool) -> AsyncIterator[None]:
     await pool.execute(CLEAR)
     yield
     await pool.execute(CLEAR)
-
-
-async def sign_in_admin(page: Page, base_url: str) -> None:
-    await page.goto(f"{base_url}/admin/sign-in")
-    await page.fill("input[name=name]", "chief")
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{base_url}/admin/")
 
 
 async def check_the_state_lines(
@@ -69,18 +59,10 @@ async def check_the_state_lines(
 
 async def test_the_page_shows_built_in_then_failing_in_chromium(
     router: Router,
-    chromium: Browser,
-    contexts: list[BrowserContext],
+    admin_page: Page,
     base_url: str,
     pool: asyncpg.Pool,
     artifacts: Path,
     no_source_rows: None,
 ) -> None:
-    if not await pool.fetchval("SELECT true FROM admin_users WHERE name = 'chief'"):
-        await add_admin(pool, "chief", "Chief")
-    await set_password(pool, "admin", "chief", PASSWORD)
-    context = await chromium.new_context(viewport={"width": 1100, "height": 900})
-    contexts.append(context)
-    page = await context.new_page()
-    await sign_in_admin(page, base_url)
-    await check_the_state_lines(page, base_url, pool, artifacts)
+    await check_the_state_lines(admin_page, base_url, pool, artifacts)
