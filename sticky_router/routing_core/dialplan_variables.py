@@ -30,23 +30,38 @@ MAX_CUSTOMER_IDS = 20
 
 # The variables reach a call through ARI in one request: ARI sets one variable per request, and
 # Asterisk handles them one after the other on the channel (measured on 22.10: 15 of them took
-# 35 ms before the agent's phone could ring). STICKY_PACK holds NAME=value pairs joined by `&`,
-# each value URI-encoded, and the dialplan's sticky-unpack sets each as __NAME (inheritable, so
-# Queue() and Dial() hand them to the agent's channel). URI encoding leaves no `&`, `,`, `$`,
-# `(` or `)` in a value, and Set() keeps what URIDECODE gives back as it is (measured: a value
-# with `, ( ) ${EXTEN} $[1+1] & | ;` arrives unchanged and unevaluated).
+# 35 ms before the agent's phone could ring). STICKY_PACK is `plain|coded`, and the dialplan's
+# sticky-unpack sets each variable as __NAME (inheritable, so Queue() and Dial() hand them to the
+# agent's channel). Plain: values of letters, digits and _ . ~ / @ : + - only (ids, codes,
+# PJSIP/agent2), as __NAME=value pairs joined by `,`, set by one MSet() step; none of those
+# characters splits MSet()'s arguments or starts an expression. Coded: the other values,
+# NAME=value pairs joined by `&`, each value URI-encoded, one pass of sticky-unpack's loop each
+# (six dialplan steps, each a channel snapshot in Asterisk); URI encoding leaves no `&`, `,`,
+# `$`, `(` or `)` in a value, and Set() keeps what URIDECODE gives back as it is (measured and
+# tested, tests/sandbox/test_unpack.py: a value with `, ( ) ${EXTEN} $[1+1] & | ; "` arrives
+# unchanged and unevaluated, on the agent's channel too).
 PACK = "STICKY_PACK"
 MAX_PACK_CHARS = 3000  # well inside the request line Asterisk's HTTP server reads
 _NAME = re.compile(r"[A-Z][A-Z0-9_]{0,39}")
+_PLAIN = re.compile(r"[A-Za-z0-9_.~/@:+-]+")
 
 
 def pack(variables: Mapping[str, str]) -> str:
-    """The variables with a value, as sticky-unpack reads them. ValueError for a name that is
-    not one of ours in shape (the dialplan would set whatever name it found)."""
+    """The variables with a value, as sticky-unpack reads them: `plain|coded` (the plain ones
+    as __NAME=value for MSet(), the others NAME=URI-encoded value), or "" when none has a value.
+    ValueError for a name that is not one of ours in shape (the dialplan would set whatever
+    name it found)."""
     for name in variables:
         if not _NAME.fullmatch(name):
             raise ValueError(f"not a variable name the router sets: {name!r}")
-    return "&".join(f"{name}={quote(value, safe='')}" for name, value in variables.items() if value)
+    given = [(name, value) for name, value in variables.items() if value]
+    if not given:
+        return ""
+    plain = ",".join(f"__{name}={value}" for name, value in given if _PLAIN.fullmatch(value))
+    coded = "&".join(
+        f"{name}={quote(value, safe='')}" for name, value in given if not _PLAIN.fullmatch(value)
+    )
+    return f"{plain}|{coded}"
 
 
 def handed_over(variables: Mapping[str, str]) -> dict[str, str]:

@@ -91,7 +91,7 @@ async def test_a_move_that_ari_fails_once_is_tried_again() -> None:
     channels.failures = 1
     assert await attempt_over(channels).to_queue("c1", "router_error")
     assert channels.moved == [("c1", "sticky-queue")]
-    assert channels.variables["c1"] == {"STICKY_PACK": "STICKY_REASON=router_error"}
+    assert channels.variables["c1"] == {"STICKY_PACK": "__STICKY_REASON=router_error|"}
 
 
 async def test_a_move_that_keeps_failing_gives_up_and_leaves_the_caller_to_the_sweep() -> None:

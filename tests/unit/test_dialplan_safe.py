@@ -100,12 +100,21 @@ def test_values_are_bounded_and_lose_control_characters() -> None:
 
 
 def test_the_variables_are_handed_over_in_one_packed_variable() -> None:
-    """What sticky-unpack reads: NAME=value pairs joined by `&`, each value URI-encoded, so a
-    value can hold nothing that splits the pack or an application's arguments."""
-    packed = pack({"STICKY_ROUTE": "sticky", "STICKY_CUSTOMERS": "1,2&3", "TICKET_ID": ""})
-    assert packed == "STICKY_ROUTE=sticky&STICKY_CUSTOMERS=1%2C2%263"
+    """What sticky-unpack reads: `plain|coded`. Plain values (ids, codes, endpoints) as
+    __NAME=value for one MSet(); the others NAME=value joined by `&`, each value URI-encoded, so
+    a value can hold nothing that splits the pack or an application's arguments."""
+    packed = pack(
+        {"STICKY_ROUTE": "sticky", "STICKY_CUSTOMERS": "1,2&3", "TICKET_ID": "",
+         "STICKY_TARGET_ENDPOINT": "PJSIP/agent2"}
+    )  # fmt: skip
+    assert packed == (
+        "__STICKY_ROUTE=sticky,__STICKY_TARGET_ENDPOINT=PJSIP/agent2|STICKY_CUSTOMERS=1%2C2%263"
+    )
     hostile = pack({"STICKY_CALLERID_NAME": "[T-1] ${EXTEN} $[1+1] (a),b;c|d=e"})
-    assert not set(hostile.split("=", 1)[1]) & set("&,$()[];|= ")
+    plain, coded = hostile.split("|")
+    assert plain == ""
+    assert not set(coded.split("=", 1)[1]) & set("&,$()[];|= ")
+    assert pack({"TICKET_ID": ""}) == ""  # nothing to hand over
     with pytest.raises(ValueError, match="not a variable name"):
         pack({"__STICKY_ROUTE": "sticky"})  # the dialplan adds the __ itself
     with pytest.raises(ValueError, match="not a variable name"):
@@ -114,6 +123,6 @@ def test_the_variables_are_handed_over_in_one_packed_variable() -> None:
 
 def test_a_pack_too_long_for_one_request_goes_variable_by_variable() -> None:
     short = handed_over({"STICKY_ROUTE": "sticky", "TICKET_ID": ""})
-    assert short == {"STICKY_PACK": "STICKY_ROUTE=sticky"}
+    assert short == {"STICKY_PACK": "__STICKY_ROUTE=sticky|"}
     long = handed_over({"STICKY_CALLERID_NAME": "x" * MAX_PACK_CHARS, "STICKY_ROUTE": "queue"})
     assert long == {"__STICKY_CALLERID_NAME": "x" * MAX_PACK_CHARS, "__STICKY_ROUTE": "queue"}
