@@ -17,6 +17,7 @@ import structlog
 from sticky_router.ami.connection import AmiLearner, AmiSettings
 from sticky_router.ari_app.app import DialplanTargets, StickyRouterApp
 from sticky_router.ari_app.client import AriClient
+from sticky_router.ari_app.prompts import prompt_names
 from sticky_router.process import database
 from sticky_router.process.journaling import DEFAULT_JOURNAL_DIR, Journaling, follow_queue_log
 from sticky_router.process.metrics import PrometheusObserver
@@ -205,6 +206,7 @@ class Router:
                 metrics=self.metrics.exposition,
                 database_url=self.settings.database_url,
                 ticket_details=self.tickets.details if self.tickets else None,
+                prompts=self._prompts,
             )
             self.web = WebServer(app, web_settings.host, web_settings.port)
             if not await self.web.start():
@@ -212,6 +214,11 @@ class Router:
         except Exception:
             log.exception("web_failed")
             self.web = None
+
+    async def _prompts(self) -> list[str]:
+        if self._client is None:
+            raise RuntimeError("ARI is not connected")
+        return await prompt_names(self._client)
 
     async def stop_web(self) -> None:
         if self.web is not None:

@@ -19,6 +19,9 @@ class Row:
     label: str
     in_force: str
     candidate: str
+    # What the row counts ("share", "missed"...), for a reader in another language.
+    figure: str = ""
+    reason: str = ""
 
 
 def _share(part: int, whole: int) -> str:
@@ -34,7 +37,7 @@ def rows(report: ReplayReport) -> list[Row]:
     now, then = report.tallies[IN_FORCE], report.tallies[CANDIDATE]
 
     def row(label: str, figure: str) -> Row:
-        return Row(label, *(_figure(tally, figure) for tally in (now, then)))
+        return Row(label, _figure(now, figure), _figure(then, figure), figure=figure)
 
     table = [
         row("calls replayed", "calls"),
@@ -48,7 +51,8 @@ def rows(report: ReplayReport) -> list[Row]:
         set(now.misses) | set(then.misses),
         key=lambda r: (MISS_ORDER.index(r) if r in MISS_ORDER else len(MISS_ORDER), r),
     )
-    table += [Row(f"missed: {reason}", f"{now.misses[reason]:,}", f"{then.misses[reason]:,}")
+    table += [Row(f"missed: {reason}", f"{now.misses[reason]:,}", f"{then.misses[reason]:,}",
+                  figure="missed", reason=reason)
               for reason in reasons]  # fmt: skip
     table += [
         row("sticky load: busiest agent", "load_max"),

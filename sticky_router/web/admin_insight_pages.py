@@ -10,22 +10,22 @@ a time: this event loop, which also serves calls' screens, only waits for it.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from aiohttp import web
 
 from sticky_router.routing_core.settings import InvalidSetting, Scope, ScopedValue, validate_setting
-from sticky_router.routing_core.simulation_report import per_agent, rows
+from sticky_router.routing_core.simulation_report import per_agent
 from sticky_router.routing_core.store.replay import run_replay_in_processes
 from sticky_router.routing_core.store.reports import dashboard
 from sticky_router.web import keys
 from sticky_router.web.charts import bar_chart, line_chart
+from sticky_router.web.i18n import translator
+from sticky_router.web.replay_words import figure_rows, words_or
 from sticky_router.web.security import csrf_fields, require_admin
 from sticky_router.web.sessions import Principal
 from sticky_router.web.templates import render
 
-REPLAY_LOCK = web.AppKey("what_if_lock", asyncio.Lock)
 MAX_DAYS = 366
 
 
@@ -39,19 +39,23 @@ async def dashboard_page(request: web.Request, admin: Principal) -> web.StreamRe
     figures = await dashboard(request.app[keys.POOL], until - timedelta(days=days), until)
     eligible = sum(d.eligible for d in figures.days)
     connected = sum(d.connected for d in figures.days)
+    t = translator(admin.language)
     charts = [
         line_chart(
-            "Callbacks connected to the preferred agent, share per day",
+            t("dashboard.share_chart"),
             [(d.day.strftime("%m-%d"), d.share) for d in figures.days],
             percent=True,
         ),
-        bar_chart("Misses by reason (calls)", figures.misses),
         bar_chart(
-            "Mean time to answer (s)",
+            t("dashboard.misses_chart"),
+            [(words_or(t, f"reason.{reason}", reason), calls) for reason, calls in figures.misses],
+        ),
+        bar_chart(
+            t("dashboard.answer_chart"),
             [(kind, seconds) for kind, seconds, _ in figures.answer_seconds],
             unit=" s",
         ),
-        bar_chart("Sticky load: connected callbacks per agent", figures.load[:25]),
+        bar_chart(t("dashboard.load_chart"), figures.load[:25]),
     ]
     return render(
         request,
@@ -132,7 +136,7 @@ async def what_if_run(request: web.Request, admin: Principal) -> web.StreamRespo
         problem = "the preview needs the database URL (run it inside the router)"
         return _what_if(request, admin, 503, changes=changes_text, scope=scope_text,
                         error=problem)  # fmt: skip
-    lock = request.app[REPLAY_LOCK]
+    lock = request.app[keys.REPLAY_LOCK]
     if lock.locked():
         problem = "another preview is running; try again when it has finished"
         return _what_if(request, admin, 429, changes=changes_text, scope=scope_text,
@@ -144,7 +148,7 @@ async def what_if_run(request: web.Request, admin: Principal) -> web.StreamRespo
         admin,
         changes=changes_text,
         scope=scope_text,
-        table=rows(report),
+        table=figure_rows(translator(admin.language), report),
         agents=per_agent(report)[:10],
         seconds=f"{report.seconds:.1f}",
         calls=f"{report.calls:,}",
@@ -152,7 +156,6 @@ async def what_if_run(request: web.Request, admin: Principal) -> web.StreamRespo
 
 
 def setup(app: web.Application) -> None:
-    app[REPLAY_LOCK] = asyncio.Lock()
     app.router.add_get("/admin/dashboard", dashboard_page)
     app.router.add_get("/admin/what-if", what_if_form)
     app.router.add_post("/admin/what-if", what_if_run)

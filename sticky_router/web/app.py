@@ -9,6 +9,7 @@ modules with `setup(app)` that add their routes (agent pages under /agent/, admi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,6 +90,7 @@ def create_app(
     metrics: keys.Exposition | None = None,
     database_url: str | None = None,
     ticket_details: LiveTicketDetails | None = None,
+    prompts: keys.Prompts | None = None,
 ) -> web.Application:
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=64 * 1024)
     app[keys.POOL] = pool
@@ -103,12 +105,15 @@ def create_app(
     )
     app[keys.PASSWORDS] = PasswordChecks()
     app[keys.TEMPLATES] = environment()
+    app[keys.REPLAY_LOCK] = asyncio.Lock()
     if metrics is not None:
         app[keys.METRICS] = metrics
     if database_url is not None:
         app[keys.DATABASE_URL] = database_url
     if ticket_details is not None:
         app[keys.TICKET_DETAILS] = ticket_details
+    if prompts is not None:
+        app[keys.PROMPTS] = prompts
     for group in route_groups:
         group(app)
     return app

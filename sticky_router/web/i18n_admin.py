@@ -7,6 +7,8 @@ from sticky_router.web.i18n import extend
 extend(
     {
         "en": {
+            "language.choose": "Language",
+            "language.apply": "Apply",
             "nav.people": "Agents and classes",
             "people.title": "Agents and customer classes",
             "people.saved": "Saved: {name}.",
@@ -107,6 +109,8 @@ extend(
             "settings.new": "New",
         },
         "ru": {
+            "language.choose": "Язык",
+            "language.apply": "Применить",
             "nav.people": "Операторы и классы",
             "people.title": "Операторы и классы клиентов",
             "people.saved": "Сохранено: {name}.",

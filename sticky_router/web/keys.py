@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 import asyncpg
@@ -29,6 +30,12 @@ Exposition = Callable[[], tuple[bytes, str]]
 METRICS: web.AppKey[Exposition] = web.AppKey("metrics")
 # The database URL, for work done in other processes (the what-if replay); absent: not offered.
 DATABASE_URL = web.AppKey("database_url", str)
+# One what-if replay at a time (it takes both cores); the what-if page and the settings preview.
+REPLAY_LOCK = web.AppKey("replay_lock", asyncio.Lock)
+# The prompts Asterisk can play (sound names), for the settings page's sound picker; absent
+# (FastAGI-only, no ARI): the page asks for a name instead.
+Prompts = Callable[[], Awaitable[Sequence[str]]]
+PROMPTS: web.AppKey[Prompts] = web.AppKey("prompts")
 # An external ticket source's details for the pops; absent: the built-in tables.
 TICKET_DETAILS = web.AppKey("ticket_details", LiveTicketDetails)
 

@@ -32,5 +32,5 @@ def render(
 ) -> web.Response:
     lang = language_of(language)
     page = request.app[keys.TEMPLATES].get_template(template)
-    html = page.render(lang=lang, t=translator(lang), **context)
+    html = page.render(lang=lang, t=translator(lang), page_path=request.path_qs, **context)
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")

@@ -290,39 +290,6 @@ async def test_metrics_count_decisions_and_ring_outcomes(seeded: asyncpg.Pool) -
     assert "Ivan" not in text
 
 
-async def test_the_settings_page_changes_the_window_for_the_next_call(
-    web: WebApp, browsers: Callable[[], Browser]
-) -> None:
-    routing = RoutingService(web.pool, default_region="RU", db_budget_seconds=2.0)
-    boss, csrf = await signed_in_admin(browsers)
-    page = await boss.session.get(f"{boss.base}/admin/settings?queue=support")
-    assert page.status == 200
-    assert "window_minutes" in await page.text()
-
-    def form(value: str, **more: str) -> dict[str, str]:
-        return {"csrf_token": csrf, "key": "window_minutes", "scope": "global",
-                "scope_value": "", "value": value, **more}  # fmt: skip
-
-    post = f"{boss.base}/admin/settings"
-    headers = {"Origin": boss.base}
-    refused = await boss.session.post(post, data=form("-5"), headers=headers)
-    assert refused.status == 422
-    assert 'data-field="window_minutes"' in await refused.text()
-    no_csrf = await boss.session.post(
-        post, data={**form("30"), "csrf_token": "forged"}, headers=headers
-    )
-    assert no_csrf.status == 403
-    saved = await boss.session.post(post, data=form("30"), headers=headers)
-    assert saved.status == 200
-    html = await saved.text()
-    assert 'id="saved"' in html
-    assert "admin:boss" in html  # the audit trail on the page
-    call = IncomingCall(f"p-{uuid.uuid4()}", IVAN, datetime.now(UTC), "support")
-    after = await routing.decide(call, claim=False)
-    assert isinstance(after, QueueDecision)
-    assert after.reason is QueueReason.WINDOW_EXPIRED
-
-
 async def test_agents_and_classes_are_managed_and_audited(
     web: WebApp, browsers: Callable[[], Browser]
 ) -> None:

@@ -109,5 +109,6 @@ async def test_the_what_if_page_replays_and_names_a_bad_field(
         assert shown.status == 200, html[:500]
         calls = await month.fetchval("SELECT count(*) FROM interactions")
         assert f"{calls:,} calls replayed" in html
-        assert "callbacks eligible" in html
-        assert "connected to the preferred agent" in html
+        assert "Callbacks that could be sticky</th>" in html
+        assert "Reached their agent</th>" in html
+        assert "Missed: agent busy</th>" in html
