@@ -16,6 +16,7 @@ from typing import Any
 from panoramisk import Manager  # type: ignore[import-untyped]
 
 from sticky_router.ami.learner import CallLearner, log
+from sticky_router.ami.member_board import MemberBoard
 from sticky_router.routing_core.events import EventSink
 
 # --- the AMI connection -----------------------------------------------------------------------
@@ -68,6 +69,11 @@ class _Ami:
     async def action(self, fields: dict[str, str]) -> dict[str, str]:
         return _fields(await self._manager.send_action(dict(fields)))
 
+    async def action_list(self, fields: dict[str, str]) -> list[dict[str, str]]:
+        """An action answered with a list of events (QueueStatus): the response, then each."""
+        answer = await self._manager.send_action(dict(fields))
+        return [_fields(message) for message in (answer if isinstance(answer, list) else [answer])]
+
     def close(self) -> None:
         self._manager.close()
 
@@ -108,6 +114,7 @@ class AmiLearner:
     ) -> None:
         self.settings = settings
         self.learner = CallLearner()
+        self.board = MemberBoard()  # queue memberships now, for the supervisors' live view
         self._journal = journal
         self._appending: set[asyncio.Task[bool]] = set()
         self.connected = asyncio.Event()
@@ -173,6 +180,7 @@ class AmiLearner:
             self.connected.set()
             log.info("ami_connected", host=settings.host, port=settings.port)
             self._said_down = False
+            await self._take_snapshot(ami)
             while True:  # heartbeat: a half-open connection shows up as a Ping left unanswered
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._heartbeat):
@@ -181,9 +189,22 @@ class AmiLearner:
                 async with asyncio.timeout(self._timeout):
                     await ami.action({"Action": "Ping"})
         finally:
+            self.board.forget()
             ami.close()
 
+    async def _take_snapshot(self, ami: _Ami) -> None:
+        """The queue memberships Asterisk holds now; without them the live view says it does
+        not know, and learning goes on all the same."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                self.board.replace(await ami.action_list({"Action": "QueueStatus"}))
+        except Exception as error:
+            if not ami.lost.is_set():  # a lost connection is told once, by the session
+                log.warning("ami_queue_status_failed", error=f"{type(error).__name__}: {error}")
+
     def _on_event(self, event: dict[str, str]) -> None:
+        with contextlib.suppress(Exception):  # the live view never costs learning
+            self.board.handle(event)
         try:
             learned = self.learner.handle(event, self._clock())
             if not learned:

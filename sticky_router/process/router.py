@@ -25,6 +25,7 @@ from sticky_router.process.retention_job import RetentionJob
 from sticky_router.process.ticket_source import TicketSourceSettings, TicketSourceWork, mirror_name
 from sticky_router.queue_log.follower import SETTLE_SECONDS, QueueLogFollower
 from sticky_router.routing_core import CallRecorder, RoutingService
+from sticky_router.routing_core.live import MemberFacts
 from sticky_router.routing_core.store.journal import DEFAULT_MAX_EVENTS
 from sticky_router.routing_core.store.retention import RetentionPolicy
 from sticky_router.web.app import create_app, utc_now
@@ -207,6 +208,7 @@ class Router:
                 database_url=self.settings.database_url,
                 ticket_details=self.tickets.details if self.tickets else None,
                 prompts=self._prompts,
+                live_members=self._live_members,
             )
             self.web = WebServer(app, web_settings.host, web_settings.port)
             if not await self.web.start():
@@ -214,6 +216,10 @@ class Router:
         except Exception:
             log.exception("web_failed")
             self.web = None
+
+    def _live_members(self) -> list[MemberFacts] | None:
+        board = self.learner.board if self.learner is not None else None
+        return board.members() if board is not None and board.known else None
 
     async def _prompts(self) -> list[str]:
         if self._client is None:

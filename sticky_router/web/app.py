@@ -23,6 +23,7 @@ from sticky_router.web import (
     admin_blocks_api,
     admin_flags_pages,
     admin_insight_pages,
+    admin_live_pages,
     admin_pages,
     admin_people_api,
     admin_people_pages,
@@ -77,6 +78,7 @@ ROUTE_GROUPS: tuple[RouteGroup, ...] = (
     admin_ticket_source_pages.setup,
     admin_flags_pages.setup,
     admin_people_pages.setup,
+    admin_live_pages.setup,
 )
 
 
@@ -91,6 +93,7 @@ def create_app(
     database_url: str | None = None,
     ticket_details: LiveTicketDetails | None = None,
     prompts: keys.Prompts | None = None,
+    live_members: keys.LiveMembers | None = None,
 ) -> web.Application:
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=64 * 1024)
     app[keys.POOL] = pool
@@ -114,6 +117,8 @@ def create_app(
         app[keys.TICKET_DETAILS] = ticket_details
     if prompts is not None:
         app[keys.PROMPTS] = prompts
+    if live_members is not None:
+        app[keys.LIVE_MEMBERS] = live_members
     for group in route_groups:
         group(app)
     return app

@@ -10,6 +10,7 @@ import asyncpg
 import jinja2
 from aiohttp import web
 
+from sticky_router.routing_core.live import MemberFacts
 from sticky_router.routing_core.ticket_details import LiveTicketDetails
 from sticky_router.web.passwords import PasswordChecks
 from sticky_router.web.pop_hub import PopHub
@@ -36,6 +37,10 @@ REPLAY_LOCK = web.AppKey("replay_lock", asyncio.Lock)
 # (FastAGI-only, no ARI): the page asks for a name instead.
 Prompts = Callable[[], Awaitable[Sequence[str]]]
 PROMPTS: web.AppKey[Prompts] = web.AppKey("prompts")
+# Queue memberships as AMI reports them now, for the live view; None while unknown (AMI down);
+# absent: no AMI configured.
+LiveMembers = Callable[[], "Sequence[MemberFacts] | None"]
+LIVE_MEMBERS: web.AppKey[LiveMembers] = web.AppKey("live_members")
 # An external ticket source's details for the pops; absent: the built-in tables.
 TICKET_DETAILS = web.AppKey("ticket_details", LiveTicketDetails)
 

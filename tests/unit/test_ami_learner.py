@@ -382,6 +382,7 @@ class FakeAsterisk:
     secret: str = "s3cret"
     answer_pings: bool = True
     logins: int = 0
+    members: list[dict[str, str]] = field(default_factory=list)  # QueueStatus's QueueMembers
     writers: list[asyncio.StreamWriter] = field(default_factory=list)
     server: asyncio.Server | None = None
 
@@ -423,6 +424,15 @@ class FakeAsterisk:
                         self.logins += 1
                         self.writers.append(writer)
                 elif action.get("Action") == "Ping" and not self.answer_pings:
+                    continue
+                elif action.get("Action") == "QueueStatus":
+                    reply.update(EventList="start", Message="Queue status will follow")
+                    events = [*self.members, {"Event": "QueueStatusComplete",
+                                              "EventList": "Complete"}]  # fmt: skip
+                    for event in [reply, *events]:
+                        event = {**event, "ActionID": reply["ActionID"]}
+                        writer.write(("".join(f"{k}: {v}\r\n" for k, v in event.items())
+                                      + "\r\n").encode())  # fmt: skip
                     continue
                 writer.write(("".join(f"{k}: {v}\r\n" for k, v in reply.items()) + "\r\n").encode())
 
@@ -520,3 +530,27 @@ async def test_an_unanswered_ping_means_reconnect(asterisk: FakeAsterisk) -> Non
         finally:
             await learner.stop()
     assert "ami_connection_lost" in [entry["event"] for entry in logs]
+
+
+async def test_queue_memberships_are_taken_at_connect_and_followed(asterisk: FakeAsterisk) -> None:
+    asterisk.members = [
+        {"Event": "QueueMember", "Queue": "support", "Name": "PJSIP/agent2",
+         "Location": "PJSIP/agent2", "Status": "1", "Paused": "0"},
+    ]  # fmt: skip
+    learner = learner_for(asterisk, ListSink())
+    learner.start()
+    try:
+        await learner.wait_connected(3)
+        await until(lambda: learner.board.known)
+        assert [(m.interface, m.device_state) for m in learner.board.members()] == [
+            ("PJSIP/agent2", "NOT_INUSE")
+        ]
+        asterisk.push({"Event": "QueueMemberPause", "Queue": "support",
+                       "Interface": "PJSIP/agent2", "Status": "1", "Paused": "1",
+                       "PausedReason": "lunch"})  # fmt: skip
+        await until(lambda: learner.board.members()[0].paused)
+        assert learner.board.members()[0].pause_reason == "lunch"
+        await asterisk.stop()  # Asterisk gone: the board no longer claims to know
+        await until(lambda: not learner.board.known)
+    finally:
+        await learner.stop()

@@ -14,7 +14,7 @@ from sticky_router.routing_core.decision import EXCLUSION_TO_QUEUE_REASON
 from sticky_router.routing_core.store import Executor
 
 EXCLUDED_REASONS = sorted({reason.value for reason in EXCLUSION_TO_QUEUE_REASON.values()})
-_ELIGIBLE = "(route = 'sticky' OR (route = 'queue' AND route_reason = ANY($3::text[])))"
+ELIGIBLE = "(route = 'sticky' OR (route = 'queue' AND route_reason = ANY($3::text[])))"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +39,7 @@ class Dashboard:
 async def dashboard(executor: Executor, since: datetime, until: datetime) -> Dashboard:
     days = await executor.fetch(
         f"""SELECT date_trunc('day', started_at) AS day,
-                   count(*) FILTER (WHERE {_ELIGIBLE}) AS eligible,
+                   count(*) FILTER (WHERE {ELIGIBLE}) AS eligible,
                    count(*) FILTER (WHERE route = 'sticky' AND outcome = 'sticky') AS connected
             FROM interactions WHERE started_at >= $1 AND started_at < $2
             GROUP BY 1 ORDER BY 1""",
@@ -49,7 +49,7 @@ async def dashboard(executor: Executor, since: datetime, until: datetime) -> Das
         f"""SELECT coalesce(CASE WHEN route = 'sticky' THEN outcome_reason END, route_reason,
                             outcome, 'unknown') AS reason, count(*) AS calls
             FROM interactions WHERE started_at >= $1 AND started_at < $2
-              AND (({_ELIGIBLE} AND coalesce(outcome, '') <> 'sticky')
+              AND (({ELIGIBLE} AND coalesce(outcome, '') <> 'sticky')
                    OR route_reason = 'window_expired')
             GROUP BY 1 ORDER BY 2 DESC, 1""",
         since, until, EXCLUDED_REASONS,

@@ -1,13 +1,15 @@
-"""Every routing setting has a control whose bounds are the core's, and words in both languages."""
+"""Every routing setting has a control whose bounds are the core's, and every setting, miss
+reason and live state has words in both languages."""
 
 from __future__ import annotations
 
 import pytest
 
-from sticky_router.routing_core.decision import QueueReason
+from sticky_router.routing_core.decision import CandidateReason, QueueReason
 from sticky_router.routing_core.settings import SETTING_KEYS, InvalidSetting, validate_setting
-from sticky_router.web import i18n_settings  # noqa: F401 - registers the words
+from sticky_router.web import i18n_live, i18n_settings  # noqa: F401 - registers the words
 from sticky_router.web.i18n import CATALOGUE, LANGUAGES
+from sticky_router.web.live_view import AGENT_STATES, CALL_STATES
 from sticky_router.web.setting_controls import CONTROLS, Control, read_typed
 
 
@@ -65,3 +67,12 @@ def test_what_is_typed_is_read_as_its_kind_or_refused_in_words() -> None:
 def test_every_reason_a_call_misses_its_agent_has_words(language: str) -> None:
     missing = [r.value for r in QueueReason if not CATALOGUE[language].get(f"reason.{r.value}")]
     assert missing == []
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_state_the_live_view_shows_has_words(language: str) -> None:
+    words = CATALOGUE[language]
+    needed = [f"live.agent.{state}" for state in AGENT_STATES]
+    needed += [f"live.call.{state}" for state in CALL_STATES]
+    needed += [f"live.decision.{reason.value}" for reason in CandidateReason]
+    assert [key for key in needed if not words.get(key)] == []

@@ -1,0 +1,70 @@
+"""Queue memberships as Asterisk reports them over AMI, kept current for the live view.
+
+A snapshot (the QueueStatus action's QueueMember events) replaces the board after every
+(re)connect; QueueMemberAdded, QueueMemberStatus, QueueMemberPause and QueueMemberRemoved keep it
+current between snapshots. Pure: the connection feeds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from sticky_router.routing_core.live import MemberFacts
+
+# Asterisk's enum ast_device_state, as AMI sends it in a member's Status.
+DEVICE_STATES = ("UNKNOWN", "NOT_INUSE", "INUSE", "BUSY", "INVALID", "UNAVAILABLE", "RINGING",
+                 "RINGINUSE", "ONHOLD")  # fmt: skip
+MEMBER_EVENTS = frozenset(
+    {"QueueMember", "QueueMemberAdded", "QueueMemberStatus", "QueueMemberPause"}
+)
+MAX_MEMBERS = 5000  # a bound against a flood of made-up members
+
+
+def _facts(event: Mapping[str, str]) -> MemberFacts | None:
+    queue = event.get("Queue", "")
+    # QueueStatus says Location, the member events say Interface.
+    interface = event.get("Interface") or event.get("Location") or ""
+    if not queue or not interface:
+        return None
+    status = event.get("Status", "")
+    state = DEVICE_STATES[int(status)] if status.isdigit() and int(status) < len(DEVICE_STATES) \
+        else "UNKNOWN"  # fmt: skip
+    return MemberFacts(
+        queue=queue,
+        interface=interface,
+        device_state=state,
+        paused=event.get("Paused") == "1",
+        pause_reason=event.get("PausedReason", "")[:80],
+    )
+
+
+class MemberBoard:
+    def __init__(self) -> None:
+        self._members: dict[tuple[str, str], MemberFacts] = {}
+        self.known = False  # a snapshot has been taken since the connection came up
+
+    def handle(self, event: Mapping[str, str]) -> None:
+        name = event.get("Event", "")
+        if name == "QueueMemberRemoved":
+            gone = (event.get("Queue", ""), (event.get("Interface") or "").casefold())
+            self._members.pop(gone, None)
+        elif name in MEMBER_EVENTS and (facts := _facts(event)) is not None:
+            key = (facts.queue, facts.interface.casefold())
+            if key in self._members or len(self._members) < MAX_MEMBERS:
+                self._members[key] = facts
+
+    def replace(self, snapshot: Iterable[Mapping[str, str]]) -> None:
+        """The QueueStatus answer: what Asterisk holds now, nothing older."""
+        self._members.clear()
+        for event in snapshot:
+            if event.get("Event") == "QueueMember":
+                self.handle(event)
+        self.known = True
+
+    def forget(self) -> None:
+        """The connection is gone: what the board holds can no longer be trusted."""
+        self._members.clear()
+        self.known = False
+
+    def members(self) -> list[MemberFacts]:
+        return list(self._members.values())
