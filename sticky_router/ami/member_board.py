@@ -1,8 +1,9 @@
-"""Queue memberships as Asterisk reports them over AMI, kept current for the live view.
+"""Queues and their memberships as Asterisk reports them over AMI, kept current for the live
+view and for the admin pages (which queues exist).
 
-A snapshot (the QueueStatus action's QueueMember events) replaces the board after every
-(re)connect; QueueMemberAdded, QueueMemberStatus, QueueMemberPause and QueueMemberRemoved keep it
-current between snapshots. Pure: the connection feeds it.
+A snapshot (the QueueStatus action's QueueParams and QueueMember events) replaces the board
+after every (re)connect; QueueMemberAdded, QueueMemberStatus, QueueMemberPause and
+QueueMemberRemoved keep it current between snapshots. Pure: the connection feeds it.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def _facts(event: Mapping[str, str]) -> MemberFacts | None:
 class MemberBoard:
     def __init__(self) -> None:
         self._members: dict[tuple[str, str], MemberFacts] = {}
+        self._queues: set[str] = set()  # every queue, empty ones too (QueueParams)
         self.known = False  # a snapshot has been taken since the connection came up
 
     def handle(self, event: Mapping[str, str]) -> None:
@@ -56,15 +58,23 @@ class MemberBoard:
     def replace(self, snapshot: Iterable[Mapping[str, str]]) -> None:
         """The QueueStatus answer: what Asterisk holds now, nothing older."""
         self._members.clear()
+        self._queues.clear()
         for event in snapshot:
             if event.get("Event") == "QueueMember":
                 self.handle(event)
+            elif event.get("Event") == "QueueParams" and event.get("Queue"):
+                self._queues.add(event["Queue"])
         self.known = True
 
     def forget(self) -> None:
         """The connection is gone: what the board holds can no longer be trusted."""
         self._members.clear()
+        self._queues.clear()
         self.known = False
 
     def members(self) -> list[MemberFacts]:
         return list(self._members.values())
+
+    def queues(self) -> set[str]:
+        """The queues Asterisk has: those of the last snapshot and any a member joined since."""
+        return self._queues | {member.queue for member in self._members.values()}

@@ -209,6 +209,7 @@ class Router:
                 ticket_details=self.tickets.details if self.tickets else None,
                 prompts=self._prompts,
                 live_members=self._live_members,
+                queue_names=self._queue_names,
             )
             self.web = WebServer(app, web_settings.host, web_settings.port)
             if not await self.web.start():
@@ -220,6 +221,10 @@ class Router:
     def _live_members(self) -> list[MemberFacts] | None:
         board = self.learner.board if self.learner is not None else None
         return board.members() if board is not None and board.known else None
+
+    def _queue_names(self) -> set[str] | None:
+        board = self.learner.board if self.learner is not None else None
+        return board.queues() if board is not None and board.known else None
 
     async def _prompts(self) -> list[str]:
         if self._client is None:

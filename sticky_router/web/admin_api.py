@@ -6,7 +6,8 @@
     GET    /api/admin/settings/effective?queue=&did=&customer_class=   value and source per key
     GET    /api/admin/settings/audit?limit=         who, when, old value, new value
     GET    /api/admin/flags                         do-not-pair requests and abuse flags, blocks
-    (caller blocks are made and lifted in admin_blocks_api)
+                                                    in force and block proposals waiting
+    (caller blocks are proposed, approved, made and lifted in admin_blocks_api)
     POST   /api/admin/flags/{id}/approve            {"expires_at": ISO time or null}
     POST   /api/admin/flags/{id}/reject
     GET    /api/openapi.json                        the OpenAPI 3.1 description of the above
@@ -16,8 +17,9 @@ Admins only (`require_admin`: an agent's session is 403, no session 401, a write
 session's CSRF token 403). A change is in force for the next call: the routing service reads the
 settings rows with every decision; nothing caches them.
 
-Known queues, for "unknown queue" errors: queues calls have been recorded in, and queues that
-already have settings. A customer class must exist in customer_classes.
+Known queues, for "unknown queue" errors: queues Asterisk reports members in (over AMI), queues
+calls have been recorded in, and queues that already have settings. A customer class must exist
+in customer_classes.
 """
 
 from __future__ import annotations
@@ -94,6 +96,12 @@ def validated(model: type[ModelT], raw: Any) -> ModelT:
         raise InvalidField(field, f"{field}: {first['msg']}") from None
 
 
+def asterisk_queues(request: web.Request) -> set[str] | None:
+    """The queues Asterisk has now (AMI), or None when the router cannot say."""
+    names = request.app.get(keys.QUEUE_NAMES)
+    return names() if names is not None else None
+
+
 async def _check_scope(request: web.Request, scope: Scope, value: str | None) -> str | None:
     """None when the scope names something that exists, else the message."""
     pool = request.app[keys.POOL]
@@ -102,12 +110,17 @@ async def _check_scope(request: web.Request, scope: Scope, value: str | None) ->
     if not value:
         return f"scope {scope.value!r} needs a scope_value (which {scope.value})"
     if scope is Scope.QUEUE:
-        known = await pool.fetchval(
+        known = value in (asterisk_queues(request) or ()) or await pool.fetchval(
             "SELECT EXISTS (SELECT 1 FROM routing_settings WHERE scope_kind = 'queue' "
             "AND scope_value = $1) OR EXISTS (SELECT 1 FROM interactions WHERE queue = $1)",
             value,
         )
-        return None if known else f"unknown queue {value!r}: no call was ever routed to it"
+        return (
+            None
+            if known
+            else f"unknown queue {value!r}: Asterisk does not have it and no call was ever "
+            "routed to it"
+        )
     if scope is Scope.CUSTOMER_CLASS:
         known = await pool.fetchval("SELECT true FROM customer_classes WHERE name = $1", value)
         return None if known else f"unknown customer class {value!r}"
@@ -270,14 +283,16 @@ async def flags(request: web.Request, _admin: Principal) -> web.StreamResponse:
         now,
     )
     blocks = await pool.fetch(
-        "SELECT id, customer_id, reason, destination_kind, destination, set_by, set_at,"
-        " expires_at FROM caller_blocks WHERE status = 'approved' AND expires_at > $1"
-        " ORDER BY id",
+        "SELECT id, customer_id, e164, reason, destination_kind, destination, set_by, set_at,"
+        " expires_at, status FROM caller_blocks"
+        " WHERE status IN ('approved', 'pending') AND expires_at > $1 ORDER BY id",
         now,
     )
     return web.json_response(
-        {"requests": [_jsonable(r) for r in requests], "blocks": [_jsonable(b) for b in blocks]}
-    )
+        {"requests": [_jsonable(r) for r in requests],
+         "blocks": [_jsonable(b) for b in blocks if b["status"] == "approved"],
+         "proposals": [_jsonable(b) for b in blocks if b["status"] == "pending"]}
+    )  # fmt: skip
 
 
 def _jsonable(row: Any) -> dict[str, Any]:
@@ -351,7 +366,7 @@ async def metrics(request: web.Request) -> web.StreamResponse:
 
 def openapi() -> dict[str, Any]:
     """OpenAPI 3.1, the request bodies built from the same pydantic models the handlers use."""
-    from sticky_router.web.admin_blocks_api import BlockRequest
+    from sticky_router.web.admin_blocks_api import ApprovalRequest, BlockRequest, ProposalRequest
     from sticky_router.web.admin_people_api import (
         AgentChange,
         NewClass,
@@ -377,6 +392,7 @@ def openapi() -> dict[str, Any]:
                 "content": {"application/json": {"schema": model.model_json_schema()}}}  # fmt: skip
 
     ok = {"200": {"description": "done"}}
+    block_id = {"name": "block_id", "in": "path", "required": True, "schema": {"type": "integer"}}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -484,6 +500,31 @@ def openapi() -> dict[str, Any]:
                          "security": [{"adminSession": [], "csrf": []}],
                          "responses": {**ok, **refused,
                                        "404": {"description": "no block in force with that id"}}},
+            },
+            "/api/admin/blocks/proposals": {
+                "post": {"summary": "Propose a temporary block; another supervisor approves it "
+                                    "or rejects it (audited; never honoured while pending)",
+                         "requestBody": body(ProposalRequest),
+                         "security": [{"adminSession": [], "csrf": []}],
+                         "responses": {"201": {"description": "pending; the proposal's id"},
+                                       **refused, **invalid,
+                                       "404": {"description": "no such flag or customer"}}},
+            },
+            "/api/admin/blocks/{block_id}/approve": {
+                "post": {"summary": "Approve a proposed block with its destination and expiry "
+                                    "(audited); not the proposer's own",
+                         "parameters": [block_id],
+                         "requestBody": body(ApprovalRequest),
+                         "security": [{"adminSession": [], "csrf": []}],
+                         "responses": {**ok, **refused, **invalid,
+                                       "404": {"description": "no proposal waiting with that id"}}},
+            },
+            "/api/admin/blocks/{block_id}/reject": {
+                "post": {"summary": "Reject a proposed block (audited)",
+                         "parameters": [block_id],
+                         "security": [{"adminSession": [], "csrf": []}],
+                         "responses": {**ok, **refused,
+                                       "404": {"description": "no proposal waiting with that id"}}},
             },
         },
     }  # fmt: skip

@@ -6,6 +6,8 @@ supervisor, the flags in force, and the caller blocks in force.
     POST /admin/blocks            (form: flag_id, reason, destination_kind, destination,
                                    expires_on, csrf): block an abuse flag's caller
     POST /admin/blocks/{block_id}/lift
+    POST /admin/blocks/{block_id}/approve (form: destination_kind, destination, expires_on)
+    POST /admin/blocks/{block_id}/reject  a proposed block (an agent's or another supervisor's)
 
 An approval needs an expiry (a flag that never ends is a block nobody remembers), and so does a
 block. The review is `admin_api.review_flag`, a block `admin_blocks_api.block_caller` and
@@ -18,21 +20,25 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from aiohttp import web
 
+from sticky_router.routing_core.store.blocks import PROPOSED_QUEUE
 from sticky_router.web import (
     i18n_admin,  # noqa: F401 - registers the words of these pages
     keys,
 )
 from sticky_router.web.admin_api import InvalidField, review_flag, validated
-from sticky_router.web.admin_blocks_api import BlockRequest, block_caller, lift
-from sticky_router.web.security import csrf_fields, require_admin
+from sticky_router.web.admin_blocks_api import (
+    ApprovalRequest,
+    BlockRequest,
+    block_caller,
+    lift,
+)
+from sticky_router.web.admin_blocks_api import review as review_block
+from sticky_router.web.security import WebError, csrf_fields, require_admin
 from sticky_router.web.sessions import Principal
 from sticky_router.web.templates import render
 
 DEFAULT_APPROVAL_DAYS = 90
 DEFAULT_BLOCK_DAYS = 30
-# Where a block sends a caller unless the supervisor types another queue or a message: the
-# supervisors' queue (never an ordinary agent).
-DEFAULT_BLOCK_QUEUE = "supervisors"
 
 
 async def _page(
@@ -64,6 +70,18 @@ async def _page(
         " WHERE b.status = 'approved' AND b.expires_at > $1 ORDER BY b.expires_at",
         now,
     )
+    proposals = await pool.fetch(
+        "SELECT b.id, b.reason, b.set_by, b.set_at, b.e164, c.name AS customer,"
+        " b.destination_kind, b.destination, i.call_id, i.started_at AS call_started,"
+        " (SELECT count(*) FROM agent_actions x JOIN interactions j ON j.id = x.interaction_id"
+        "   WHERE x.action = 'warning' AND ((b.customer_id IS NOT NULL"
+        "     AND j.customer_id = b.customer_id) OR (b.customer_id IS NULL"
+        "     AND j.caller_number = b.e164))) AS warnings"
+        " FROM caller_blocks b LEFT JOIN customers c ON c.id = b.customer_id"
+        " LEFT JOIN interactions i ON i.id = b.interaction_id"
+        " WHERE b.status = 'pending' AND b.expires_at > $1 ORDER BY b.set_at",
+        now,
+    )
     return render(
         request,
         "admin_flags.html",
@@ -73,9 +91,10 @@ async def _page(
         pending=[f for f in flags if f["status"] == "pending"],
         in_force=[f for f in flags if f["status"] == "approved"],
         blocks=blocks,
+        proposals=proposals,
         default_expiry=(now + timedelta(days=DEFAULT_APPROVAL_DAYS)).date().isoformat(),
         default_block_expiry=(now + timedelta(days=DEFAULT_BLOCK_DAYS)).date().isoformat(),
-        default_block_queue=DEFAULT_BLOCK_QUEUE,
+        default_block_queue=PROPOSED_QUEUE,
         done=done,
         error=error,
         field=field,
@@ -139,6 +158,42 @@ async def lift_block(request: web.Request, admin: Principal) -> web.StreamRespon
     return await _page(request, admin, done="lift")
 
 
+@require_admin
+async def approve_proposal(request: web.Request, admin: Principal) -> web.StreamResponse:
+    return await _review_proposal(request, admin, "approve")
+
+
+@require_admin
+async def reject_proposal(request: web.Request, admin: Principal) -> web.StreamResponse:
+    return await _review_proposal(request, admin, "reject")
+
+
+async def _review_proposal(
+    request: web.Request, admin: Principal, decision: str
+) -> web.StreamResponse:
+    form = await request.post()
+    try:
+        block_id = int(request.match_info["block_id"])
+        approval = None
+        if decision == "approve":
+            approval = validated(
+                ApprovalRequest,
+                {
+                    "destination_kind": str(form.get("destination_kind", "")),
+                    "destination": str(form.get("destination", "")).strip(),
+                    "expires_at": _end_of(str(form.get("expires_on", ""))),
+                },
+            )
+        await review_block(request, admin, block_id, approval)
+    except ValueError:
+        return await _page(request, admin, status=422, error="a block id is a number")
+    except InvalidField as refused:
+        return await _page(request, admin, status=422, error=refused.message, field=refused.field)
+    except WebError as refused:
+        return await _page(request, admin, status=refused.status, error=refused.message)
+    return await _page(request, admin, done=f"proposal_{decision}")
+
+
 def _end_of(text: str) -> datetime:
     """The approval holds until the end of the chosen day (UTC)."""
     try:
@@ -153,3 +208,5 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/admin/flags/{flag_id}", review)
     app.router.add_post("/admin/blocks", block)
     app.router.add_post("/admin/blocks/{block_id}/lift", lift_block)
+    app.router.add_post("/admin/blocks/{block_id}/approve", approve_proposal)
+    app.router.add_post("/admin/blocks/{block_id}/reject", reject_proposal)

@@ -15,7 +15,7 @@ import contextlib
 from typing import Any
 
 import structlog
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from sticky_router.web import (  # noqa: F401 - the i18n modules register the page's words
     i18n_live,
@@ -26,12 +26,12 @@ from sticky_router.web.i18n import words_for
 from sticky_router.web.live_view import snapshot
 from sticky_router.web.security import csrf_fields, current_principal, require_admin
 from sticky_router.web.sessions import Principal
+from sticky_router.web.sockets import CLOSE_SESSION_ENDED, opened
 from sticky_router.web.templates import render
 
 log = structlog.get_logger(__name__)
 
 PUSH_SECONDS = 1.0
-CLOSE_SESSION_ENDED = 4401
 
 
 @require_admin
@@ -51,14 +51,10 @@ async def _state(app: web.Application) -> dict[str, Any]:
 @require_admin
 async def websocket(request: web.Request, admin: Principal) -> web.StreamResponse:
     app = request.app
-    socket = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096)
-    await socket.prepare(request)
-    app[keys.SOCKETS].sockets.add(socket)
-    reader = asyncio.get_running_loop().create_task(_read_until_closed(socket))
     loop = asyncio.get_running_loop()
     checked = loop.time()
     sent: dict[str, Any] | None = None
-    try:
+    async with opened(request) as (socket, reader):
         while not socket.closed and not reader.done():
             try:
                 state = await _state(app)
@@ -75,18 +71,7 @@ async def websocket(request: web.Request, admin: Principal) -> web.StreamRespons
                 checked = loop.time()
                 if await current_principal(request, "admin") is None:
                     await socket.close(code=CLOSE_SESSION_ENDED, message=b"session ended")
-    finally:
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
-        app[keys.SOCKETS].sockets.discard(socket)
     return socket
-
-
-async def _read_until_closed(socket: web.WebSocketResponse) -> None:
-    async for message in socket:
-        if message.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
-            break
 
 
 def setup(app: web.Application) -> None:

@@ -39,7 +39,7 @@ from sticky_router.web import (
     i18n_settings,  # noqa: F401
     keys,
 )
-from sticky_router.web.admin_api import apply_change
+from sticky_router.web.admin_api import apply_change, asterisk_queues
 from sticky_router.web.i18n import translator
 from sticky_router.web.replay_words import figure_rows
 from sticky_router.web.security import csrf_fields, require_admin
@@ -51,8 +51,9 @@ log = structlog.get_logger(__name__)
 
 AUDIT_SHOWN = 25
 PREVIEW_DAYS = 28
-# Queues and numbers offered as scopes: those with settings, and those calls used lately (a
-# full scan of ten million interactions would make the page slow; a month is enough to know).
+# Queues and numbers offered as scopes: those with settings, those calls used lately (a full
+# scan of ten million interactions would make the page slow; a month is enough to know), and
+# the queues Asterisk has.
 RECENT_DAYS = 30
 SCOPES_SHOWN = 200
 PROMPT_LIST_SECONDS = 2.0
@@ -93,6 +94,9 @@ async def known_scopes(request: web.Request) -> dict[str, list[str]]:
             kind, since, SCOPES_SHOWN,
         )  # fmt: skip
         lists[kind] = [r["v"] for r in found if r["v"]]
+    lists["queue"] = sorted(set(lists["queue"]) | (asterisk_queues(request) or set()))[
+        :SCOPES_SHOWN
+    ]
     classes = await pool.fetch("SELECT name FROM customer_classes ORDER BY name LIMIT $1",
                                SCOPES_SHOWN)  # fmt: skip
     lists["customer_class"] = [r["name"] for r in classes]

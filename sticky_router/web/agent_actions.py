@@ -84,7 +84,7 @@ def text_field(body: dict[str, Any], name: str, limit: int, required: bool = Tru
     return value
 
 
-async def _trail(connection: Connection, call: CallOfAgent, action: str, **detail: Any) -> None:
+async def trail(connection: Connection, call: CallOfAgent, action: str, **detail: Any) -> None:
     await connection.execute(
         "INSERT INTO agent_actions (interaction_id, agent_id, action, detail) "
         "VALUES ($1, $2, $3, $4::jsonb)",
@@ -104,7 +104,7 @@ async def add_note(pool: asyncpg.Pool, call: CallOfAgent, body: dict[str, Any]) 
             call.agent_id,
             text,
         )
-        await _trail(connection, call, "note")
+        await trail(connection, call, "note")
 
 
 def _need_customer(call: CallOfAgent) -> int:
@@ -137,7 +137,7 @@ async def link_ticket(pool: asyncpg.Pool, call: CallOfAgent, body: dict[str, Any
         await connection.execute(
             "UPDATE interactions SET ticket_id = $2 WHERE id = $1", call.interaction_id, ticket_id
         )
-        await _trail(connection, call, "link_ticket", ticket=external_id)
+        await trail(connection, call, "link_ticket", ticket=external_id)
 
 
 async def open_ticket(
@@ -162,7 +162,7 @@ async def open_ticket(
         await connection.execute(
             "UPDATE interactions SET ticket_id = $2 WHERE id = $1", call.interaction_id, row["id"]
         )
-        await _trail(connection, call, "open_ticket", ticket=row["external_id"])
+        await trail(connection, call, "open_ticket", ticket=row["external_id"])
     return str(row["external_id"])
 
 
@@ -172,7 +172,7 @@ async def resolve(pool: asyncpg.Pool, call: CallOfAgent, now: datetime) -> None:
         await connection.execute(
             "UPDATE tickets SET status = 'resolved', updated_at = $2 WHERE id = $1", ticket_id, now
         )
-        await _trail(connection, call, "resolve", ticket_id=ticket_id)
+        await trail(connection, call, "resolve", ticket_id=ticket_id)
 
 
 async def promise(
@@ -192,7 +192,7 @@ async def promise(
         await connection.execute(
             "UPDATE tickets SET promised_by = $2, updated_at = $3 WHERE id = $1", ticket_id, by, now
         )
-        await _trail(connection, call, "promise", ticket_id=ticket_id, by=by.isoformat())
+        await trail(connection, call, "promise", ticket_id=ticket_id, by=by.isoformat())
 
 
 async def _request_pairing_ban(
@@ -227,7 +227,7 @@ async def _request_pairing_ban(
                 call.agent_name,
                 call.interaction_id,
             )
-        await _trail(connection, call, kind, reason=reason, comment=comment)
+        await trail(connection, call, kind, reason=reason, comment=comment)
 
 
 async def ask_not_to_pair(pool: asyncpg.Pool, call: CallOfAgent, body: dict[str, Any]) -> None:
@@ -265,4 +265,4 @@ async def pick_customer(pool: asyncpg.Pool, call: CallOfAgent, body: dict[str, A
             call.interaction_id,
             customer_id,
         )
-        await _trail(connection, call, "pick_customer", customer_id=customer_id)
+        await trail(connection, call, "pick_customer", customer_id=customer_id)

@@ -2,7 +2,8 @@
 
     GET  /api/calls/{call_id}/pop
     POST /api/calls/{call_id}/{note|link-ticket|open-ticket|resolve|promise|do-not-pair|
-                                abuse|customer}     (JSON body, X-CSRF-Token header)
+                                abuse|customer|warn|propose-block}
+                                                    (JSON body, X-CSRF-Token header)
 
 Only calls in the signed-in agent's access window (web/call_access.py: while the call rings or
 talks to them, and a while after): any other call id is 404, the same answer as for a call that
@@ -17,7 +18,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from sticky_router.web import agent_actions, keys, pop_store
+from sticky_router.web import agent_actions, caller_conduct, keys, pop_store
 from sticky_router.web.agent_actions import ActionRefused, CallOfAgent
 from sticky_router.web.security import WebError, require_agent
 from sticky_router.web.sessions import Principal
@@ -86,6 +87,15 @@ async def _abuse(request: web.Request, call: CallOfAgent, body: dict[str, Any]) 
     await agent_actions.flag_abuse(request.app[keys.POOL], call, body)
 
 
+async def _warn(request: web.Request, call: CallOfAgent, body: dict[str, Any]) -> None:
+    await caller_conduct.warn(request.app[keys.POOL], call, body)
+
+
+async def _propose_block(request: web.Request, call: CallOfAgent, body: dict[str, Any]) -> None:
+    app = request.app
+    await caller_conduct.propose(app[keys.POOL], call, body, app[keys.CLOCK]())
+
+
 async def _customer(request: web.Request, call: CallOfAgent, body: dict[str, Any]) -> None:
     await agent_actions.pick_customer(request.app[keys.POOL], call, body)
 
@@ -99,6 +109,8 @@ ACTIONS: dict[str, Action] = {
     "do-not-pair": _do_not_pair,
     "abuse": _abuse,
     "customer": _customer,
+    "warn": _warn,
+    "propose-block": _propose_block,
 }
 
 

@@ -94,6 +94,7 @@ def create_app(
     ticket_details: LiveTicketDetails | None = None,
     prompts: keys.Prompts | None = None,
     live_members: keys.LiveMembers | None = None,
+    queue_names: keys.QueueNames | None = None,
 ) -> web.Application:
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=64 * 1024)
     app[keys.POOL] = pool
@@ -119,6 +120,8 @@ def create_app(
         app[keys.PROMPTS] = prompts
     if live_members is not None:
         app[keys.LIVE_MEMBERS] = live_members
+    if queue_names is not None:
+        app[keys.QUEUE_NAMES] = queue_names
     for group in route_groups:
         group(app)
     return app

@@ -41,6 +41,9 @@ PROMPTS: web.AppKey[Prompts] = web.AppKey("prompts")
 # absent: no AMI configured.
 LiveMembers = Callable[[], "Sequence[MemberFacts] | None"]
 LIVE_MEMBERS: web.AppKey[LiveMembers] = web.AppKey("live_members")
+# The queues Asterisk has (empty ones too), None while unknown; absent: no AMI configured.
+QueueNames = Callable[[], "set[str] | None"]
+QUEUE_NAMES: web.AppKey[QueueNames] = web.AppKey("queue_names")
 # An external ticket source's details for the pops; absent: the built-in tables.
 TICKET_DETAILS = web.AppKey("ticket_details", LiveTicketDetails)
 

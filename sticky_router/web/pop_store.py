@@ -111,9 +111,18 @@ _MARKS = """
     UNION ALL
     SELECT 'block', b.destination_kind, b.reason, b.status, NULL, NULL, b.expires_at
     FROM caller_blocks b
-    WHERE b.status = 'approved' AND b.expires_at > $3
+    WHERE b.status IN ('approved', 'pending') AND b.expires_at > $3
       AND ((b.customer_id IS NOT NULL AND b.customer_id = $1)
            OR (b.e164 IS NOT NULL AND b.e164 = $2))
+    UNION ALL
+    -- Warnings agents gave this caller for their conduct (agent_actions, so the retention and
+    -- erasure of agents' actions cover them too).
+    SELECT 'warnings', NULL, count(*)::text, 'approved', NULL, NULL, max(x.at)
+    FROM agent_actions x JOIN interactions i ON i.id = x.interaction_id
+    WHERE x.action = 'warning'
+      AND (($1::bigint IS NOT NULL AND i.customer_id = $1)
+           OR ($1::bigint IS NULL AND i.caller_number = $2))
+    HAVING count(*) > 0
 """
 
 _CANDIDATES = """

@@ -190,7 +190,13 @@ def marks(facts: PopFacts, t: Any) -> list[dict[str, str]]:
     shown = []
     for mark in facts.marks:
         status = t(f"pop.status.{mark['status']}")
-        if mark["what"] == "block":
+        if mark["what"] == "warnings":
+            text = t("pop.mark.warnings", count=mark["reason"])
+            kind = "warnings"
+        elif mark["what"] == "block" and mark["status"] == "pending":
+            text = t("pop.mark.block_proposed", reason=mark["reason"])
+            kind = "block_proposed"
+        elif mark["what"] == "block":
             text = t("pop.mark.block", reason=mark["reason"])
             kind = "block"
         elif mark["kind"] == "abuse":

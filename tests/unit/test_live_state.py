@@ -16,6 +16,7 @@ from sticky_router.web.live_view import call_state, masked
 SNAPSHOT = [
     {"Response": "Success", "EventList": "start", "Message": "Queue status will follow"},
     {"Event": "QueueParams", "Queue": "support", "Max": "0"},
+    {"Event": "QueueParams", "Queue": "supervisors-empty", "Max": "0"},
     {"Event": "QueueMember", "Queue": "support", "Name": "PJSIP/agent1", "Location":
      "PJSIP/agent1", "StateInterface": "PJSIP/agent1", "Status": "1", "Paused": "0",
      "PausedReason": "", "InCall": "0"},
@@ -54,8 +55,10 @@ def test_the_board_holds_what_asterisk_reports_and_follows_its_events() -> None:
         ("support", "PJSIP/agent1"): ("NOT_INUSE", True, "break"),
         ("second-line", "Local/103@from-queue/n"): ("NOT_INUSE", False, ""),
     }
+    # Queues as Asterisk has them: the snapshot's (an empty one too) and any joined since.
+    assert board.queues() == {"support", "supervisors-empty", "second-line"}
     board.forget()
-    assert (board.known, board.members()) == (False, [])
+    assert (board.known, board.members(), board.queues()) == (False, [], set())
 
 
 def test_odd_member_events_are_ignored_and_the_board_is_bounded() -> None:

@@ -19,7 +19,7 @@ from sticky_router.process.demo import seed_demo
 from sticky_router.routing_core.ticket_details import LiveTicketDetails
 from sticky_router.web.accounts import add_admin, set_password
 from sticky_router.web.app import create_app
-from sticky_router.web.keys import LiveMembers, Prompts
+from sticky_router.web.keys import LiveMembers, Prompts, QueueNames
 from sticky_router.web.pop_hub import PopHub
 from sticky_router.web.settings import WebSettings
 from tests.integration.conftest import database_url, pool, postgres  # noqa: F401 - fixtures
@@ -144,13 +144,15 @@ async def make_web(
         database_url: str | None = None,  # noqa: F811 - the argument, not the fixture
         prompts: Prompts | None = None,
         live_members: LiveMembers | None = None,
+        queue_names: QueueNames | None = None,
         **overrides: object,
     ) -> WebApp:
         hub, clock, port = PopHub(), FakeClock(), free_port()
         settings = WebSettings(port=port, **overrides)  # type: ignore[arg-type]
         app = create_app(pool=seeded, settings=settings, hub=hub, clock=clock,
                          ticket_details=ticket_details, database_url=database_url,
-                         prompts=prompts, live_members=live_members)  # fmt: skip
+                         prompts=prompts, live_members=live_members,
+                         queue_names=queue_names)  # fmt: skip
         client = TestClient(TestServer(app, host="127.0.0.1", port=port))
         await client.start_server()
         clients.append(client)

@@ -323,3 +323,22 @@ async def test_an_admin_chooses_the_language_of_their_own_pages(
     assert (await choose("de", "/admin/"))[0] == 400
     assert (await choose("ru", "/admin/", token="forged"))[0] == 403
     assert await web.pool.fetchval("SELECT language FROM admin_users WHERE name = 'boss'") == "en"
+
+
+async def test_a_queue_asterisk_reports_can_be_tuned_before_its_first_call(
+    make_web: Callable[..., Awaitable[WebApp]], browsers: Callable[[], Browser]
+) -> None:
+    """A new queue has no recorded call yet; the router knows it from Asterisk's own queue list
+    (AMI's QueueStatus), so a supervisor can set its window before the first caller."""
+    no_ami, _ = await admin_of(await make_web(), browsers)
+    status, text = await poster(no_ami, await admin_csrf(no_ami))(
+        "window_minutes", "60", "queue:vip-line"
+    )
+    assert status == 422
+    assert "unknown queue 'vip-line'" in card(text, "window_minutes")
+
+    boss, csrf = await admin_of(await make_web(queue_names=lambda: {"vip-line"}), browsers)
+    assert 'value="queue:vip-line"' in await page(boss)
+    status, text = await poster(boss, csrf)("window_minutes", "60", "queue:vip-line")
+    assert status == 200, card(text, "window_minutes")
+    assert "In force: 60 minutes (set here)" in words(card(text, "window_minutes"))

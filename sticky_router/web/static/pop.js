@@ -134,6 +134,10 @@
       el("div", { class: "row" }, button(word("action.do_not_pair"), () => act(card, null, "do-not-pair", {}), { class: "warn" })),
       form(card, "abuse", [el("label", {}, `${word("action.abuse_reason")} `, reasons)],
         word("action.abuse"), (f) => ({ reason: f.elements.reason.value }), "abuse"),
+      form(card, "warn", el("input", { name: "note", placeholder: word("action.warn_note"), maxlength: 500 }),
+        word("action.warn"), (f) => ({ note: f.elements.note.value }), "warn"),
+      form(card, "propose-block", el("input", { name: "reason", placeholder: word("action.block_reason"), required: true, maxlength: 200 }),
+        word("action.propose_block"), (f) => ({ reason: f.elements.reason.value }), "propose-block"),
       el("p", { class: "action-status", "data-role": "action-status", role: "status" }));
   }
 
@@ -141,7 +145,7 @@
     const status = card.querySelector('[data-role="action-status"]');
     try {
       const answer = await postJson(`/api/calls/${encodeURIComponent(card.dataset.callId)}/${action}`, body);
-      const pending = action === "do-not-pair" || action === "abuse";
+      const pending = ["do-not-pair", "abuse", "propose-block"].includes(action);
       const next = render(answer.pop);
       card.replaceWith(next);
       next.querySelector('[data-role="action-status"]').textContent =
