@@ -19,18 +19,20 @@
 FROM debian:sid-slim
 
 # Exactly the sandbox's packages (ASTERISK_PACKAGES in sticky_router/process/sandbox/asterisk.py),
-# without recommends as debootstrap installs them, plus python3 for the render step.
+# without recommends as debootstrap installs them, plus python3 for the render step and
+# espeak-ng and sox for the product's prompts.
 # hadolint ignore=DL3008
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-        asterisk asterisk-modules asterisk-config python3 \
+        asterisk asterisk-modules asterisk-config python3 espeak-ng sox \
  && rm -rf /var/lib/apt/lists/* \
  && asterisk -V
 
 # The render step reuses the sandbox's own module (standard library only) and templates, laid
 # out as in a checkout so that it finds dialplan/ the same way.
 COPY sticky_router/__init__.py /opt/sticky-router/sticky_router/
-COPY sticky_router/process/__init__.py /opt/sticky-router/sticky_router/process/
+COPY sticky_router/process/__init__.py sticky_router/process/prompts.py \
+     /opt/sticky-router/sticky_router/process/
 COPY sticky_router/process/sandbox/__init__.py sticky_router/process/sandbox/asterisk.py \
      sticky_router/process/sandbox/postgres.py sticky_router/process/sandbox/debian.py \
      /opt/sticky-router/sticky_router/process/sandbox/
@@ -48,6 +50,11 @@ RUN STICKY_ARI_PASSWORD=build-check STICKY_AMI_PASSWORD=build-check STICKY_AGI_S
         python3 /opt/sticky-router/docker/render_asterisk_conf.py --instance /tmp/render-check \
  && test -s /tmp/render-check/etc/sticky-router-dialplan/sticky-router.conf \
  && rm -rf /tmp/render-check
+
+# The product's prompts in English and Russian, as `sticky-router prompts` makes them; a
+# recording mounted over sounds/<language>/sticky-router/ replaces them.
+RUN python3 -I -S /opt/sticky-router/sticky_router/process/prompts.py --to /usr/share/asterisk/sounds \
+ && test -s /usr/share/asterisk/sounds/ru/sticky-router/connecting-to-your-agent.wav
 
 # Runs as root to write the configuration and hand it to the `asterisk` user; Asterisk itself
 # drops to that user (-U/-G in the entrypoint). SIGTERM is Asterisk's fast shutdown.

@@ -8,6 +8,7 @@ import dataclasses
 import getpass
 import json
 import signal
+import subprocess
 import sys
 import uuid
 from collections.abc import Sequence
@@ -29,6 +30,11 @@ from sticky_router.process.privacy_cli import (
     add_privacy_commands,
     retention_policy,
     run_privacy_command,
+)
+from sticky_router.process.prompts import (
+    PromptToolsMissing,
+    add_prompt_command,
+    run_prompt_command,
 )
 from sticky_router.process.router import RouterSettings, serve
 from sticky_router.process.sandbox.asterisk import FLAVOURS
@@ -129,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_simulation_commands(commands)
     add_privacy_commands(commands)
+    add_prompt_command(commands)
     return parser
 
 
@@ -412,6 +419,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "config-reference":  # needs no configuration: it describes it
         print(reference(), end="")
+        return 0
+    if args.command == "prompts":  # needs no configuration either: files for Asterisk
+        try:
+            run_prompt_command(args)
+        except (OSError, PromptToolsMissing, subprocess.CalledProcessError) as error:
+            print(f"sticky-router: prompts failed: {error}", file=sys.stderr)
+            return 1
         return 0
     try:
         config = load_config()

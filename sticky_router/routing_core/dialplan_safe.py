@@ -27,6 +27,8 @@ QUEUE = r"^[A-Za-z0-9_-]{1,80}$"
 DIALLED = r"^[0-9+*#]{1,32}$"
 # An account or ticket number keyed in an IVR, an IVR menu choice: T-1001, 100201, internet.
 IVR_VALUE = r"^[0-9A-Za-z_-]{1,32}$"
+# A language, as Asterisk names a sounds folder and CHANNEL(language): en, ru.
+LANGUAGE = r"^[a-z]{2,3}$"
 
 # Every channel variable the router sets is at most this long: well inside the AGI line Asterisk
 # reads, and nothing the router sets needs more (a caller-ID name is cut at 40 already).
@@ -38,6 +40,7 @@ _SOUND = re.compile(SOUND)
 _QUEUE = re.compile(QUEUE)
 _DIALLED = re.compile(DIALLED)
 _IVR_VALUE = re.compile(IVR_VALUE)
+_LANGUAGE = re.compile(LANGUAGE)
 
 
 class UnsafeForDialplan(ValueError):
@@ -71,6 +74,10 @@ def is_dialled(value: str) -> bool:
 
 def is_ivr_value(value: str) -> bool:
     return _IVR_VALUE.fullmatch(value) is not None
+
+
+def is_language(value: str) -> bool:
+    return _LANGUAGE.fullmatch(value) is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,14 @@ from sticky_router.routing_core.decision import (
     StickyDecision,
     destination_queue,
 )
-from sticky_router.routing_core.dialplan_safe import bounded, is_endpoint, is_queue, is_sound
+from sticky_router.routing_core.dialplan_safe import (
+    bounded,
+    is_endpoint,
+    is_language,
+    is_queue,
+    is_sound,
+)
+from sticky_router.routing_core.model import Identity
 
 # A number shared by thousands of customers must not make a channel variable longer than the AGI
 # line Asterisk reads (measured on 22.10: 2.7 KB passes, 15 KB is cut and read as a broken
@@ -88,6 +95,9 @@ def fallback_variables(decision: Decision, reason: str) -> dict[str, str]:
         "STICKY_CUSTOMERS": ",".join(str(c.id) for c in identity.customers[:MAX_CUSTOMER_IDS]),
         "STICKY_CUSTOMER_COUNT": str(len(identity.customers)),
         "TICKET_ID": identity.ticket.external_id if identity.ticket else "",
+        # Every prompt from here on in the caller's language (sticky-language): the one
+        # customer's, never a guess for a number several customers share.
+        "STICKY_LANGUAGE": caller_language(identity),
         # A missed sticky attempt may jump the queue; a plain first call keeps its place.
         "STICKY_PRIORITY": str(knobs.fallback_priority_boost)
         if isinstance(decision, StickyDecision)
@@ -109,6 +119,13 @@ def fallback_variables(decision: Decision, reason: str) -> dict[str, str]:
         variables["STICKY_BLOCK_KIND"] = kind
         variables["STICKY_BLOCK_DESTINATION"] = destination if safe else ""
     return {name: bounded(value) for name, value in variables.items()}
+
+
+def caller_language(identity: Identity) -> str:
+    if len(identity.customers) != 1:
+        return ""
+    language = identity.customers[0].language or ""
+    return language if is_language(language) else ""
 
 
 def queue_reason(decision: Decision) -> str:

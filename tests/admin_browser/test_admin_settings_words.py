@@ -41,7 +41,8 @@ async def test_the_announcement_is_picked_from_asterisks_prompts_and_played(
     sound = page.locator("#setting-announce_sound")
     assert "Запись сообщения" in await sound.locator("h2").inner_text()
     options = await sound.locator("select[name=value] option").all_inner_texts()
-    # The built-in default ships no file yet: the picker says so instead of hiding it.
+    # The product's prompts are not installed in a test's Asterisk (tests/e2e/
+    # test_prompts_played.py installs them): the picker says so instead of hiding it.
     assert options[0] == "sticky-router/connecting-to-your-agent (нет на Asterisk)"
     assert {"beep", "tt-monkeys", "digits/1"} <= set(options)
     assert len(options) > 100  # Asterisk's own English prompts

@@ -128,3 +128,12 @@ def test_the_asterisk_images_render_step_runs_from_its_own_build_context(tmp_pat
     assert (instance / "etc" / "ari.conf").is_file()
     assert (instance / "etc" / "sticky-router-dialplan" / "sticky-router.conf").is_file()
     assert "ari-secret-1" not in rendered.stdout + rendered.stderr
+    # The image's prompts step, as its RUN line has it: the script alone, standard library only.
+    prompts = subprocess.run(
+        [sys.executable, "-I", "-S", str(image / "sticky_router/process/prompts.py"),
+         "--to", str(tmp_path / "sounds")],
+        env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert prompts.returncode == 0, prompts.stderr
+    assert (tmp_path / "sounds/ru/sticky-router/connecting-to-your-agent.wav").stat().st_size
+    assert "prompts.py --to /usr/share/asterisk/sounds" in ASTERISK_DOCKERFILE.read_text()

@@ -37,6 +37,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from sticky_router.process.prompts import FOLDER as PROMPT_FOLDER
+from sticky_router.process.prompts import VOICES, make_prompts
 from sticky_router.process.sandbox.debian import PackageUnavailable, apt_install
 from sticky_router.process.sandbox.postgres import cache_dir
 
@@ -345,6 +347,24 @@ def _kill_instance(root: Path, name: str, spare: int | None = None) -> None:
                     time.sleep(0.1)
                 else:
                     os.kill(pid, signal.SIGKILL)
+
+
+SOUNDS = PurePosixPath("/usr/share/asterisk/sounds")
+
+
+def _in_root(root: Path, path: PurePosixPath) -> Path:
+    """Where `path`, as Asterisk sees it inside the root, is on this machine: symlinks followed
+    inside the root (Debian's sounds/en points at /etc/alternatives/..., which outside the
+    chroot would be this machine's own, or nothing)."""
+    here = root
+    for part in path.parts[1:]:
+        here = here / part
+        for _ in range(40):  # a symlink loop is not followed for ever
+            if not here.is_symlink():
+                break
+            target = PurePosixPath(os.readlink(here))
+            here = root / str(target).lstrip("/") if target.is_absolute() else here.parent / target
+    return here
 
 
 def _reap_orphans(root: Path, keep: str) -> None:
@@ -694,6 +714,11 @@ class LocalAsterisk:
         self._ami_driver_live = Credentials.generate(AMI_DRIVER_USER)
         try:
             self._write_instance()
+            if not self.throwaway:
+                # The product's prompts for the local sandbox, as a deployment makes them. Test
+                # instances keep the announcement silent (a call's timing in a test does not
+                # wait for a prompt) unless a test installs them (install_prompts).
+                self.install_prompts()
             _ensure_mounts(root)
             with (self.instance_dir / "log" / "console").open("wb") as console:
                 self._process = subprocess.Popen(
@@ -709,6 +734,19 @@ class LocalAsterisk:
         except BaseException:
             self.stop()  # also unmounts what we mounted, unless another instance runs
             raise
+
+    def prompt_folders(self) -> dict[str, Path]:
+        """Each language's sounds folder in the root, as Asterisk sees it (symlinks followed)."""
+        return {language: _in_root(self.root_dir, SOUNDS / language) for language in VOICES}
+
+    def install_prompts(self) -> None:
+        """The product's prompts (`sticky-router prompts`) into the root's sounds; Playback finds
+        them from the next call on."""
+        make_prompts(self.prompt_folders())
+
+    def remove_prompts(self) -> None:
+        for folder in self.prompt_folders().values():
+            shutil.rmtree(folder / PROMPT_FOLDER, ignore_errors=True)
 
     def stop(self) -> None:
         """Stop Asterisk (gracefully, then by force) and release the mounts, also after a crash
