@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -37,15 +38,26 @@ async def test_the_announcement_is_picked_from_asterisks_prompts_and_played(
     artifacts: Path,
 ) -> None:
     page = russian
-    await page.goto(f"{base_url}/admin/settings")
     sound = page.locator("#setting-announce_sound")
+    options = sound.locator("select[name=value] option")
+    # Without the product's prompts the picker says the default is missing, not hides it ...
+    await asyncio.to_thread(asterisk.remove_prompts)
+    await page.goto(f"{base_url}/admin/settings")
     assert "Запись сообщения" in await sound.locator("h2").inner_text()
-    options = await sound.locator("select[name=value] option").all_inner_texts()
-    # The product's prompts are not installed in a test's Asterisk (tests/e2e/
-    # test_prompts_played.py installs them): the picker says so instead of hiding it.
-    assert options[0] == "sticky-router/connecting-to-your-agent (нет на Asterisk)"
-    assert {"beep", "tt-monkeys", "digits/1"} <= set(options)
-    assert len(options) > 100  # Asterisk's own English prompts
+    missing = await options.all_inner_texts()
+    assert missing[0] == "sticky-router/connecting-to-your-agent (нет на Asterisk)"
+    assert {"beep", "tt-monkeys", "digits/1"} <= set(missing)
+    assert len(missing) > 100  # Asterisk's own English prompts
+    # ... and once they are made (`sticky-router prompts`), it lists them as Asterisk has them.
+    await asyncio.to_thread(asterisk.install_prompts)
+    try:
+        await page.goto(f"{base_url}/admin/settings")
+        present = await options.all_inner_texts()
+    finally:
+        await asyncio.to_thread(asterisk.remove_prompts)  # other tests' calls stay silent
+    assert "sticky-router/connecting-to-your-agent" in present
+    assert "sticky-router/wait-offer" in present
+    assert not [o for o in present if "нет на Asterisk" in o]
     await sound.locator("select[name=value]").select_option("beep")
     await sound.locator("button[value=save]").click()
     await page.wait_for_selector("#saved")
