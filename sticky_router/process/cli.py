@@ -23,7 +23,6 @@ from sticky_router.process import database
 from sticky_router.process.agi_process import AgiProcessSettings, serve_agi_process
 from sticky_router.process.config import Config, ConfigError, load_config
 from sticky_router.process.config_reference import reference
-from sticky_router.process.demo import CUSTOMERS, seed_demo
 from sticky_router.process.logs import configure_logging
 from sticky_router.process.privacy_cli import (
     PRIVACY_COMMANDS,
@@ -37,10 +36,7 @@ from sticky_router.process.prompts import (
     run_prompt_command,
 )
 from sticky_router.process.router import RouterSettings, serve
-from sticky_router.process.sandbox.asterisk import FLAVOURS
-from sticky_router.process.sandbox.postgres import LocalPostgres, cache_dir
-from sticky_router.process.sandbox.stack import local_sandbox
-from sticky_router.process.sandbox.ticket_sandbox import sandbox_ticket_source
+from sticky_router.process.sandbox import FLAVOURS
 from sticky_router.process.simulation_cli import (
     SIMULATION_COMMANDS,
     add_simulation_commands,
@@ -156,6 +152,10 @@ def web_settings(config: Config) -> WebSettings | None:
 
 def _run(config: Config, flavour: str = "plain") -> None:
     if config.ari_url is None and config.database_url is None:
+        # Development tooling, loaded only here: a deployment's router never imports it.
+        from sticky_router.process.sandbox.stack import local_sandbox
+        from sticky_router.process.sandbox.ticket_sandbox import sandbox_ticket_source
+
         print(
             f"No STICKY_ARI_URL or STICKY_DATABASE_URL: starting the local sandbox ({flavour}) ..."
         )
@@ -326,6 +326,8 @@ async def _migrate(config: Config, revision: str) -> None:
 async def _seed(config: Config, reset: bool, if_empty: bool) -> None:
     pool = await database.create_pool(config.require_database_url(), 2)
     try:
+        from sticky_router.process.demo import seed_demo  # demo data, only when asked for
+
         if if_empty and not reset and await pool.fetchval("SELECT count(*) FROM agents"):
             print("demo not loaded: the database has agents already (kept as it is)")
             return
@@ -337,6 +339,8 @@ async def _seed(config: Config, reset: bool, if_empty: bool) -> None:
 
 def _demo(config: Config, data_dir: Path | None, port: int, keep: bool) -> None:
     """The built-in sandbox of this foundation: the routing core on a real, local Postgres."""
+    from sticky_router.process.sandbox.postgres import LocalPostgres, cache_dir
+
     server = LocalPostgres(data_dir=data_dir or cache_dir() / "sandbox-postgres", port=port)
     print(f"starting PostgreSQL in {server.data_dir} on 127.0.0.1:{port}")
     server.start()
@@ -352,6 +356,8 @@ def _demo(config: Config, data_dir: Path | None, port: int, keep: bool) -> None:
 
 
 async def _show_demo(config: Config, url: str) -> None:
+    from sticky_router.process.demo import CUSTOMERS, seed_demo
+
     pool = await database.create_pool(url, 2)
     try:
         now = datetime.now(UTC)

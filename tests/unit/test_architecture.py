@@ -9,6 +9,8 @@ never import the tests themselves."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -163,3 +165,19 @@ def test_the_room_of_a_module_is_its_subpackage() -> None:
     assert room("sticky_router.routing_core.store.audit") == "routing_core"
     assert room("sticky_router") == "sticky_router"
     assert room("aiohttp.web") == "aiohttp"
+
+
+def test_the_cli_and_the_router_load_no_development_tooling_until_asked() -> None:
+    """The sandbox, the demo data and the synthetic history are development tooling: a
+    deployment's `sticky-router run` (with STICKY_ARI_URL) never loads them. Only the sandbox
+    package's constants (its flavours, for --help) are read."""
+    probe = (
+        "import sys, sticky_router.process.cli, sticky_router.process.router, "
+        "sticky_router.process.agi_process\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('sticky_router.process.sandbox', "
+        "'sticky_router.process.demo', 'sticky_router.process.synthetic_history'))))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout.strip()
+    assert loaded == "['sticky_router.process.sandbox']"

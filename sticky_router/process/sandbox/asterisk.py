@@ -39,6 +39,7 @@ from pathlib import Path, PurePosixPath
 
 from sticky_router.process.prompts import FOLDER as PROMPT_FOLDER
 from sticky_router.process.prompts import VOICES, make_prompts
+from sticky_router.process.sandbox import FLAVOURS
 from sticky_router.process.sandbox.debian import PackageUnavailable, apt_install
 from sticky_router.process.sandbox.postgres import cache_dir
 
@@ -55,12 +56,11 @@ AGENTS = ("agent1", "agent2", "agent3", "agent4")
 # ring behind one hint. It answers on the port after agent4's.
 SOFTPHONE = "agent2soft"
 PHONES = (*AGENTS, SOFTPHONE)
-# How agents are members of the queues (docs/pbx-flavours.md):
+# How agents are members of the queues (FLAVOURS, in sandbox/__init__.py; docs/pbx-flavours.md):
 #   plain    each agent's own endpoint (PJSIP/agent2), its device state Asterisk's own;
 #   freepbx  as FreePBX and Issabel make them: a Local channel through the PBX's from-queue
 #            context (Local/102@from-queue/n), the state from the extension's hint
 #            (hint:102@ext-local), which may name several phones.
-FLAVOURS = ("plain", "freepbx")
 # asterisk_conf/freepbx/: a PBX laid out as FreePBX lays it out, its context names FreePBX's own
 # (so docs/pbx-flavours.md's values are the ones tested), their contents in the project's words.
 PBX_FROM_QUEUE = "from-queue"
