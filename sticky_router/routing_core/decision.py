@@ -44,6 +44,8 @@ class QueueReason(StrEnum):
 
     NO_HISTORY = "no_history"
     WINDOW_EXPIRED = "window_expired"
+    # Inside the window, but the last call's ticket is resolved and its shorter window is over.
+    TICKET_RESOLVED = "ticket_resolved"
     BUSY = "busy"
     PAUSED = "paused"
     WRAP_UP = "wrap_up"  # free, but still in after-call work

@@ -98,10 +98,7 @@ def fallback_variables(decision: Decision, reason: str) -> dict[str, str]:
         # Every prompt from here on in the caller's language (sticky-language): the one
         # customer's, never a guess for a number several customers share.
         "STICKY_LANGUAGE": caller_language(identity),
-        # A missed sticky attempt may jump the queue; a plain first call keeps its place.
-        "STICKY_PRIORITY": str(knobs.fallback_priority_boost)
-        if isinstance(decision, StickyDecision)
-        else "0",
+        "STICKY_PRIORITY": str(queue_priority(decision)),
     }
     if knobs.callerid_name_prefix:
         # The one exception to "ids only", asked for by the setting: sticky-queue shows it as
@@ -119,6 +116,21 @@ def fallback_variables(decision: Decision, reason: str) -> dict[str, str]:
         variables["STICKY_BLOCK_KIND"] = kind
         variables["STICKY_BLOCK_DESTINATION"] = destination if safe else ""
     return {name: bounded(value) for name, value in variables.items()}
+
+
+def queue_priority(decision: Decision) -> int:
+    """How far ahead the caller enters the queue: a missed sticky attempt may jump it, and so
+    may a caller we owe a promised call; a plain first call keeps its place."""
+    knobs = decision.context.settings.values
+    missed = knobs.fallback_priority_boost if isinstance(decision, StickyDecision) else 0
+    ticket = decision.context.identity.ticket
+    overdue = (
+        ticket is not None
+        and ticket.promised_by is not None
+        and ticket.status in ("open", "pending")
+        and ticket.promised_by < decision.context.call.at
+    )
+    return max(missed, knobs.overdue_promise_priority_boost if overdue else 0)
 
 
 def caller_language(identity: Identity) -> str:

@@ -150,6 +150,9 @@ class PastInteraction:
     legs: tuple[Leg, ...]
     hangup_side: HangupSide | None = None
     escalated_queue: str | None = None  # the second-line queue an agent handed the caller to
+    # The ticket this call was about is resolved or closed now (built-in tickets; an external
+    # source's mirror keeps open tickets only, so there it stays False).
+    ticket_resolved: bool = False
 
 
 class PairingKind(StrEnum):

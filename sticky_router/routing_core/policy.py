@@ -66,8 +66,7 @@ def decide(
     # A specialist who cannot take the callback leaves it with second line too.
     second_line = (escalated_queue or knobs.escalation_queue or None) if escalation else None
     if not candidates:
-        reason = QueueReason.WINDOW_EXPIRED if context.last_contact else QueueReason.NO_HISTORY
-        return QueueDecision(context, reason)
+        return QueueDecision(context, _why_no_candidate(call, facts, knobs, context))
 
     allowed: list[Candidate] = []
     excluded: list[ExcludedCandidate] = []
@@ -84,8 +83,27 @@ def decide(
 
 
 def _in_window(call: IncomingCall, interaction: PastInteraction, knobs: RoutingSettings) -> bool:
-    """The window runs from the end of the call, never from ticket creation."""
-    return call.at - interaction.ended_at <= timedelta(minutes=knobs.window_minutes)
+    """The window runs from the end of the call, never from ticket creation; once that call's
+    ticket is resolved, the resolved ticket's window, if shorter, holds instead."""
+    minutes = knobs.window_minutes
+    if interaction.ticket_resolved:
+        minutes = min(minutes, knobs.resolved_ticket_window_minutes)
+    return call.at - interaction.ended_at <= timedelta(minutes=minutes)
+
+
+def _why_no_candidate(
+    call: IncomingCall, facts: CallerFacts, knobs: RoutingSettings, context: DecisionContext
+) -> QueueReason:
+    if context.last_contact is None:
+        return QueueReason.NO_HISTORY
+    newest = facts.history[0] if facts.history else None
+    if (
+        newest is not None
+        and newest.ticket_resolved
+        and (call.at - newest.ended_at <= timedelta(minutes=knobs.window_minutes))
+    ):
+        return QueueReason.TICKET_RESOLVED
+    return QueueReason.WINDOW_EXPIRED
 
 
 def _candidates(call: IncomingCall, facts: CallerFacts, knobs: RoutingSettings) -> list[Candidate]:

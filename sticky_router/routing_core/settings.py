@@ -39,6 +39,9 @@ class RoutingSettings(BaseModel):
 
     enabled: bool = True
     window_minutes: int = Field(120, ge=0, le=60 * 24 * 30)
+    # The window after the call's ticket was resolved or closed: 0, no stickiness once the
+    # problem is solved; the default (the largest window) leaves window_minutes in force.
+    resolved_ticket_window_minutes: int = Field(60 * 24 * 30, ge=0, le=60 * 24 * 30)
     ring_timeout_seconds: int = Field(15, ge=1, le=120)
     busy_wait_seconds: int = Field(0, ge=0, le=300)
     # After-call work: an agent whose last answered call ended less than this ago is not rung
@@ -59,6 +62,9 @@ class RoutingSettings(BaseModel):
         pattern=SOUND_PATTERN,
     )
     fallback_priority_boost: int = Field(0, ge=0, le=100)
+    # A caller whose open ticket has a promised follow-up now overdue enters the queue this many
+    # steps ahead (whatever the route): we owe them a call.
+    overdue_promise_priority_boost: int = Field(0, ge=0, le=100)
     # Where escalations fall back to (set it per queue): a callback whose specialist cannot
     # take it goes to this queue (second line), never back to first line. Empty: the same queue.
     escalation_queue: str = Field("", max_length=80, pattern=f"{QUEUE_NAME_PATTERN}|^$")

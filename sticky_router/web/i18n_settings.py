@@ -14,6 +14,10 @@ extend(
             "setting.window_minutes.label": "Window",
             "setting.window_minutes.help": "How long after the end of the last conversation a "
             "callback still goes to the same agent.",
+            "setting.resolved_ticket_window_minutes.label": "Window once the ticket is resolved",
+            "setting.resolved_ticket_window_minutes.help": "After the last call's ticket was "
+            "resolved or closed, the callback goes to that agent only this long (0: not at all; "
+            "the largest value: the window above).",
             "setting.ring_timeout_seconds.label": "Ring the agent for",
             "setting.ring_timeout_seconds.help": "Unanswered after this, the caller goes to the "
             "queue; the most the attempt adds to their wait.",
@@ -44,6 +48,9 @@ extend(
             "setting.fallback_priority_boost.label": "Queue priority after a miss",
             "setting.fallback_priority_boost.help": "A callback that missed its agent enters the "
             "queue this many priority steps ahead of new calls.",
+            "setting.overdue_promise_priority_boost.label": "Queue priority when we owe a call",
+            "setting.overdue_promise_priority_boost.help": "A caller whose open ticket has a "
+            "promised follow-up now overdue enters the queue this many steps ahead.",
             "setting.escalation_queue.label": "Second-line queue",
             "setting.escalation_queue.help": "Where a callback for a specialist falls back when "
             "the specialist cannot take it (empty: this same queue).",
@@ -120,6 +127,7 @@ extend(
             "reason.busy": "agent busy",
             "reason.offline": "agent logged out",
             "reason.window_expired": "window expired",
+            "reason.ticket_resolved": "ticket resolved",
             "reason.cap_reached": "hourly cap reached",
             "reason.do_not_pair": "do-not-pair",
             "reason.agent_inactive": "agent inactive",
@@ -161,6 +169,10 @@ extend(
             "setting.window_minutes.label": "Окно",
             "setting.window_minutes.help": "Сколько времени после окончания последнего разговора "
             "повторный звонок идёт тому же оператору.",
+            "setting.resolved_ticket_window_minutes.label": "Окно после решения заявки",
+            "setting.resolved_ticket_window_minutes.help": "Если заявка последнего звонка решена "
+            "или закрыта, повторный звонок идёт тому же оператору только столько (0: никогда; "
+            "наибольшее значение: окно выше).",
             "setting.ring_timeout_seconds.label": "Звонить оператору",
             "setting.ring_timeout_seconds.help": "Если оператор не ответил за это время, абонент "
             "идёт в очередь; больше попытка к ожиданию не добавляет.",
@@ -191,6 +203,9 @@ extend(
             "setting.fallback_priority_boost.label": "Приоритет в очереди после промаха",
             "setting.fallback_priority_boost.help": "Повторный звонок, не дошедший до своего "
             "оператора, встаёт в очередь на столько шагов впереди новых.",
+            "setting.overdue_promise_priority_boost.label": "Приоритет, если мы должны позвонить",
+            "setting.overdue_promise_priority_boost.help": "Абонент, чьё обещание перезвонить "
+            "по открытой заявке просрочено, встаёт в очередь на столько шагов впереди.",
             "setting.escalation_queue.label": "Очередь второй линии",
             "setting.escalation_queue.help": "Куда идёт звонок для специалиста, если тот не может "
             "ответить (пусто: в эту же очередь).",
@@ -268,6 +283,7 @@ extend(
             "reason.busy": "оператор занят",
             "reason.offline": "оператор вышел из очереди",
             "reason.window_expired": "окно истекло",
+            "reason.ticket_resolved": "заявка решена",
             "reason.cap_reached": "достигнут лимит в час",
             "reason.do_not_pair": "запрет пары",
             "reason.agent_inactive": "оператор отключён",

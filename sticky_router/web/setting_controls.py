@@ -31,6 +31,7 @@ _PICKERS = {"announce_sound": Control.SOUND, "escalation_queue": Control.QUEUE}
 # The unit of each number setting (an i18n key under "unit.").
 UNITS = {
     "window_minutes": "minutes",
+    "resolved_ticket_window_minutes": "minutes",
     "ring_timeout_seconds": "seconds",
     "busy_wait_seconds": "seconds",
     "wrap_up_seconds": "seconds",
@@ -38,6 +39,7 @@ UNITS = {
     "min_talk_seconds": "seconds",
     "sticky_cap_per_hour": "calls_per_hour",
     "fallback_priority_boost": "priority_steps",
+    "overdue_promise_priority_boost": "priority_steps",
 }
 
 

@@ -417,3 +417,29 @@ async def test_calls_abandoned_in_the_queue_do_not_push_the_last_agent_out(
     decision = await service(db).decide(incoming(IVAN))
     assert isinstance(decision, StickyDecision)
     assert decision.target.agent.name == "agent2"
+
+
+async def test_a_resolved_ticket_ends_stickiness_when_the_setting_says_so(db: asyncpg.Pool) -> None:
+    """Ivan's last call (42 min ago, with agent2) was about T-1001. Read from PostgreSQL: while
+    T-1001 is open he is sticky; resolved, and with no window after resolution, he is not; the
+    ticket of a call only counts for that call."""
+    await seed_demo(db, NOW)
+    routing = service(db)
+    await set_setting(db, scope=Scope.GLOBAL, scope_value=None,
+                      key="resolved_ticket_window_minutes", value=0, actor="test")  # fmt: skip
+    assert isinstance(await routing.decide(incoming(IVAN), claim=False), StickyDecision)
+    await db.execute("UPDATE tickets SET status = 'resolved' WHERE external_id = 'T-1001'")
+    decision = await routing.decide(incoming(IVAN), claim=False)
+    assert isinstance(decision, QueueDecision)
+    assert decision.reason is QueueReason.TICKET_RESOLVED
+    assert decision.context.last_contact is not None
+    assert decision.context.last_contact.agent.name == "agent2"
+    await set_setting(db, scope=Scope.GLOBAL, scope_value=None,
+                      key="resolved_ticket_window_minutes", value=60, actor="test")  # fmt: skip
+    assert isinstance(await routing.decide(incoming(IVAN), claim=False), StickyDecision)
+    await db.execute("UPDATE tickets SET status = 'closed' WHERE external_id = 'T-1001'")
+    await set_setting(db, scope=Scope.GLOBAL, scope_value=None,
+                      key="resolved_ticket_window_minutes", value=30, actor="test")  # fmt: skip
+    decision = await routing.decide(incoming(IVAN), claim=False)
+    assert isinstance(decision, QueueDecision)
+    assert decision.reason is QueueReason.TICKET_RESOLVED

@@ -15,6 +15,7 @@ from sticky_router.routing_core.decision import (
     QueueReason,
     StickyDecision,
 )
+from sticky_router.routing_core.dialplan_variables import fallback_variables
 from sticky_router.routing_core.model import (
     BlockDestinationKind,
     CallerBlock,
@@ -256,3 +257,76 @@ def test_a_specialist_missing_falls_back_to_the_queues_escalation_queue() -> Non
 def test_an_escalation_queue_is_a_queue_name_and_nothing_else(hostile: str) -> None:
     with pytest.raises(ValueError, match="escalation_queue"):
         settings(escalation_queue=hostile)
+
+
+RESOLVED_42 = replace(RECENT_AGENT2, ticket_resolved=True)  # T-1001 resolved since that call
+
+
+@pytest.mark.parametrize(
+    ("last", "knobs", "expect"),
+    [
+        # By default a resolved ticket changes nothing: the window holds.
+        (RESOLVED_42, {}, "agent2"),
+        # Sticky only while the problem is open: resolved, no stickiness at all.
+        (RESOLVED_42, {"resolved_ticket_window_minutes": 0}, QueueReason.TICKET_RESOLVED),
+        # A shorter window once resolved: 60 minutes still holds a 42-minute-old call ...
+        (RESOLVED_42, {"resolved_ticket_window_minutes": 60}, "agent2"),
+        # ... 30 does not.
+        (RESOLVED_42, {"resolved_ticket_window_minutes": 30}, QueueReason.TICKET_RESOLVED),
+        # An open ticket keeps the ordinary window whatever the resolved one says.
+        (RECENT_AGENT2, {"resolved_ticket_window_minutes": 0}, "agent2"),
+        # Outside the ordinary window it is the window that expired, resolved or not.
+        (replace(interaction(185, talk(2, 420, 185)), ticket_resolved=True),
+         {"resolved_ticket_window_minutes": 0}, QueueReason.WINDOW_EXPIRED),
+    ],
+)  # fmt: skip
+def test_stickiness_follows_the_state_of_the_last_calls_ticket(
+    last: object, knobs: dict[str, int], expect: object
+) -> None:
+    decision = decide(call(), facts(last), settings(**knobs))  # type: ignore[arg-type]
+    if isinstance(expect, QueueReason):
+        assert isinstance(decision, QueueDecision)
+        assert decision.reason is expect
+        assert decision.context.last_contact is not None  # who it was is still told
+    else:
+        assert isinstance(decision, StickyDecision)
+        assert decision.target.agent.name == expect
+
+
+def test_a_resolved_escalation_is_not_rung_either() -> None:
+    """The specialist of a call whose ticket is resolved is no target once its window is over."""
+    handed = replace(interaction(20, talk(1, 120, 21), transfer_unanswered(3, 20)),
+                     ticket_resolved=True)  # fmt: skip
+    decision = decide(call(), facts(handed), settings(resolved_ticket_window_minutes=10))
+    assert isinstance(decision, QueueDecision)
+    assert decision.reason is QueueReason.TICKET_RESOLVED
+
+
+@pytest.mark.parametrize(
+    ("promised_minutes_ago", "status", "knobs", "priority"),
+    [
+        (None, "open", {"overdue_promise_priority_boost": 7}, "0"),  # nothing promised
+        (-30, "open", {"overdue_promise_priority_boost": 7}, "0"),  # promised, not yet due
+        (30, "open", {"overdue_promise_priority_boost": 7}, "7"),  # we owe them a call
+        (30, "resolved", {"overdue_promise_priority_boost": 7}, "0"),  # solved: owed nothing
+        (30, "open", {}, "0"),  # the setting is off by default
+    ],
+)
+def test_a_caller_we_owe_a_promised_call_jumps_the_queue(
+    promised_minutes_ago: int | None, status: str, knobs: dict[str, int], priority: str
+) -> None:
+    promised = NOW - timedelta(minutes=promised_minutes_ago) if promised_minutes_ago else None
+    owed = replace(ticket(owner=None, status=status), promised_by=promised)
+    identity = Identity(key=NUMBER_KEY, customers=(CUSTOMER,), ticket=owed)
+    decision = decide(call(), facts(identity=identity), settings(**knobs))  # no history: queue
+    assert isinstance(decision, QueueDecision)
+    assert fallback_variables(decision, decision.reason.value)["STICKY_PRIORITY"] == priority
+
+
+def test_an_overdue_promise_and_a_missed_sticky_attempt_take_the_larger_jump() -> None:
+    owed = replace(ticket(owner=None), promised_by=NOW - timedelta(hours=1))
+    identity = Identity(key=NUMBER_KEY, customers=(CUSTOMER,), ticket=owed)
+    knobs = settings(overdue_promise_priority_boost=3, fallback_priority_boost=5)
+    decision = decide(call(), facts(RECENT_AGENT2, identity=identity), knobs)
+    assert isinstance(decision, StickyDecision)
+    assert fallback_variables(decision, "busy")["STICKY_PRIORITY"] == "5"

@@ -85,7 +85,7 @@ _BY_NUMBER = f"""
     WHERE p.e164 = $1
 """
 # Only what the policy reads: the UNION below de-duplicates whole rows, so narrow rows are cheap.
-_HISTORY_COLUMNS = "id, call_id, started_at, ended_at, hangup_side, escalated_queue"
+_HISTORY_COLUMNS = "id, call_id, started_at, ended_at, hangup_side, escalated_queue, ticket_id"
 
 # $1 ticket id, $2 customer id, $3 number, $4 call to leave out, $5 queue, $6 did, $7 class,
 # $8 customer ids for bans and blocks, $9 now, $10 the caller's number for bans and blocks (a
@@ -120,6 +120,8 @@ _CONTEXT = f"""
                  'id', r.id, 'call_id', r.call_id, 'started_at', r.started_at,
                  'ended_at', r.ended_at, 'hangup_side', r.hangup_side,
                  'escalated_queue', r.escalated_queue,
+                 'ticket_resolved', EXISTS (SELECT 1 FROM tickets t WHERE t.id = r.ticket_id
+                                              AND t.status IN ('resolved', 'closed')),
                  'legs', (SELECT coalesce(json_agg(json_build_object(
                               'leg_id', l.leg_id, 'agent_id', l.agent_id, 'role', l.role,
                               'rang_at', l.rang_at, 'answered_at', l.answered_at,
@@ -221,6 +223,7 @@ def _interaction(row: dict[str, Any]) -> PastInteraction:
         legs=legs,
         hangup_side=HangupSide(side) if side else None,
         escalated_queue=row.get("escalated_queue"),
+        ticket_resolved=bool(row.get("ticket_resolved")),
     )
 
 
