@@ -16,6 +16,7 @@ from sticky_router.routing_core.model import (
     CallerBlock,
     CallerKey,
     Identity,
+    Incident,
     IncomingCall,
     Ticket,
 )
@@ -46,6 +47,7 @@ class QueueReason(StrEnum):
     WINDOW_EXPIRED = "window_expired"
     # Inside the window, but the last call's ticket is resolved and its shorter window is over.
     TICKET_RESOLVED = "ticket_resolved"
+    OUTAGE = "outage"  # an incident is declared: stickiness steps aside
     BUSY = "busy"
     PAUSED = "paused"
     WRAP_UP = "wrap_up"  # free, but still in after-call work
@@ -109,6 +111,7 @@ class DecisionContext:
     identity: Identity
     settings: EffectiveSettings
     last_contact: Candidate | None = None  # the newest conversation, even outside the window
+    incident: Incident | None = None  # an outage declared for this call
 
     @property
     def key(self) -> CallerKey | None:

@@ -98,6 +98,8 @@ def fallback_variables(decision: Decision, reason: str) -> dict[str, str]:
         # Every prompt from here on in the caller's language (sticky-language): the one
         # customer's, never a guess for a number several customers share.
         "STICKY_LANGUAGE": caller_language(identity),
+        # A declared outage's notice, played once before routing (sticky-outage).
+        "STICKY_OUTAGE_SOUND": outage_sound(decision),
         "STICKY_PRIORITY": str(queue_priority(decision)),
     }
     if knobs.callerid_name_prefix:
@@ -131,6 +133,12 @@ def queue_priority(decision: Decision) -> int:
         and ticket.promised_by < decision.context.call.at
     )
     return max(missed, knobs.overdue_promise_priority_boost if overdue else 0)
+
+
+def outage_sound(decision: Decision) -> str:
+    incident = decision.context.incident
+    sound = incident.announce_sound if incident is not None else None
+    return sound if sound and is_sound(sound) else ""
 
 
 def caller_language(identity: Identity) -> str:

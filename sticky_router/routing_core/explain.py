@@ -33,6 +33,7 @@ _QUEUE_WORDS = {
     QueueReason.NO_HISTORY: "no earlier conversation with this caller",
     QueueReason.WINDOW_EXPIRED: "the window has expired",
     QueueReason.TICKET_RESOLVED: "their last call's ticket is resolved, and its window is over",
+    QueueReason.OUTAGE: "an outage is declared: stickiness steps aside until it ends",
     QueueReason.BUSY: "the agent is on another call",
     QueueReason.PAUSED: "the agent is paused in the queue",
     QueueReason.WRAP_UP: "the agent is still in wrap-up after their last call",

@@ -202,6 +202,15 @@ class Identity:
 
 
 @dataclass(frozen=True, slots=True)
+class Incident:
+    """An outage a supervisor declared: stickiness steps aside while it lasts (the setting
+    outage_window_minutes), and the caller may hear `announce_sound` before routing."""
+
+    id: int
+    announce_sound: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CallerFacts:
     """Everything the policy needs, read from the database in a few round trips."""
 
@@ -211,3 +220,4 @@ class CallerFacts:
     pairing_bans: tuple[PairingBan, ...] = ()
     sticky_calls_last_hour: Mapping[int, int] = field(default_factory=dict)
     caller_block: CallerBlock | None = None
+    incident: Incident | None = None  # an outage declared for this call's queue, number or all

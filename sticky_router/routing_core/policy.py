@@ -46,6 +46,7 @@ def decide(
         identity=identity,
         settings=settings,
         last_contact=_last_conversation(facts, knobs, inside_window_of=None),
+        incident=facts.incident,
     )
     if facts.caller_block is not None:
         return BlockedDecision(context, facts.caller_block)
@@ -55,6 +56,8 @@ def decide(
         return QueueDecision(context, QueueReason.DISABLED)
     if identity.ambiguous and not knobs.ambiguous_number_sticky:
         return QueueDecision(context, QueueReason.AMBIGUOUS_CALLER)
+    if facts.incident is not None and knobs.outage_window_minutes == 0:
+        return QueueDecision(context, QueueReason.OUTAGE)
 
     candidates = _candidates(call, facts, knobs)
     escalated_queue = _escalated_queue(call, facts, knobs)
@@ -82,12 +85,16 @@ def decide(
     return StickyDecision(context, tuple(allowed), tuple(excluded), fallback_queue=second_line)
 
 
-def _in_window(call: IncomingCall, interaction: PastInteraction, knobs: RoutingSettings) -> bool:
+def _in_window(
+    call: IncomingCall, interaction: PastInteraction, knobs: RoutingSettings, outage: bool
+) -> bool:
     """The window runs from the end of the call, never from ticket creation; once that call's
-    ticket is resolved, the resolved ticket's window, if shorter, holds instead."""
+    ticket is resolved, or while an outage is declared, a shorter window set for it holds."""
     minutes = knobs.window_minutes
     if interaction.ticket_resolved:
         minutes = min(minutes, knobs.resolved_ticket_window_minutes)
+    if outage:
+        minutes = min(minutes, knobs.outage_window_minutes)
     return call.at - interaction.ended_at <= timedelta(minutes=minutes)
 
 
@@ -97,13 +104,12 @@ def _why_no_candidate(
     if context.last_contact is None:
         return QueueReason.NO_HISTORY
     newest = facts.history[0] if facts.history else None
-    if (
-        newest is not None
-        and newest.ticket_resolved
-        and (call.at - newest.ended_at <= timedelta(minutes=knobs.window_minutes))
-    ):
-        return QueueReason.TICKET_RESOLVED
-    return QueueReason.WINDOW_EXPIRED
+    if newest is None or call.at - newest.ended_at > timedelta(minutes=knobs.window_minutes):
+        return QueueReason.WINDOW_EXPIRED
+    # Inside the ordinary window: a shorter one cut it short.
+    if facts.incident is not None:
+        return QueueReason.OUTAGE
+    return QueueReason.TICKET_RESOLVED if newest.ticket_resolved else QueueReason.WINDOW_EXPIRED
 
 
 def _candidates(call: IncomingCall, facts: CallerFacts, knobs: RoutingSettings) -> list[Candidate]:
@@ -134,7 +140,7 @@ def _candidates(call: IncomingCall, facts: CallerFacts, knobs: RoutingSettings) 
 
 def _escalated_queue(call: IncomingCall, facts: CallerFacts, knobs: RoutingSettings) -> str | None:
     """Rule 1 for a queue: the newest call in the window was handed to a second-line queue."""
-    recent = [i for i in facts.history if _in_window(call, i, knobs)]
+    recent = [i for i in facts.history if _in_window(call, i, knobs, facts.incident is not None)]
     return recent[0].escalated_queue if recent else None
 
 
@@ -146,7 +152,7 @@ def _escalation_target(
     The transfer leg counts even if nobody answered it: the caller who gave up while waiting for
     the second line must reach the second line next time, not start over at the first.
     """
-    recent = [i for i in facts.history if _in_window(call, i, knobs)]
+    recent = [i for i in facts.history if _in_window(call, i, knobs, facts.incident is not None)]
     if not recent:
         return None
     newest = recent[0]
@@ -175,7 +181,9 @@ def _last_conversation(
     and how long ago" when explaining a window that expired.
     """
     for interaction in facts.history:
-        if inside_window_of is not None and not _in_window(inside_window_of, interaction, knobs):
+        if inside_window_of is not None and not _in_window(
+            inside_window_of, interaction, knobs, facts.incident is not None
+        ):
             continue
         talked = [
             leg

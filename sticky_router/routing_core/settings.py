@@ -42,6 +42,9 @@ class RoutingSettings(BaseModel):
     # The window after the call's ticket was resolved or closed: 0, no stickiness once the
     # problem is solved; the default (the largest window) leaves window_minutes in force.
     resolved_ticket_window_minutes: int = Field(60 * 24 * 30, ge=0, le=60 * 24 * 30)
+    # The window while an outage is declared for the call (incidents): 0, stickiness paused
+    # (a thousand callers about one outage only lengthen the queue waiting for their agents).
+    outage_window_minutes: int = Field(0, ge=0, le=60 * 24 * 30)
     ring_timeout_seconds: int = Field(15, ge=1, le=120)
     busy_wait_seconds: int = Field(0, ge=0, le=300)
     # After-call work: an agent whose last answered call ended less than this ago is not rung

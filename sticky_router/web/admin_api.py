@@ -367,6 +367,7 @@ async def metrics(request: web.Request) -> web.StreamResponse:
 def openapi() -> dict[str, Any]:
     """OpenAPI 3.1, the request bodies built from the same pydantic models the handlers use."""
     from sticky_router.web.admin_blocks_api import ApprovalRequest, BlockRequest, ProposalRequest
+    from sticky_router.web.admin_incidents_api import IncidentRequest
     from sticky_router.web.admin_people_api import (
         AgentChange,
         NewClass,
@@ -500,6 +501,25 @@ def openapi() -> dict[str, Any]:
                          "security": [{"adminSession": [], "csrf": []}],
                          "responses": {**ok, **refused,
                                        "404": {"description": "no block in force with that id"}}},
+            },
+            "/api/admin/incidents": {
+                "get": {"summary": "The incidents (outages) in force",
+                        "responses": {**ok, **refused}},
+                "post": {"summary": "Declare an outage for every call, a queue or a dialled "
+                                    "number: stickiness steps aside while it lasts (setting "
+                                    "outage_window_minutes), callers hear its notice (audited)",
+                         "requestBody": body(IncidentRequest),
+                         "security": [{"adminSession": [], "csrf": []}],
+                         "responses": {"201": {"description": "declared; its id"},
+                                       **refused, **invalid}},
+            },
+            "/api/admin/incidents/{incident_id}/end": {
+                "post": {"summary": "End an incident (audited)",
+                         "parameters": [{"name": "incident_id", "in": "path", "required": True,
+                                         "schema": {"type": "integer"}}],
+                         "security": [{"adminSession": [], "csrf": []}],
+                         "responses": {**ok, **refused,
+                                       "404": {"description": "no incident in force"}}},
             },
             "/api/admin/blocks/proposals": {
                 "post": {"summary": "Propose a temporary block; another supervisor approves it "

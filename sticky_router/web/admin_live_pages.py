@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from sticky_router.routing_core.store.incidents import in_force
 from sticky_router.web import (  # noqa: F401 - the i18n modules register the page's words
     i18n_live,
     i18n_settings,
@@ -37,9 +38,9 @@ PUSH_SECONDS = 1.0
 @require_admin
 async def page(request: web.Request, admin: Principal) -> web.StreamResponse:
     words = words_for(admin.language, ("live.", "reason."))
-    return render(
-        request, "admin_live.html", admin.language, admin=admin, words=words, **csrf_fields(admin)
-    )
+    incidents = await in_force(request.app[keys.POOL])
+    return render(request, "admin_live.html", admin.language, admin=admin, words=words,
+                  incidents=incidents, **csrf_fields(admin))  # fmt: skip
 
 
 async def _state(app: web.Application) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from sticky_router.web import (
     admin_api,
     admin_blocks_api,
     admin_flags_pages,
+    admin_incidents_api,
     admin_insight_pages,
     admin_live_pages,
     admin_pages,
@@ -79,6 +80,7 @@ ROUTE_GROUPS: tuple[RouteGroup, ...] = (
     admin_flags_pages.setup,
     admin_people_pages.setup,
     admin_live_pages.setup,
+    admin_incidents_api.setup,
 )
 
 

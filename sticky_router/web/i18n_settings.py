@@ -18,6 +18,10 @@ extend(
             "setting.resolved_ticket_window_minutes.help": "After the last call's ticket was "
             "resolved or closed, the callback goes to that agent only this long (0: not at all; "
             "the largest value: the window above).",
+            "setting.outage_window_minutes.label": "Window during an outage",
+            "setting.outage_window_minutes.help": "While an outage is declared for the call, "
+            "a callback goes to the same agent only this long after the last call (0: "
+            "stickiness paused).",
             "setting.ring_timeout_seconds.label": "Ring the agent for",
             "setting.ring_timeout_seconds.help": "Unanswered after this, the caller goes to the "
             "queue; the most the attempt adds to their wait.",
@@ -128,6 +132,7 @@ extend(
             "reason.offline": "agent logged out",
             "reason.window_expired": "window expired",
             "reason.ticket_resolved": "ticket resolved",
+            "reason.outage": "outage declared",
             "reason.cap_reached": "hourly cap reached",
             "reason.do_not_pair": "do-not-pair",
             "reason.agent_inactive": "agent inactive",
@@ -173,6 +178,10 @@ extend(
             "setting.resolved_ticket_window_minutes.help": "Если заявка последнего звонка решена "
             "или закрыта, повторный звонок идёт тому же оператору только столько (0: никогда; "
             "наибольшее значение: окно выше).",
+            "setting.outage_window_minutes.label": "Окно во время аварии",
+            "setting.outage_window_minutes.help": "Пока для звонка объявлена авария, повторный "
+            "звонок идёт тому же оператору только столько после последнего разговора (0: "
+            "закрепление приостановлено).",
             "setting.ring_timeout_seconds.label": "Звонить оператору",
             "setting.ring_timeout_seconds.help": "Если оператор не ответил за это время, абонент "
             "идёт в очередь; больше попытка к ожиданию не добавляет.",
@@ -284,6 +293,7 @@ extend(
             "reason.offline": "оператор вышел из очереди",
             "reason.window_expired": "окно истекло",
             "reason.ticket_resolved": "заявка решена",
+            "reason.outage": "объявлена авария",
             "reason.cap_reached": "достигнут лимит в час",
             "reason.do_not_pair": "запрет пары",
             "reason.agent_inactive": "оператор отключён",

@@ -32,6 +32,7 @@ _PICKERS = {"announce_sound": Control.SOUND, "escalation_queue": Control.QUEUE}
 UNITS = {
     "window_minutes": "minutes",
     "resolved_ticket_window_minutes": "minutes",
+    "outage_window_minutes": "minutes",
     "ring_timeout_seconds": "seconds",
     "busy_wait_seconds": "seconds",
     "wrap_up_seconds": "seconds",

@@ -23,6 +23,7 @@ from sticky_router.routing_core.model import (
     CallerKey,
     Customer,
     Identity,
+    Incident,
     KeyKind,
     PairingBan,
     PairingKind,
@@ -330,3 +331,40 @@ def test_an_overdue_promise_and_a_missed_sticky_attempt_take_the_larger_jump() -
     decision = decide(call(), facts(RECENT_AGENT2, identity=identity), knobs)
     assert isinstance(decision, StickyDecision)
     assert fallback_variables(decision, "busy")["STICKY_PRIORITY"] == "5"
+
+
+OUTAGE = Incident(1, "sticky-router/outage-notice")
+
+
+@pytest.mark.parametrize(
+    ("knobs", "expect"),
+    [
+        ({}, QueueReason.OUTAGE),  # by default stickiness is paused during an outage
+        ({"outage_window_minutes": 60}, "agent2"),  # a shorter window: 42 min still holds
+        ({"outage_window_minutes": 30}, QueueReason.OUTAGE),
+    ],
+)
+def test_during_a_declared_outage_stickiness_steps_aside(
+    knobs: dict[str, int], expect: object
+) -> None:
+    decision = decide(call(), facts(RECENT_AGENT2, incident=OUTAGE), settings(**knobs))
+    assert decision.context.incident == OUTAGE
+    if isinstance(expect, QueueReason):
+        assert isinstance(decision, QueueDecision)
+        assert decision.reason is expect
+    else:
+        assert isinstance(decision, StickyDecision)
+        assert decision.target.agent.name == expect
+    # Whatever the route, the notice goes to the dialplan, and only a sound name does.
+    assert fallback_variables(decision, "x")["STICKY_OUTAGE_SOUND"] == "sticky-router/outage-notice"
+
+
+def test_an_outage_notice_reaches_even_an_unknown_caller_and_a_hostile_one_nobody() -> None:
+    unknown = facts(identity=Identity(key=None, customers=()), incident=OUTAGE)
+    decision = decide(call(), unknown, settings())
+    assert isinstance(decision, QueueDecision)
+    assert decision.reason is QueueReason.NO_CALLER_KEY
+    assert fallback_variables(decision, "x")["STICKY_OUTAGE_SOUND"] == "sticky-router/outage-notice"
+    hostile = facts(incident=Incident(2, "x)|System(id)"))
+    decision = decide(call(), hostile, settings())
+    assert fallback_variables(decision, "x")["STICKY_OUTAGE_SOUND"] == ""

@@ -26,6 +26,7 @@ from sticky_router.routing_core.model import (
     Customer,
     HangupSide,
     Identity,
+    Incident,
     KeyKind,
     Leg,
     PairingBan,
@@ -149,6 +150,12 @@ _CONTEXT = f"""
        WHERE b.status = 'approved' AND b.expires_at > $9
          AND (b.customer_id = ANY($8::bigint[]) OR b.e164 = $10)
        ORDER BY b.set_at DESC LIMIT 1) AS block,
+      (SELECT json_build_object('id', n.id, 'announce_sound', n.announce_sound)
+       FROM incidents n
+       WHERE n.ended_at IS NULL AND n.started_at <= $9
+         AND (n.scope_kind = 'global' OR (n.scope_kind = 'queue' AND n.scope_value = $5)
+              OR (n.scope_kind = 'did' AND n.scope_value = $6))
+       ORDER BY n.scope_kind = 'global', n.started_at DESC LIMIT 1) AS incident,
       (SELECT coalesce(json_agg(json_build_object(
                  'id', a.id, 'name', a.name, 'display_name', a.display_name,
                  'endpoint', a.endpoint, 'role', a.role, 'active', a.active,
@@ -235,6 +242,7 @@ class _Context:
     block: CallerBlock | None
     agents: dict[int, Agent]
     sticky_calls: dict[int, int]
+    incident: Incident | None = None
 
 
 async def find_identity(
@@ -337,6 +345,7 @@ async def _read_context(
             _time(raw["expires_at"]),
         )
     agents = json.loads(row["agents"])
+    declared = json.loads(row["incident"]) if row["incident"] else None
     return _Context(
         history=tuple(_interaction(i) for i in json.loads(row["history"])),
         settings=[
@@ -350,6 +359,7 @@ async def _read_context(
         block=block,
         agents={a["id"]: _agent(a) for a in agents},
         sticky_calls={a["id"]: a["sticky_calls"] for a in agents},
+        incident=Incident(declared["id"], declared["announce_sound"]) if declared else None,
     )
 
 
@@ -390,5 +400,6 @@ async def read_facts(
         pairing_bans=context.bans,
         sticky_calls_last_hour=context.sticky_calls,
         caller_block=context.block,
+        incident=context.incident,
     )
     return facts, context.settings
