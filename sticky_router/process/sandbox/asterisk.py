@@ -714,10 +714,13 @@ class LocalAsterisk:
         self._ami_driver_live = Credentials.generate(AMI_DRIVER_USER)
         try:
             self._write_instance()
-            if not self.throwaway:
-                # The product's prompts for the local sandbox, as a deployment makes them. Test
-                # instances keep the announcement silent (a call's timing in a test does not
-                # wait for a prompt) unless a test installs them (install_prompts).
+            # The product's prompts for the local sandbox, as a deployment makes them. Test
+            # instances start silent whatever a local sandbox left in the root they share (a
+            # call's timing in a test does not wait for a prompt); a test that wants them
+            # installs them (install_prompts).
+            if self.throwaway:
+                self.remove_prompts()
+            else:
                 self.install_prompts()
             _ensure_mounts(root)
             with (self.instance_dir / "log" / "console").open("wb") as console:
