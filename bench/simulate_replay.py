@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import resource
 import shutil
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+
+import asyncpg
 
 from sticky_router.process import database
 from sticky_router.process.logs import configure_logging
@@ -38,7 +42,10 @@ def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
-async def run(data_dir: Path, shape: HistoryShape, one_process: bool) -> None:
+@contextlib.asynccontextmanager
+async def history_cluster(data_dir: Path, shape: HistoryShape) -> AsyncIterator[str]:
+    """A PostgreSQL cluster of its own holding the synthetic history (generated on first use,
+    kept in `data_dir` for later runs, vacuumed and analysed); yields its DSN."""
     server = LocalPostgres(data_dir=data_dir, port=free_port(), shared_buffers="1GB")
     print(f"starting the benchmark cluster in {data_dir}")
     server.start()
@@ -58,33 +65,41 @@ async def run(data_dir: Path, shape: HistoryShape, one_process: bool) -> None:
                     f"in {counts.seconds:.1f} s; peak RSS so far {peak_rss_mb():.0f} MB"
                 )
             await pool.execute("VACUUM ANALYZE interactions, interaction_legs", timeout=3600)
-            rss_before = peak_rss_mb()
-            started = time.perf_counter()
-            report = await run_replay_in_processes(server.dsn, CANDIDATE)
-            elapsed = time.perf_counter() - started
-            workers = peak_rss_mb(resource.RUSAGE_CHILDREN)
-            print(
-                f"\nreplayed {report.calls:,} calls under 2 sets of settings, one process each "
-                f"(what `sticky-router simulate` does), in {elapsed:.1f} s: "
-                f"{report.calls / elapsed:,.0f} calls/s; peak RSS of a replay process "
-                f"{workers:.0f} MB\n"
-            )
-            print(side_by_side(report))
-            if one_process:
-                async with pool.acquire() as connection:
-                    started = time.perf_counter()
-                    alone = await run_replay(connection, CANDIDATE)
-                    elapsed = time.perf_counter() - started
-                same = alone.tallies == report.tallies
-                print(
-                    f"\nthe same in one process: {elapsed:.1f} s, "
-                    f"{alone.calls / elapsed:,.0f} calls/s, peak RSS {peak_rss_mb():.0f} MB "
-                    f"(before the replay {rss_before:.0f} MB); same figures: {same}"
-                )
         finally:
             await pool.close()
+        yield server.dsn
     finally:
         server.stop()
+
+
+async def run(data_dir: Path, shape: HistoryShape, one_process: bool) -> None:
+    async with history_cluster(data_dir, shape) as dsn:
+        rss_before = peak_rss_mb()
+        started = time.perf_counter()
+        report = await run_replay_in_processes(dsn, CANDIDATE)
+        elapsed = time.perf_counter() - started
+        workers = peak_rss_mb(resource.RUSAGE_CHILDREN)
+        print(
+            f"\nreplayed {report.calls:,} calls under 2 sets of settings, one process each "
+            f"(what `sticky-router simulate` does), in {elapsed:.1f} s: "
+            f"{report.calls / elapsed:,.0f} calls/s; peak RSS of a replay process "
+            f"{workers:.0f} MB\n"
+        )
+        print(side_by_side(report))
+        if one_process:
+            connection = await asyncpg.connect(dsn)
+            try:
+                started = time.perf_counter()
+                alone = await run_replay(connection, CANDIDATE)
+                elapsed = time.perf_counter() - started
+            finally:
+                await connection.close()
+            same = alone.tallies == report.tallies
+            print(
+                f"\nthe same in one process: {elapsed:.1f} s, "
+                f"{alone.calls / elapsed:,.0f} calls/s, peak RSS {peak_rss_mb():.0f} MB "
+                f"(before the replay {rss_before:.0f} MB); same figures: {same}"
+            )
 
 
 def _progress(message: str) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sticky_router.agi.protocol import AgiSession, quote
+from sticky_router.agi.wait_offer import ask_to_wait, hold_music
 from sticky_router.routing_core import Candidate, RoutingService, StickyDecision
 from sticky_router.routing_core.attempt import (
     BUSY_STATES,
@@ -25,6 +26,8 @@ from sticky_router.routing_core.attempt import (
     wrapping_up,
 )
 from sticky_router.routing_core.candidates import queue_to_check
+from sticky_router.routing_core.dialplan_variables import caller_language
+from sticky_router.routing_core.wait_offer import WaitChoice
 
 POLL_SECONDS = 0.5
 
@@ -84,6 +87,21 @@ class AgiProbe:
 
     async def let_go(self, candidate: Candidate, reason: str) -> None:
         await self._routing.release_agent(self._call.call_id, candidate, reason, self._clock())
+
+    async def offer_wait(self, candidate: Candidate) -> WaitChoice:
+        offer = await self._routing.wait_offer(self._decision, candidate)
+        if offer is None:
+            return WaitChoice.NOT_OFFERED
+        language = caller_language(self._decision.context.identity)
+        return await ask_to_wait(self._session, offer, language)
+
+    async def wait_on_hold(
+        self, candidate: Candidate, seconds: float
+    ) -> tuple[Availability, float]:
+        await hold_music(self._session, True)
+        found = await self.wait_until_free(candidate, seconds)
+        await hold_music(self._session, False)  # not reached when the caller hung up
+        return found
 
     async def _state(self, candidate: Candidate) -> str:
         """DEVICE_STATE of a device, EXTENSION_STATE of an extension's hint (FreePBX)."""

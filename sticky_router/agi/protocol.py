@@ -161,13 +161,15 @@ class AgiSession:
     async def set_variable(self, name: str, value: str) -> AgiReply:
         return await self.command(set_variable_command(name, value))
 
-    async def command(self, line: str) -> AgiReply:
+    async def command(self, line: str, *, takes: float = 0.0) -> AgiReply:
+        """Send one command and read its reply; `takes` is how long the command itself may
+        run in Asterisk (a prompt, a wait for a key), on top of the command timeout."""
         if "\n" in line or "\r" in line:
             raise ValueError("an AGI command is one line")
         if self.hung_up:
             raise AgiHangup("hangup")
         try:
-            async with asyncio.timeout(self.command_timeout):
+            async with asyncio.timeout(self.command_timeout + takes):
                 self.writer.write(line.encode() + b"\n")
                 await self.writer.drain()
                 return await self._reply()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from typing import Any
 
 from panoramisk import Manager  # type: ignore[import-untyped]
 
+from sticky_router.ami.caller_board import CallerBoard
 from sticky_router.ami.learner import CallLearner, log
 from sticky_router.ami.member_board import MemberBoard
 from sticky_router.routing_core.events import EventSink
@@ -115,6 +117,7 @@ class AmiLearner:
         self.settings = settings
         self.learner = CallLearner()
         self.board = MemberBoard()  # queue memberships now, for the supervisors' live view
+        self.callers = CallerBoard()  # callers waiting in the queues, for the outage watch
         self._journal = journal
         self._appending: set[asyncio.Task[bool]] = set()
         self.connected = asyncio.Event()
@@ -190,6 +193,7 @@ class AmiLearner:
                     await ami.action({"Action": "Ping"})
         finally:
             self.board.forget()
+            self.callers.forget()
             ami.close()
 
     async def _take_snapshot(self, ami: _Ami) -> None:
@@ -197,7 +201,9 @@ class AmiLearner:
         not know, and learning goes on all the same."""
         try:
             async with asyncio.timeout(self._timeout):
-                self.board.replace(await ami.action_list({"Action": "QueueStatus"}))
+                snapshot = await ami.action_list({"Action": "QueueStatus"})
+            self.board.replace(snapshot)
+            self.callers.replace(snapshot, time.monotonic())
         except Exception as error:
             if not ami.lost.is_set():  # a lost connection is told once, by the session
                 log.warning("ami_queue_status_failed", error=f"{type(error).__name__}: {error}")
@@ -205,6 +211,7 @@ class AmiLearner:
     def _on_event(self, event: dict[str, str]) -> None:
         with contextlib.suppress(Exception):  # the live view never costs learning
             self.board.handle(event)
+            self.callers.handle(event, time.monotonic())
         try:
             learned = self.learner.handle(event, self._clock())
             if not learned:

@@ -58,6 +58,8 @@ HANDLED_EVENTS = (
     "ChannelHangupRequest",
     "ChannelDestroyed",
     "DeviceStateChanged",
+    "ChannelDtmfReceived",  # the caller's key when offered to wait
+    "PlaybackFinished",
 )
 
 __all__ = ["DialplanTargets", "StickyRouterApp", "incoming_call"]
@@ -108,6 +110,16 @@ class StickyRouterApp:
             await self._handed_over.gone(event)
         elif kind == "DeviceStateChanged":
             self._devices.changed(str(event.get("device_state", {}).get("name", "")))
+        elif kind == "ChannelDtmfReceived":
+            live = self._calls.get(str(event.get("channel", {}).get("id", "")))
+            if live is not None:
+                live.keys.key(str(event.get("digit", "")))
+        elif kind == "PlaybackFinished":
+            playback = event.get("playback", {})
+            target = str(playback.get("target_uri", "")).removeprefix("channel:")
+            live = self._calls.get(target)
+            if live is not None:
+                live.keys.playback_finished(str(playback.get("id", "")))
 
     async def on_connected(self) -> None:
         """After every (re)connect: Asterisk is told which events we handle, and callers an

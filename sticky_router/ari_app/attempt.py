@@ -15,6 +15,7 @@ import structlog
 from sticky_router.ari_app.availability import DeviceWatch, check_availability, wait_until_free
 from sticky_router.ari_app.best_effort import best_effort
 from sticky_router.ari_app.channels import AriUnavailable, ChannelGone, Channels
+from sticky_router.ari_app.wait_offer import CallerKeys, ask_to_wait, music_on
 from sticky_router.ari_app.watch import HandedOverCalls
 from sticky_router.routing_core import (
     BlockedDecision,
@@ -31,6 +32,7 @@ from sticky_router.routing_core.candidates import queue_to_check
 from sticky_router.routing_core.decision import destination_queue
 from sticky_router.routing_core.dialplan_variables import (
     attempt_variables,
+    caller_language,
     fallback_variables,
     handed_over,
     queue_reason,
@@ -42,6 +44,7 @@ from sticky_router.routing_core.events import (
     DecisionMade,
     EventSink,
 )
+from sticky_router.routing_core.wait_offer import WaitChoice
 
 log = structlog.get_logger("sticky_router.ari")
 
@@ -72,6 +75,7 @@ class LiveCall:
     # hang-up. (A caller who hangs up in Stasis is reported by StasisEnd alone.)
     handed_over: bool = False
     recorded: asyncio.Task[None] | None = None  # the call's first record, written aside
+    keys: CallerKeys = field(default_factory=CallerKeys)  # while the wait offer asks them
 
     async def started_recorded(self) -> None:
         if self.recorded is not None:
@@ -262,3 +266,30 @@ class AriProbe:
         await best_effort(
             self._attempt.routing.release_agent(self._live.call.call_id, candidate, reason, now())
         )
+
+    async def offer_wait(self, candidate: Candidate) -> WaitChoice:
+        offer = await self._attempt.routing.wait_offer(self._decision, candidate)
+        if offer is None:
+            return WaitChoice.NOT_OFFERED
+        if self._live.caller_gone.is_set():
+            return WaitChoice.NO_KEY
+        language = caller_language(self._decision.context.identity)
+        return await ask_to_wait(
+            self._attempt.channels,
+            self._live.call.call_id,
+            self._live.keys,
+            self._live.caller_gone,
+            offer,
+            language,
+        )
+
+    async def wait_on_hold(
+        self, candidate: Candidate, seconds: float
+    ) -> tuple[Availability, float]:
+        call_id = self._live.call.call_id
+        await music_on(self._attempt.channels, call_id, True)
+        try:
+            return await self.wait_until_free(candidate, seconds)
+        finally:
+            if not self._live.caller_gone.is_set():
+                await music_on(self._attempt.channels, call_id, False)

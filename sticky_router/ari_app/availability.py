@@ -117,12 +117,21 @@ async def wait_until_free(
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(remaining, RECHECK_SECONDS)):
-                    await waiter.wait()
+            await _woken(waiter, caller_gone, min(remaining, RECHECK_SECONDS))
         return Availability.BUSY
     finally:
         for phone in phones:
             watch.unregister(phone, waiter)
             with contextlib.suppress(AriUnavailable, ChannelGone):
                 await channels.unsubscribe(f"deviceState:{phone}")
+
+
+async def _woken(waiter: asyncio.Event, caller_gone: asyncio.Event, seconds: float) -> None:
+    """Until a device changed, the caller left (their agent's claim is let go at once), or
+    `seconds` passed."""
+    woken = {asyncio.ensure_future(waiter.wait()), asyncio.ensure_future(caller_gone.wait())}
+    try:
+        await asyncio.wait(woken, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for future in woken:
+            future.cancel()

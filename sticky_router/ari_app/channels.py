@@ -10,6 +10,7 @@ application's safety net answers by sending the caller to the queue.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -34,7 +35,11 @@ class Channels(Protocol):
     async def read(self, channel_id: str, expression: str) -> str: ...
     async def device_state(self, endpoint: str) -> str: ...
     async def answer(self, channel_id: str) -> None: ...
-    async def play(self, channel_id: str, sound: str) -> None: ...
+    async def play(
+        self, channel_id: str, sounds: Sequence[str], *, playback_id: str, language: str
+    ) -> None: ...
+    async def stop_playback(self, playback_id: str) -> None: ...
+    async def hold(self, channel_id: str, on: bool) -> None: ...
     async def set_variables(self, channel_id: str, variables: Mapping[str, str]) -> None: ...
     async def watch(self, channel_id: str) -> None: ...
     async def continue_in_dialplan(self, channel_id: str, context: str, extension: str) -> None: ...
@@ -67,8 +72,26 @@ class AriChannels:
     async def answer(self, channel_id: str) -> None:
         await self._call("POST", f"/channels/{segment(channel_id)}/answer")
 
-    async def play(self, channel_id: str, sound: str) -> None:
-        await self._call("POST", f"/channels/{segment(channel_id)}/play", {"media": sound})
+    async def play(
+        self, channel_id: str, sounds: Sequence[str], *, playback_id: str, language: str
+    ) -> None:
+        """Sounds one after the other (one playback, `PlaybackFinished` at its end), in
+        `language` when they exist in it (empty: the channel's own)."""
+        params = {"media": ",".join(f"sound:{sound}" for sound in sounds)}
+        if language:
+            params["lang"] = language
+        await self._call(
+            "POST", f"/channels/{segment(channel_id)}/play/{segment(playback_id)}", params
+        )
+
+    async def stop_playback(self, playback_id: str) -> None:
+        """Stop a playback; one that already ended is not an error."""
+        with contextlib.suppress(ChannelGone):
+            await self._call("DELETE", f"/playbacks/{segment(playback_id)}")
+
+    async def hold(self, channel_id: str, on: bool) -> None:
+        """Music on hold (the channel's class, `default` unless the dialplan set one)."""
+        await self._call("POST" if on else "DELETE", f"/channels/{segment(channel_id)}/moh")
 
     async def set_variables(self, channel_id: str, variables: Mapping[str, str]) -> None:
         path = f"/channels/{segment(channel_id)}/variable"

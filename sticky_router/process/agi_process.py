@@ -10,6 +10,7 @@ finish, then the writes aside.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from sticky_router.process.metrics import PrometheusObserver
 from sticky_router.process.ticket_source import TicketSourceSettings, TicketSourceWork, mirror_name
 from sticky_router.queue_log.follower import SETTLE_SECONDS, QueueLogFollower
 from sticky_router.routing_core import CallRecorder, RoutingService
+from sticky_router.routing_core.backlog_watch import BacklogWatch
 from sticky_router.routing_core.store.journal import DEFAULT_MAX_EVENTS
 
 log = structlog.get_logger("sticky_router.agi_process")
@@ -66,6 +68,7 @@ class AgiProcess:
         self.settings = settings
         self.server: AgiServer | None = None
         self.learner: AmiLearner | None = None
+        self._outages: asyncio.Task[None] | None = None  # the automatic outage mode
         self._scripts: AgiScripts | None = None
         self._pool: asyncpg.Pool | None = None
         self._metrics_site: web.AppRunner | None = None
@@ -113,6 +116,8 @@ class AgiProcess:
         if settings.ami is not None:
             self.learner = AmiLearner(settings.ami, journal)
             self.learner.start()
+            watch = BacklogWatch(pool, self.learner.callers)
+            self._outages = asyncio.get_running_loop().create_task(watch.run())
         if settings.metrics_port is not None:
             self._metrics_site = await self._serve_metrics(settings.host, settings.metrics_port)
         log.info("agi_started", host=settings.host, port=self.server.port)
@@ -153,6 +158,11 @@ class AgiProcess:
             self.server = None
         if self._scripts is not None:
             await self._scripts.drain()
+        if self._outages is not None:
+            self._outages.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._outages
+            self._outages = None
         if self.learner is not None:
             await self.learner.stop()
             self.learner = None

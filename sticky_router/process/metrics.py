@@ -24,6 +24,7 @@ from prometheus_client.exposition import generate_latest
 from sticky_router.routing_core.attempt import dial_status
 from sticky_router.routing_core.candidates import FOUND
 from sticky_router.routing_core.tickets import SourceFailure
+from sticky_router.routing_core.wait_offer import WaitChoice
 
 if TYPE_CHECKING:
     from sticky_router.process.journaling import Journaling
@@ -32,7 +33,11 @@ if TYPE_CHECKING:
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.3, 0.4, 1.0)
 # A walk is a few ARI or AGI round trips (milliseconds) unless it waits for a busy agent, up to
 # the detour budget (20 s by default, 300 s at most).
-DETOUR_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300)
+# With the wait offer, a caller who chose to wait may add up to 900 s.
+DETOUR_BUCKETS = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 900
+)  # fmt: skip
+WAIT_CHOICES = tuple(choice.value for choice in WaitChoice)
 # Labels come from closed sets (routes, reasons, dial statuses); anything else is bucketed so a
 # strange outcome string cannot grow the number of series without bound.
 MAX_LABEL = 32
@@ -110,6 +115,16 @@ class PrometheusObserver:
         )
         for ending in ("rang", "queue"):
             self.detour.labels(ending=ending)
+        self.wait_offers = Counter(
+            "sticky_router_wait_offers",
+            "Callers whose own agent was on another call, by what they chose when offered to "
+            "wait (wait, declined, no_key; not_offered: the estimate was longer than the wait "
+            "allowed)",
+            ["choice"],
+            registry=self.registry,
+        )
+        for choice in WAIT_CHOICES:
+            self.wait_offers.labels(choice=choice)
         self.candidates_found = Counter(
             "sticky_router_candidate_checks",
             "Sticky candidates looked at during a walk, by what they were found to be (free, "
@@ -266,6 +281,9 @@ class PrometheusObserver:
         self.detour.labels(ending="rang" if rang else "queue").observe(seconds)
         for value in found:
             self.candidates_found.labels(found=value if value in FOUND else "other").inc()
+
+    def wait_offered(self, choice: str) -> None:
+        self.wait_offers.labels(choice=choice if choice in WAIT_CHOICES else "other").inc()
 
     def rows_purged(self, kind: str, rows: int) -> None:
         self.purged_rows.labels(kind=_label(kind)).inc(rows)

@@ -38,11 +38,10 @@ PROMPTS: dict[str, dict[str, str]] = {
         "en": "Your agent is on another call.",
         "ru": "Ваш оператор сейчас разговаривает с другим абонентом.",
     },
-    "wait-offer": {
-        "en": "To wait for your agent, press 1. To be called back by your agent, press 2. "
-        "Or stay on the line for the next free agent.",
-        "ru": "Чтобы дождаться своего оператора, нажмите 1. Чтобы оператор перезвонил вам, "
-        "нажмите 2. Или оставайтесь на линии, и вам ответит первый свободный оператор.",
+    "press-1-to-wait": {
+        "en": "To wait for your agent, press 1. Or stay on the line for the next free agent.",
+        "ru": "Чтобы дождаться своего оператора, нажмите 1. Или оставайтесь на линии, "
+        "и вам ответит первый свободный оператор.",
     },
     "callback-confirmed": {
         "en": "Thank you. Your agent will call you back.",
@@ -53,6 +52,20 @@ PROMPTS: dict[str, dict[str, str]] = {
         "ru": "Мы знаем о неполадке в вашем районе и уже её устраняем.",
     },
 }
+
+
+# The wait offer's estimate, one prompt per whole minute (routing_core.wait_offer), each said
+# as the language says it ("около трёх минут": after "около" no plural rule is needed).
+_MINUTES_EN = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+_MINUTES_RU = (
+    "одной минуты", "двух минут", "трёх минут", "четырёх минут", "пяти минут",
+    "шести минут", "семи минут", "восьми минут", "девяти минут", "десяти минут",
+)  # fmt: skip
+for _n, (_en, _ru) in enumerate(zip(_MINUTES_EN, _MINUTES_RU, strict=True), start=1):
+    PROMPTS[f"about-{_n}-minutes"] = {
+        "en": f"The wait is about {_en} minute{'' if _n == 1 else 's'}.",
+        "ru": f"Ожидание — около {_ru}.",
+    }
 
 
 class PromptToolsMissing(RuntimeError):

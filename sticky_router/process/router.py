@@ -25,6 +25,7 @@ from sticky_router.process.retention_job import RetentionJob
 from sticky_router.process.ticket_source import TicketSourceSettings, TicketSourceWork, mirror_name
 from sticky_router.queue_log.follower import SETTLE_SECONDS, QueueLogFollower
 from sticky_router.routing_core import CallRecorder, RoutingService
+from sticky_router.routing_core.backlog_watch import BacklogWatch
 from sticky_router.routing_core.live import MemberFacts
 from sticky_router.routing_core.store.journal import DEFAULT_MAX_EVENTS
 from sticky_router.routing_core.store.retention import RetentionPolicy
@@ -92,6 +93,7 @@ class Router:
         self._events: asyncio.Task[None] | None = None
         self._sweeps: asyncio.Task[None] | None = None
         self._lag: asyncio.Task[None] | None = None
+        self._outages: asyncio.Task[None] | None = None  # the automatic outage mode
         self.app: StickyRouterApp | None = None
         self.learner: AmiLearner | None = None
         self.pops = PopHub()
@@ -190,6 +192,9 @@ class Router:
             self.learner = AmiLearner(ami, journal)
             self.metrics.watch_connection("ami", self.learner.connected.is_set)
             self.learner.start()
+            # Not routing's pool: the watch must never take a connection a decision needs.
+            watch = BacklogWatch(self._web_pool or self._pool, self.learner.callers)
+            self._outages = asyncio.get_running_loop().create_task(watch.run())
         await self.start_web()
         log.info("router_started", ari_url=settings.ari_url, app=settings.ari_app)
 
@@ -273,10 +278,10 @@ class Router:
         await self.stop_web()
         if self.app is not None:
             await self.app.drain(DRAIN_SECONDS)
-        for task in (self._sweeps, self._lag, self._events):
+        for task in (self._sweeps, self._lag, self._events, self._outages):
             if task is not None:
                 await _cancelled(task)
-        self._sweeps = self._lag = self._events = None
+        self._sweeps = self._lag = self._events = self._outages = None
         if self.learner is not None:
             await self.learner.stop()
             self.learner = None

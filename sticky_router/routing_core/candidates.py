@@ -8,6 +8,12 @@ bounded however many candidates there are; paused, logged out or unreachable one
 over at once, and their claim let go. Only one candidate is ever rung: after a ring that is not
 answered the caller goes to the queue.
 
+With the wait offer on (`wait_offer_seconds`), the caller's own agent (the first candidate) found
+busy is not waited for silently: the caller is asked (routing_core.wait_offer). Pressing 1, they
+wait on hold up to `wait_offer_seconds` (their choice, outside the detour budget); declining or
+not answering, nobody more is waited for. An offer not made (the estimate is longer than the
+wait allowed) leaves the silent busy wait as it was.
+
 The walk is async because the router's probe asks Asterisk; the replay's probe answers from
 recorded history without ever suspending, and runs the same coroutine with `run_at_once`.
 """
@@ -21,6 +27,7 @@ from typing import Any, Protocol, TypeVar
 from sticky_router.routing_core.attempt import Availability
 from sticky_router.routing_core.decision import Candidate, CandidateReason, StickyDecision
 from sticky_router.routing_core.dialplan_safe import is_endpoint, is_queue, is_state_interface
+from sticky_router.routing_core.wait_offer import WaitChoice
 
 T = TypeVar("T")
 
@@ -39,6 +46,15 @@ class CandidateProbe(Protocol):
     async def let_go(self, candidate: Candidate, reason: str) -> None:
         """Release a candidate that is passed over."""
 
+    async def offer_wait(self, candidate: Candidate) -> WaitChoice:
+        """Tell the caller their agent is on another call and read their choice (the prompts
+        and the timing are the decision's settings: routing_core.wait_offer)."""
+
+    async def wait_on_hold(
+        self, candidate: Candidate, seconds: float
+    ) -> tuple[Availability, float]:
+        """Like `wait_until_free`, with the caller on hold (they chose to wait)."""
+
 
 # What the walk found a candidate to be that no Availability says: another call's claim.
 CLAIMED_ELSEWHERE = "claimed_elsewhere"
@@ -52,6 +68,7 @@ class Walk:
     waited_seconds: float  # the busy waits
     # What each candidate looked at was found to be, in order (after any wait): one of FOUND.
     found: tuple[str, ...] = ()
+    offer: WaitChoice | None = None  # what came of the wait offer, None: not reached
 
 
 async def walk_candidates(
@@ -60,26 +77,35 @@ async def walk_candidates(
     *,
     busy_wait_seconds: float,
     detour_budget_seconds: float,
+    wait_offer_seconds: float = 0,
 ) -> Walk:
     waited = 0.0
     first_miss: str | None = None
     seen: list[str] = []
+    offer: WaitChoice | None = None
     for position, candidate in enumerate(candidates):
         if position > 0 and not await probe.claim(candidate):
             seen.append(CLAIMED_ELSEWHERE)
             first_miss = first_miss or Availability.BUSY.value  # ringing for another callback
             continue
         found = await probe.availability(candidate)
+        if found is Availability.BUSY and position == 0 and wait_offer_seconds > 0:
+            offer = await probe.offer_wait(candidate)
+            if offer is WaitChoice.WAIT:
+                found, took = await probe.wait_on_hold(candidate, wait_offer_seconds)
+                waited += took
+            elif offer is not WaitChoice.NOT_OFFERED:
+                busy_wait_seconds = 0  # they chose the next free agent: no silent waits
         allowed = min(busy_wait_seconds, detour_budget_seconds - waited)
-        if found is Availability.BUSY and allowed > 0:
+        if found is Availability.BUSY and allowed > 0 and offer is not WaitChoice.WAIT:
             found, took = await probe.wait_until_free(candidate, allowed)
             waited += took
         seen.append(found.value)
         if found is Availability.FREE:
-            return Walk(candidate, first_miss, waited, tuple(seen))
+            return Walk(candidate, first_miss, waited, tuple(seen), offer)
         first_miss = first_miss or found.value
         await probe.let_go(candidate, found.value)
-    return Walk(None, first_miss, waited, tuple(seen))
+    return Walk(None, first_miss, waited, tuple(seen), offer)
 
 
 def queue_to_check(decision: StickyDecision, candidate: Candidate) -> str | None:

@@ -30,6 +30,10 @@ class RoutingObserver(Protocol):
         the queue), the seconds it added to the caller's wait before that (checks, busy
         waits), and what each candidate looked at was found to be (`candidates.FOUND`)."""
 
+    def wait_offered(self, choice: str) -> None:
+        """A caller whose agent was busy was offered to wait (or, `not_offered`, would have
+        been but for a long estimate): what they chose (`wait_offer.WaitChoice`)."""
+
 
 def notify_decision(
     observer: RoutingObserver | None, route: str, reason: str, seconds: float, queue: str
@@ -45,6 +49,10 @@ def notify_detour_ended(
     observer: RoutingObserver | None, rang: bool, seconds: float, found: Sequence[str]
 ) -> None:
     _tell(observer, lambda counted: counted.detour_ended(rang, seconds, found))
+
+
+def notify_wait_offered(observer: RoutingObserver | None, choice: str) -> None:
+    _tell(observer, lambda counted: counted.wait_offered(choice))
 
 
 def _tell(observer: RoutingObserver | None, report: Callable[[RoutingObserver], None]) -> None:

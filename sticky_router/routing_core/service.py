@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -33,18 +33,34 @@ from sticky_router.routing_core.observer import (
     RoutingObserver,
     notify_decision,
     notify_detour_ended,
+    notify_wait_offered,
 )
 from sticky_router.routing_core.policy import decide
-from sticky_router.routing_core.settings import DEFAULT_SETTINGS, resolve_settings
+from sticky_router.routing_core.settings import DEFAULT_SETTINGS, RoutingSettings, resolve_settings
 from sticky_router.routing_core.store import Connection
+from sticky_router.routing_core.store.agent_talk import talk_times
 from sticky_router.routing_core.store.claims import claim_agent, release_claim, release_claims
 from sticky_router.routing_core.store.lookup import read_facts
+from sticky_router.routing_core.wait_offer import WaitOffer, estimated_minutes, wait_offer
 
 log = structlog.get_logger("sticky_router.decision")
 
 # A claim outlives the ring timeout and busy wait by this much, to cover the announcement and
 # the hand-over; adapters release it as soon as the attempt ends anyway.
 CLAIM_MARGIN = timedelta(seconds=30)
+# What the wait offer's prompts take to say (about 10 s), with room: part of a claim's hold.
+OFFER_PROMPTS = 20
+
+
+def claim_hold(knobs: RoutingSettings, waits_seconds: int) -> timedelta:
+    """How long a claim holds its agent: the ring, the waits the walk may make (`waits_seconds`)
+    and, when the wait offer is on, its prompts, the caller's answer and their chosen wait."""
+    offer = 0
+    if knobs.wait_offer_seconds > 0:
+        offer = OFFER_PROMPTS + knobs.wait_offer_answer_seconds + knobs.wait_offer_seconds
+    seconds = knobs.ring_timeout_seconds + waits_seconds + offer
+    return timedelta(seconds=seconds) + CLAIM_MARGIN
+
 
 BeforeClaimHook = Callable[[IncomingCall], Awaitable[None]]
 
@@ -115,20 +131,42 @@ class RoutingService:
             probe,
             busy_wait_seconds=knobs.busy_wait_seconds,
             detour_budget_seconds=knobs.detour_budget_seconds,
+            wait_offer_seconds=knobs.wait_offer_seconds,
         )
         took = time.perf_counter() - started
         notify_detour_ended(self._observer, walk.chosen is not None, took, walk.found)
+        if walk.offer is not None:
+            notify_wait_offered(self._observer, walk.offer.value)
         return walk
+
+    async def wait_offer(self, decision: StickyDecision, candidate: Candidate) -> WaitOffer | None:
+        """What to offer a caller whose agent is on another call (routing_core.wait_offer); the
+        estimate is read within the database budget, and left out when it cannot be."""
+        knobs = decision.context.settings.values
+        reading = asyncio.ensure_future(
+            talk_times(self._pool, candidate.agent.id, datetime.now(UTC))
+        )
+        try:
+            times = await asyncio.wait_for(asyncio.shield(reading), self._budget)
+            minutes = estimated_minutes(times.elapsed_seconds, times.typical_seconds)
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            log.warning("wait_estimate_unavailable", call_id=decision.context.call.call_id,
+                        error=type(error).__name__)  # fmt: skip
+            self._abandon(reading)
+            minutes = None
+        return wait_offer(
+            minutes,
+            answer_seconds=knobs.wait_offer_answer_seconds,
+            wait_seconds=knobs.wait_offer_seconds,
+        )
 
     async def claim(self, decision: StickyDecision, candidate: Candidate) -> bool:
         """Take a further candidate before ringing them (the first is claimed by `decide`). Held
         for the whole detour and a ring, from the call's start, like the first."""
         call = decision.context.call
         knobs = decision.context.settings.values
-        hold = timedelta(seconds=knobs.ring_timeout_seconds + knobs.detour_budget_seconds)
-        return await claim_agent(
-            self._pool, call.call_id, candidate.agent.id, call.at, hold + CLAIM_MARGIN
-        )
+        hold = claim_hold(knobs, knobs.detour_budget_seconds)
+        return await claim_agent(self._pool, call.call_id, candidate.agent.id, call.at, hold)
 
     async def release(self, call_id: str, outcome: str, at: datetime) -> int:
         return await release_claims(self._pool, call_id, outcome, at)
@@ -164,9 +202,8 @@ class RoutingService:
                 return decision
             if self._before_claim is not None:
                 await self._before_claim(call)
-            knobs = settings.values
-            hold = timedelta(seconds=knobs.ring_timeout_seconds + knobs.busy_wait_seconds)
-            return await self._claim_first(connection, decision, hold + CLAIM_MARGIN)
+            hold = claim_hold(settings.values, settings.values.busy_wait_seconds)
+            return await self._claim_first(connection, decision, hold)
 
     async def _claim_first(
         self, connection: Connection, decision: StickyDecision, hold: timedelta
@@ -184,12 +221,12 @@ class RoutingService:
             excluded.append(ExcludedCandidate(candidate, Exclusion.CLAIMED))
         return QueueDecision(decision.context, QueueReason.BUSY, tuple(excluded))
 
-    def _abandon(self, deciding: asyncio.Future[Decision]) -> None:
-        """Cancel a decision past its budget and let it clean up unattended."""
+    def _abandon(self, deciding: asyncio.Future[Any]) -> None:
+        """Cancel a read past its budget and let it clean up unattended."""
         deciding.cancel()
         self._background.add(deciding)
 
-        def forget(done: asyncio.Future[Decision]) -> None:
+        def forget(done: asyncio.Future[Any]) -> None:
             self._background.discard(done)
             if not done.cancelled():
                 done.exception()  # retrieved: an error after the budget is no news

@@ -45,6 +45,12 @@ class RoutingSettings(BaseModel):
     # The window while an outage is declared for the call (incidents): 0, stickiness paused
     # (a thousand callers about one outage only lengthen the queue waiting for their agents).
     outage_window_minutes: int = Field(0, ge=0, le=60 * 24 * 30)
+    # Outage mode by itself (routing_core.backlog), per queue: it starts when at least this many
+    # callers wait (0: off) and the longest has waited auto_outage_longest_wait_seconds, and
+    # ends once the backlog stayed under half of either for auto_outage_clear_seconds.
+    auto_outage_waiting_callers: int = Field(0, ge=0, le=10_000)
+    auto_outage_longest_wait_seconds: int = Field(300, ge=5, le=7200)
+    auto_outage_clear_seconds: int = Field(600, ge=5, le=86_400)
     ring_timeout_seconds: int = Field(15, ge=1, le=120)
     busy_wait_seconds: int = Field(0, ge=0, le=300)
     # After-call work: an agent whose last answered call ended less than this ago is not rung
@@ -52,6 +58,11 @@ class RoutingSettings(BaseModel):
     wrap_up_seconds: int = Field(0, ge=0, le=3600)
     # The most a caller waits in all for busy candidates, however many there are.
     detour_budget_seconds: int = Field(20, ge=0, le=300)
+    # The wait offer (routing_core.wait_offer): when the caller's own agent is on another call,
+    # the caller may press 1 to wait for them, on hold, this long at most; 0: not offered.
+    wait_offer_seconds: int = Field(0, ge=0, le=900)
+    # How long after the offer's prompts a key is waited for before the next free agent.
+    wait_offer_answer_seconds: int = Field(5, ge=1, le=30)
     min_talk_seconds: int = Field(10, ge=0, le=3600)
     sticky_cap_per_hour: int = Field(6, ge=0, le=1000)
     target_precedence: TargetPrecedence = TargetPrecedence.LAST_AGENT

@@ -11,6 +11,8 @@ synthetic history generator drives it with its own agents.
 
 from __future__ import annotations
 
+import math
+import zlib
 from collections import Counter, deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,9 +46,13 @@ from sticky_router.routing_core.model import (
 from sticky_router.routing_core.policy import decide
 from sticky_router.routing_core.settings import EffectiveSettings, ScopedValue, resolve_settings
 from sticky_router.routing_core.store.lookup import HISTORY_DEPTH, STICKY_CAP_PERIOD
+from sticky_router.routing_core.wait_offer import WaitChoice
 
 DEFAULT_CLASS = "standard"
 MAX_WINDOW = timedelta(days=30)  # the upper bound of RoutingSettings.window_minutes
+# The share of callers offered to wait for their busy agent who press 1: an assumption (history
+# cannot say), stated with every figure that depends on it.
+WAIT_ACCEPT_SHARE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,9 +163,10 @@ class ReplayProbe:
     agent with no call in that clock hour is offline, one whose call still rings or talks is
     busy until it ends. Never suspends (routing_core.candidates.run_at_once)."""
 
-    def __init__(self, availability: Availability, at: datetime) -> None:
+    def __init__(self, availability: Availability, at: datetime, accepts_wait: bool) -> None:
         self._availability = availability
         self._at = at
+        self._accepts_wait = accepts_wait
 
     async def claim(self, candidate: Candidate) -> bool:
         return True  # the replay does not model two callbacks racing for one agent
@@ -181,6 +188,18 @@ class ReplayProbe:
 
     async def let_go(self, candidate: Candidate, reason: str) -> None:
         return None
+
+    async def offer_wait(self, candidate: Candidate) -> WaitChoice:
+        return WaitChoice.WAIT if self._accepts_wait else WaitChoice.NO_KEY
+
+    async def wait_on_hold(self, candidate: Candidate, seconds: float) -> tuple[Attempted, float]:
+        return await self.wait_until_free(candidate, seconds)
+
+
+def accepts_wait(call_id: str, share: float) -> bool:
+    """Whether this caller is one of the `share` who press 1 when offered to wait: the same
+    callers under every set of settings and in every run."""
+    return zlib.crc32(call_id.encode()) % 1000 < share * 1000
 
 
 @dataclass(slots=True)  # not frozen: built twice per replayed call, and frozen init is slow
@@ -204,6 +223,9 @@ class Tally:
     connected: int = 0
     wait_added_seconds: float = 0.0
     misses: Counter[str] = field(default_factory=Counter)
+    # Callers who waited for their agent (busy wait or wait offer): how many waited how many
+    # whole seconds, for the median.
+    waits: Counter[int] = field(default_factory=Counter)
     sticky_load: Counter[int] = field(default_factory=Counter)  # connected callbacks per agent
     peak_hour_load: Counter[int] = field(default_factory=Counter)  # most in one hour, per agent
 
@@ -211,10 +233,22 @@ class Tally:
     def connected_share(self) -> float:
         return self.connected / self.eligible if self.eligible else 0.0
 
+    @property
+    def median_wait_seconds(self) -> int:
+        """The median wait of the callers who waited for their agent (0: nobody waited)."""
+        half, counted = sum(self.waits.values()) / 2, 0
+        for seconds in sorted(self.waits):
+            counted += self.waits[seconds]
+            if counted >= half:
+                return seconds
+        return 0
+
     def add(self, outcome: Outcome) -> None:
         self.calls += 1
         self.eligible += outcome.eligible
         self.wait_added_seconds += outcome.wait_seconds
+        if outcome.wait_seconds > 0:
+            self.waits[math.ceil(outcome.wait_seconds)] += 1
         if outcome.route == "sticky" and outcome.agent_id is not None:
             self.connected += 1
             self.sticky_load[outcome.agent_id] += 1
@@ -288,6 +322,10 @@ class Replay:
     - History is found by customer when the call names exactly one customer, else by number (as
       the live lookup does for shared numbers); keyed tickets are not followed separately.
     - Tickets, agents and flags are as they are now (flags from their approval time on).
+    - Offered to wait for their busy agent (`wait_offer_seconds`), a fixed share of callers
+      press 1 (`wait_accept_share`, the same callers every run); the others go to the queue.
+      The offer is always made (the live one is not when its estimate exceeds the bound), and
+      the wait is the time until the agent's recorded call ended, at most the bound.
     """
 
     def __init__(
@@ -295,9 +333,12 @@ class Replay:
         world: World,
         variants: Mapping[str, Sequence[ScopedValue]],
         availability: Availability,
+        *,
+        wait_accept_share: float = WAIT_ACCEPT_SHARE,
     ) -> None:
         self.world = world
         self._availability = availability
+        self._wait_accept_share = wait_accept_share
         self._variants = {name: _Variant(rows) for name, rows in variants.items()}
         self._history: dict[tuple[str, object], deque[PastInteraction]] = {}
         # History older than the longest window a setting allows can never be used again;
@@ -458,9 +499,14 @@ class Replay:
         walk = run_at_once(
             walk_candidates(
                 decision.candidates,
-                ReplayProbe(self._availability, decision.context.call.at),
+                ReplayProbe(
+                    self._availability,
+                    decision.context.call.at,
+                    accepts_wait(decision.context.call.call_id, self._wait_accept_share),
+                ),
                 busy_wait_seconds=knobs.busy_wait_seconds,
                 detour_budget_seconds=knobs.detour_budget_seconds,
+                wait_offer_seconds=knobs.wait_offer_seconds,
             )
         )
         if walk.chosen is None:

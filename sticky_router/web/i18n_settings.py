@@ -22,6 +22,16 @@ extend(
             "setting.outage_window_minutes.help": "While an outage is declared for the call, "
             "a callback goes to the same agent only this long after the last call (0: "
             "stickiness paused).",
+            "setting.auto_outage_waiting_callers.label": "Outage by itself: callers waiting",
+            "setting.auto_outage_waiting_callers.help": "An outage starts by itself for a queue "
+            "when this many callers wait and the longest has waited as long as below; it plays "
+            "no notice (0: never by itself).",
+            "setting.auto_outage_longest_wait_seconds.label": "Outage by itself: longest wait",
+            "setting.auto_outage_longest_wait_seconds.help": "With the callers above, the wait "
+            "of the longest-waiting caller that starts an outage by itself.",
+            "setting.auto_outage_clear_seconds.label": "Outage by itself ends after",
+            "setting.auto_outage_clear_seconds.help": "An outage that started by itself ends "
+            "once the queue has stayed under half of either figure this long.",
             "setting.ring_timeout_seconds.label": "Ring the agent for",
             "setting.ring_timeout_seconds.help": "Unanswered after this, the caller goes to the "
             "queue; the most the attempt adds to their wait.",
@@ -34,6 +44,13 @@ extend(
             "setting.detour_budget_seconds.label": "Most waiting in all",
             "setting.detour_budget_seconds.help": "The most a caller waits for busy candidates "
             "together, however many there are.",
+            "setting.wait_offer_seconds.label": "Offer to wait for a busy agent",
+            "setting.wait_offer_seconds.help": "When the caller's agent is on another call, the "
+            "caller hears an estimate and may press 1 to wait on hold for them, this long at "
+            "most (0: not offered).",
+            "setting.wait_offer_answer_seconds.label": "Time to answer the wait offer",
+            "setting.wait_offer_answer_seconds.help": "How long after the offer a key is waited "
+            "for before the caller goes to the next free agent.",
             "setting.min_talk_seconds.label": "Shortest conversation that counts",
             "setting.min_talk_seconds.help": "A shorter call (a misdial, a wrong queue) does not "
             "make that agent the caller's agent.",
@@ -71,6 +88,7 @@ extend(
             "unit.seconds": "seconds",
             "unit.calls_per_hour": "calls an hour",
             "unit.priority_steps": "steps",
+            "unit.callers": "callers",
             "choice.target_precedence.last_agent": "The last agent only",
             "choice.target_precedence.owner_first": "The ticket's owner, then the last agent",
             "choice.target_precedence.owner_after_last_agent": "The last agent, then the "
@@ -182,6 +200,16 @@ extend(
             "setting.outage_window_minutes.help": "Пока для звонка объявлена авария, повторный "
             "звонок идёт тому же оператору только столько после последнего разговора (0: "
             "закрепление приостановлено).",
+            "setting.auto_outage_waiting_callers.label": "Авария сама: ждут абонентов",
+            "setting.auto_outage_waiting_callers.help": "Авария для очереди начинается сама, "
+            "когда ждут столько абонентов и дольше всех ждёт не меньше, чем ниже; сообщение "
+            "не проигрывается (0: сама не начинается).",
+            "setting.auto_outage_longest_wait_seconds.label": "Авария сама: дольше всех ждёт",
+            "setting.auto_outage_longest_wait_seconds.help": "Вместе с числом ожидающих выше: "
+            "сколько ждёт самый давний абонент, чтобы авария началась сама.",
+            "setting.auto_outage_clear_seconds.label": "Авария сама заканчивается через",
+            "setting.auto_outage_clear_seconds.help": "Авария, начавшаяся сама, заканчивается, "
+            "когда очередь столько времени остаётся ниже половины любого из порогов.",
             "setting.ring_timeout_seconds.label": "Звонить оператору",
             "setting.ring_timeout_seconds.help": "Если оператор не ответил за это время, абонент "
             "идёт в очередь; больше попытка к ожиданию не добавляет.",
@@ -194,6 +222,13 @@ extend(
             "setting.detour_budget_seconds.label": "Всего ожидания не больше",
             "setting.detour_budget_seconds.help": "Сколько абонент в сумме ждёт занятых "
             "кандидатов, сколько бы их ни было.",
+            "setting.wait_offer_seconds.label": "Предлагать дождаться занятого оператора",
+            "setting.wait_offer_seconds.help": "Если оператор абонента говорит с другим, абонент "
+            "слышит, сколько примерно ждать, и может нажать 1, чтобы ждать его с музыкой, не "
+            "дольше этого (0: не предлагать).",
+            "setting.wait_offer_answer_seconds.label": "Время на ответ",
+            "setting.wait_offer_answer_seconds.help": "Сколько после предложения ждать нажатия, "
+            "прежде чем соединить с первым свободным оператором.",
             "setting.min_talk_seconds.label": "Самый короткий разговор, который считается",
             "setting.min_talk_seconds.help": "После более короткого звонка (ошибся номером, не та "
             "очередь) оператор не становится «своим» для абонента.",
@@ -231,6 +266,7 @@ extend(
             "unit.seconds": "с",
             "unit.calls_per_hour": "звонков в час",
             "unit.priority_steps": "шагов",
+            "unit.callers": "абонентов",
             "choice.target_precedence.last_agent": "Только последний оператор",
             "choice.target_precedence.owner_first": "Ответственный по заявке, затем последний "
             "оператор",

@@ -56,7 +56,7 @@ async def test_the_announcement_is_picked_from_asterisks_prompts_and_played(
     finally:
         await asyncio.to_thread(asterisk.remove_prompts)  # other tests' calls stay silent
     assert "sticky-router/connecting-to-your-agent" in present
-    assert "sticky-router/wait-offer" in present
+    assert "sticky-router/press-1-to-wait" in present
     assert not [o for o in present if "нет на Asterisk" in o]
     await sound.locator("select[name=value]").select_option("beep")
     await sound.locator("button[value=save]").click()

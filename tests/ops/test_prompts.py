@@ -26,8 +26,8 @@ def test_every_prompt_in_every_language_is_made_as_asterisk_plays_it(tmp_path: P
                 ), prompt  # fmt: skip
                 seconds = sound.getnframes() / 8000
             assert 1.0 < seconds < 15.0, (prompt, seconds)
-    english = tmp_path / "en/sticky-router/wait-offer.wav"
-    russian = tmp_path / "ru/sticky-router/wait-offer.wav"
+    english = tmp_path / "en/sticky-router/press-1-to-wait.wav"
+    russian = tmp_path / "ru/sticky-router/press-1-to-wait.wav"
     assert english.read_bytes() != russian.read_bytes()  # two voices, two texts
 
 

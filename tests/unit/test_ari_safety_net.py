@@ -39,7 +39,15 @@ class FakeChannels:
     async def answer(self, channel_id: str) -> None:
         return None
 
-    async def play(self, channel_id: str, sound: str) -> None:
+    async def play(
+        self, channel_id: str, sounds: Sequence[str], *, playback_id: str, language: str
+    ) -> None:
+        return None
+
+    async def stop_playback(self, playback_id: str) -> None:
+        return None
+
+    async def hold(self, channel_id: str, on: bool) -> None:
         return None
 
     async def set_variables(self, channel_id: str, variables: Mapping[str, str]) -> None:

@@ -11,6 +11,7 @@ from sticky_router.routing_core.candidates import Walk, queue_to_check, run_at_o
 from sticky_router.routing_core.decision import Candidate, CandidateReason, StickyDecision
 from sticky_router.routing_core.model import Agent, AgentRole
 from sticky_router.routing_core.policy import decide
+from sticky_router.routing_core.wait_offer import WaitChoice
 from tests.factories import call, facts, interaction, settings, talk, transfer_unanswered
 
 FREE, BUSY, PAUSED, OFFLINE = (
@@ -64,6 +65,14 @@ class ScriptedProbe:
 
     async def let_go(self, candidate: Candidate, reason: str) -> None:
         self.let_go_of.append((candidate.agent.id, reason))
+
+    async def offer_wait(self, candidate: Candidate) -> WaitChoice:
+        raise AssertionError("no wait offer without wait_offer_seconds")
+
+    async def wait_on_hold(
+        self, candidate: Candidate, seconds: float
+    ) -> tuple[Availability, float]:
+        raise AssertionError("nobody on hold without the wait offer")
 
 
 def chosen_id(result: Walk) -> int | None:

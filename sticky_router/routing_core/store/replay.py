@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import multiprocessing
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -32,8 +31,9 @@ from sticky_router.routing_core.model import (
     PairingKind,
     Ticket,
 )
-from sticky_router.routing_core.settings import Scope, ScopedValue
+from sticky_router.routing_core.settings import ScopedValue
 from sticky_router.routing_core.simulate import (
+    WAIT_ACCEPT_SHARE,
     Flag,
     RecordedAvailability,
     Replay,
@@ -42,6 +42,7 @@ from sticky_router.routing_core.simulate import (
     World,
 )
 from sticky_router.routing_core.store import Connection
+from sticky_router.routing_core.store.settings_store import read_settings_rows
 
 IN_FORCE = "in force"
 CANDIDATE = "candidate"
@@ -72,18 +73,6 @@ class ReplayReport:
     first_call: datetime | None
     last_call: datetime | None
     seconds: float
-
-
-async def read_settings_rows(connection: Connection) -> list[ScopedValue]:
-    rows = await connection.fetch(
-        "SELECT scope_kind, scope_value, key, value::text AS value FROM routing_settings"
-    )
-    return [
-        ScopedValue(
-            Scope(r["scope_kind"]), r["scope_value"] or None, r["key"], json.loads(r["value"])
-        )
-        for r in rows
-    ]
 
 
 async def read_world(connection: Connection) -> World:
@@ -279,12 +268,13 @@ async def replay_variants(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
+    wait_accept_share: float = WAIT_ACCEPT_SHARE,
 ) -> ReplayReport:
     """Replay [since, until) under each named set of settings rows."""
     started = time.perf_counter()
     world = await read_world(connection)
     availability = RecordedAvailability(await read_worked_hours(connection))
-    replay = Replay(world, variants, availability)
+    replay = Replay(world, variants, availability, wait_accept_share=wait_accept_share)
     calls = 0
     first: datetime | None = None
     last: datetime | None = None

@@ -1,4 +1,5 @@
-"""Write routing settings: validated first, stored per scope, every change audited."""
+"""Routing settings as stored: validated first, stored per scope, every change audited; read
+back as rows the core resolves per call (routing_core.settings.resolve_settings)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,21 @@ from typing import Any
 
 import asyncpg
 
-from sticky_router.routing_core.settings import InvalidSetting, Scope, validate_setting
+from sticky_router.routing_core.settings import InvalidSetting, Scope, ScopedValue, validate_setting
+from sticky_router.routing_core.store import Executor
 from sticky_router.routing_core.store.audit import record_change
+
+
+async def read_settings_rows(executor: Executor) -> list[ScopedValue]:
+    rows = await executor.fetch(
+        "SELECT scope_kind, scope_value, key, value::text AS value FROM routing_settings"
+    )
+    return [
+        ScopedValue(
+            Scope(r["scope_kind"]), r["scope_value"] or None, r["key"], json.loads(r["value"])
+        )
+        for r in rows
+    ]
 
 
 def _scope_value(scope: Scope, scope_value: str | None) -> str:

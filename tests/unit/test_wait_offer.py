@@ -1,0 +1,166 @@
+"""The wait offer (issue 16): what a caller whose agent is busy hears, and what the walk does
+with their choice."""
+
+from __future__ import annotations
+
+import pytest
+
+from sticky_router.process.prompts import PROMPTS
+from sticky_router.routing_core.attempt import Availability
+from sticky_router.routing_core.candidates import Walk, run_at_once, walk_candidates
+from sticky_router.routing_core.decision import Candidate
+from sticky_router.routing_core.service import claim_hold
+from sticky_router.routing_core.settings import RoutingSettings
+from sticky_router.routing_core.simulate import accepts_wait
+from sticky_router.routing_core.wait_offer import (
+    MOST_MINUTES_SAID,
+    ON_ANOTHER_CALL,
+    PRESS_1_TO_WAIT,
+    WaitChoice,
+    about_minutes,
+    choice_of,
+    estimated_minutes,
+    wait_offer,
+)
+from tests.unit.test_candidates import BUSY, FREE, PAUSED, ScriptedProbe, candidate
+
+
+class OfferingProbe(ScriptedProbe):
+    """A scripted probe whose caller answers the offer with `choice`."""
+
+    def __init__(self, choice: WaitChoice, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.choice = choice
+        self.offered: list[int] = []
+        self.on_hold: list[tuple[int, float]] = []
+
+    async def offer_wait(self, candidate: Candidate) -> WaitChoice:
+        self.offered.append(candidate.agent.id)
+        return self.choice
+
+    async def wait_on_hold(
+        self, candidate: Candidate, seconds: float
+    ) -> tuple[Availability, float]:
+        self.on_hold.append((candidate.agent.id, seconds))
+        return await self.wait_until_free(candidate, seconds)
+
+
+def walk(probe: ScriptedProbe, ids: list[int], *, offer: float, busy_wait: float = 0) -> Walk:
+    return run_at_once(
+        walk_candidates(
+            [candidate(i) for i in ids],
+            probe,
+            busy_wait_seconds=busy_wait,
+            detour_budget_seconds=20,
+            wait_offer_seconds=offer,
+        )
+    )
+
+
+def test_pressing_1_waits_on_hold_up_to_the_offer_not_the_detour_budget() -> None:
+    probe = OfferingProbe(WaitChoice.WAIT, {1: BUSY, 2: FREE}, free_in={1: 95.0})
+    result = walk(probe, [1, 2], offer=120)
+    assert result.chosen is not None
+    assert result.chosen.agent.id == 1
+    assert (probe.offered, probe.on_hold) == ([1], [(1, 120)])
+    assert (result.offer, result.waited_seconds) == (WaitChoice.WAIT, 95.0)
+
+
+def test_a_wait_that_reaches_its_bound_goes_on_without_more_waiting() -> None:
+    probe = OfferingProbe(WaitChoice.WAIT, {1: BUSY, 2: BUSY})
+    result = walk(probe, [1, 2], offer=60, busy_wait=10)
+    assert result.chosen is None
+    assert result.first_miss == "busy"
+    assert probe.waits == [(1, 60)]  # agent 2: the detour budget is spent
+    assert probe.let_go_of == [(1, "busy"), (2, "busy")]
+
+
+@pytest.mark.parametrize("choice", [WaitChoice.DECLINED, WaitChoice.NO_KEY])
+def test_declining_or_not_answering_means_nobody_is_waited_for(choice: WaitChoice) -> None:
+    probe = OfferingProbe(choice, {1: BUSY, 2: BUSY, 3: FREE}, free_in={1: 1.0, 2: 1.0})
+    result = walk(probe, [1, 2, 3], offer=120, busy_wait=15)
+    assert result.chosen is not None
+    assert result.chosen.agent.id == 3  # a free colleague: yes
+    assert (probe.waits, probe.on_hold) == ([], [])
+    assert (result.offer, result.first_miss) == (choice, "busy")
+
+
+def test_an_offer_not_made_leaves_the_silent_busy_wait() -> None:
+    probe = OfferingProbe(WaitChoice.NOT_OFFERED, {1: BUSY}, free_in={1: 4.0})
+    result = walk(probe, [1], offer=120, busy_wait=10)
+    assert result.chosen is not None
+    assert (probe.waits, probe.on_hold) == ([(1, 10)], [])
+
+
+def test_only_the_callers_own_agent_busy_is_offered() -> None:
+    paused_first = OfferingProbe(WaitChoice.WAIT, {1: PAUSED, 2: BUSY})
+    assert walk(paused_first, [1, 2], offer=120).offer is None
+    assert paused_first.offered == []
+    free = OfferingProbe(WaitChoice.WAIT, {1: FREE})
+    assert walk(free, [1], offer=120).offer is None
+    off = OfferingProbe(WaitChoice.WAIT, {1: BUSY})
+    assert walk(off, [1], offer=0).offer is None
+    assert off.offered == []
+
+
+def test_the_key_decides() -> None:
+    assert choice_of("1") is WaitChoice.WAIT
+    assert choice_of("2") is WaitChoice.DECLINED
+    assert choice_of("#") is WaitChoice.DECLINED
+    assert choice_of("") is WaitChoice.NO_KEY
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "typical", "minutes"),
+    [
+        (None, 300.0, 5),  # their current call is not ours: a typical call from its start
+        (60.0, 300.0, 4),
+        (299.0, 300.0, 1),  # rounded up: "about one minute"
+        (900.0, 300.0, 1),  # running long: it ends any moment, as far as we know
+        (0.0, 61.0, 2),
+        (120.0, None, None),  # no answered call in 30 days: no estimate
+        (120.0, 0.0, None),
+    ],
+)
+def test_the_estimate_is_what_is_typically_left_of_the_call(
+    elapsed: float | None, typical: float | None, minutes: int | None
+) -> None:
+    assert estimated_minutes(elapsed, typical) == minutes
+
+
+def test_the_offer_says_the_estimate_and_never_promises_more_than_it_waits() -> None:
+    offer = wait_offer(3, answer_seconds=5, wait_seconds=180)
+    assert offer is not None
+    assert offer.sounds == (ON_ANOTHER_CALL, about_minutes(3), PRESS_1_TO_WAIT)
+    assert wait_offer(4, answer_seconds=5, wait_seconds=180) is None  # 4 min > 3 min allowed
+    unknown = wait_offer(None, answer_seconds=5, wait_seconds=180)
+    assert unknown is not None
+    assert unknown.sounds == (ON_ANOTHER_CALL, PRESS_1_TO_WAIT)
+    long_wait = wait_offer(12, answer_seconds=5, wait_seconds=900)
+    assert long_wait is not None
+    assert long_wait.sounds == (ON_ANOTHER_CALL, PRESS_1_TO_WAIT)  # no prompt past 10 minutes
+    assert wait_offer(1, answer_seconds=5, wait_seconds=0) is None
+
+
+def test_every_sound_the_offer_can_play_is_a_prompt_the_product_ships() -> None:
+    names = {ON_ANOTHER_CALL, PRESS_1_TO_WAIT}
+    names |= {about_minutes(m) for m in range(1, MOST_MINUTES_SAID + 1)}
+    assert {name.removeprefix("sticky-router/") for name in names} <= set(PROMPTS)
+    assert "около трёх минут" in PROMPTS["about-3-minutes"]["ru"]
+    assert PROMPTS["about-1-minutes"]["en"] == "The wait is about one minute."
+
+
+def test_a_claim_holds_its_agent_through_the_offer_and_the_chosen_wait() -> None:
+    off = RoutingSettings(ring_timeout_seconds=15)
+    on = RoutingSettings(ring_timeout_seconds=15, wait_offer_seconds=300)
+    added = (claim_hold(on, 0) - claim_hold(off, 0)).total_seconds()
+    assert added > on.wait_offer_seconds + on.wait_offer_answer_seconds + 10  # and the prompts
+
+
+def test_the_replays_accepting_callers_are_the_stated_share_and_always_the_same() -> None:
+    ids = [f"1700000000.{n}" for n in range(10_000)]
+    share = sum(accepts_wait(i, 0.3) for i in ids) / len(ids)
+    assert 0.28 < share < 0.32
+    assert [accepts_wait(i, 0.3) for i in ids[:50]] == [accepts_wait(i, 0.3) for i in ids[:50]]
+    assert not any(accepts_wait(i, 0.0) for i in ids)
+    assert all(accepts_wait(i, 1.0) for i in ids)
