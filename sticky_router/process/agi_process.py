@@ -116,7 +116,7 @@ class AgiProcess:
         if settings.ami is not None:
             self.learner = AmiLearner(settings.ami, journal)
             self.learner.start()
-            watch = BacklogWatch(pool, self.learner.callers)
+            watch = BacklogWatch(pool, self.learner.callers, counted=self.metrics.outages_in_force)
             self._outages = asyncio.get_running_loop().create_task(watch.run())
         if settings.metrics_port is not None:
             self._metrics_site = await self._serve_metrics(settings.host, settings.metrics_port)

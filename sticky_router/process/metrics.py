@@ -150,12 +150,25 @@ class PrometheusObserver:
             registry=self.registry,
         )
         self._ticket_metrics()
+        self.outages = Gauge(
+            "sticky_router_outages_in_force",
+            "Outages in force (incidents: stickiness steps aside), declared by a supervisor or "
+            "started by a queue's backlog; read every few seconds by the process watching the "
+            "queues over AMI",
+            ["started"],
+            registry=self.registry,
+        )
         self.connected = Gauge(
             "sticky_router_connected",
             "1 while the connection to this part is up (ari, ami), 0 while it is being re-made",
             ["part"],
             registry=self.registry,
         )
+
+    def outages_in_force(self, declared: int, automatic: int) -> None:
+        """Incidents in force as the outage watch last read them (only where it runs)."""
+        self.outages.labels(started="declared").set(declared)
+        self.outages.labels(started="automatic").set(automatic)
 
     def watch_connection(self, part: str, is_up: Callable[[], bool]) -> None:
         """Report whether `part` (ari, ami) is connected, read at every scrape."""

@@ -193,7 +193,11 @@ class Router:
             self.metrics.watch_connection("ami", self.learner.connected.is_set)
             self.learner.start()
             # Not routing's pool: the watch must never take a connection a decision needs.
-            watch = BacklogWatch(self._web_pool or self._pool, self.learner.callers)
+            watch = BacklogWatch(
+                self._web_pool or self._pool,
+                self.learner.callers,
+                counted=self.metrics.outages_in_force,
+            )
             self._outages = asyncio.get_running_loop().create_task(watch.run())
         await self.start_web()
         log.info("router_started", ari_url=settings.ari_url, app=settings.ari_app)

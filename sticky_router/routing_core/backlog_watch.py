@@ -49,8 +49,10 @@ class BacklogWatch:
         *,
         every: float = LOOK_EVERY,
         clock: Callable[[], float] = time.monotonic,
+        counted: Callable[[int, int], None] | None = None,
     ) -> None:
         self._pool = pool
+        self._counted = counted  # (declared, automatic) in force, at every look (the metric)
         self._callers = callers
         self._every = every
         self._clock = clock
@@ -84,6 +86,9 @@ class BacklogWatch:
                 for i in incidents
                 if i["started_by"] != AUTOMATIC and i["scope_kind"] in ("queue", "global")
             }
+            if self._counted is not None:
+                automatic = sum(1 for i in incidents if i["started_by"] == AUTOMATIC)
+                self._counted(len(incidents) - automatic, automatic)
             queues = sorted(q for q in set(backlog) | set(ours) if is_queue(q))[:MAX_QUEUES]
             for queue in queues:
                 knobs = resolve_settings(rows, queue=queue, did=None, customer_class=None).values

@@ -67,6 +67,7 @@ async def dashboard_page(request: web.Request, admin: Principal) -> web.StreamRe
         connected=connected,
         share=f"{connected / eligible:.1%}" if eligible else "-",
         charts=charts,
+        outages=figures.outages,
         **csrf_fields(admin),
     )
 

@@ -20,6 +20,7 @@ import pytest
 
 from sticky_router.ami.connection import AmiSettings
 from sticky_router.process.agi_process import AgiProcess
+from sticky_router.process.metrics import PrometheusObserver
 from sticky_router.process.router import Router
 from sticky_router.process.sandbox.asterisk import LocalAsterisk
 from sticky_router.process.sandbox.stack import Sandbox
@@ -40,11 +41,11 @@ LONGEST_WAIT = 5
 async def watcher(
     request: pytest.FixtureRequest, fresh_for_outage: None, sandbox: Sandbox, router: Router,
     asterisk: LocalAsterisk,
-) -> AsyncIterator[str]:  # fmt: skip
+) -> AsyncIterator[PrometheusObserver]:  # fmt: skip
     """The process watching Asterisk's queues: the router (ARI mode), or, with the router
     stopped, a FastAGI server given AMI (FastAGI mode)."""
     if request.param == "router":
-        yield "router"
+        yield router.metrics
         return
     await router.stop()
     credentials = asterisk.ami_credentials
@@ -52,7 +53,7 @@ async def watcher(
     async with AgiProcess(dataclasses.replace(sandbox.agi_settings(), ami=ami)) as process:
         assert process.learner is not None
         await process.learner.wait_connected(10)
-        yield "fastagi"
+        yield process.metrics
 
 
 @pytest.fixture
@@ -107,7 +108,7 @@ async def ivans_route(pool: asyncpg.Pool) -> str:
 
 
 async def test_a_backlog_starts_an_outage_by_itself_and_calm_ends_it(
-    watcher: str, asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+    watcher: PrometheusObserver, asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
 ) -> None:
     assert await ivans_route(pool) == "sticky"
     waiting = asyncio.create_task(asyncio.to_thread(crowd(asterisk, phone_logs, 9000).run))
@@ -118,6 +119,9 @@ async def test_a_backlog_starts_an_outage_by_itself_and_calm_ends_it(
     assert incident["announce_sound"] is None  # a backlog is no proof: callers hear nothing
     assert incident["description"].startswith("Backlog: 3 callers waiting")
     assert await ivans_route(pool) == "outage"
+    await asyncio.sleep(LOOK_EVERY + 0.5)
+    metrics = watcher.exposition()[0].decode()
+    assert 'sticky_router_outages_in_force{started="automatic"} 1.0' in metrics
     audited = await pool.fetchval(
         "SELECT count(*) FROM settings_audit WHERE scope_kind = 'incident' AND actor = $1",
         AUTOMATIC,
@@ -140,7 +144,7 @@ async def test_a_backlog_starts_an_outage_by_itself_and_calm_ends_it(
 
 
 async def test_a_declared_outage_is_left_to_the_supervisor(
-    watcher: str, asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+    watcher: PrometheusObserver, asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
 ) -> None:
     async with pool.acquire() as connection, connection.transaction():
         declared = await declare(

@@ -87,3 +87,30 @@ async def test_the_live_view_declares_and_ends_an_outage(
     )  # fmt: skip
     assert 'id="no-incidents"' in await ended.text()
     assert isinstance(await decide_ivan(web), StickyDecision)
+
+
+async def test_the_dashboard_lists_the_outages_of_the_period_in_words(
+    web: WebApp, browsers: Callable[[], Browser]
+) -> None:
+    """Who started each outage (a supervisor, or the queue's backlog by itself), for what, and
+    whether it is still in force; an older one outside the period is not listed."""
+    await web.pool.execute(
+        "INSERT INTO incidents (scope_kind, scope_value, description, started_at, ended_at,"
+        " started_by, ended_by) VALUES"
+        " ('queue', 'support', 'Backlog: 40 callers waiting, the longest for 610 s',"
+        "  now() - interval '3 hours', now() - interval '2 hours', 'automatic', 'automatic'),"
+        " ('global', '', '<b>fibre</b> cut', now() - interval '1 hour', NULL, 'admin:boss', NULL),"
+        " ('did', '74950000000', 'long ago', now() - interval '90 days',"
+        "  now() - interval '89 days', 'admin:boss', 'admin:boss')"
+    )
+    boss, _ = await signed_in_admin(browsers)
+    response = await boss.session.get(f"{boss.base}/admin/dashboard", params={"days": "30"})
+    page = await response.text()
+    assert response.status == 200
+    table = page.split('<table id="outages">', 1)[1].split("</table>", 1)[0]
+    rows = [re.sub(r"<[^>]+>", "|", row) for row in table.split("<tr>")[2:]]
+    assert len(rows) == 2  # the one 90 days ago is outside the period
+    assert all(words in rows[0] for words in ("every call", "in force", "boss"))
+    assert "&lt;b&gt;fibre&lt;/b&gt; cut" in rows[0]  # a description is text, never markup
+    assert all(words in rows[1] for words in ("queue support", "by itself (queue backlog)"))
+    assert "in force" not in rows[1]

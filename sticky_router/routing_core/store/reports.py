@@ -29,11 +29,25 @@ class DayShare:
 
 
 @dataclass(frozen=True, slots=True)
+class Outage:
+    """An incident in force at some moment of the period (declared, or started by itself)."""
+
+    scope_kind: str
+    scope_value: str
+    description: str
+    started_at: datetime
+    ended_at: datetime | None  # None: still in force
+    started_by: str  # `automatic` or `admin:name`
+    ended_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Dashboard:
     days: list[DayShare]
     misses: list[tuple[str, int]]  # reason, calls; most first
     answer_seconds: list[tuple[str, float, int]]  # kind of call, mean seconds to answer, calls
     load: list[tuple[str, int]]  # agent name, connected sticky callbacks; busiest first
+    outages: list[Outage]  # latest first
 
 
 async def dashboard(executor: Executor, since: datetime, until: datetime) -> Dashboard:
@@ -73,7 +87,15 @@ async def dashboard(executor: Executor, since: datetime, until: datetime) -> Das
            GROUP BY a.name ORDER BY 2 DESC, 1""",
         since, until,
     )  # fmt: skip
+    outages = await executor.fetch(
+        """SELECT scope_kind, scope_value, description, started_at, ended_at, started_by,
+                  ended_by
+           FROM incidents WHERE started_at < $2 AND (ended_at IS NULL OR ended_at >= $1)
+           ORDER BY started_at DESC LIMIT 100""",
+        since, until,
+    )  # fmt: skip
     return Dashboard(
+        outages=[Outage(**dict(r)) for r in outages],
         days=[DayShare(r["day"], r["eligible"], r["connected"]) for r in days],
         misses=[(r["reason"], r["calls"]) for r in misses],
         answer_seconds=[(r["kind"], r["seconds"], r["calls"]) for r in answer],
