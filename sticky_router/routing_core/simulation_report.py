@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sticky_router.routing_core.simulate import Tally
+from sticky_router.routing_core.simulate import WAIT_ACCEPT_SHARE, Tally
 from sticky_router.routing_core.store.replay import CANDIDATE, IN_FORCE, ReplayReport
 
 MISS_ORDER = ("busy", "offline", "window_expired", "cap_reached", "do_not_pair", "agent_inactive")
@@ -117,6 +117,7 @@ def side_by_side(report: ReplayReport, agents_shown: int = 5) -> str:
         "",
         "Assumptions: a preferred agent counts as there if they had a call ringing in that clock "
         "hour, as busy while a recorded call of theirs was ringing or talking; a free preferred "
-        "agent answers; the caller's history is the recorded one under both settings.",
+        "agent answers; the caller's history is the recorded one under both settings; offered "
+        f"to wait for their busy agent, {WAIT_ACCEPT_SHARE:.0%} of callers press 1.",
     ]
     return "\n".join(lines)

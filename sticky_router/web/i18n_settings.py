@@ -135,7 +135,8 @@ extend(
             "settings.assumptions": "Assumptions: a preferred agent counts as there if they had "
             "a call ringing in that clock hour, as busy while a recorded call of theirs was "
             "ringing or talking; a free preferred agent answers; the caller's history is the "
-            "recorded one under both settings.",
+            "recorded one under both settings; offered to wait for their busy agent, half the "
+            "callers press 1.",
             "figure.calls": "Calls replayed",
             "figure.eligible": "Callbacks that could be sticky",
             "figure.connected": "Reached their agent",
@@ -326,7 +327,8 @@ extend(
             "settings.assumptions": "Допущения: предпочтительный оператор считается на месте, "
             "если в этот час ему звонили; занятым — пока его записанный звонок звонил или шёл "
             "разговор; свободный предпочтительный оператор отвечает; история абонента — "
-            "записанная, при обоих вариантах настроек.",
+            "записанная, при обоих вариантах настроек; из абонентов, которым предложили "
+            "дождаться занятого оператора, половина нажимает 1.",
             "figure.calls": "Проиграно звонков",
             "figure.eligible": "Повторных звонков, которые можно закрепить",
             "figure.connected": "Дошли до своего оператора",

@@ -11,7 +11,7 @@ from sticky_router.routing_core.candidates import Walk, run_at_once, walk_candid
 from sticky_router.routing_core.decision import Candidate
 from sticky_router.routing_core.service import claim_hold
 from sticky_router.routing_core.settings import RoutingSettings
-from sticky_router.routing_core.simulate import accepts_wait
+from sticky_router.routing_core.simulate import WAIT_ACCEPT_SHARE, accepts_wait
 from sticky_router.routing_core.wait_offer import (
     MOST_MINUTES_SAID,
     ON_ANOTHER_CALL,
@@ -22,6 +22,8 @@ from sticky_router.routing_core.wait_offer import (
     estimated_minutes,
     wait_offer,
 )
+from sticky_router.web import i18n_settings  # noqa: F401 - registers the words
+from sticky_router.web.i18n import translate
 from tests.unit.test_candidates import BUSY, FREE, PAUSED, ScriptedProbe, candidate
 
 
@@ -164,3 +166,10 @@ def test_the_replays_accepting_callers_are_the_stated_share_and_always_the_same(
     assert [accepts_wait(i, 0.3) for i in ids[:50]] == [accepts_wait(i, 0.3) for i in ids[:50]]
     assert not any(accepts_wait(i, 0.0) for i in ids)
     assert all(accepts_wait(i, 1.0) for i in ids)
+
+
+def test_the_pages_state_the_replays_assumption_as_it_is() -> None:
+    """The settings and what-if pages say "half the callers press 1" in words."""
+    assert WAIT_ACCEPT_SHARE == 0.5
+    assert "half the callers press 1" in translate("en", "settings.assumptions")
+    assert "половина нажимает 1" in translate("ru", "settings.assumptions")
