@@ -6,9 +6,10 @@ the wait offer, side by side, all replayed in this run by the live walk (routing
 
 The history is `bench.simulate_replay`'s (the same cached cluster: the first run generates it,
 about two minutes). Each row is one set of settings replayed over every call, two at a time
-(one process each, on two cores). The wait offer's figures depend on one assumption history
-cannot give: the share of callers who press 1 when offered (`wait_accept_share`); it is printed
-with each row, at three values. Target: at least 70% of eligible callbacks reach their agent,
+(one process each, on two cores). The wait offer's figures depend on assumptions history
+cannot give (routing_core.simulate.CallerChoices): the share of callers who press 1 when
+offered, who press 2 where a callback is offered, and who answer the callback; each row says
+which it used. Target: at least 70% of eligible callbacks reach their agent,
 with a median added wait under 60 s. This prints figures; it asserts nothing.
 """
 
@@ -30,7 +31,7 @@ from sticky_router.process.logs import configure_logging
 from sticky_router.process.sandbox.postgres import cache_dir
 from sticky_router.process.synthetic_history import HistoryShape
 from sticky_router.routing_core.settings import Scope, ScopedValue
-from sticky_router.routing_core.simulate import Tally
+from sticky_router.routing_core.simulate import CallerChoices, Tally
 from sticky_router.routing_core.store.replay import replay_variants
 
 
@@ -38,29 +39,36 @@ def rows(**values: int) -> tuple[ScopedValue, ...]:
     return tuple(ScopedValue(Scope.GLOBAL, None, key, value) for key, value in values.items())
 
 
+NOBODY_CHOOSES = CallerChoices(wait=0.0, callback=0.0)  # settings without the offer
+
+
 @dataclass(frozen=True)
 class Variant:
     label: str
     settings: tuple[ScopedValue, ...]
-    accept_share: float = 0.0  # of callers offered to wait, those who press 1
+    choices: CallerChoices = NOBODY_CHOOSES
 
 
 WINDOW = 240  # minutes: the issue's candidate window
+OFFER = {"window_minutes": WINDOW, "wait_offer_seconds": 300}
 VARIANTS = (
     Variant("defaults (120 min window, no waiting)", ()),
     Variant("240 min, 20 s silent busy wait", rows(window_minutes=WINDOW, busy_wait_seconds=20)),
     *(
         Variant(
             f"240 min, wait offer up to 5 min, {share:.0%} press 1",
-            rows(window_minutes=WINDOW, wait_offer_seconds=300),
-            share,
+            rows(**OFFER),
+            CallerChoices(wait=share, callback=0.0),
         )
         for share in (0.3, 0.5, 0.8)
     ),
-    Variant(
-        "240 min, wait offer up to 10 min, 50% press 1",
-        rows(window_minutes=WINDOW, wait_offer_seconds=600),
-        0.5,
+    *(
+        Variant(
+            f"+ callback (60 min): {wait:.0%} press 1, {callback:.0%} press 2, 80% answer",
+            rows(**OFFER, callback_expiry_minutes=60),
+            CallerChoices(wait=wait, callback=callback, callback_answered=0.8),
+        )
+        for wait, callback in ((0.3, 0.3), (0.5, 0.3), (0.3, 0.5))
     ),
 )
 
@@ -72,7 +80,7 @@ def replay_one(dsn: str, variant: Variant) -> tuple[Tally, int, float]:
             started = time.perf_counter()
             report = await replay_variants(
                 connection, {variant.label: variant.settings},
-                wait_accept_share=variant.accept_share,
+                choices=variant.choices,
             )  # fmt: skip
             return report.tallies[variant.label], report.calls, time.perf_counter() - started
         finally:
@@ -85,7 +93,8 @@ def table(results: list[tuple[Variant, Tally]]) -> str:
     width = max(len(variant.label) for variant, _ in results)
     head = (
         f"{'settings':{width}}  {'eligible':>9}  {'reach agent':>11}  {'share':>6}  "
-        f"{'waited':>7}  {'median wait':>11}  {'wait/eligible':>13}  {'missed busy':>11}"
+        f"{'waited':>7}  {'median wait':>11}  {'wait/eligible':>13}  {'called back':>11}  "
+        f"{'after (median)':>14}  {'missed busy':>11}"
     )
     lines = [head, "-" * len(head)]
     for variant, tally in results:
@@ -94,7 +103,8 @@ def table(results: list[tuple[Variant, Tally]]) -> str:
         lines.append(
             f"{variant.label:{width}}  {tally.eligible:>9,}  {tally.connected:>11,}  "
             f"{tally.connected_share:>6.1%}  {waited:>7,}  {tally.median_wait_seconds:>9} s  "
-            f"{per_eligible:>11.1f} s  {tally.misses.get('busy', 0):>11,}"
+            f"{per_eligible:>11.1f} s  {sum(tally.callbacks.values()):>11,}  "
+            f"{tally.median_callback_minutes:>10} min  {tally.misses.get('busy', 0):>11,}"
         )
     return "\n".join(lines)
 
@@ -120,9 +130,12 @@ async def run(data_dir: Path, shape: HistoryShape) -> None:
             "\nreach agent: eligible callbacks (the policy named their agent) connected to that "
             "agent; share = reach agent / eligible.\nmedian wait: of the callers who waited "
             "for their agent (silently or on hold after pressing 1); wait/eligible: all waiting "
-            "spread over every eligible callback.\nAssumptions: those of the what-if replay "
+            "spread over every eligible callback.\ncalled back: callers who pressed 2 and whom "
+            "their agent reached (counted in reach agent, adding no wait on the call); after: "
+            "from the call to the callback.\nAssumptions: those of the what-if replay "
             "(routing_core.simulate.Replay); the wait offer is made to every caller whose agent "
-            "is busy and the stated share presses 1, the same callers in every row."
+            "is busy and the stated shares press 1 or 2, the same callers in every row; a "
+            "callback is made when the agent's recorded call ended within its 60 minutes."
         )
 
 

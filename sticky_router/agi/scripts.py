@@ -25,6 +25,7 @@ from sticky_router.agi.protocol import AgiHangup, AgiSession
 from sticky_router.agi.reports import agent_endpoint, hangup_side, leg_times, sticky_leg_id
 from sticky_router.agi.server import Handler
 from sticky_router.agi.variables import incoming_call, set_variables
+from sticky_router.agi.wait_offer import say
 from sticky_router.routing_core import (
     BlockedDecision,
     Decision,
@@ -51,6 +52,7 @@ from sticky_router.routing_core.events import (
     LegRang,
 )
 from sticky_router.routing_core.model import HangupSide
+from sticky_router.routing_core.wait_offer import CALLBACK_CONFIRMED, WaitChoice, callback_request
 
 log = structlog.get_logger("sticky_router.agi")
 
@@ -129,9 +131,26 @@ class AgiScripts:
             return {**fallback_variables(decision, ROUTER_ERROR["STICKY_REASON"]), **ROUTER_ERROR}
         if walk.chosen is not None:
             return attempt_variables(decision, walk.chosen)
+        if walk.offer is WaitChoice.CALLBACK:
+            return await self._callback_asked(session, decision)
         reason = walk.first_miss or "busy"
         self._report_miss(call_id, reason)
         return {**fallback_variables(decision, reason), "STICKY_ROUTE": "queue"}
+
+    async def _callback_asked(
+        self, session: AgiSession, decision: StickyDecision
+    ) -> dict[str, str]:
+        """The caller pressed 2: the callback goes to the journal (a promise to call back is
+        never lost), the caller is thanked, and the dialplan ends the call (STICKY_ROUTE
+        callback; the hangup handler records the end)."""
+        call_id = decision.context.call.call_id
+        asked = callback_request(decision, self._clock())
+        self._learned(
+            *([asked] if asked is not None else []), CallRouted(call_id, "callback", "busy")
+        )
+        self._release_aside(call_id, "callback", self._clock())
+        await say(session, CALLBACK_CONFIRMED)
+        return {"STICKY_ROUTE": "callback"}
 
     def _report_miss(self, call_id: str, reason: str) -> None:
         """No candidate was rung: the claims go, and the call is the queue's (or abandoned)."""

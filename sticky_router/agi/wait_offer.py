@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sticky_router.agi.protocol import AgiSession, quote
 from sticky_router.routing_core.dialplan_safe import is_language
-from sticky_router.routing_core.wait_offer import WaitChoice, WaitOffer, choice_of
+from sticky_router.routing_core.wait_offer import WaitChoice, WaitOffer
 
 ANY_KEY = "0123456789*#"
 LONGEST_PROMPT = 20.0  # seconds STREAM FILE may take for one of the offer's prompts
@@ -34,9 +34,14 @@ async def ask_to_wait(session: AgiSession, offer: WaitOffer, language: str) -> W
         milliseconds = int(offer.answer_seconds * 1000)
         reply = await session.command(f"WAIT FOR DIGIT {milliseconds}", takes=offer.answer_seconds)
         key = chr(reply.result) if reply.result > 0 else ""
-    return choice_of(key)
+    return offer.choice(key)
 
 
 async def hold_music(session: AgiSession, on: bool) -> None:
     """The channel's music on hold class (`default` unless the dialplan chose one)."""
     await session.command("SET MUSIC ON" if on else "SET MUSIC OFF")
+
+
+async def say(session: AgiSession, sound: str) -> None:
+    """One prompt to the end (no key interrupts it)."""
+    await session.command(f'STREAM FILE {quote(sound)} ""', takes=LONGEST_PROMPT)

@@ -21,6 +21,7 @@ hand-over (an explicit subscription outlives Stasis) to record the ring's outcom
   attempt.py   one sticky attempt up to the hand-over
   watch.py     a handed-over call: the Dial outcome and the end, recorded
   resync.py    after a reconnect, and periodically: nobody left in the application undriven
+  callbacks.py a callback the dialer places: the agent rung first, then the caller
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ import structlog
 
 from sticky_router.ari_app.attempt import Attempt, DialplanTargets, LiveCall
 from sticky_router.ari_app.availability import DeviceWatch
+from sticky_router.ari_app.callbacks import APP_ARGUMENT as CALLBACK_ARGUMENT
+from sticky_router.ari_app.callbacks import CallbackCalls
 from sticky_router.ari_app.channels import AriChannels, AriUnavailable, Channels
 from sticky_router.ari_app.client import AriClient, Event
 from sticky_router.ari_app.resync import Sweeper
@@ -86,11 +89,12 @@ class StickyRouterApp:
         self._attempt = Attempt(
             self._channels, routing, journal, self._targets, self._devices, self._handed_over
         )
+        self.callbacks = CallbackCalls(self._channels, journal)
         self._sweeper = Sweeper(
             self._channels,
             self._targets.queue_context,
             self._targets.extension,
-            self._calls.__contains__,
+            lambda channel_id: channel_id in self._calls or self.callbacks.owns(channel_id),
         )
         self._tasks: set[asyncio.Task[object]] = set()
         self.accepting = True  # False while the process shuts down: new calls go to the queue
@@ -104,10 +108,13 @@ class StickyRouterApp:
         elif kind == "Dial":
             await self._handed_over.dial(event)
         elif kind == "ChannelUserevent":
+            self.callbacks.result(event)
             await self._handed_over.ring_missed(event)
         elif kind in ("ChannelHangupRequest", "ChannelDestroyed", "StasisEnd"):
             self._gone(event)
             await self._handed_over.gone(event)
+            if kind == "ChannelDestroyed":
+                await self.callbacks.gone(event)
         elif kind == "DeviceStateChanged":
             self._devices.changed(str(event.get("device_state", {}).get("name", "")))
         elif kind == "ChannelDtmfReceived":
@@ -135,6 +142,9 @@ class StickyRouterApp:
     def _stasis_start(self, event: Event) -> None:
         channel = event["channel"]
         args = [str(arg) for arg in event.get("args") or []]
+        if args[:1] == [CALLBACK_ARGUMENT]:
+            self._callback_answered(str(channel["id"]))
+            return
         if not self.accepting:
             self._spawn(self._attempt.to_queue(str(channel["id"]), "router_stopping"))
             return
@@ -142,6 +152,14 @@ class StickyRouterApp:
         live = LiveCall(call)
         self._calls[call.call_id] = live
         self._spawn(self._handle(live))
+
+    def _callback_answered(self, channel_id: str) -> None:
+        """An agent answered a callback this router rang; one another router (or this one
+        before a restart) rang is not ours to drive, and is hung up: the dialer tries again."""
+        if self.callbacks.owns(channel_id):
+            self._spawn(self.callbacks.answered(channel_id))
+        else:
+            self._spawn(self._channels.hang_up(channel_id))
 
     def _gone(self, event: Event) -> None:
         live = self._calls.get(event.get("channel", {}).get("id", ""))
@@ -181,7 +199,11 @@ class StickyRouterApp:
         return asyncio.get_running_loop().create_task(self._sweeper.run(every))
 
     def describe(self) -> dict[str, Any]:
-        return {"deciding": len(self._calls), "handed_over": len(self._handed_over)}
+        return {
+            "deciding": len(self._calls),
+            "handed_over": len(self._handed_over),
+            "callbacks_dialling": len(self.callbacks),
+        }
 
 
 def incoming_call(channel: Event, args: list[str]) -> IncomingCall:

@@ -15,7 +15,7 @@ import structlog
 from sticky_router.ari_app.availability import DeviceWatch, check_availability, wait_until_free
 from sticky_router.ari_app.best_effort import best_effort
 from sticky_router.ari_app.channels import AriUnavailable, ChannelGone, Channels
-from sticky_router.ari_app.wait_offer import CallerKeys, ask_to_wait, music_on
+from sticky_router.ari_app.wait_offer import CallerKeys, ask_to_wait, music_on, say_and_hang_up
 from sticky_router.ari_app.watch import HandedOverCalls
 from sticky_router.routing_core import (
     BlockedDecision,
@@ -44,7 +44,7 @@ from sticky_router.routing_core.events import (
     DecisionMade,
     EventSink,
 )
-from sticky_router.routing_core.wait_offer import WaitChoice
+from sticky_router.routing_core.wait_offer import WaitChoice, callback_request
 
 log = structlog.get_logger("sticky_router.ari")
 
@@ -108,6 +108,8 @@ class Attempt:
         walk = await self.routing.walk(decision, AriProbe(self, live, decision))
         if live.caller_gone.is_set():
             await self._finish_abandoned(live)
+        elif walk.offer is WaitChoice.CALLBACK:
+            await self._callback_asked(live, decision)
         elif walk.chosen is None:
             reason = walk.first_miss or Availability.BUSY.value
             await self._release(live.call.call_id, reason)
@@ -144,6 +146,23 @@ class Attempt:
             self._handed_over.forget(call_id)
             raise
         log.info("ringing_in_dialplan", call_id=call_id, target=chosen.agent.name)
+
+    async def _callback_asked(self, live: LiveCall, decision: StickyDecision) -> None:
+        """The caller pressed 2: thanked, the callback handed to their agent (the journal
+        first: a promise to call back is never lost), and the call ended by us."""
+        call_id = live.call.call_id
+        asked = callback_request(decision, now())
+        await live.started_recorded()
+        if asked is not None:
+            await self._journal.append(asked)
+        await self._journal.append(CallRouted(call_id, "callback", Availability.BUSY.value))
+        await self._release(call_id, "callback")
+        live.handed_over = True  # the StasisEnd that follows is ours
+        language = caller_language(decision.context.identity)
+        await say_and_hang_up(self.channels, call_id, live.keys, live.caller_gone, language)
+        await self._journal.append(
+            CallEnded(call_id, now(), HangupSide.SYSTEM, "callback", Availability.BUSY.value)
+        )
 
     async def _fall_back(self, live: LiveCall, decision: Decision, reason: str) -> None:
         """The queue (or, for a blocked caller, the destination the admin set). The caller is

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
@@ -44,10 +45,23 @@ class Channels(Protocol):
     async def watch(self, channel_id: str) -> None: ...
     async def continue_in_dialplan(self, channel_id: str, context: str, extension: str) -> None: ...
     async def hang_up(self, channel_id: str) -> None: ...
+    async def originate(self, channel_id: str, ring: Ring) -> None: ...
     async def in_application(self) -> list[dict[str, Any]]: ...
     async def subscribe(self, source: str) -> None: ...
     async def unsubscribe(self, source: str) -> None: ...
     async def receive_only(self, event_types: Sequence[str]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Ring:
+    """A call the router places: `endpoint` rings for `seconds`; answered, the channel enters
+    this application with `app_args`."""
+
+    endpoint: str
+    app_args: str
+    caller_id: str
+    seconds: int
+    variables: Mapping[str, str]
 
 
 class AriChannels:
@@ -119,6 +133,22 @@ class AriChannels:
 
     async def hang_up(self, channel_id: str) -> None:
         await self._call("DELETE", f"/channels/{segment(channel_id)}")
+
+    async def originate(self, channel_id: str, ring: Ring) -> None:
+        """Ring `ring.endpoint` as channel `channel_id` (ours, so its events are known before
+        Asterisk answers the request); the application is subscribed to it from the start."""
+        params: dict[str, str | int] = {
+            "endpoint": ring.endpoint, "app": self._ari.app, "appArgs": ring.app_args,
+            "callerId": ring.caller_id, "timeout": ring.seconds, "channelId": channel_id,
+        }  # fmt: skip
+        try:
+            await self._ari.request(
+                "POST", "/channels", params=params, body={"variables": dict(ring.variables)}
+            )
+        except AriError as error:
+            raise AriUnavailable(str(error)) from error
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            raise AriUnavailable(f"ARI POST /channels: {type(error).__name__}") from error
 
     async def in_application(self) -> list[dict[str, Any]]:
         """Every channel now in our Stasis() application."""

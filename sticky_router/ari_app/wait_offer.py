@@ -15,7 +15,7 @@ import contextlib
 import structlog
 
 from sticky_router.ari_app.channels import AriUnavailable, ChannelGone, Channels
-from sticky_router.routing_core.wait_offer import WaitChoice, WaitOffer, choice_of
+from sticky_router.routing_core.wait_offer import CALLBACK_CONFIRMED, WaitChoice, WaitOffer
 
 log = structlog.get_logger("sticky_router.ari")
 
@@ -66,8 +66,9 @@ async def ask_to_wait(
     key = await _first_key(keys, playback, caller_gone, offer.answer_seconds)
     if key:
         await best_effort_stop(channels, playback)
-    log.info("wait_offered", call_id=channel_id, choice=choice_of(key).value)
-    return choice_of(key)
+    choice = offer.choice(key)
+    log.info("wait_offered", call_id=channel_id, choice=choice.value)
+    return choice
 
 
 async def _first_key(
@@ -103,3 +104,26 @@ async def music_on(channels: Channels, channel_id: str, on: bool) -> None:
         await channels.hold(channel_id, on)
     except (AriUnavailable, ChannelGone) as error:
         log.warning("hold_music_failed", call_id=channel_id, on=on, error=str(error))
+
+
+async def say_and_hang_up(
+    channels: Channels, channel_id: str, keys: CallerKeys, caller_gone: asyncio.Event,
+    language: str,
+) -> None:  # fmt: skip
+    """ "Thank you. Your agent will call you back.", then the call ends (the caller may hang up
+    first: nothing is lost, the callback is already in the journal)."""
+    playback = f"sticky-confirm-{channel_id}"
+    try:
+        await channels.play(channel_id, (CALLBACK_CONFIRMED,), playback_id=playback,
+                            language=language)  # fmt: skip
+        spoken = asyncio.ensure_future(keys.finished(playback))
+        gone = asyncio.ensure_future(caller_gone.wait())
+        try:
+            await asyncio.wait({spoken, gone}, timeout=LONGEST_PROMPTS,
+                               return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+        finally:
+            spoken.cancel()
+            gone.cancel()
+        await channels.hang_up(channel_id)
+    except ChannelGone:
+        caller_gone.set()

@@ -30,7 +30,7 @@ CLASSES = (
 )
 DEMO_TABLES = (
     "sticky_claims", "settings_audit", "routing_settings", "caller_blocks", "do_not_pair",
-    "incidents",
+    "incidents", "callbacks",
     "interaction_legs", "interactions", "tickets", "phone_numbers", "customers", "agents",
 )  # fmt: skip
 

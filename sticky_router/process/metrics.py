@@ -22,6 +22,7 @@ from prometheus_client import (
 from prometheus_client.exposition import generate_latest
 
 from sticky_router.routing_core.attempt import dial_status
+from sticky_router.routing_core.callback_dialer import OUTCOMES
 from sticky_router.routing_core.candidates import FOUND
 from sticky_router.routing_core.tickets import SourceFailure
 from sticky_router.routing_core.wait_offer import WaitChoice
@@ -150,6 +151,16 @@ class PrometheusObserver:
             registry=self.registry,
         )
         self._ticket_metrics()
+        self.callback_attempts = Counter(
+            "sticky_router_callback_attempts",
+            "Callbacks the router dialled (the agent first, then the caller), by how each "
+            "attempt ended: connected, agent_no_answer, caller_no_answer, caller_busy, failed, "
+            "not_placed",
+            ["outcome"],
+            registry=self.registry,
+        )
+        for outcome in OUTCOMES:
+            self.callback_attempts.labels(outcome=outcome)
         self.outages = Gauge(
             "sticky_router_outages_in_force",
             "Outages in force (incidents: stickiness steps aside), declared by a supervisor or "
@@ -164,6 +175,9 @@ class PrometheusObserver:
             ["part"],
             registry=self.registry,
         )
+
+    def callback_attempt_ended(self, outcome: str) -> None:
+        self.callback_attempts.labels(outcome=outcome if outcome in OUTCOMES else "other").inc()
 
     def outages_in_force(self, declared: int, automatic: int) -> None:
         """Incidents in force as the outage watch last read them (only where it runs)."""

@@ -43,6 +43,12 @@ PROMPTS: dict[str, dict[str, str]] = {
         "ru": "Чтобы дождаться своего оператора, нажмите 1. Или оставайтесь на линии, "
         "и вам ответит первый свободный оператор.",
     },
+    "press-1-to-wait-or-2-for-a-callback": {
+        "en": "To wait for your agent, press 1. To be called back by your agent, press 2. "
+        "Or stay on the line for the next free agent.",
+        "ru": "Чтобы дождаться своего оператора, нажмите 1. Чтобы оператор перезвонил вам, "
+        "нажмите 2. Или оставайтесь на линии, и вам ответит первый свободный оператор.",
+    },
     "callback-confirmed": {
         "en": "Thank you. Your agent will call you back.",
         "ru": "Спасибо. Ваш оператор вам перезвонит.",

@@ -26,6 +26,7 @@ from sticky_router.process.ticket_source import TicketSourceSettings, TicketSour
 from sticky_router.queue_log.follower import SETTLE_SECONDS, QueueLogFollower
 from sticky_router.routing_core import CallRecorder, RoutingService
 from sticky_router.routing_core.backlog_watch import BacklogWatch
+from sticky_router.routing_core.callback_dialer import CallbackDialer
 from sticky_router.routing_core.live import MemberFacts
 from sticky_router.routing_core.store.journal import DEFAULT_MAX_EVENTS
 from sticky_router.routing_core.store.retention import RetentionPolicy
@@ -94,6 +95,7 @@ class Router:
         self._sweeps: asyncio.Task[None] | None = None
         self._lag: asyncio.Task[None] | None = None
         self._outages: asyncio.Task[None] | None = None  # the automatic outage mode
+        self._callbacks: asyncio.Task[None] | None = None  # the callbacks agents owe
         self.app: StickyRouterApp | None = None
         self.learner: AmiLearner | None = None
         self.pops = PopHub()
@@ -199,6 +201,12 @@ class Router:
                 counted=self.metrics.outages_in_force,
             )
             self._outages = asyncio.get_running_loop().create_task(watch.run())
+            # Callbacks need both: AMI says who is free, ARI rings them.
+            dialer = CallbackDialer(self._web_pool or self._pool, self.learner.board,
+                                    self.app.callbacks,
+                                    counted=self.metrics.callback_attempt_ended)  # fmt: skip
+            self.app.callbacks.finished = dialer.finished
+            self._callbacks = asyncio.get_running_loop().create_task(dialer.run())
         await self.start_web()
         log.info("router_started", ari_url=settings.ari_url, app=settings.ari_app)
 
@@ -282,10 +290,10 @@ class Router:
         await self.stop_web()
         if self.app is not None:
             await self.app.drain(DRAIN_SECONDS)
-        for task in (self._sweeps, self._lag, self._events, self._outages):
+        for task in (self._sweeps, self._lag, self._events, self._outages, self._callbacks):
             if task is not None:
                 await _cancelled(task)
-        self._sweeps = self._lag = self._events = self._outages = None
+        self._sweeps = self._lag = self._events = self._outages = self._callbacks = None
         if self.learner is not None:
             await self.learner.stop()
             self.learner = None

@@ -60,12 +60,16 @@ class BacklogWatch:
 
     async def run(self) -> None:
         """Until cancelled; a database that does not answer only skips a look."""
+        failing = False
         while True:
             try:
                 async with asyncio.timeout(max(self._every, 5.0)):
                     await self.look()
-            except Exception as error:
-                log.warning("outage_watch_failed", error=f"{type(error).__name__}: {error}")
+                failing = False
+            except Exception as error:  # told once, until a look succeeds again
+                told = log.debug if failing else log.warning
+                told("outage_watch_failed", error=f"{type(error).__name__}: {error}")
+                failing = True
             await asyncio.sleep(self._every)
 
     async def look(self) -> None:

@@ -10,8 +10,9 @@ answered the caller goes to the queue.
 
 With the wait offer on (`wait_offer_seconds`), the caller's own agent (the first candidate) found
 busy is not waited for silently: the caller is asked (routing_core.wait_offer). Pressing 1, they
-wait on hold up to `wait_offer_seconds` (their choice, outside the detour budget); declining or
-not answering, nobody more is waited for. An offer not made (the estimate is longer than the
+wait on hold up to `wait_offer_seconds` (their choice, outside the detour budget); pressing 2 (a
+callback), the walk ends there with nobody chosen; declining or not answering, nobody more is
+waited for. An offer not made (the estimate is longer than the
 wait allowed) leaves the silent busy wait as it was.
 
 The walk is async because the router's probe asks Asterisk; the replay's probe answers from
@@ -91,6 +92,9 @@ async def walk_candidates(
         found = await probe.availability(candidate)
         if found is Availability.BUSY and position == 0 and wait_offer_seconds > 0:
             offer = await probe.offer_wait(candidate)
+            if offer is WaitChoice.CALLBACK:  # the caller leaves; their agent will call back
+                await probe.let_go(candidate, WaitChoice.CALLBACK.value)
+                return Walk(None, Availability.BUSY.value, waited, (*seen, found.value), offer)
             if offer is WaitChoice.WAIT:
                 found, took = await probe.wait_on_hold(candidate, wait_offer_seconds)
                 waited += took

@@ -54,6 +54,8 @@ class Recorder(Protocol):
         outcome: str | None = None,
         reason: str | None = None,
     ) -> bool: ...
+    async def callback_requested(self, asked: CallbackRequested) -> bool: ...
+    async def callback_dialled(self, callback_id: int, call_id: str, at: datetime) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,16 +231,45 @@ class CallEnded:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class CallbackRequested:
+    """The caller, offered to wait for their busy agent, asked that agent to call them back
+    (routing_core.wait_offer): owned by `agent` (a name or endpoint) until `expires_at`."""
+
+    call_id: str
+    agent: str
+    number: str
+    queue: str
+    at: datetime
+    expires_at: datetime
+
+    async def apply(self, recorder: Recorder) -> bool:
+        return await recorder.callback_requested(self)
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackDialled:
+    """A callback is being dialled: a call of its own (`call_id`, the agent channel's id), in
+    the history as the requesting caller's, so what is said on it is learned like any call."""
+
+    callback_id: int
+    call_id: str
+    at: datetime
+
+    async def apply(self, recorder: Recorder) -> bool:
+        return await recorder.callback_dialled(self.callback_id, self.call_id, self.at)
+
+
 CallEvent = (
     CallStarted | DecisionMade | CallRouted | LegRang | Handover | EscalatedToQueue
-    | LegAnswered | LegEnded | CallEnded
+    | LegAnswered | LegEnded | CallEnded | CallbackRequested | CallbackDialled
 )  # fmt: skip
 
 _KINDS: dict[str, type[CallEvent]] = {
     kind.__name__: kind
     for kind in (
         CallStarted, DecisionMade, CallRouted, LegRang, Handover, EscalatedToQueue,
-        LegAnswered, LegEnded, CallEnded,
+        LegAnswered, LegEnded, CallEnded, CallbackRequested, CallbackDialled,
     )
 }  # fmt: skip
 

@@ -41,7 +41,12 @@ from sticky_router.routing_core.store import Connection
 from sticky_router.routing_core.store.agent_talk import talk_times
 from sticky_router.routing_core.store.claims import claim_agent, release_claim, release_claims
 from sticky_router.routing_core.store.lookup import read_facts
-from sticky_router.routing_core.wait_offer import WaitOffer, estimated_minutes, wait_offer
+from sticky_router.routing_core.wait_offer import (
+    WaitOffer,
+    callback_number,
+    estimated_minutes,
+    wait_offer,
+)
 
 log = structlog.get_logger("sticky_router.decision")
 
@@ -158,6 +163,7 @@ class RoutingService:
             minutes,
             answer_seconds=knobs.wait_offer_answer_seconds,
             wait_seconds=knobs.wait_offer_seconds,
+            callback=knobs.callback_expiry_minutes > 0 and callback_number(decision) is not None,
         )
 
     async def claim(self, decision: StickyDecision, candidate: Candidate) -> bool:

@@ -63,6 +63,9 @@ class RoutingSettings(BaseModel):
     wait_offer_seconds: int = Field(0, ge=0, le=900)
     # How long after the offer's prompts a key is waited for before the next free agent.
     wait_offer_answer_seconds: int = Field(5, ge=1, le=30)
+    # With the wait offer: 2 asks that agent to call back, a task they own this long (then it
+    # expires to the admin pages' list); 0: not offered. Dialled by the router (ARI + AMI).
+    callback_expiry_minutes: int = Field(0, ge=0, le=24 * 60)
     min_talk_seconds: int = Field(10, ge=0, le=3600)
     sticky_cap_per_hour: int = Field(6, ge=0, le=1000)
     target_precedence: TargetPrecedence = TargetPrecedence.LAST_AGENT

@@ -53,6 +53,8 @@ MAX_WINDOW = timedelta(days=30)  # the upper bound of RoutingSettings.window_min
 # The share of callers offered to wait for their busy agent who press 1: an assumption (history
 # cannot say), stated with every figure that depends on it.
 WAIT_ACCEPT_SHARE = 0.5
+CALLBACK_SHARE = 0.3  # of those offered a callback as well, who press 2
+CALLBACK_ANSWERED_SHARE = 0.8  # of those, who answer when their agent calls
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,10 +165,10 @@ class ReplayProbe:
     agent with no call in that clock hour is offline, one whose call still rings or talks is
     busy until it ends. Never suspends (routing_core.candidates.run_at_once)."""
 
-    def __init__(self, availability: Availability, at: datetime, accepts_wait: bool) -> None:
+    def __init__(self, availability: Availability, at: datetime, choice: WaitChoice) -> None:
         self._availability = availability
         self._at = at
-        self._accepts_wait = accepts_wait
+        self._choice = choice  # what this caller does when offered to wait
 
     async def claim(self, candidate: Candidate) -> bool:
         return True  # the replay does not model two callbacks racing for one agent
@@ -190,7 +192,7 @@ class ReplayProbe:
         return None
 
     async def offer_wait(self, candidate: Candidate) -> WaitChoice:
-        return WaitChoice.WAIT if self._accepts_wait else WaitChoice.NO_KEY
+        return self._choice
 
     async def wait_on_hold(self, candidate: Candidate, seconds: float) -> tuple[Attempted, float]:
         return await self.wait_until_free(candidate, seconds)
@@ -200,6 +202,28 @@ def accepts_wait(call_id: str, share: float) -> bool:
     """Whether this caller is one of the `share` who press 1 when offered to wait: the same
     callers under every set of settings and in every run."""
     return zlib.crc32(call_id.encode()) % 1000 < share * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class CallerChoices:
+    """What callers offered to wait for their busy agent do: assumptions history cannot give,
+    stated with every figure that depends on them."""
+
+    wait: float = WAIT_ACCEPT_SHARE  # press 1
+    callback: float = CALLBACK_SHARE  # press 2, where a callback is offered
+    callback_answered: float = CALLBACK_ANSWERED_SHARE  # answer when their agent calls back
+
+    def choice(self, call_id: str, callback_offered: bool) -> WaitChoice:
+        """The same callers make the same choice under every set of settings."""
+        drawn = zlib.crc32(call_id.encode()) % 1000
+        if drawn < self.wait * 1000:
+            return WaitChoice.WAIT
+        if callback_offered and drawn < (self.wait + self.callback) * 1000:
+            return WaitChoice.CALLBACK
+        return WaitChoice.NO_KEY
+
+    def answers_callback(self, call_id: str) -> bool:
+        return zlib.crc32(f"{call_id}:answers".encode()) % 1000 < self.callback_answered * 1000
 
 
 @dataclass(slots=True)  # not frozen: built twice per replayed call, and frozen init is slow
@@ -212,6 +236,7 @@ class Outcome:
     agent_id: int | None = None
     wait_seconds: float = 0.0
     decision: Decision | None = field(default=None, compare=False)
+    callback_after: float | None = None  # a callback made: seconds from the call until it
 
 
 @dataclass(slots=True)
@@ -226,6 +251,8 @@ class Tally:
     # Callers who waited for their agent (busy wait or wait offer): how many waited how many
     # whole seconds, for the median.
     waits: Counter[int] = field(default_factory=Counter)
+    # Callbacks made (the wait offer's 2): how many came after how many whole minutes.
+    callbacks: Counter[int] = field(default_factory=Counter)
     sticky_load: Counter[int] = field(default_factory=Counter)  # connected callbacks per agent
     peak_hour_load: Counter[int] = field(default_factory=Counter)  # most in one hour, per agent
 
@@ -236,12 +263,12 @@ class Tally:
     @property
     def median_wait_seconds(self) -> int:
         """The median wait of the callers who waited for their agent (0: nobody waited)."""
-        half, counted = sum(self.waits.values()) / 2, 0
-        for seconds in sorted(self.waits):
-            counted += self.waits[seconds]
-            if counted >= half:
-                return seconds
-        return 0
+        return _median(self.waits)
+
+    @property
+    def median_callback_minutes(self) -> int:
+        """The median time from the call to the callback that reached the caller."""
+        return _median(self.callbacks)
 
     def add(self, outcome: Outcome) -> None:
         self.calls += 1
@@ -249,12 +276,23 @@ class Tally:
         self.wait_added_seconds += outcome.wait_seconds
         if outcome.wait_seconds > 0:
             self.waits[math.ceil(outcome.wait_seconds)] += 1
+        if outcome.callback_after is not None:
+            self.callbacks[math.ceil(outcome.callback_after / 60)] += 1
         if outcome.route == "sticky" and outcome.agent_id is not None:
             self.connected += 1
             self.sticky_load[outcome.agent_id] += 1
         elif outcome.eligible or outcome.reason == QueueReason.WINDOW_EXPIRED.value:
             # Misses are the calls stickiness could have helped; first-time callers are not.
             self.misses[outcome.reason] += 1
+
+
+def _median(counts: Counter[int]) -> int:
+    half, counted = sum(counts.values()) / 2, 0
+    for value in sorted(counts):
+        counted += counts[value]
+        if counted >= half:
+            return value
+    return 0
 
 
 class _RecentSticky(Mapping[int, int]):
@@ -323,9 +361,11 @@ class Replay:
       the live lookup does for shared numbers); keyed tickets are not followed separately.
     - Tickets, agents and flags are as they are now (flags from their approval time on).
     - Offered to wait for their busy agent (`wait_offer_seconds`), a fixed share of callers
-      press 1 (`wait_accept_share`, the same callers every run); the others go to the queue.
-      The offer is always made (the live one is not when its estimate exceeds the bound), and
-      the wait is the time until the agent's recorded call ended, at most the bound.
+      press 1 (`CallerChoices`, the same callers every run) and, where callbacks are offered,
+      another share press 2; the others go to the queue. The offer is always made (the live
+      one is not when its estimate exceeds the bound), and the wait is the time until the
+      agent's recorded call ended, at most the bound. A callback reaches the caller when the
+      agent's recorded call ended within the callback's time and the caller answers (a share).
     """
 
     def __init__(
@@ -334,11 +374,11 @@ class Replay:
         variants: Mapping[str, Sequence[ScopedValue]],
         availability: Availability,
         *,
-        wait_accept_share: float = WAIT_ACCEPT_SHARE,
+        choices: CallerChoices | None = None,
     ) -> None:
         self.world = world
         self._availability = availability
-        self._wait_accept_share = wait_accept_share
+        self._choices = choices or CallerChoices()
         self._variants = {name: _Variant(rows) for name, rows in variants.items()}
         self._history: dict[tuple[str, object], deque[PastInteraction]] = {}
         # History older than the longest window a setting allows can never be used again;
@@ -502,13 +542,17 @@ class Replay:
                 ReplayProbe(
                     self._availability,
                     decision.context.call.at,
-                    accepts_wait(decision.context.call.call_id, self._wait_accept_share),
+                    self._choices.choice(
+                        decision.context.call.call_id, knobs.callback_expiry_minutes > 0
+                    ),
                 ),
                 busy_wait_seconds=knobs.busy_wait_seconds,
                 detour_budget_seconds=knobs.detour_budget_seconds,
                 wait_offer_seconds=knobs.wait_offer_seconds,
             )
         )
+        if walk.offer is WaitChoice.CALLBACK:
+            return self._callback(decision, knobs.callback_expiry_minutes)
         if walk.chosen is None:
             reason = walk.first_miss or QueueReason.BUSY.value
             return Outcome(
@@ -522,6 +566,19 @@ class Replay:
             wait_seconds=walk.waited_seconds,
             decision=decision,
         )
+
+    def _callback(self, decision: StickyDecision, expiry_minutes: int) -> Outcome:
+        """A callback reaches the agent who owns it when they come free within its time (the
+        end of their recorded call) and the caller answers (an assumption); the caller adds no
+        wait on the call, and the time until the callback is counted apart."""
+        call = decision.context.call
+        agent = decision.candidates[0].agent
+        free = self._availability.free_at(agent.id, call.at)
+        within = free is not None and free - call.at <= timedelta(minutes=expiry_minutes)
+        if free is None or not within or not self._choices.answers_callback(call.call_id):
+            return Outcome("queue", "callback_lapsed", eligible=True, decision=decision)
+        return Outcome("sticky", "callback", eligible=True, agent_id=agent.id, decision=decision,
+                       callback_after=max(0.0, (free - call.at).total_seconds()))  # fmt: skip
 
     def _prune(self, now: datetime) -> None:
         horizon = now - self._keep

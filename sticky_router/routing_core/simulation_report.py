@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sticky_router.routing_core.simulate import WAIT_ACCEPT_SHARE, Tally
+from sticky_router.routing_core.simulate import (
+    CALLBACK_ANSWERED_SHARE,
+    CALLBACK_SHARE,
+    WAIT_ACCEPT_SHARE,
+    Tally,
+)
 from sticky_router.routing_core.store.replay import CANDIDATE, IN_FORCE, ReplayReport
 
 MISS_ORDER = ("busy", "offline", "window_expired", "cap_reached", "do_not_pair", "agent_inactive")
@@ -118,6 +123,8 @@ def side_by_side(report: ReplayReport, agents_shown: int = 5) -> str:
         "Assumptions: a preferred agent counts as there if they had a call ringing in that clock "
         "hour, as busy while a recorded call of theirs was ringing or talking; a free preferred "
         "agent answers; the caller's history is the recorded one under both settings; offered "
-        f"to wait for their busy agent, {WAIT_ACCEPT_SHARE:.0%} of callers press 1.",
+        f"to wait for their busy agent, {WAIT_ACCEPT_SHARE:.0%} of callers press 1 and, where a "
+        f"callback is offered, {CALLBACK_SHARE:.0%} press 2, of whom "
+        f"{CALLBACK_ANSWERED_SHARE:.0%} answer when called back.",
     ]
     return "\n".join(lines)

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from sticky_router.routing_core.settings import InvalidSetting, Scope, ScopedValue, validate_setting
 from sticky_router.routing_core.simulation_report import per_agent
+from sticky_router.routing_core.store.callbacks import lapsed
 from sticky_router.routing_core.store.replay import run_replay_in_processes
 from sticky_router.routing_core.store.reports import dashboard
 from sticky_router.web import keys
@@ -37,6 +38,7 @@ async def dashboard_page(request: web.Request, admin: Principal) -> web.StreamRe
         days = 30
     until = request.app[keys.CLOCK]()
     figures = await dashboard(request.app[keys.POOL], until - timedelta(days=days), until)
+    not_called_back = await lapsed(request.app[keys.POOL], until - timedelta(days=days))
     eligible = sum(d.eligible for d in figures.days)
     connected = sum(d.connected for d in figures.days)
     t = translator(admin.language)
@@ -68,6 +70,7 @@ async def dashboard_page(request: web.Request, admin: Principal) -> web.StreamRe
         share=f"{connected / eligible:.1%}" if eligible else "-",
         charts=charts,
         outages=figures.outages,
+        not_called_back=not_called_back,
         **csrf_fields(admin),
     )
 

@@ -13,7 +13,7 @@ import asyncio
 
 from aiohttp import web
 
-from sticky_router.web import keys, pop_store, sockets
+from sticky_router.web import agent_callbacks, keys, pop_store, sockets
 from sticky_router.web.i18n import words_for
 from sticky_router.web.pop_hub import Subscription
 from sticky_router.web.security import csrf_fields, current_principal, require_agent
@@ -25,9 +25,11 @@ from sticky_router.web.templates import render
 @require_agent
 async def page(request: web.Request, agent: Principal) -> web.StreamResponse:
     words = words_for(agent.language, ("agent.", "pop.", "action."))
+    callbacks = await agent_callbacks.owed(request, agent)
     return render(
-        request, "agent.html", agent.language, agent=agent, words=words, **csrf_fields(agent)
-    )
+        request, "agent.html", agent.language, agent=agent, words=words, callbacks=callbacks,
+        **csrf_fields(agent),
+    )  # fmt: skip
 
 
 @require_agent
@@ -76,3 +78,4 @@ def setup(app: web.Application) -> None:
     sockets.setup(app)
     app.router.add_get("/agent/", page)
     app.router.add_get("/agent/ws", websocket)
+    agent_callbacks.setup(app)

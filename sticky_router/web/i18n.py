@@ -34,6 +34,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "agent.connected": "Connected",
         "agent.disconnected": "Reconnecting...",
         "agent.signed_in_as": "Signed in as {name}",
+        "agent.callbacks": "Callbacks you owe",
+        "agent.no_callbacks": "No caller is waiting for your call back.",
+        "agent.callback_unknown": "Caller not identified",
+        "agent.callback_asked": "asked at {at}, yours until {until}",
+        "agent.callback_dialling": "ringing your phone",
+        "agent.callback_tried": "tried {attempts} time(s)",
+        "agent.call_now": "Call now",
     },
     "ru": {
         "app.title": "Sticky router",
@@ -55,6 +62,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "agent.connected": "На связи",
         "agent.disconnected": "Переподключение...",
         "agent.signed_in_as": "Вы вошли как {name}",
+        "agent.callbacks": "Кому вы обещали перезвонить",
+        "agent.no_callbacks": "Никто не ждёт вашего звонка.",
+        "agent.callback_unknown": "Абонент не опознан",
+        "agent.callback_asked": "просил в {at}, за вами до {until}",
+        "agent.callback_dialling": "звоним на ваш телефон",
+        "agent.callback_tried": "попыток: {attempts}",
+        "agent.call_now": "Позвонить сейчас",
     },
 }
 

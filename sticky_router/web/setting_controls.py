@@ -42,6 +42,7 @@ UNITS = {
     "detour_budget_seconds": "seconds",
     "wait_offer_seconds": "seconds",
     "wait_offer_answer_seconds": "seconds",
+    "callback_expiry_minutes": "minutes",
     "min_talk_seconds": "seconds",
     "sticky_cap_per_hour": "calls_per_hour",
     "fallback_priority_boost": "priority_steps",

@@ -15,7 +15,7 @@ import pytest
 
 from sticky_router.ari_app.attempt import Attempt, DialplanTargets
 from sticky_router.ari_app.availability import DeviceWatch
-from sticky_router.ari_app.channels import AriUnavailable, ChannelGone
+from sticky_router.ari_app.channels import AriUnavailable, ChannelGone, Ring
 from sticky_router.ari_app.resync import Sweeper
 from sticky_router.ari_app.watch import HandedOverCalls
 
@@ -48,6 +48,9 @@ class FakeChannels:
         return None
 
     async def hold(self, channel_id: str, on: bool) -> None:
+        return None
+
+    async def originate(self, channel_id: str, ring: Ring) -> None:
         return None
 
     async def set_variables(self, channel_id: str, variables: Mapping[str, str]) -> None:

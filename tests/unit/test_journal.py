@@ -17,6 +17,8 @@ import pytest
 import structlog
 
 from sticky_router.routing_core.events import (
+    CallbackDialled,
+    CallbackRequested,
     CallEnded,
     CallEvent,
     CallRouted,
@@ -47,6 +49,8 @@ EVERY_KIND: list[CallEvent] = [
     LegAnswered("c1", "l1", AT),
     LegEnded("c1", "l1", AT, "ANSWER", HangupSide.AGENT),
     CallEnded("c1", AT, None, "abandoned", "caller_abandoned"),
+    CallbackRequested("c1", "agent2", "+79123456701", "support", AT, AT),
+    CallbackDialled(7, "c1", AT),
 ]
 
 
@@ -98,6 +102,12 @@ class FakeRecorder:
 
     async def call_ended(self, call_id: str, *_args: object, **_kw: object) -> bool:
         return await self._note("CallEnded", call_id)
+
+    async def callback_requested(self, asked: CallbackRequested) -> bool:
+        return await self._note("CallbackRequested", asked.call_id)
+
+    async def callback_dialled(self, callback_id: int, call_id: str, at: datetime) -> bool:
+        return await self._note("CallbackDialled", call_id)
 
 
 @pytest.fixture

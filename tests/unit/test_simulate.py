@@ -12,9 +12,11 @@ from sticky_router.routing_core import policy, simulate
 from sticky_router.routing_core.model import Agent, AgentRole, KeyKind, Leg
 from sticky_router.routing_core.settings import Scope, ScopedValue
 from sticky_router.routing_core.simulate import (
+    CallerChoices,
     RecordedAvailability,
     Replay,
     ReplayCall,
+    Tally,
     World,
     hour_index,
 )
@@ -229,3 +231,33 @@ def test_history_older_than_the_longest_window_is_forgotten() -> None:
     at = month.total_seconds() / 60 + 24 * 60  # a month and a day later
     engine = replay([old, call(8, at, leg(BORIS, at, 60))], [])
     assert list(vars(engine)["_history"]) == [("customer", 8)]
+
+
+def offered(choices: CallerChoices, *candidate: ScopedValue) -> Tally:
+    """Anna's caller calls back at 30 while Anna is busy until 31:05 (65 s more): the candidate
+    settings with the wait offer, replayed with what callers are assumed to choose."""
+    calls = [call(7, 0, leg(ANNA, 0, 300)), call(8, 29, leg(ANNA, 29, 120)), call(7, 30)]
+    worked = RecordedAvailability(every_hour_worked(ANNA, BORIS, SPEC))
+    engine = Replay(WORLD, {"candidate": list(candidate)}, worked, choices=choices)
+    engine.replay(calls)
+    return engine.tallies["candidate"]
+
+
+def test_a_caller_who_presses_1_waits_for_their_agent_and_one_who_does_not_is_a_miss() -> None:
+    waits = offered(CallerChoices(wait=1.0), glob("wait_offer_seconds", 300))
+    assert (waits.eligible, waits.connected, dict(waits.waits)) == (1, 1, {65: 1})
+    declines = offered(CallerChoices(wait=0.0), glob("wait_offer_seconds", 300))
+    assert (declines.connected, declines.misses) == (0, {"busy": 1})
+    short = offered(CallerChoices(wait=1.0), glob("wait_offer_seconds", 60))
+    assert (short.connected, short.wait_added_seconds) == (0, 60)  # the bound came first
+
+
+def test_a_callback_reaches_the_caller_once_the_agent_is_free_if_they_answer() -> None:
+    settings = (glob("wait_offer_seconds", 300), glob("callback_expiry_minutes", 60))
+    called = offered(CallerChoices(wait=0.0, callback=1.0, callback_answered=1.0), *settings)
+    assert (called.connected, dict(called.callbacks), called.wait_added_seconds) == (1, {2: 1}, 0)
+    assert called.median_callback_minutes == 2  # Anna free 65 s after the call: 2nd minute
+    unanswered = offered(CallerChoices(wait=0.0, callback=1.0, callback_answered=0.0), *settings)
+    assert (unanswered.connected, unanswered.misses) == (0, {"callback_lapsed": 1})
+    not_offered = offered(CallerChoices(wait=0.0, callback=1.0), glob("wait_offer_seconds", 300))
+    assert (not_offered.connected, not_offered.callbacks) == (0, {})  # no 2 without callbacks

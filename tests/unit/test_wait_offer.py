@@ -3,27 +3,43 @@ with their choice."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from sticky_router.process.prompts import PROMPTS
 from sticky_router.routing_core.attempt import Availability
+from sticky_router.routing_core.callback_dialer import free_in_queue
 from sticky_router.routing_core.candidates import Walk, run_at_once, walk_candidates
-from sticky_router.routing_core.decision import Candidate
+from sticky_router.routing_core.decision import Candidate, StickyDecision
+from sticky_router.routing_core.live import MemberFacts
+from sticky_router.routing_core.policy import decide
 from sticky_router.routing_core.service import claim_hold
 from sticky_router.routing_core.settings import RoutingSettings
-from sticky_router.routing_core.simulate import WAIT_ACCEPT_SHARE, accepts_wait
+from sticky_router.routing_core.simulate import (
+    CALLBACK_ANSWERED_SHARE,
+    CALLBACK_SHARE,
+    WAIT_ACCEPT_SHARE,
+    accepts_wait,
+)
+from sticky_router.routing_core.store.callbacks import DueCallback
 from sticky_router.routing_core.wait_offer import (
+    CALLBACK_CONFIRMED,
     MOST_MINUTES_SAID,
     ON_ANOTHER_CALL,
+    PRESS_1_OR_2,
     PRESS_1_TO_WAIT,
     WaitChoice,
     about_minutes,
+    callback_number,
+    callback_request,
     choice_of,
     estimated_minutes,
     wait_offer,
 )
 from sticky_router.web import i18n_settings  # noqa: F401 - registers the words
 from sticky_router.web.i18n import translate
+from tests.factories import NOW, call, facts, interaction, settings, talk
 from tests.unit.test_candidates import BUSY, FREE, PAUSED, ScriptedProbe, candidate
 
 
@@ -169,7 +185,73 @@ def test_the_replays_accepting_callers_are_the_stated_share_and_always_the_same(
 
 
 def test_the_pages_state_the_replays_assumption_as_it_is() -> None:
-    """The settings and what-if pages say "half the callers press 1" in words."""
-    assert WAIT_ACCEPT_SHARE == 0.5
+    """The settings and what-if pages state the replay's assumptions in words."""
+    assert (WAIT_ACCEPT_SHARE, CALLBACK_SHARE, CALLBACK_ANSWERED_SHARE) == (0.5, 0.3, 0.8)
+    assert "3 in 10 press 2, of whom 8 in 10" in translate("en", "settings.assumptions")
     assert "half the callers press 1" in translate("en", "settings.assumptions")
     assert "половина нажимает 1" in translate("ru", "settings.assumptions")
+
+
+# -- the callback (2) ------------------------------------------------------------------------
+
+
+def sticky_to_agent2(number: str | None = "+79123456701", **knobs: object) -> StickyDecision:
+    decision = decide(call(), facts(interaction(30, talk(2, 300, 30))), settings(**knobs), number)
+    assert isinstance(decision, StickyDecision)
+    return decision
+
+
+def test_2_is_a_callback_only_where_one_is_offered() -> None:
+    assert choice_of("2", callback_offered=True) is WaitChoice.CALLBACK
+    assert choice_of("2") is WaitChoice.DECLINED  # no callbacks here: the next free agent
+    offered = wait_offer(3, answer_seconds=5, wait_seconds=600, callback=True)
+    assert offered is not None
+    assert offered.sounds[-1] == PRESS_1_OR_2
+    assert offered.choice("2") is WaitChoice.CALLBACK
+    assert offered.choice("1") is WaitChoice.WAIT
+
+
+def test_pressing_2_ends_the_walk_with_nobody_rung_or_waited_for() -> None:
+    probe = OfferingProbe(WaitChoice.CALLBACK, {1: BUSY, 2: FREE})
+    result = walk(probe, [1, 2], offer=600, busy_wait=10)
+    assert result.chosen is None  # not even a free colleague: the caller is leaving
+    assert result.offer is WaitChoice.CALLBACK
+    assert (probe.waits, probe.on_hold, probe.claims) == ([], [], [])
+    assert probe.let_go_of == [(1, "callback")]
+
+
+def test_the_callback_is_the_agents_until_its_time_runs_out() -> None:
+    decision = sticky_to_agent2(callback_expiry_minutes=90)
+    asked = callback_request(decision, NOW)
+    assert asked is not None
+    assert (asked.agent, asked.number, asked.queue) == ("agent2", "+79123456701", "support")
+    assert asked.expires_at - asked.at == timedelta(minutes=90)
+    assert callback_request(sticky_to_agent2(callback_expiry_minutes=0), NOW) is None
+    for hostile in (None, "+7912,3", "100201#", "anonymous"):  # nothing safe to dial
+        assert callback_number(sticky_to_agent2(hostile, callback_expiry_minutes=90)) is None
+        assert callback_request(sticky_to_agent2(hostile, callback_expiry_minutes=90), NOW) is None
+
+
+def test_the_dialer_rings_an_agent_only_free_in_the_callbacks_queue() -> None:
+    owed = DueCallback(1, 2, "agent2", "PJSIP/agent2", "PJSIP/agent2", "+79123456701", "support")
+
+    def member(queue: str = "support", interface: str = "PJSIP/Agent2", state: str = "NOT_INUSE",
+               paused: bool = False) -> MemberFacts:  # fmt: skip
+        return MemberFacts(queue, interface, state, paused)
+
+    assert free_in_queue([member()], owed)  # Asterisk compares interfaces without case
+    assert not free_in_queue([member(queue="second-line")], owed)
+    assert not free_in_queue([member(state="INUSE")], owed)
+    assert not free_in_queue([member(state="RINGING")], owed)
+    assert not free_in_queue([member(paused=True)], owed)
+    asked_now = DueCallback(1, 2, "agent2", "PJSIP/agent2", "PJSIP/agent2", "+7912", "support",
+                            asked_now=True)  # fmt: skip
+    assert free_in_queue([member(paused=True)], asked_now)  # "call now" from a pause
+    assert not free_in_queue([member(paused=True, state="INUSE")], asked_now)
+    assert not free_in_queue([member(interface="PJSIP/agent1")], owed)
+    assert not free_in_queue([], owed)  # logged out
+
+
+def test_the_callback_prompts_are_shipped() -> None:
+    for sound in (PRESS_1_OR_2, CALLBACK_CONFIRMED):
+        assert sound.removeprefix("sticky-router/") in PROMPTS

@@ -153,6 +153,12 @@ async def forget_customer(
                 customer_id,
                 numbers,
             ),
+            "callbacks": await _count(
+                connection,
+                "DELETE FROM callbacks WHERE customer_id = $1 OR number = ANY($2::text[])",
+                customer_id,
+                numbers,
+            ),
             "tickets": await _count(
                 connection, "DELETE FROM tickets WHERE customer_id = $1", customer_id
             ),

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import asyncpg
 
-from sticky_router.routing_core.events import DecisionMade
+from sticky_router.routing_core.events import CallbackRequested, DecisionMade
 from sticky_router.routing_core.model import HangupSide, IncomingCall
 from sticky_router.routing_core.observer import RoutingObserver, notify_ring_ended
 
@@ -224,6 +224,39 @@ class CallRecorder:
             call_id, at, hangup_side.value if hangup_side else None, outcome, reason,
         )  # fmt: skip
         return status == "UPDATE 1"
+
+    async def callback_requested(self, asked: CallbackRequested) -> bool:
+        """The callback, owned by the agent; the customer as the asking call found them (False
+        while that call's decision is not recorded yet: the applier keeps the event)."""
+        status = await self._pool.execute(
+            f"""
+            INSERT INTO callbacks
+                (call_id, agent_id, customer_id, number, queue, requested_at, expires_at)
+            SELECT $1, {_AGENT.format("$2")}, i.customer_id, $3, $4, $5, $6
+            FROM interactions i WHERE i.call_id = $1 AND {_AGENT.format("$2")} IS NOT NULL
+            ON CONFLICT (call_id) DO NOTHING
+            """,
+            asked.call_id, asked.agent, asked.number, asked.queue, asked.at, asked.expires_at,
+        )  # fmt: skip
+        return status == "INSERT 0 1" or await self.known(asked.call_id)
+
+    async def callback_dialled(self, callback_id: int, call_id: str, at: datetime) -> bool:
+        """An attempt at a callback, as a call of the asking caller's (their customer, key and
+        ticket), sticky to the agent who owns it: the next callback's history finds it."""
+        status = await self._pool.execute(
+            """
+            INSERT INTO interactions
+                (call_id, caller_number, key_kind, key_value, customer_id, ticket_id, queue,
+                 did, started_at, route, route_reason, target_agent_id)
+            SELECT $2, i.caller_number, i.key_kind, i.key_value, i.customer_id, i.ticket_id,
+                   c.queue, i.did, $3, 'sticky', 'callback', c.agent_id
+            FROM callbacks c JOIN interactions i ON i.call_id = c.call_id
+            WHERE c.id = $1
+            ON CONFLICT (call_id) DO NOTHING
+            """,
+            callback_id, call_id, at,
+        )  # fmt: skip
+        return status == "INSERT 0 1" or await self.known(call_id)
 
     async def known(self, call_id: str) -> bool:
         """Whether the call's row exists: an event for a call not known yet waits for it."""

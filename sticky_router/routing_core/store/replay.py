@@ -33,7 +33,7 @@ from sticky_router.routing_core.model import (
 )
 from sticky_router.routing_core.settings import ScopedValue
 from sticky_router.routing_core.simulate import (
-    WAIT_ACCEPT_SHARE,
+    CallerChoices,
     Flag,
     RecordedAvailability,
     Replay,
@@ -268,13 +268,13 @@ async def replay_variants(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
-    wait_accept_share: float = WAIT_ACCEPT_SHARE,
+    choices: CallerChoices | None = None,
 ) -> ReplayReport:
     """Replay [since, until) under each named set of settings rows."""
     started = time.perf_counter()
     world = await read_world(connection)
     availability = RecordedAvailability(await read_worked_hours(connection))
-    replay = Replay(world, variants, availability, wait_accept_share=wait_accept_share)
+    replay = Replay(world, variants, availability, choices=choices)
     calls = 0
     first: datetime | None = None
     last: datetime | None = None

@@ -91,6 +91,15 @@ KINDS = (
         ),
     ),
     _Kind("caller_blocks", "expired_flags_days", _delete_older("caller_blocks", "expires_at < $1")),
+    # A callback still owed is kept; a done, failed or expired one from when it closed.
+    _Kind(
+        "callbacks",
+        "expired_flags_days",
+        _delete_older(
+            "callbacks",
+            "coalesce(closed_at, expires_at) < $1 AND status NOT IN ('pending', 'dialling')",
+        ),
+    ),
     _Kind("settings_audit", "audit_days", _delete_older("settings_audit", "at < $1")),
     _Kind("erasure_audit", "audit_days", _delete_older("erasure_audit", "at < $1")),
 )

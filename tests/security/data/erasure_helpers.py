@@ -42,8 +42,9 @@ async def forget(
 
 
 async def give_ivan_everything(pool: asyncpg.Pool) -> int:
-    """A note, an action, a pop, a do-not-pair request and a block on his number, and a call
-    from his number nobody was attached to (he keyed his account in the IVR). His id."""
+    """A note, an action, a pop, a do-not-pair request, a block and a callback owed on his
+    number, and a call from his number nobody was attached to (he keyed his account in the
+    IVR). His id."""
     ivan = await pool.fetchval("SELECT id FROM customers WHERE name = 'Ivan Petrov'")
     agent2 = await pool.fetchval("SELECT id FROM agents WHERE name = 'agent2'")
     call = await pool.fetchval("SELECT id FROM interactions WHERE call_id = 'demo-0-0'")
@@ -71,6 +72,12 @@ async def give_ivan_everything(pool: asyncpg.Pool) -> int:
         "INSERT INTO caller_blocks (e164, reason, destination_kind, destination, set_by, "
         "expires_at) VALUES ($1, 'ivan-threats', 'queue', 'supervisors', 'boss', $2)",
         IVAN_NUMBER, now + timedelta(days=1),
+    )  # fmt: skip
+    # A callback he asked for, still owed: his number, whoever it is recorded against.
+    await pool.execute(
+        "INSERT INTO callbacks (call_id, agent_id, number, queue, requested_at, expires_at) "
+        "VALUES ('demo-0-0', $1, $2, 'support', $3, $4)",
+        agent2, IVAN_NUMBER, now, now + timedelta(hours=1),
     )  # fmt: skip
     await pool.execute(
         "INSERT INTO interactions (call_id, caller_number, key_kind, key_value, queue, started_at,"

@@ -20,7 +20,7 @@ from tests.security.data.erasure_helpers import (
 from tests.security.data.traces import personal_traces, rows_of_customer, table_sizes
 
 ERASED_KINDS = {
-    "notes", "actions", "pops", "calls", "do_not_pair", "caller_blocks", "tickets",
+    "notes", "actions", "pops", "calls", "do_not_pair", "caller_blocks", "callbacks", "tickets",
     "phone_numbers", "customers",
 }  # fmt: skip
 
@@ -166,7 +166,7 @@ async def test_the_audit_row_says_who_when_and_how_much_but_nothing_erased(
     )  # fmt: skip
     assert json.loads(row["erased"]) == {
         "notes": 1, "actions": 1, "pops": 1, "calls": 2, "do_not_pair": 1, "caller_blocks": 1,
-        "tickets": 1, "phone_numbers": 1, "customers": 1,
+        "callbacks": 1, "tickets": 1, "phone_numbers": 1, "customers": 1,
     }  # fmt: skip
     assert set(json.loads(row["erased"])) == ERASED_KINDS
     assert await personal_traces(demo, [*IVAN_TRACES, IVAN_NUMBER[1:]]) == []

@@ -94,6 +94,18 @@ async def seed_ages(pool: asyncpg.Pool) -> None:
             "$2, $2)",
             reason, expires,
         )  # fmt: skip
+    # Callbacks: one closed past the flags' retention (purged), one closed inside it, and one
+    # still owed however old (kept).
+    for call_id, status, closed in (
+        ("cb-old", "done", ago(90) - JUST),
+        ("cb-kept", "expired", ago(90) + JUST),
+        ("cb-owed", "pending", None),
+    ):
+        await pool.execute(
+            "INSERT INTO callbacks (call_id, agent_id, number, queue, requested_at, expires_at,"
+            " status, closed_at) VALUES ($1, $2, '+79990000001', 'support', $3, $4, $5, $6)",
+            call_id, agent1, ago(2000), closed or ago(1500), status, closed,
+        )  # fmt: skip
     for at, actor in ((ago(1095) - JUST, "old"), (ago(1095) + JUST, "kept")):
         await pool.execute(
             "INSERT INTO settings_audit (at, actor, scope_kind, scope_value, key) "
@@ -108,7 +120,7 @@ async def seed_ages(pool: asyncpg.Pool) -> None:
 
 EXPECTED = {
     "calls": OLD_CALLS, "notes": 1, "actions": 1, "pops": 1, "do_not_pair": 2,
-    "caller_blocks": 1, "settings_audit": 1, "erasure_audit": 1,
+    "caller_blocks": 1, "callbacks": 1, "settings_audit": 1, "erasure_audit": 1,
 }  # fmt: skip
 
 
@@ -121,7 +133,7 @@ async def test_purge_deletes_exactly_what_is_past_each_retention(demo: asyncpg.P
     purged = await purge(demo, POLICY, NOW, pause=0)
 
     assert purged.rows == EXPECTED
-    assert purged.batches == 3 + 7  # 25 calls in batches of 10; one batch for each other kind
+    assert purged.batches == 3 + 8  # 25 calls in batches of 10; one batch for each other kind
     assert purged.deferred == []
     assert await demo.fetchval("SELECT count(*) FROM interactions WHERE call_id LIKE 'old-%'") == 0
     assert await demo.fetchval(
@@ -142,6 +154,8 @@ async def test_purge_deletes_exactly_what_is_past_each_retention(demo: asyncpg.P
     assert {r["reason"] for r in flags} == {"kept expired", "in force", "pending"}
     blocks = await demo.fetch("SELECT reason FROM caller_blocks WHERE e164 = '+79990000001'")
     assert [r["reason"] for r in blocks] == ["kept expired"]
+    callbacks = await demo.fetch("SELECT call_id FROM callbacks ORDER BY call_id")
+    assert [r["call_id"] for r in callbacks] == ["cb-kept", "cb-owed"]
     for audit in ("settings_audit", "erasure_audit"):
         assert "old" not in {r["actor"] for r in await demo.fetch(f"SELECT actor FROM {audit}")}
     # Legs went with their calls.
