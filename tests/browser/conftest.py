@@ -22,7 +22,7 @@ from sticky_router.process.sandbox.stack import Sandbox, throwaway_sandbox
 from sticky_router.web.accounts import set_password
 from sticky_router.web.settings import WebSettings
 from testkit.chromium import CHROMIUM, CHROMIUM_ARGS, free_tcp_port
-from tests.e2e.conftest import asterisk, fresh, phone_logs, pool, postgres  # noqa: F401
+from tests.e2e.conftest import asterisk, fresh, phone_logs, pool, postgres, prompts  # noqa: F401
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser"
 PASSWORD = "screen-test-password"

@@ -8,7 +8,6 @@ rings, they answer, and Ivan's phone rings and answers. Screenshot in artifacts/
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -24,13 +23,6 @@ from tests.e2e.phones import AgentPhones, requests_received
 from tests.e2e.records import agent_channel, wait_for_device
 
 IVAN = "79123456701"
-
-
-@pytest.fixture
-def prompts(asterisk: LocalAsterisk) -> Iterator[None]:
-    asterisk.install_prompts()
-    yield
-    asterisk.remove_prompts()
 
 
 pytestmark = pytest.mark.usefixtures("fresh", "prompts")

@@ -106,3 +106,22 @@ async def agi(
     async with AgiProcess(sandbox.agi_settings()) as process:
         yield process
     await quiet(asterisk)
+
+
+@pytest.fixture
+def prompts(asterisk: LocalAsterisk) -> Iterator[None]:
+    """The product's prompts in this Asterisk's sounds, as `sticky-router prompts` makes them,
+    and AGI's exchanges in its log (AGI's STREAM FILE logs nothing of its own); removed after,
+    so other tests' calls keep a silent announcement."""
+    asterisk.install_prompts()
+    asterisk.cli("agi set debug on")
+    yield
+    asterisk.cli("agi set debug off")
+    asterisk.remove_prompts()
+
+
+@pytest.fixture(params=["ari", "agi"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """The same call through the Stasis application (`ari`) or the FastAGI lookup (`agi`)."""
+    request.getfixturevalue("fresh" if request.param == "ari" else "agi")
+    return str(request.param)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.request
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -76,3 +77,12 @@ async def wait_for_device(asterisk: LocalAsterisk, device: str, *states: str) ->
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"{device} never reached {states}; last seen {shown}")
+
+
+async def until(check: Callable[[], Awaitable[object]], seconds: float) -> None:
+    """Until `check()` comes back truthy, looked at ten times a second, at most `seconds`."""
+    for _ in range(int(seconds * 10)):
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not within {seconds} s")

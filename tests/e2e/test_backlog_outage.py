@@ -30,6 +30,7 @@ from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.incidents import NewIncident, declare
 from sticky_router.routing_core.store.settings_store import set_setting
 from testkit.sipp import SippPhone, assert_calls_succeeded
+from tests.e2e.records import until
 
 IVAN = "+79123456701"
 CROWD = "79990000077"  # callers we know nothing of
@@ -85,14 +86,6 @@ async def automatic_incident(pool: asyncpg.Pool) -> asyncpg.Record | None:
     return await pool.fetchrow(
         "SELECT * FROM incidents WHERE started_by = $1 ORDER BY id DESC LIMIT 1", AUTOMATIC
     )
-
-
-async def until(check: object, seconds: float) -> None:
-    for _ in range(int(seconds * 10)):
-        if await check():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not within {seconds} s")
 
 
 async def ivans_route(pool: asyncpg.Pool) -> str:

@@ -9,7 +9,6 @@ mode or through the FastAGI lookup; the router dials in both.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -21,26 +20,10 @@ from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.settings_store import set_setting
 from testkit.sipp import SippPhone, assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, requests_received
-from tests.e2e.records import agent_channel, legs, wait_for_device
+from tests.e2e.records import agent_channel, legs, until, wait_for_device
 from tests.e2e.test_wait_offer import DIALLED, IVAN, AsteriskLog
 
 pytestmark = pytest.mark.usefixtures("prompts")
-
-
-@pytest.fixture(params=["ari", "agi"])
-def mode(request: pytest.FixtureRequest) -> str:
-    request.getfixturevalue("fresh" if request.param == "ari" else "agi")
-    return str(request.param)
-
-
-@pytest.fixture
-def prompts(asterisk: LocalAsterisk) -> Iterator[None]:
-    """The product's prompts, and AGI's exchanges in the log (what STREAM FILE played)."""
-    asterisk.install_prompts()
-    asterisk.cli("agi set debug on")
-    yield
-    asterisk.cli("agi set debug off")
-    asterisk.remove_prompts()
 
 
 async def offer_callbacks(pool: asyncpg.Pool) -> None:
@@ -58,14 +41,6 @@ def connected_attempts(router: Router) -> float:
         "sticky_router_callback_attempts_total", {"outcome": "connected"}
     )
     return sample or 0.0
-
-
-async def until(check: object, seconds: float) -> None:
-    for _ in range(int(seconds * 10)):
-        if await check():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not within {seconds} s")
 
 
 async def test_pressing_2_makes_agent2_call_ivan_back_once_free(

@@ -5,7 +5,6 @@ agent; ended, his next callback is sticky again. ARI and FastAGI modes."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -21,13 +20,6 @@ from tests.e2e.test_ticket_state_routing import IVAN, newest
 pytestmark = pytest.mark.usefixtures("fresh", "prompts")
 
 NOTICE = "sticky-router/outage-notice"
-
-
-@pytest.fixture
-def prompts(asterisk: LocalAsterisk) -> Iterator[None]:
-    asterisk.install_prompts()
-    yield
-    asterisk.remove_prompts()
 
 
 async def callback(

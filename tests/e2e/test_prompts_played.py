@@ -6,7 +6,6 @@ database reaches no dialplan application."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -22,15 +21,6 @@ pytestmark = pytest.mark.usefixtures("fresh", "prompts")
 IVAN = "79123456701"  # Russian-speaking, sticky to agent2
 ELENA = "79123456706"  # English-speaking VIP, sticky to agent4
 PROMPT = "sticky-router/connecting-to-your-agent"
-
-
-@pytest.fixture
-def prompts(asterisk: LocalAsterisk) -> Iterator[None]:
-    """The product's prompts in this Asterisk's sounds, as `sticky-router prompts` makes them;
-    removed after, so other tests' calls keep a silent announcement."""
-    asterisk.install_prompts()
-    yield
-    asterisk.remove_prompts()
 
 
 async def heard(asterisk: LocalAsterisk, logs: Path, caller: str, agent: str) -> str:

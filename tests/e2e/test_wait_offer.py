@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -28,24 +27,6 @@ from tests.e2e.records import agent_channel, settled, wait_for_device
 
 IVAN = "79123456701"  # Russian-speaking, last spoke with agent2 42 minutes ago
 DIALLED = {"ari": "74950000000", "agi": "agi"}
-
-
-@pytest.fixture(params=["ari", "agi"])
-def mode(request: pytest.FixtureRequest) -> str:
-    """The same call through the Stasis application or through the FastAGI lookup."""
-    request.getfixturevalue("fresh" if request.param == "ari" else "agi")
-    return str(request.param)
-
-
-@pytest.fixture
-def prompts(asterisk: LocalAsterisk) -> Iterator[None]:
-    """The product's prompts in Asterisk's sounds, and AGI's exchanges in its log (STREAM FILE
-    logs nothing else)."""
-    asterisk.install_prompts()
-    asterisk.cli("agi set debug on")
-    yield
-    asterisk.cli("agi set debug off")
-    asterisk.remove_prompts()
 
 
 async def estimate_said(pool: asyncpg.Pool) -> str:
