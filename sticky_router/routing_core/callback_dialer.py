@@ -20,6 +20,7 @@ from typing import Protocol
 import asyncpg
 import structlog
 
+from sticky_router.routing_core.attempt import FREE_STATES, is_member
 from sticky_router.routing_core.live import MemberFacts
 from sticky_router.routing_core.settings import resolve_settings
 from sticky_router.routing_core.store.callbacks import DueCallback, due, expire, finish, take
@@ -56,12 +57,11 @@ def claim_id(callback_id: int) -> str:
 def free_in_queue(members: Sequence[MemberFacts], callback: DueCallback) -> bool:
     """A member of the callback's queue, phone not in use, and not paused unless the agent
     asked for this callback now."""
-    wanted = callback.member_interface.casefold()
     return any(
         m.queue == callback.queue
-        and m.interface.casefold() == wanted
+        and is_member(m.interface, callback.member_interface)
         and (not m.paused or callback.asked_now)
-        and m.device_state == "NOT_INUSE"
+        and m.device_state in FREE_STATES
         for m in members
     )
 
