@@ -35,20 +35,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.post_dial_delay import percentile
+from devkit.demo import seed_demo
+from devkit.sandbox.asterisk import (
+    DIALPLAN_IN_ETC,
+    LocalAsterisk,
+    throwaway_asterisk,
+)
+from devkit.sandbox.postgres import throwaway_postgres
 from sticky_router.agi.peers import LOOPBACK, PeerPolicy
 from sticky_router.agi.protocol import AgiSession
 from sticky_router.agi.scripts import AgiScripts
 from sticky_router.agi.server import AgiServer
 from sticky_router.process import database
-from sticky_router.process.demo import seed_demo
 from sticky_router.process.journaling import Journaling
 from sticky_router.process.logs import configure_logging
-from sticky_router.process.sandbox.asterisk import (
-    DIALPLAN_IN_ETC,
-    LocalAsterisk,
-    throwaway_asterisk,
-)
-from sticky_router.process.sandbox.postgres import throwaway_postgres
 from sticky_router.routing_core import CallRecorder, RoutingService
 
 PHONE_PORTS_FROM = 45000  # no phone rings here, but the block must not collide with the tests

@@ -27,9 +27,9 @@ from pathlib import Path
 import asyncpg
 
 from bench.simulate_replay import history_cluster
+from devkit.sandbox.postgres import cache_dir
+from devkit.synthetic_history import HistoryShape
 from sticky_router.process.logs import configure_logging
-from sticky_router.process.sandbox.postgres import cache_dir
-from sticky_router.process.synthetic_history import HistoryShape
 from sticky_router.routing_core.settings import Scope, ScopedValue
 from sticky_router.routing_core.simulate import CallerChoices, Tally
 from sticky_router.routing_core.store.replay import replay_variants

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import asyncpg
 
+from devkit.sandbox.postgres import LocalPostgres, cache_dir, free_port
 from sticky_router.process import database
 from sticky_router.process.logs import configure_logging
-from sticky_router.process.sandbox.postgres import LocalPostgres, cache_dir, free_port
 from sticky_router.routing_core import IncomingCall, QueueDecision, RoutingService, StickyDecision
 from sticky_router.routing_core.decision import Decision
 

@@ -27,12 +27,12 @@ from pathlib import Path
 
 from playwright.async_api import Page, async_playwright
 
+from devkit.demo import seed_demo
+from devkit.sandbox.asterisk import LocalAsterisk, throwaway_asterisk
+from devkit.sandbox.postgres import throwaway_postgres
+from devkit.sandbox.stack import Sandbox
 from sticky_router.process import database
-from sticky_router.process.demo import seed_demo
 from sticky_router.process.router import Router
-from sticky_router.process.sandbox.asterisk import LocalAsterisk, throwaway_asterisk
-from sticky_router.process.sandbox.postgres import throwaway_postgres
-from sticky_router.process.sandbox.stack import Sandbox
 from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.settings_store import set_setting
 from sticky_router.web.accounts import set_password

@@ -53,10 +53,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from devkit.demo import seed_demo
+from devkit.sandbox.asterisk import AGENTS, LocalAsterisk, throwaway_asterisk
+from devkit.sandbox.postgres import LocalPostgres, throwaway_postgres
 from sticky_router.process import database
-from sticky_router.process.demo import seed_demo
-from sticky_router.process.sandbox.asterisk import AGENTS, LocalAsterisk, throwaway_asterisk
-from sticky_router.process.sandbox.postgres import LocalPostgres, throwaway_postgres
 from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.settings_store import set_setting
 from testkit.sipp import EXIT_CODES, SippPhone
@@ -78,7 +78,7 @@ BENCH_SETTINGS: tuple[tuple[str, object], ...] = (
     ("min_talk_seconds", 0),
 )
 
-# Demo callers (process/demo.py): sticky to agent2, agent3 (transfer), agent4 (VIP, personal
+# Demo callers (devkit/demo.py): sticky to agent2, agent3 (transfer), agent4 (VIP, personal
 # manager), agent1; outside the window; ambiguous; abusive; blocked (supervisors' queue); misdial.
 DEMO_CALLERS = (
     "79123456701", "79123456702", "79123456706", "79123456707", "79123456711",

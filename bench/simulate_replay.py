@@ -24,10 +24,10 @@ from pathlib import Path
 
 import asyncpg
 
+from devkit.sandbox.postgres import LocalPostgres, cache_dir, free_port
+from devkit.synthetic_history import HistoryShape, generate_history
 from sticky_router.process import database
 from sticky_router.process.logs import configure_logging
-from sticky_router.process.sandbox.postgres import LocalPostgres, cache_dir, free_port
-from sticky_router.process.synthetic_history import HistoryShape, generate_history
 from sticky_router.routing_core.settings import Scope, ScopedValue
 from sticky_router.routing_core.simulation_report import side_by_side
 from sticky_router.routing_core.store.replay import run_replay, run_replay_in_processes

@@ -25,10 +25,10 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from devkit.demo import seed_demo
+from devkit.sandbox.postgres import throwaway_postgres
 from sticky_router.process import database
-from sticky_router.process.demo import seed_demo
 from sticky_router.process.metrics import PrometheusObserver
-from sticky_router.process.sandbox.postgres import throwaway_postgres
 from sticky_router.routing_core import IncomingCall, RoutingService, StickyDecision
 from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.settings_store import set_setting

@@ -1,12 +1,12 @@
 # Asterisk 22 configured exactly like the project's local sandbox, for docker/compose.yaml.
-# Not used by CI (the tests run the sandbox itself: sticky_router/process/sandbox/asterisk.py).
+# Not used by CI (the tests run the sandbox itself: devkit/sandbox/asterisk.py).
 #
 # Build from the repository root, which is the build context:
 #   docker build -f docker/asterisk.Dockerfile -t sticky-router-asterisk .
 #
 # Like the sandbox: Debian 12 has no Asterisk 22 and Debian unstable has, so this is Debian
 # unstable's package, from the image's own apt sources. At every start the entrypoint writes the
-# sandbox's configuration (the templates in sticky_router/process/sandbox/asterisk_conf/ and the
+# sandbox's configuration (the templates in devkit/sandbox/asterisk_conf/ and the
 # project's dialplan/) from the environment: see docker/render_asterisk_conf.py for the
 # variables. Everything Asterisk reads and writes is under $ASTERISK_INSTANCE_DIR; the package's
 # stock /etc/asterisk is not read (only its indications.conf is copied, as the sandbox does).
@@ -18,7 +18,7 @@
 # dated tag of the same image (`sid-YYYYMMDD-slim`) or a digest.
 FROM debian:sid-slim
 
-# Exactly the sandbox's packages (ASTERISK_PACKAGES in sticky_router/process/sandbox/asterisk.py),
+# Exactly the sandbox's packages (ASTERISK_PACKAGES in devkit/sandbox/asterisk.py),
 # without recommends as debootstrap installs them, plus python3 for the render step and
 # espeak-ng and sox for the product's prompts.
 # hadolint ignore=DL3008
@@ -33,11 +33,12 @@ RUN apt-get update \
 COPY sticky_router/__init__.py /opt/sticky-router/sticky_router/
 COPY sticky_router/process/__init__.py sticky_router/process/prompts.py \
      /opt/sticky-router/sticky_router/process/
-COPY sticky_router/process/sandbox/__init__.py sticky_router/process/sandbox/asterisk.py \
-     sticky_router/process/sandbox/postgres.py sticky_router/process/sandbox/debian.py \
-     /opt/sticky-router/sticky_router/process/sandbox/
-COPY sticky_router/process/sandbox/asterisk_conf/ \
-     /opt/sticky-router/sticky_router/process/sandbox/asterisk_conf/
+COPY devkit/__init__.py /opt/sticky-router/devkit/
+COPY devkit/sandbox/__init__.py devkit/sandbox/asterisk.py \
+     devkit/sandbox/postgres.py devkit/sandbox/debian.py \
+     /opt/sticky-router/devkit/sandbox/
+COPY devkit/sandbox/asterisk_conf/ \
+     /opt/sticky-router/devkit/sandbox/asterisk_conf/
 COPY dialplan/ /opt/sticky-router/dialplan/
 COPY docker/render_asterisk_conf.py docker/asterisk-entrypoint.sh /opt/sticky-router/docker/
 

@@ -2,14 +2,14 @@
 """Write the local sandbox's Asterisk configuration for the container, from the environment.
 
 The same files as the sandbox writes (`LocalAsterisk._write_instance`, sandbox/asterisk.py):
-the templates in sticky_router/process/sandbox/asterisk_conf/*.conf filled by the same `render()`
+the templates in devkit/sandbox/asterisk_conf/*.conf filled by the same `render()`
 with the same placeholder values, the same empty files, the package's stock indications.conf,
 and the project's dialplan/*.conf in `sticky-router-dialplan/`, which extensions.conf
 #includes. Only the values differ: passwords come from the environment instead of being
 generated, and the instance directory is a plain path in the container instead of a directory
 inside the sandbox's chroot.
 
-Imports only the standard library and sticky_router.process.sandbox.asterisk (itself standard
+Imports only the standard library and devkit.sandbox.asterisk (itself standard
 library only, with its two sandbox neighbours postgres.py and debian.py), found next to this
 file as in a checkout: the Asterisk image copies those few files to /opt/sticky-router with the
 same layout and needs neither the project's dependencies nor pip (tests/ops/test_packaging.py
@@ -49,7 +49,7 @@ from pathlib import Path
 SOURCE = Path(__file__).resolve().parents[1]  # the checkout, or /opt/sticky-router in the image
 sys.path.insert(0, str(SOURCE))
 
-from sticky_router.process.sandbox.asterisk import (  # noqa: E402
+from devkit.sandbox.asterisk import (  # noqa: E402
     AMI_DRIVER_USER,
     CONF_TEMPLATES,
     DIALPLAN_IN_ETC,

@@ -9,7 +9,7 @@ import contextlib
 import itertools
 from collections.abc import Callable
 
-from sticky_router.process.sandbox.asterisk import SUPPORT_QUEUE, LocalAsterisk
+from devkit.sandbox.asterisk import SUPPORT_QUEUE, LocalAsterisk
 
 AMI_WAIT = 15.0
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from sticky_router.process.sandbox.debian import PackageUnavailable, apt_install
+from devkit.sandbox.debian import PackageUnavailable, apt_install
 
 # The scenarios stay in tests/sipp/, where the README and the sandbox's how-to point people.
 SCENARIOS = Path(__file__).resolve().parents[1] / "tests" / "sipp"

@@ -23,6 +23,11 @@ from sticky_router.process import database
 from sticky_router.process.agi_process import AgiProcessSettings, serve_agi_process
 from sticky_router.process.config import Config, ConfigError, load_config
 from sticky_router.process.config_reference import reference
+from sticky_router.process.development_kit import (
+    SANDBOX_FLAVOURS,
+    DevelopmentKitMissing,
+    development_kit,
+)
 from sticky_router.process.logs import configure_logging
 from sticky_router.process.privacy_cli import (
     PRIVACY_COMMANDS,
@@ -36,7 +41,6 @@ from sticky_router.process.prompts import (
     run_prompt_command,
 )
 from sticky_router.process.router import RouterSettings, serve
-from sticky_router.process.sandbox import FLAVOURS
 from sticky_router.process.simulation_cli import (
     SIMULATION_COMMANDS,
     add_simulation_commands,
@@ -47,7 +51,7 @@ from sticky_router.routing_core import IncomingCall, RoutingService, explain
 from sticky_router.routing_core.decision import Decision, QueueDecision, StickyDecision
 from sticky_router.routing_core.store.erasure import ErasureRefused
 from sticky_router.tickets_http.openapi import contract_openapi
-from sticky_router.web.accounts import UnknownAccount, add_admin, demo_credentials, set_password
+from sticky_router.web.accounts import UnknownAccount, add_admin, set_password
 from sticky_router.web.passwords import WeakPassword
 from sticky_router.web.sessions import Kind
 from sticky_router.web.settings import WebSettings
@@ -68,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
         "STICKY_DATABASE_URL are set, else on the built-in local sandbox",
     )
     run.add_argument(
-        "--sandbox-flavour", choices=FLAVOURS, default="plain",
+        "--sandbox-flavour", choices=SANDBOX_FLAVOURS, default="plain",
         help="the sandbox's queue members: plain (PJSIP endpoints) or freepbx (Local members "
         "with hints, agent2 with two phones; docs/pbx-flavours.md)",
     )  # fmt: skip
@@ -153,8 +157,9 @@ def web_settings(config: Config) -> WebSettings | None:
 def _run(config: Config, flavour: str = "plain") -> None:
     if config.ari_url is None and config.database_url is None:
         # Development tooling, loaded only here: a deployment's router never imports it.
-        from sticky_router.process.sandbox.stack import local_sandbox
-        from sticky_router.process.sandbox.ticket_sandbox import sandbox_ticket_source
+        with development_kit("The local sandbox"):
+            from devkit.sandbox.stack import local_sandbox
+            from devkit.sandbox.ticket_sandbox import sandbox_ticket_source
 
         print(
             f"No STICKY_ARI_URL or STICKY_DATABASE_URL: starting the local sandbox ({flavour}) ..."
@@ -210,6 +215,9 @@ def _run(config: Config, flavour: str = "plain") -> None:
 
 def _sandbox_sign_in(dsn: str, web: WebSettings) -> str:
     """Sandbox only: fresh demo passwords, for this console (never for the log)."""
+
+    with development_kit("The sandbox's sign-in"):
+        from devkit.demo import demo_credentials
 
     async def make() -> dict[str, tuple[str, str]]:
         pool = await database.create_pool(dsn, 2)
@@ -324,10 +332,10 @@ async def _migrate(config: Config, revision: str) -> None:
 
 
 async def _seed(config: Config, reset: bool, if_empty: bool) -> None:
+    with development_kit("The demo data"):
+        from devkit.demo import seed_demo
     pool = await database.create_pool(config.require_database_url(), 2)
     try:
-        from sticky_router.process.demo import seed_demo  # demo data, only when asked for
-
         if if_empty and not reset and await pool.fetchval("SELECT count(*) FROM agents"):
             print("demo not loaded: the database has agents already (kept as it is)")
             return
@@ -339,7 +347,8 @@ async def _seed(config: Config, reset: bool, if_empty: bool) -> None:
 
 def _demo(config: Config, data_dir: Path | None, port: int, keep: bool) -> None:
     """The built-in sandbox of this foundation: the routing core on a real, local Postgres."""
-    from sticky_router.process.sandbox.postgres import LocalPostgres, cache_dir
+    with development_kit("The demo"):
+        from devkit.sandbox.postgres import LocalPostgres, cache_dir
 
     server = LocalPostgres(data_dir=data_dir or cache_dir() / "sandbox-postgres", port=port)
     print(f"starting PostgreSQL in {server.data_dir} on 127.0.0.1:{port}")
@@ -356,7 +365,8 @@ def _demo(config: Config, data_dir: Path | None, port: int, keep: bool) -> None:
 
 
 async def _show_demo(config: Config, url: str) -> None:
-    from sticky_router.process.demo import CUSTOMERS, seed_demo
+    with development_kit("The demo"):
+        from devkit.demo import CUSTOMERS, seed_demo
 
     pool = await database.create_pool(url, 2)
     try:
@@ -462,7 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"sticky-router: configuration error: {error}", file=sys.stderr)
         return 2
-    except (WeakPassword, UnknownAccount, ErasureRefused) as error:
+    except (WeakPassword, UnknownAccount, ErasureRefused, DevelopmentKitMissing) as error:
         print(f"sticky-router: {args.command}: {error}", file=sys.stderr)
         return 2
     except (OSError, RuntimeError, asyncpg.PostgresError, SQLAlchemyError) as error:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sticky_router.process import database
+from sticky_router.process.development_kit import development_kit
 from sticky_router.routing_core.settings import InvalidSetting, Scope, ScopedValue, validate_setting
 from sticky_router.routing_core.simulation_report import side_by_side
 from sticky_router.routing_core.store.replay import run_replay_in_processes
@@ -103,7 +104,8 @@ async def run_simulation_command(database_url: str, args: argparse.Namespace) ->
         if args.command == "generate-history":
             start = args.start or _days_ago(args.days)
             # A synthetic line for demos and the bench: loaded only for this command.
-            from sticky_router.process.synthetic_history import HistoryShape, generate_history
+            with development_kit("The synthetic history"):
+                from devkit.synthetic_history import HistoryShape, generate_history
 
             shape = HistoryShape(agents=args.agents, days=args.days, seed=args.seed, start=start)
             counts = await generate_history(pool, shape, reset=args.reset, progress=print)

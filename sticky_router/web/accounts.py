@@ -1,16 +1,13 @@
-"""Accounts people sign in with: agents' passwords and admin users (for the CLI and sandbox)."""
+"""Accounts people sign in with: agents' passwords and admin users (for the CLI)."""
 
 from __future__ import annotations
 
 import asyncio
-import secrets
 
 import asyncpg
 
 from sticky_router.web.passwords import hash_password
 from sticky_router.web.sessions import Kind, set_password_hash
-
-DEMO_ADMIN = "supervisor"
 
 
 class UnknownAccount(LookupError):
@@ -38,17 +35,3 @@ async def add_admin(
         language,
     )
     return created is not None
-
-
-async def demo_credentials(pool: asyncpg.Pool) -> dict[str, tuple[Kind, str]]:
-    """Sandbox only: a fresh random password for every agent and for the demo admin, returned
-    for the console (never logged)."""
-    await add_admin(pool, DEMO_ADMIN, "Demo supervisor")
-    credentials: dict[str, tuple[Kind, str]] = {}
-    names = await pool.fetch("SELECT name FROM agents WHERE active ORDER BY name")
-    accounts: list[tuple[Kind, str]] = [("agent", row["name"]) for row in names]
-    for kind, name in [*accounts, ("admin", DEMO_ADMIN)]:
-        password = secrets.token_urlsafe(9)
-        await set_password(pool, kind, name, password)
-        credentials[name] = (kind, password)
-    return credentials

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page
 
-from sticky_router.process.sandbox.stack import Sandbox, throwaway_sandbox
+from devkit.sandbox.stack import Sandbox, throwaway_sandbox
 from sticky_router.web.accounts import add_admin, set_password
 from tests.browser.conftest import (  # noqa: F401 - fixtures, resolved against this `sandbox`
     artifacts,

@@ -17,8 +17,8 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
+from devkit.sandbox.stack import Sandbox, throwaway_sandbox
 from sticky_router.process.router import Router
-from sticky_router.process.sandbox.stack import Sandbox, throwaway_sandbox
 from sticky_router.web.accounts import set_password
 from sticky_router.web.settings import WebSettings
 from testkit.chromium import CHROMIUM, CHROMIUM_ARGS, free_tcp_port

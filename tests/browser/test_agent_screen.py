@@ -1,7 +1,7 @@
 """Real calls, real pops: SIPp calls through Asterisk 22, the router routes them, and the agent
 whose phone rings sees the caller's context in headless Chromium.
 
-Demo callers (process/demo.py): Ivan (+79123456701, account 100201, ticket T-1001) last
+Demo callers (devkit/demo.py): Ivan (+79123456701, account 100201, ticket T-1001) last
 spoke with agent2 (English) 42 minutes ago; Sergey (+79123456703) spoke with agent2 3 hours
 ago, outside the window, so his call goes to the queue, which rings every agent (agent1 works in
 Russian). Screenshots go to artifacts/browser/.
@@ -18,8 +18,8 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page
 
+from devkit.sandbox.asterisk import LocalAsterisk
 from sticky_router.process.router import Router
-from sticky_router.process.sandbox.asterisk import LocalAsterisk
 from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.settings_store import set_setting
 from testkit.sip_log import received

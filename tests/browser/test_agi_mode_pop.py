@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, BrowserContext
 
+from devkit.sandbox.asterisk import LocalAsterisk
+from devkit.sandbox.stack import Sandbox
 from sticky_router.process.agi_process import AgiProcess
-from sticky_router.process.sandbox.asterisk import LocalAsterisk
-from sticky_router.process.sandbox.stack import Sandbox
 from testkit.sipp import assert_calls_succeeded
 from tests.browser.conftest import open_screen
 from tests.browser.test_agent_screen import POP, pop_latency_ms, text

@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, BrowserContext
 
-from sticky_router.process.sandbox.asterisk import LocalAsterisk
+from devkit.sandbox.asterisk import LocalAsterisk
 from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.settings_store import set_setting
 from testkit.sipp import SippPhone, assert_calls_succeeded

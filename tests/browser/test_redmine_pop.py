@@ -23,10 +23,10 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page
 
+from devkit.sandbox.asterisk import AGENTS, LocalAsterisk
+from devkit.sandbox.redmine import LocalRedmine, throwaway_redmine
+from devkit.sandbox.redmine_desk import SupportDesk, seed_support_desk
 from sticky_router.process.router import Router
-from sticky_router.process.sandbox.asterisk import AGENTS, LocalAsterisk
-from sticky_router.process.sandbox.redmine import LocalRedmine, throwaway_redmine
-from sticky_router.process.sandbox.redmine_desk import SupportDesk, seed_support_desk
 from sticky_router.process.ticket_source import TicketSourceSettings
 from sticky_router.tickets_redmine.settings import RedmineSettings
 from testkit.sipp import assert_calls_succeeded

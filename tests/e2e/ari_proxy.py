@@ -17,7 +17,7 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
-from sticky_router.process.sandbox.asterisk import free_port
+from devkit.sandbox.asterisk import free_port
 
 
 @dataclass

@@ -16,13 +16,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from devkit.demo import seed_demo
+from devkit.sandbox.asterisk import LocalAsterisk
+from devkit.sandbox.postgres import LocalPostgres
+from devkit.sandbox.stack import Sandbox, throwaway_sandbox
 from sticky_router.process import database
 from sticky_router.process.agi_process import AgiProcess
-from sticky_router.process.demo import seed_demo
 from sticky_router.process.router import Router
-from sticky_router.process.sandbox.asterisk import LocalAsterisk
-from sticky_router.process.sandbox.postgres import LocalPostgres
-from sticky_router.process.sandbox.stack import Sandbox, throwaway_sandbox
 
 
 @pytest.fixture(scope="package")

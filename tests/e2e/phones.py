@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sticky_router.process.sandbox.asterisk import LocalAsterisk
+from devkit.sandbox.asterisk import LocalAsterisk
 from testkit.sip_log import requests
 from testkit.sipp import SippPhone, SippResult, assert_calls_succeeded
 

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import asyncpg
 
-from sticky_router.process.sandbox.asterisk import LocalAsterisk
+from devkit.sandbox.asterisk import LocalAsterisk
 
 
 async def interaction(pool: asyncpg.Pool, number: str) -> asyncpg.Record:

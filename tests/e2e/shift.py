@@ -8,7 +8,7 @@ from pathlib import Path
 
 import asyncpg
 
-from sticky_router.process.sandbox.asterisk import LocalAsterisk
+from devkit.sandbox.asterisk import LocalAsterisk
 from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.settings_store import set_setting
 from testkit.sipp import assert_calls_succeeded

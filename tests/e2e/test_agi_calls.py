@@ -13,8 +13,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from devkit.sandbox.asterisk import LocalAsterisk
 from sticky_router.process.agi_process import AgiProcess
-from sticky_router.process.sandbox.asterisk import LocalAsterisk
 from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.settings_store import set_setting
 from testkit.sip_log import received

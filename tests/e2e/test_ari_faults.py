@@ -18,9 +18,9 @@ import asyncpg
 import pytest
 import structlog
 
+from devkit.sandbox.asterisk import LocalAsterisk
+from devkit.sandbox.stack import Sandbox
 from sticky_router.process.router import Router
-from sticky_router.process.sandbox.asterisk import LocalAsterisk
-from sticky_router.process.sandbox.stack import Sandbox
 from testkit.sipp import assert_calls_succeeded
 from tests.e2e.ari_proxy import FaultyAri
 from tests.e2e.phones import AgentPhones, call

@@ -18,12 +18,12 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from devkit.sandbox.asterisk import LocalAsterisk
+from devkit.sandbox.stack import Sandbox
 from sticky_router.ami.connection import AmiSettings
 from sticky_router.process.agi_process import AgiProcess
 from sticky_router.process.metrics import PrometheusObserver
 from sticky_router.process.router import Router
-from sticky_router.process.sandbox.asterisk import LocalAsterisk
-from sticky_router.process.sandbox.stack import Sandbox
 from sticky_router.routing_core import IncomingCall, QueueDecision, RoutingService, StickyDecision
 from sticky_router.routing_core.backlog_watch import AUTOMATIC, LOOK_EVERY
 from sticky_router.routing_core.settings import Scope

@@ -1,6 +1,6 @@
 """Real calls through a real Asterisk 22: SIPp is the caller and every agent's phone.
 
-The scenarios of the ARI issue, lettered as there. Demo callers (process/demo.py): Ivan
+The scenarios of the ARI issue, lettered as there. Demo callers (devkit/demo.py): Ivan
 (+79123456701) last spoke with agent2 42 minutes ago; Sergey (+79123456703) spoke with agent2
 3 hours ago, outside the 120-minute window. Numbers the demo does not know have no history.
 """
@@ -14,8 +14,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from devkit.sandbox.asterisk import LocalAsterisk
 from sticky_router.process.router import Router
-from sticky_router.process.sandbox.asterisk import LocalAsterisk
 from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.settings_store import set_setting
 from testkit.sipp import SippPhone, assert_calls_succeeded

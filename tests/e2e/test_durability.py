@@ -13,10 +13,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from devkit.sandbox.asterisk import LocalAsterisk
+from devkit.sandbox.postgres import LocalPostgres
 from sticky_router.process.agi_process import AgiProcess
 from sticky_router.process.router import Router
-from sticky_router.process.sandbox.asterisk import LocalAsterisk
-from sticky_router.process.sandbox.postgres import LocalPostgres
 from testkit.sipp import assert_calls_succeeded
 from tests.e2e.phones import AGENTS, AgentPhones, call
 from tests.e2e.records import legs, settled

@@ -5,7 +5,7 @@ was in PostgreSQL. After every fault the caller's callback must ring the agent w
 during it, and nobody else.
 
 The router under test reaches PostgreSQL and AMI through TCP proxies this module controls
-(process/sandbox/tcp_proxy.py): a stall holds every byte, a cut closes every connection.
+(devkit/sandbox/tcp_proxy.py): a stall holds every byte, a cut closes every connection.
 Each row's figures are written to artifacts/fault-table.md; `bench/fault_table.py` runs this
 module with the longer rows too (STICKY_FAULT_TABLE=full) and prints the table.
 """
@@ -26,11 +26,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from devkit.sandbox.asterisk import LocalAsterisk
+from devkit.sandbox.postgres import LocalPostgres, free_port
+from devkit.sandbox.stack import Sandbox
+from devkit.sandbox.tcp_proxy import TcpProxy
 from sticky_router.process.router import Router
-from sticky_router.process.sandbox.asterisk import LocalAsterisk
-from sticky_router.process.sandbox.postgres import LocalPostgres, free_port
-from sticky_router.process.sandbox.stack import Sandbox
-from sticky_router.process.sandbox.tcp_proxy import TcpProxy
 from sticky_router.routing_core import IncomingCall, RoutingService, StickyDecision
 from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.settings_store import set_setting

@@ -12,9 +12,9 @@ import aiohttp
 import asyncpg
 import pytest
 
+from devkit.sandbox.asterisk import ARI_APP, LocalAsterisk
 from sticky_router.ari_app.app import HANDLED_EVENTS
 from sticky_router.process.router import Router
-from sticky_router.process.sandbox.asterisk import ARI_APP, LocalAsterisk
 from testkit.sipp import assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call
 

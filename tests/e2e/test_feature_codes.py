@@ -10,7 +10,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from sticky_router.process.sandbox.asterisk import LocalAsterisk
+from devkit.sandbox.asterisk import LocalAsterisk
 from tests.e2e.shift import a_shift_of_agent2_by_feature_code
 
 pytestmark = pytest.mark.usefixtures("fresh")

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from devkit.sandbox.asterisk import LocalAsterisk
+from devkit.sandbox.stack import Sandbox
 from sticky_router.process.router import Router
-from sticky_router.process.sandbox.asterisk import LocalAsterisk
-from sticky_router.process.sandbox.stack import Sandbox
 from sticky_router.process.ticket_source import TicketSourceSettings
 from sticky_router.tickets_http.example_service import EXAMPLE_TICKETS, TicketBook, create_app
 from sticky_router.web.settings import WebSettings

@@ -10,8 +10,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from devkit.sandbox.asterisk import LocalAsterisk
 from sticky_router.process.agi_process import AgiProcess
-from sticky_router.process.sandbox.asterisk import LocalAsterisk
 from sticky_router.routing_core.store.incidents import NewIncident, declare, end
 from testkit.sipp import assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call

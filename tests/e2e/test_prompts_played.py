@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from sticky_router.process.sandbox.asterisk import LocalAsterisk
+from devkit.sandbox.asterisk import LocalAsterisk
 from testkit.sipp import assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call
 from tests.e2e.records import settled

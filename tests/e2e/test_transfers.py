@@ -16,7 +16,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from sticky_router.process.sandbox.asterisk import LocalAsterisk
+from devkit.sandbox.asterisk import LocalAsterisk
 from sticky_router.routing_core import IncomingCall, RoutingService, StickyDecision
 from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.settings_store import set_setting

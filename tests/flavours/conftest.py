@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import asyncpg
 import pytest
 
-from sticky_router.process.sandbox.stack import Sandbox, identify_agents, throwaway_sandbox
+from devkit.sandbox.stack import Sandbox, identify_agents, throwaway_sandbox
 from tests.e2e.conftest import (  # noqa: F401
     agi,
     asterisk,

@@ -15,11 +15,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from devkit.sandbox.asterisk import FREEPBX_AGI_DID, PHONES, LocalAsterisk
+from devkit.sandbox.stack import Sandbox, identify_agents
 from sticky_router.ami.connection import AmiSettings
 from sticky_router.process.agi_process import AgiProcess
 from sticky_router.process.router import Router
-from sticky_router.process.sandbox.asterisk import FREEPBX_AGI_DID, PHONES, LocalAsterisk
-from sticky_router.process.sandbox.stack import Sandbox, identify_agents
 from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.settings_store import set_setting
 from testkit.ami_client import AmiClient

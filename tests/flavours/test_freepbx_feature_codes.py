@@ -10,8 +10,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from sticky_router.process.sandbox.asterisk import FREEPBX_AGI_DID, LocalAsterisk
-from sticky_router.process.sandbox.stack import identify_agents
+from devkit.sandbox.asterisk import FREEPBX_AGI_DID, LocalAsterisk
+from devkit.sandbox.stack import identify_agents
 from tests.e2e.shift import a_shift_of_agent2_by_feature_code
 
 

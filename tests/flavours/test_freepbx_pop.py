@@ -13,8 +13,8 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, BrowserContext
 
+from devkit.sandbox.asterisk import PHONES, LocalAsterisk
 from sticky_router.process.router import Router
-from sticky_router.process.sandbox.asterisk import PHONES, LocalAsterisk
 from sticky_router.web.accounts import set_password
 from sticky_router.web.settings import WebSettings
 from testkit.chromium import free_tcp_port

@@ -19,8 +19,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from sticky_router.process.agi_process import AgiProcess
-from sticky_router.process.sandbox.asterisk import (
+from devkit.sandbox.asterisk import (
     CONF_TEMPLATES,
     FREEPBX_AGI_DID,
     FREEPBX_DESTINATIONS,
@@ -29,7 +28,8 @@ from sticky_router.process.sandbox.asterisk import (
     LocalAsterisk,
     agent_identity,
 )
-from sticky_router.process.sandbox.stack import identify_agents
+from devkit.sandbox.stack import identify_agents
+from sticky_router.process.agi_process import AgiProcess
 from testkit.sipp import assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call
 from tests.e2e.records import settled

@@ -7,7 +7,7 @@ import asyncio
 
 import asyncpg
 
-from sticky_router.process.sandbox.stack import Sandbox, prepare_database
+from devkit.sandbox.stack import Sandbox, prepare_database
 
 
 def test_the_freepbx_sandbox_names_the_softphone_and_its_agents_are_known_by_hint(

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 
+from devkit.demo import DEMO_TABLES
+from devkit.sandbox.postgres import LocalPostgres, throwaway_postgres
 from sticky_router.process import database
-from sticky_router.process.demo import DEMO_TABLES
-from sticky_router.process.sandbox.postgres import LocalPostgres, throwaway_postgres
 
 
 @pytest.fixture(scope="package")

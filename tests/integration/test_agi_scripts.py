@@ -18,10 +18,10 @@ from typing import Any
 import asyncpg
 import pytest
 
+from devkit.demo import seed_demo
 from sticky_router.agi.peers import LOOPBACK, PeerPolicy
 from sticky_router.agi.scripts import AgiScripts
 from sticky_router.agi.server import AgiServer
-from sticky_router.process.demo import seed_demo
 from sticky_router.routing_core import CallRecorder, RoutingService
 from sticky_router.routing_core.store.applier import JournalApplier
 from sticky_router.routing_core.store.journal import Journal

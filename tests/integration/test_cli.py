@@ -12,8 +12,8 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from sticky_router.process.demo import CUSTOMERS
-from sticky_router.process.sandbox.postgres import LocalPostgres, free_port
+from devkit.demo import CUSTOMERS
+from devkit.sandbox.postgres import LocalPostgres, free_port
 from tests.integration.agi_peer import SANDBOX, full_variable_reply
 from tests.integration.conftest import create_database
 

@@ -7,8 +7,8 @@ import asyncio
 import asyncpg
 from alembic.script import ScriptDirectory
 
+from devkit.sandbox.postgres import LocalPostgres
 from sticky_router.process import database
-from sticky_router.process.sandbox.postgres import LocalPostgres
 from tests.integration.conftest import create_database
 
 

@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 import structlog
 
-from sticky_router.process.demo import CUSTOMERS, seed_demo
+from devkit.demo import CUSTOMERS, seed_demo
 from sticky_router.process.logs import configure_logging
 from sticky_router.routing_core import (
     CallRecorder,

@@ -10,8 +10,8 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
-from sticky_router.process.sandbox.postgres import LocalPostgres
-from sticky_router.process.synthetic_history import (
+from devkit.sandbox.postgres import LocalPostgres
+from devkit.synthetic_history import (
     CLOSE_HOUR,
     OPEN_HOUR,
     HistoryShape,

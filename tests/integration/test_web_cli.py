@@ -6,8 +6,8 @@ import asyncio
 
 import asyncpg
 
+from devkit.sandbox.postgres import LocalPostgres
 from sticky_router.process.cli import _sandbox_sign_in
-from sticky_router.process.sandbox.postgres import LocalPostgres
 from sticky_router.web.passwords import verify_password
 from sticky_router.web.settings import WebSettings
 from tests.integration.conftest import create_database

@@ -19,17 +19,17 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from sticky_router.ami.connection import AmiLearner, AmiSettings
-from sticky_router.process import database
-from sticky_router.process.demo import seed_demo
-from sticky_router.process.journaling import Journaling
-from sticky_router.process.sandbox.asterisk import (
+from devkit.demo import seed_demo
+from devkit.sandbox.asterisk import (
     AGENTS,
     SUPPORT_QUEUE,
     LocalAsterisk,
     throwaway_asterisk,
 )
-from sticky_router.process.sandbox.postgres import LocalPostgres, throwaway_postgres
+from devkit.sandbox.postgres import LocalPostgres, throwaway_postgres
+from sticky_router.ami.connection import AmiLearner, AmiSettings
+from sticky_router.process import database
+from sticky_router.process.journaling import Journaling
 from sticky_router.routing_core import CallRecorder, IncomingCall
 from sticky_router.routing_core.caller_key import keys_in_priority
 from testkit.ami_client import AmiClient

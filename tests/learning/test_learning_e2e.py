@@ -12,8 +12,8 @@ from pathlib import Path
 import asyncpg
 import structlog
 
+from devkit.sandbox.asterisk import AGENTS, LocalAsterisk
 from sticky_router.ami.connection import AmiLearner
-from sticky_router.process.sandbox.asterisk import AGENTS, LocalAsterisk
 from sticky_router.routing_core import IncomingCall, RoutingService, StickyDecision
 from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.settings_store import set_setting

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sticky_router.process.sandbox.postgres import LocalPostgres, throwaway_postgres
+from devkit.sandbox.postgres import LocalPostgres, throwaway_postgres
 from tests.ops.wheel import build_and_install
 
 

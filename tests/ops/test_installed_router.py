@@ -15,14 +15,18 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from sticky_router.process.sandbox.asterisk import ARI_APP
-from sticky_router.process.sandbox.stack import Sandbox, throwaway_sandbox
+from devkit.sandbox.asterisk import ARI_APP
+from devkit.sandbox.stack import Sandbox, throwaway_sandbox
 from testkit.chromium import free_tcp_port
 from testkit.sipp import assert_calls_succeeded
 from testkit.waiting import eventually
 from tests.e2e.phones import AgentPhones, call
 from tests.e2e.records import settled
-from tests.ops.wheel import installed_command, installed_environment, run_installed
+from tests.ops.wheel import (
+    installed_command,
+    installed_environment,
+    seed_demo_from_the_checkout,
+)
 
 IVAN = "79123456701"  # the demo: last helped by agent2 42 minutes ago
 
@@ -68,7 +72,7 @@ def sticky_calls_counted(web_port: int) -> float:
 async def test_the_installed_router_routes_a_callback_and_stops_on_sigterm(
     installed: Path, sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    seeded = run_installed(installed, "seed-demo", dsn=sandbox.postgres.dsn)
+    seeded = seed_demo_from_the_checkout(sandbox.postgres.dsn)
     assert seeded.returncode == 0, seeded.stderr
     await asyncio.to_thread(sandbox.asterisk.log_in_agents)
     web_port = free_tcp_port()

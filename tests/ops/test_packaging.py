@@ -1,6 +1,7 @@
 """What an operator installs: the wheel, built from exactly the files the Docker image's build
 context lets in (docker/Dockerfile and its dockerignore), installed away from this checkout,
-then its `sticky-router` migrates an empty PostgreSQL, loads the demo and decides a call."""
+then its `sticky-router` migrates an empty PostgreSQL and decides a call on the demo data (which
+only a checkout's development kit can load: the wheel holds none of it)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,17 @@ import sysconfig
 import zipfile
 from pathlib import Path
 
-from sticky_router.process.sandbox.postgres import LocalPostgres
+import pytest
+
+from devkit.sandbox.postgres import LocalPostgres, throwaway_postgres
 from tests.ops.wheel import (
     ROOT,
     copied_by_the_image,
+    installed_command,
+    installed_environment,
     let_in_by_the_dockerignore,
     run_installed,
+    seed_demo_from_the_checkout,
     wheel_packages,
 )
 
@@ -41,7 +47,8 @@ def test_the_wheel_holds_the_packages_the_dialplan_and_the_migrations(installed:
     assert any(
         n.startswith("sticky_router/migrations/versions/") and n.endswith(".py") for n in names
     )
-    assert "sticky_router/process/sandbox/redmine_setup.rb" in names
+    # The development kit (sandbox, demo data, synthetic history) stays in the checkout.
+    assert [n for n in names if "sandbox" in n or "demo" in n or "synthetic" in n] == []
     assert "sticky_router/web/static/agent.js" in names
 
 
@@ -51,22 +58,50 @@ def test_the_install_puts_one_package_into_site_packages(installed: Path) -> Non
     assert {n for n in placed if not n.endswith(".dist-info")} == {"sticky_router"}
 
 
-def test_the_installed_command_migrates_seeds_and_decides(
+def test_the_installed_command_migrates_and_decides(
     installed: Path, empty_postgres: LocalPostgres
 ) -> None:
     dsn = empty_postgres.dsn
-    for command in (["migrate"], ["seed-demo"]):
-        done = run_installed(installed, *command, dsn=dsn)
-        assert done.returncode == 0, done.stderr
-    # docker/compose.yaml's SEED_DEMO=once on a later `up`: the data stays as it is.
-    again = run_installed(installed, "seed-demo", "--if-empty", dsn=dsn)
-    assert again.returncode == 0, again.stderr
-    assert "demo not loaded: the database has agents already" in again.stdout
+    migrated = run_installed(installed, "migrate", dsn=dsn)
+    assert migrated.returncode == 0, migrated.stderr
+    seeded = seed_demo_from_the_checkout(dsn)
+    assert seeded.returncode == 0, seeded.stderr
     decided = run_installed(installed, "decide", "--cli", "+79123456701", "--json", dsn=dsn)
     assert decided.returncode == 0, decided.stderr
     decision = json.loads(decided.stdout)
     assert decision["route"] == "sticky"
     assert [c["agent"] for c in decision["candidates"]][:1] == ["agent2"]
+
+
+@pytest.mark.parametrize(
+    ("command", "what"),
+    [
+        (["seed-demo"], "The demo data"),
+        (["demo"], "The demo"),
+        (["generate-history", "--agents", "4", "--days", "1"], "The synthetic history"),
+    ],
+)
+def test_the_installed_command_says_where_the_development_kit_lives(
+    installed: Path, empty_postgres: LocalPostgres, command: list[str], what: str
+) -> None:
+    """An operator's installation has no sandbox or demo: one sentence says so, exit 2, and
+    nothing is written."""
+    refused = run_installed(installed, *command, dsn=empty_postgres.dsn)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert f"{what} comes with a checkout of sticky-router's source" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_the_installed_run_without_an_asterisk_says_where_the_sandbox_lives(
+    installed: Path,
+) -> None:
+    # Neither STICKY_ARI_URL nor STICKY_DATABASE_URL: the sandbox is what `run` would start.
+    refused = subprocess.run(
+        installed_command("run"), cwd=installed, env=installed_environment(installed),
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "The local sandbox comes with a checkout of sticky-router's source" in refused.stderr
 
 
 def test_the_check_sees_a_checkout_import(installed: Path) -> None:
@@ -137,3 +172,28 @@ def test_the_asterisk_images_render_step_runs_from_its_own_build_context(tmp_pat
     assert prompts.returncode == 0, prompts.stderr
     assert (tmp_path / "sounds/ru/sticky-router/connecting-to-your-agent.wav").stat().st_size
     assert "prompts.py --to /usr/share/asterisk/sounds" in ASTERISK_DOCKERFILE.read_text()
+
+
+def test_the_compose_one_shot_loads_the_demo_with_the_kit_it_lends(
+    installed: Path, tmp_path: Path
+) -> None:
+    """docker/compose.yaml's `migrate` lends the checkout's devkit/ to the router image (which
+    holds only the wheel) for SEED_DEMO: the same mount and PYTHONPATH replayed on the installed
+    wheel load the demo."""
+    compose = (ROOT / "docker" / "compose.yaml").read_text()
+    migrate = compose[compose.index("\n  migrate:") : compose.index("\n  router:")]
+    [python_path] = re.findall(r"^\s+PYTHONPATH: (\S+)$", migrate, re.M)
+    [mount] = re.findall(r"^\s+- \.\./devkit:(\S+):ro$", migrate, re.M)
+    assert mount == f"{python_path}/devkit"
+    lent = tmp_path / python_path.lstrip("/")
+    shutil.copytree(ROOT / "devkit", lent / "devkit", ignore=shutil.ignore_patterns("__pycache__"))
+    with throwaway_postgres() as server:
+        environment = installed_environment(installed, STICKY_DATABASE_URL=server.dsn)
+        environment["PYTHONPATH"] += f":{lent}"
+        for command in (["migrate"], ["seed-demo", "--if-empty"]):
+            done = subprocess.run(
+                installed_command(*command), cwd=installed, env=environment,
+                capture_output=True, text=True, check=False, timeout=300,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+        assert "demo loaded: 4 agents" in done.stdout

@@ -75,3 +75,15 @@ def run_installed(work: Path, *arguments: str, dsn: str = "") -> subprocess.Comp
         env=installed_environment(work, STICKY_DATABASE_URL=dsn),
         capture_output=True, text=True, check=False, timeout=300,
     )  # fmt: skip
+
+
+def seed_demo_from_the_checkout(dsn: str) -> subprocess.CompletedProcess[str]:
+    """The demo data is the development kit's (devkit/, never in the wheel): loaded by this
+    checkout's `sticky-router seed-demo`, as a developer would, into the installed product's
+    database."""
+    environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "STICKY_DATABASE_URL": dsn,
+                   "STICKY_LOG_LEVEL": "warning"}  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "sticky_router.process.cli", "seed-demo"], cwd=ROOT,
+        env=environment, capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip

@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from sticky_router.process.sandbox import asterisk as sandbox_asterisk
-from sticky_router.process.sandbox.asterisk import (
+from devkit.sandbox import asterisk as sandbox_asterisk
+from devkit.sandbox.asterisk import (
     AGENTS,
     ARI_APP,
     SUPPORT_QUEUE,

@@ -13,7 +13,7 @@ from urllib.parse import quote, unquote
 
 import pytest
 
-from sticky_router.process.sandbox.asterisk import LocalAsterisk, throwaway_asterisk
+from devkit.sandbox.asterisk import LocalAsterisk, throwaway_asterisk
 from sticky_router.routing_core.dialplan_variables import pack
 from testkit.ami_client import AmiClient
 

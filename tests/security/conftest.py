@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sticky_router.process.sandbox.stack import Sandbox, throwaway_sandbox
+from devkit.sandbox.stack import Sandbox, throwaway_sandbox
 from tests.e2e.conftest import agi, asterisk, fresh, phone_logs, pool, postgres, router
 
 __all__ = ["agi", "asterisk", "fresh", "phone_logs", "pool", "postgres", "router"]

@@ -16,11 +16,11 @@ import asyncpg
 import pytest
 from structlog.testing import capture_logs
 
+from devkit.demo import seed_demo
+from devkit.sandbox.asterisk import LocalAsterisk
+from devkit.sandbox.stack import Sandbox
 from sticky_router.process.agi_process import AgiProcess
-from sticky_router.process.demo import seed_demo
 from sticky_router.process.router import Router
-from sticky_router.process.sandbox.asterisk import LocalAsterisk
-from sticky_router.process.sandbox.stack import Sandbox
 from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.settings_store import set_setting
 from testkit.sip_log import received

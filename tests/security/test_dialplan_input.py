@@ -19,8 +19,8 @@ from urllib.parse import urlencode
 import asyncpg
 import pytest
 
+from devkit.sandbox.asterisk import LocalAsterisk
 from sticky_router.process.agi_process import AgiProcess
-from sticky_router.process.sandbox.asterisk import LocalAsterisk
 from testkit.sipp import SippPhone, assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call
 from tests.e2e.records import settled

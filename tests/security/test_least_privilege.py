@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from devkit.sandbox.asterisk import Credentials, LocalAsterisk
 from sticky_router.process.config import ConfigError, load_config
-from sticky_router.process.sandbox.asterisk import Credentials, LocalAsterisk
 
 DOCKER = Path(__file__).resolve().parents[2] / "docker"
 

@@ -8,8 +8,8 @@ import asyncio
 import asyncpg
 import pytest
 
+from devkit.sandbox.postgres import LocalPostgres
 from sticky_router.process import database
-from sticky_router.process.sandbox.postgres import LocalPostgres
 from tests.integration.conftest import create_database
 
 # Dial(PJSIP/agent2&PJSIP/agent3) rings a second phone; Dial(PJSIP/agent2,30,D(...)) sends

@@ -14,9 +14,9 @@ import asyncpg
 import pytest
 from aiohttp import web
 
-from sticky_router.process.demo import DEMO_TABLES
-from sticky_router.process.sandbox.redmine import LocalRedmine, throwaway_redmine
-from sticky_router.process.sandbox.redmine_desk import SupportDesk, seed_support_desk
+from devkit.demo import DEMO_TABLES
+from devkit.sandbox.redmine import LocalRedmine, throwaway_redmine
+from devkit.sandbox.redmine_desk import SupportDesk, seed_support_desk
 from sticky_router.tickets_http.client import HttpTicketSource
 from sticky_router.tickets_http.example_service import EXAMPLE_TICKETS, TicketBook, create_app
 from sticky_router.tickets_redmine.client import RedmineTicketSource

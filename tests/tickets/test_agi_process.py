@@ -12,8 +12,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from devkit.demo import seed_demo
 from sticky_router.process.agi_process import AgiProcess, AgiProcessSettings
-from sticky_router.process.demo import seed_demo
 from sticky_router.process.ticket_source import TicketSourceSettings
 from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.settings_store import set_setting

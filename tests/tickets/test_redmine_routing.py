@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from devkit.sandbox.redmine_desk import SupportDesk
 from sticky_router.process.metrics import PrometheusObserver
-from sticky_router.process.sandbox.redmine_desk import SupportDesk
 from sticky_router.routing_core import IncomingCall, RoutingService, StickyDecision
 from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.settings_store import set_setting

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from sticky_router.process.sandbox.redmine import LocalRedmine
-from sticky_router.process.sandbox.redmine_desk import SupportDesk
+from devkit.sandbox.redmine import LocalRedmine
+from devkit.sandbox.redmine_desk import SupportDesk
 from sticky_router.routing_core.model import CallerKey, KeyKind
 from sticky_router.routing_core.tickets import (
     CallReport,

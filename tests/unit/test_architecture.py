@@ -3,8 +3,9 @@ adapters (ARI, AMI, FastAGI, web, queue_log, the HTTP ticket source) stand side 
 it, none importing another (what two of them share lives in the core, or, for the two
 HTTP-speaking ticket sources, in the ticket_transport library beside them), and none importing
 the process package (sticky_router.process) that wires them. Every room is a subpackage of the
-one installed package, sticky_router. Benches share the test kit (testkit) with the tests and
-never import the tests themselves."""
+one installed package, sticky_router. Development tooling (the sandbox, the demo data, the
+synthetic history) is the development kit (devkit), beside the product and never in its wheel.
+Benches share the test kit (testkit) with the tests and never import the tests themselves."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def room(module: str) -> str:
 def folder(package: str) -> str:
     """Where a room's modules are in the checkout: inside the house, unless it is a folder of
     the checkout's own (bench, testkit)."""
-    return package if package in ("bench", "testkit") else f"{HOUSE}/{package}"
+    return package if package in ("bench", "testkit", "devkit") else f"{HOUSE}/{package}"
 
 
 def imported_packages(package: str, root: Path = ROOT) -> list[tuple[str, str]]:
@@ -169,15 +170,66 @@ def test_the_room_of_a_module_is_its_subpackage() -> None:
 
 def test_the_cli_and_the_router_load_no_development_tooling_until_asked() -> None:
     """The sandbox, the demo data and the synthetic history are development tooling: a
-    deployment's `sticky-router run` (with STICKY_ARI_URL) never loads them. Only the sandbox
-    package's constants (its flavours, for --help) are read."""
+    deployment's `sticky-router run` (with STICKY_ARI_URL) never loads any of the kit."""
     probe = (
         "import sys, sticky_router.process.cli, sticky_router.process.router, "
         "sticky_router.process.agi_process\n"
-        "print(sorted(m for m in sys.modules if m.startswith(('sticky_router.process.sandbox', "
-        "'sticky_router.process.demo', 'sticky_router.process.synthetic_history'))))"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'devkit'))"
     )
     loaded = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
     ).stdout.strip()
-    assert loaded == "['sticky_router.process.sandbox']"
+    assert loaded == "[]"
+
+
+def kit_imports(root: Path = ROOT) -> list[tuple[str, bool]]:
+    """(file, guarded) for every import of the development kit in the product: guarded when it
+    sits inside a `with development_kit(...)` block, which turns the kit's absence (the wheel
+    has none) into one clear sentence."""
+    found = []
+    for source in sorted((root / HOUSE).rglob("*.py")):
+        tree = ast.parse(source.read_text())
+        guarded: set[int] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.With) and any(
+                isinstance(item.context_expr, ast.Call)
+                and isinstance(item.context_expr.func, ast.Name)
+                and item.context_expr.func.id == "development_kit"
+                for item in node.items
+            ):
+                guarded |= {id(inner) for statement in node.body for inner in ast.walk(statement)}
+        for node in ast.walk(tree):
+            names = (
+                [alias.name for alias in node.names] if isinstance(node, ast.Import)
+                else [node.module or ""] if isinstance(node, ast.ImportFrom)
+                else []
+            )  # fmt: skip
+            if any(name.split(".")[0] == "devkit" for name in names):
+                found.append((source.relative_to(root).as_posix(), id(node) in guarded))
+    return found
+
+
+def test_the_product_reaches_the_development_kit_only_through_its_one_door() -> None:
+    imports = kit_imports()
+    assert [(f, guarded) for f, guarded in imports if not guarded] == []
+    assert {f for f, _ in imports} <= {
+        "sticky_router/process/cli.py",
+        "sticky_router/process/simulation_cli.py",
+    }
+
+
+def test_the_door_check_sees_an_unguarded_import(tmp_path: Path) -> None:
+    """Guards the guard: a bare import is seen, a guarded one is told apart."""
+    (tmp_path / HOUSE).mkdir()
+    (tmp_path / HOUSE / "cli.py").write_text(
+        "from devkit.demo import seed_demo\n"
+        "def late() -> None:\n"
+        "    with development_kit('The demo'):\n"
+        "        import devkit.sandbox\n"
+    )
+    assert kit_imports(tmp_path) == [(f"{HOUSE}/cli.py", False), (f"{HOUSE}/cli.py", True)]
+
+
+def test_the_development_kit_imports_neither_tests_nor_benches() -> None:
+    offenders = [(f, n) for f, n in imported_packages("devkit") if n in ("tests", "bench")]
+    assert offenders == []

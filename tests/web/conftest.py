@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from sticky_router.process.demo import seed_demo
+from devkit.demo import seed_demo
 from sticky_router.routing_core.ticket_details import LiveTicketDetails
 from sticky_router.web.accounts import add_admin, set_password
 from sticky_router.web.app import create_app

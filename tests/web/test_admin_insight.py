@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from playwright.async_api import async_playwright
 
-from sticky_router.process.synthetic_history import HistoryShape, generate_history
+from devkit.synthetic_history import HistoryShape, generate_history
 from sticky_router.web.app import create_app
 from sticky_router.web.pop_hub import PopHub
 from sticky_router.web.settings import WebSettings

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from sticky_router.process.demo import seed_demo
+from devkit.demo import seed_demo
 from tests.integration.conftest import database_url, pool, postgres
 
 __all__ = ["database_url", "demo", "pool", "postgres"]

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
+from devkit.demo import seed_demo
+from devkit.sandbox.postgres import LocalPostgres
 from sticky_router.process import database
-from sticky_router.process.demo import seed_demo
-from sticky_router.process.sandbox.postgres import LocalPostgres
 from tests.integration.conftest import create_database
 
 

@@ -16,11 +16,8 @@ from pathlib import Path
 
 import asyncpg
 
-from sticky_router.process import database
-from sticky_router.process.agi_process import AgiProcessSettings
-from sticky_router.process.demo import seed_demo
-from sticky_router.process.router import RouterSettings
-from sticky_router.process.sandbox.asterisk import (
+from devkit.demo import seed_demo
+from devkit.sandbox.asterisk import (
     AGENTS,
     ARI_APP,
     FREEPBX_AGI_DID,
@@ -29,7 +26,10 @@ from sticky_router.process.sandbox.asterisk import (
     agent_identity,
     throwaway_asterisk,
 )
-from sticky_router.process.sandbox.postgres import LocalPostgres, cache_dir, throwaway_postgres
+from devkit.sandbox.postgres import LocalPostgres, cache_dir, throwaway_postgres
+from sticky_router.process import database
+from sticky_router.process.agi_process import AgiProcessSettings
+from sticky_router.process.router import RouterSettings
 
 SANDBOX_POSTGRES_PORT = 55432
 SCENARIOS = "tests/sipp"  # the SIPp scenarios a newcomer runs, from the checkout

@@ -1,7 +1,7 @@
 """A support desk in a sandbox Redmine, made through Redmine's REST API as its people would:
 a project with the Support tracker, the agents as Redmine users (their logins are the router's
 agent names) who may be assigned issues, and subscribers' issues with the custom fields the
-router reads (process/sandbox/redmine_setup.rb creates those fields)."""
+router reads (devkit/sandbox/redmine_setup.rb creates those fields)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from sticky_router.process.sandbox.redmine import LocalRedmine
+from devkit.sandbox.redmine import LocalRedmine
 
 PROJECT = "support"
 

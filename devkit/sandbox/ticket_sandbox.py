@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
+from devkit.sandbox.asterisk import AGENTS
+from devkit.sandbox.redmine import throwaway_redmine
+from devkit.sandbox.redmine_desk import SupportDesk, seed_support_desk
 from sticky_router.process.config import Config
-from sticky_router.process.sandbox.asterisk import AGENTS
-from sticky_router.process.sandbox.redmine import throwaway_redmine
-from sticky_router.process.sandbox.redmine_desk import SupportDesk, seed_support_desk
 from sticky_router.process.ticket_source import TicketSourceSettings
 
 
@@ -45,7 +45,7 @@ def sandbox_ticket_source(config: Config) -> Iterator[SandboxTickets]:
 
 
 def seed_demo_issues(desk: SupportDesk) -> int:
-    """The demo's subscribers (process/demo.py) as Redmine knows them; returns Ivan's."""
+    """The demo's subscribers (devkit/demo.py) as Redmine knows them; returns Ivan's."""
     ivan = desk.open_issue(
         "No internet since the storm", assignee="agent3", phone="+79123456701",
         account="100201", customer="Ivan Petrov", last_faults="PPPoE timeouts since 09:12",

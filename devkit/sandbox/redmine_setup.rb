@@ -1,5 +1,5 @@
 # What an administrator clicks through once in a new Redmine before the router can use it, run by
-# `rails runner` when the sandbox builds its Redmine template (sticky_router/process/sandbox/redmine.py).
+# `rails runner` when the sandbox builds its Redmine template (devkit/sandbox/redmine.py).
 # Projects, users, memberships and issues are not made here: the tests and the demo make them
 # through Redmine's own REST API, as a deployment's people would.
 

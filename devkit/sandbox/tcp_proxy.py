@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 
-from sticky_router.process.sandbox.postgres import free_port
+from devkit.sandbox.postgres import free_port
 
 CHUNK = 65536
 

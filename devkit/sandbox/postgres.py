@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sticky_router.process.sandbox.debian import PackageUnavailable, apt_install
+from devkit.sandbox.debian import PackageUnavailable, apt_install
 
 POSTGRES_ROOTS = (Path("/usr/lib/postgresql"),)
 SYSTEM_USER = "postgres"

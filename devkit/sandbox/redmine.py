@@ -29,7 +29,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from sticky_router.process.sandbox.postgres import cache_dir, free_port
+from devkit.sandbox.postgres import cache_dir, free_port
 
 REDMINE_HOME = Path("/usr/share/redmine")
 INSTANCES = Path("/var/lib/redmine")

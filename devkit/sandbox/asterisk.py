@@ -37,11 +37,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from devkit.sandbox import FLAVOURS
+from devkit.sandbox.debian import PackageUnavailable, apt_install
+from devkit.sandbox.postgres import cache_dir
 from sticky_router.process.prompts import FOLDER as PROMPT_FOLDER
 from sticky_router.process.prompts import VOICES, make_prompts
-from sticky_router.process.sandbox import FLAVOURS
-from sticky_router.process.sandbox.debian import PackageUnavailable, apt_install
-from sticky_router.process.sandbox.postgres import cache_dir
 
 ASTERISK_PACKAGES = ("asterisk", "asterisk-modules", "asterisk-config")
 DEBIAN_SUITE = "sid"
@@ -550,12 +550,12 @@ def queue_member(agent: str, flavour: str) -> tuple[str, str | None]:
 
 
 def dialplan_dir() -> Path:
-    """The project's dialplan/*.conf: next to the package in a checkout, inside it in a wheel."""
-    package = Path(__file__).resolve().parents[2]  # sticky_router/
-    for candidate in (package / "dialplan", package.parent / "dialplan"):
-        if any(candidate.glob("*.conf")):
-            return candidate
-    raise AsteriskUnavailable(f"no dialplan/*.conf next to {package}")
+    """The project's dialplan/*.conf, at the root of the checkout the development kit lives in
+    (the Asterisk image copies both with the same layout)."""
+    checkout = Path(__file__).resolve().parents[2]  # devkit/sandbox/asterisk.py -> checkout
+    if any((checkout / "dialplan").glob("*.conf")):
+        return checkout / "dialplan"
+    raise AsteriskUnavailable(f"no dialplan/*.conf in {checkout}")
 
 
 def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:

@@ -7,6 +7,7 @@ times are relative to "now": the demo tells the same story whenever it is seeded
 from __future__ import annotations
 
 import random
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,6 +16,8 @@ import asyncpg
 from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store import Connection
 from sticky_router.routing_core.store.settings_store import set_setting
+from sticky_router.web.accounts import add_admin, set_password
+from sticky_router.web.sessions import Kind
 
 ACTOR = "seed-demo"
 
@@ -326,3 +329,20 @@ async def _seed_background(connection: Connection, agent_ids: dict[str, int], no
         )
         calls += await _seed_customer(connection, customer, agent_ids, now, f"demo-bg-{index}")
     return calls
+
+
+DEMO_ADMIN = "supervisor"
+
+
+async def demo_credentials(pool: asyncpg.Pool) -> dict[str, tuple[Kind, str]]:
+    """The sandbox's sign-in: a fresh random password for every agent and for the demo admin,
+    returned for the console (never logged)."""
+    await add_admin(pool, DEMO_ADMIN, "Demo supervisor")
+    credentials: dict[str, tuple[Kind, str]] = {}
+    names = await pool.fetch("SELECT name FROM agents WHERE active ORDER BY name")
+    accounts: list[tuple[Kind, str]] = [("agent", row["name"]) for row in names]
+    for kind, name in [*accounts, ("admin", DEMO_ADMIN)]:
+        password = secrets.token_urlsafe(9)
+        await set_password(pool, kind, name, password)
+        credentials[name] = (kind, password)
+    return credentials
