@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from sticky_router.routing_core.settings import (
     SETTING_KEYS,
@@ -43,10 +43,11 @@ from sticky_router.routing_core.settings import (
 from sticky_router.routing_core.store.audit import as_json, record_change
 from sticky_router.routing_core.store.settings_store import clear_setting, set_setting
 from sticky_router.web import keys
-from sticky_router.web.security import WebError, require_admin
+from sticky_router.web.errors import InvalidField, WebError
+from sticky_router.web.security import require_admin
 from sticky_router.web.sessions import Principal
+from sticky_router.web.validation import read_body
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
 ScopeName = Literal["global", "queue", "did", "customer_class"]
 
 
@@ -64,36 +65,6 @@ class FlagApproval(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     expires_at: datetime | None = Field(None, description="when the flag stops holding")
-
-
-class InvalidField(WebError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(422, "invalid_field", message)
-        self.field = field
-
-
-def refuse(field: str, message: str) -> web.Response:
-    return web.json_response(
-        {"error": "invalid_field", "field": field, "message": message}, status=422
-    )
-
-
-async def read_body(request: web.Request, model: type[BaseModel]) -> Any:
-    try:
-        raw = await request.json()
-    except ValueError:
-        raise WebError(400, "bad_json", "the body is not JSON") from None
-    return validated(model, raw)
-
-
-def validated(model: type[ModelT], raw: Any) -> ModelT:
-    """A JSON body or a page's form, checked by the model; InvalidField names the first field."""
-    try:
-        return model.model_validate(raw)
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "body"
-        raise InvalidField(field, f"{field}: {first['msg']}") from None
 
 
 def asterisk_queues(request: web.Request) -> set[str] | None:
@@ -136,15 +107,18 @@ async def apply_change(
     scope: Scope,
     scope_value: str | None,
     value: Any,
-) -> tuple[str, str] | None:
-    """Store one change (audited), or say which field is wrong and why. Pages and API alike."""
+) -> None:
+    """Store one change (audited), or raise InvalidField saying which field is wrong and why.
+    Pages and API alike."""
     if key not in SETTING_KEYS:
-        return "key", f"unknown setting {key!r}; known settings: {', '.join(SETTING_KEYS)}"
+        raise InvalidField(
+            "key", f"unknown setting {key!r}; known settings: {', '.join(SETTING_KEYS)}"
+        )
     if scope is Scope.DEFAULT:
-        return "scope", "the default scope is built in; set the global scope instead"
+        raise InvalidField("scope", "the default scope is built in; set the global scope instead")
     problem = await _check_scope(request, scope, scope_value)
     if problem:
-        return "scope_value", problem
+        raise InvalidField("scope_value", problem)
     try:
         await set_setting(
             request.app[keys.POOL],
@@ -155,8 +129,7 @@ async def apply_change(
             actor=f"admin:{admin.name}",
         )
     except InvalidSetting as error:
-        return key, str(error)
-    return None
+        raise InvalidField(key, str(error)) from None
 
 
 @require_admin
@@ -187,15 +160,12 @@ async def list_settings(request: web.Request, _admin: Principal) -> web.StreamRe
 async def put_setting(request: web.Request, admin: Principal) -> web.StreamResponse:
     key = request.match_info["key"]
     if key not in SETTING_KEYS:
-        return refuse("key", f"unknown setting {key!r}; known settings: {', '.join(SETTING_KEYS)}")
-    try:
-        change: SettingChange = await read_body(request, SettingChange)
-    except InvalidField as error:
-        return refuse(error.field, error.message)
+        raise InvalidField(
+            "key", f"unknown setting {key!r}; known settings: {', '.join(SETTING_KEYS)}"
+        )
+    change: SettingChange = await read_body(request, SettingChange)
     scope = Scope(change.scope)
-    refused = await apply_change(request, admin, key, scope, change.scope_value, change.value)
-    if refused is not None:
-        return refuse(*refused)
+    await apply_change(request, admin, key, scope, change.scope_value, change.value)
     value = validate_setting(key, change.value)
     return web.json_response(
         {"ok": True, "scope": scope.value, "scope_value": change.scope_value, key: value}
@@ -206,7 +176,7 @@ async def put_setting(request: web.Request, admin: Principal) -> web.StreamRespo
 async def delete_setting(request: web.Request, admin: Principal) -> web.StreamResponse:
     key = request.match_info["key"]
     if key not in SETTING_KEYS:
-        return refuse("key", f"unknown setting {key!r}")
+        raise InvalidField("key", f"unknown setting {key!r}")
     try:
         scope = Scope(request.query.get("scope", "global"))
         removed = await clear_setting(
@@ -217,7 +187,7 @@ async def delete_setting(request: web.Request, admin: Principal) -> web.StreamRe
             actor=f"admin:{admin.name}",
         )
     except (ValueError, InvalidSetting) as error:
-        return refuse("scope", str(error))
+        raise InvalidField("scope", str(error)) from None
     return web.json_response({"ok": True, "removed": removed})
 
 
@@ -248,7 +218,7 @@ async def audit(request: web.Request, _admin: Principal) -> web.StreamResponse:
     try:
         limit = max(1, min(1000, int(request.query.get("limit", "100"))))
     except ValueError:
-        return refuse("limit", "limit is a whole number")
+        raise InvalidField("limit", "limit is a whole number") from None
     rows = await request.app[keys.POOL].fetch(
         "SELECT at, actor, scope_kind, scope_value, key, old_value::text AS old, "
         "new_value::text AS new FROM settings_audit ORDER BY id DESC LIMIT $1",
@@ -332,15 +302,12 @@ async def _review(request: web.Request, admin: Principal, approve: bool) -> web.
     try:
         flag_id = int(request.match_info["flag_id"])
     except ValueError:
-        return refuse("flag_id", "a flag id is a number")
-    try:
-        expires_at = None
-        if approve:
-            approval: FlagApproval = await read_body(request, FlagApproval)
-            expires_at = approval.expires_at
-        await review_flag(request, admin, flag_id, approve=approve, expires_at=expires_at)
-    except InvalidField as error:
-        return refuse(error.field, error.message)
+        raise InvalidField("flag_id", "a flag id is a number") from None
+    expires_at = None
+    if approve:
+        approval: FlagApproval = await read_body(request, FlagApproval)
+        expires_at = approval.expires_at
+    await review_flag(request, admin, flag_id, approve=approve, expires_at=expires_at)
     return web.json_response({"ok": True, "id": flag_id, "approved": approve})
 
 

@@ -39,9 +39,11 @@ from sticky_router.routing_core.store.blocks import (
     review_proposal,
 )
 from sticky_router.web import keys
-from sticky_router.web.admin_api import InvalidField, asterisk_queues, read_body, refuse
-from sticky_router.web.security import WebError, require_admin
+from sticky_router.web.admin_api import asterisk_queues
+from sticky_router.web.errors import InvalidField, WebError
+from sticky_router.web.security import require_admin
 from sticky_router.web.sessions import Principal
+from sticky_router.web.validation import read_body
 
 E164 = r"^\+[1-9][0-9]{6,14}$"
 MAX_BLOCK_DAYS = 366  # a block that never ends is one nobody remembers
@@ -208,11 +210,8 @@ async def lift(request: web.Request, admin: Principal, block_id: int) -> None:
 
 @require_admin
 async def create(request: web.Request, admin: Principal) -> web.StreamResponse:
-    try:
-        wanted: BlockRequest = await read_body(request, BlockRequest)
-        block_id = await block_caller(request, admin, wanted)
-    except InvalidField as error:
-        return refuse(error.field, error.message)
+    wanted: BlockRequest = await read_body(request, BlockRequest)
+    block_id = await block_caller(request, admin, wanted)
     return web.json_response({"ok": True, "id": block_id}, status=201)
 
 
@@ -221,7 +220,7 @@ async def lift_one(request: web.Request, admin: Principal) -> web.StreamResponse
     try:
         block_id = int(request.match_info["block_id"])
     except ValueError:
-        return refuse("block_id", "a block id is a number")
+        raise InvalidField("block_id", "a block id is a number") from None
     await lift(request, admin, block_id)
     return web.json_response({"ok": True, "id": block_id, "lifted": True})
 
@@ -235,31 +234,22 @@ def _block_id(request: web.Request) -> int:
 
 @require_admin
 async def propose_one(request: web.Request, admin: Principal) -> web.StreamResponse:
-    try:
-        wanted: ProposalRequest = await read_body(request, ProposalRequest)
-        block_id = await propose_as_admin(request, admin, wanted)
-    except InvalidField as error:
-        return refuse(error.field, error.message)
+    wanted: ProposalRequest = await read_body(request, ProposalRequest)
+    block_id = await propose_as_admin(request, admin, wanted)
     return web.json_response({"ok": True, "id": block_id, "status": "pending"}, status=201)
 
 
 @require_admin
 async def approve_one(request: web.Request, admin: Principal) -> web.StreamResponse:
-    try:
-        block_id = _block_id(request)
-        approval: ApprovalRequest = await read_body(request, ApprovalRequest)
-        await review(request, admin, block_id, approval)
-    except InvalidField as error:
-        return refuse(error.field, error.message)
+    block_id = _block_id(request)
+    approval: ApprovalRequest = await read_body(request, ApprovalRequest)
+    await review(request, admin, block_id, approval)
     return web.json_response({"ok": True, "id": block_id, "status": "approved"})
 
 
 @require_admin
 async def reject_one(request: web.Request, admin: Principal) -> web.StreamResponse:
-    try:
-        block_id = _block_id(request)
-    except InvalidField as error:
-        return refuse(error.field, error.message)
+    block_id = _block_id(request)
     await review(request, admin, block_id, None)
     return web.json_response({"ok": True, "id": block_id, "status": "rejected"})
 

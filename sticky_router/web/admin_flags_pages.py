@@ -25,7 +25,7 @@ from sticky_router.web import (
     i18n_admin,  # noqa: F401 - registers the words of these pages
     keys,
 )
-from sticky_router.web.admin_api import InvalidField, review_flag, validated
+from sticky_router.web.admin_api import review_flag
 from sticky_router.web.admin_blocks_api import (
     ApprovalRequest,
     BlockRequest,
@@ -33,9 +33,11 @@ from sticky_router.web.admin_blocks_api import (
     lift,
 )
 from sticky_router.web.admin_blocks_api import review as review_block
-from sticky_router.web.security import WebError, csrf_fields, require_admin
+from sticky_router.web.errors import InvalidField, WebError
+from sticky_router.web.security import csrf_fields, require_admin
 from sticky_router.web.sessions import Principal
 from sticky_router.web.templates import render
+from sticky_router.web.validation import validated
 
 DEFAULT_APPROVAL_DAYS = 90
 DEFAULT_BLOCK_DAYS = 30

@@ -20,9 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sticky_router.routing_core import dialplan_safe
 from sticky_router.routing_core.store.incidents import NewIncident, declare, end, in_force
 from sticky_router.web import keys
-from sticky_router.web.admin_api import InvalidField, read_body, refuse, validated
-from sticky_router.web.security import WebError, require_admin
+from sticky_router.web.errors import WebError
+from sticky_router.web.security import require_admin
 from sticky_router.web.sessions import Principal
+from sticky_router.web.validation import read_body, validated
 
 
 class IncidentRequest(BaseModel):
@@ -74,10 +75,7 @@ async def list_incidents(request: web.Request, _admin: Principal) -> web.StreamR
 
 @require_admin
 async def create(request: web.Request, admin: Principal) -> web.StreamResponse:
-    try:
-        wanted: IncidentRequest = await read_body(request, IncidentRequest)
-    except InvalidField as error:
-        return refuse(error.field, error.message)
+    wanted: IncidentRequest = await read_body(request, IncidentRequest)
     incident_id = await declare_incident(request, admin, wanted)
     return web.json_response({"ok": True, "id": incident_id}, status=201)
 
@@ -104,10 +102,7 @@ async def declare_from_page(request: web.Request, admin: Principal) -> web.Strea
         for name in ("scope", "scope_value", "description", "announce_sound")
     }
     fields["announce_sound"] = fields["announce_sound"] or None
-    try:
-        wanted = validated(IncidentRequest, fields)
-    except InvalidField as error:
-        raise WebError(422, "invalid_field", error.message) from None
+    wanted = validated(IncidentRequest, fields)  # a refusal is the page's 422 (web/errors.py)
     await declare_incident(request, admin, wanted)
     raise web.HTTPSeeOther("/admin/live")
 

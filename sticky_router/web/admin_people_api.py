@@ -23,9 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sticky_router.routing_core import dialplan_safe
 from sticky_router.routing_core.store.audit import as_json, record_change
 from sticky_router.web import keys
-from sticky_router.web.admin_api import InvalidField, read_body, refuse
-from sticky_router.web.security import WebError, require_admin
+from sticky_router.web.errors import InvalidField, WebError
+from sticky_router.web.security import require_admin
 from sticky_router.web.sessions import Principal
+from sticky_router.web.validation import read_body
 
 Device = Annotated[str, Field(pattern=dialplan_safe.ENDPOINT, max_length=111)]
 OR_EMPTY = "|^$"  # "" puts a PBX name back to the endpoint's
@@ -132,11 +133,8 @@ async def create_class(request: web.Request, admin: Principal, new: NewClass) ->
 @require_admin
 async def change_agent(request: web.Request, admin: Principal) -> web.StreamResponse:
     name = request.match_info["name"]
-    try:
-        change: AgentChange = await read_body(request, AgentChange)
-        wanted = await update_agent(request, admin, name, change)
-    except InvalidField as error:
-        return refuse(error.field, error.message)
+    change: AgentChange = await read_body(request, AgentChange)
+    wanted = await update_agent(request, admin, name, change)
     return web.json_response({"ok": True, "name": name, **wanted})
 
 
@@ -151,11 +149,8 @@ async def list_classes(request: web.Request, _admin: Principal) -> web.StreamRes
 
 @require_admin
 async def add_class(request: web.Request, admin: Principal) -> web.StreamResponse:
-    try:
-        new: NewClass = await read_body(request, NewClass)
-        await create_class(request, admin, new)
-    except InvalidField as error:
-        return refuse(error.field, error.message)
+    new: NewClass = await read_body(request, NewClass)
+    await create_class(request, admin, new)
     return web.json_response({"ok": True, "name": new.name}, status=201)
 
 

@@ -16,11 +16,12 @@ from sticky_router.web import (
     i18n_admin,  # noqa: F401 - registers the words of these pages
     keys,
 )
-from sticky_router.web.admin_api import InvalidField, validated
 from sticky_router.web.admin_people_api import AgentChange, NewClass, create_class, update_agent
+from sticky_router.web.errors import InvalidField
 from sticky_router.web.security import csrf_fields, require_admin
 from sticky_router.web.sessions import Principal
 from sticky_router.web.templates import render
+from sticky_router.web.validation import validated
 
 
 async def _page(

@@ -40,6 +40,7 @@ from sticky_router.web import (
     keys,
 )
 from sticky_router.web.admin_api import apply_change, asterisk_queues
+from sticky_router.web.errors import InvalidField
 from sticky_router.web.i18n import translator
 from sticky_router.web.replay_words import figure_rows
 from sticky_router.web.security import csrf_fields, require_admin
@@ -306,9 +307,10 @@ async def change_setting(request: web.Request, admin: Principal) -> web.StreamRe
     if action == "preview":
         preview = await _preview(request, t, here, key, value)
         return await _page(request, admin, here, typed=(key, text), preview=preview)
-    refused = await apply_change(request, admin, key, here.scope, here.value, value)
-    if refused is not None:
-        return await _page(request, admin, here, status=422, refused=(key, refused[1]),
+    try:
+        await apply_change(request, admin, key, here.scope, here.value, value)
+    except InvalidField as refused:
+        return await _page(request, admin, here, status=422, refused=(key, refused.message),
                            typed=(key, text))  # fmt: skip
     notice = t("settings.saved_in_words", setting=label, value=in_words(t, key, value),
                scope=scope_in_words(t, here))  # fmt: skip

@@ -7,7 +7,8 @@ Notes, tickets (link, open, resolve, promise a follow-up) apply at once. "Don't 
 caller to me" and abuse flags are requests: they wait, `pending`, for a supervisor's review
 (the admin pages), and the routing core only honours approved ones, so one agent alone never
 blocks anyone. Every action is also written to `agent_actions`, the trail a supervisor reads.
-Each function raises ActionRefused with the field at fault; nothing is half-written.
+Each function refuses with a WebError (an InvalidField naming the field at fault); nothing is
+half-written.
 """
 
 from __future__ import annotations
@@ -21,19 +22,12 @@ import asyncpg
 
 from sticky_router.routing_core.store import Connection
 from sticky_router.web.call_access import may_access
+from sticky_router.web.errors import InvalidField, WebError
 from sticky_router.web.i18n_screen import ABUSE_REASONS
 
 MAX_NOTE = 4000
 MAX_SUBJECT = 200
 MAX_PROMISE_AHEAD = timedelta(days=90)
-
-
-class ActionRefused(ValueError):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -75,12 +69,12 @@ async def call_of_agent(
 def text_field(body: dict[str, Any], name: str, limit: int, required: bool = True) -> str:
     value = body.get(name, "")
     if not isinstance(value, str):
-        raise ActionRefused(400, "invalid_field", f"{name}: must be text")
+        raise InvalidField(name, f"{name}: must be text", status=400)
     value = value.strip()
     if required and not value:
-        raise ActionRefused(400, "invalid_field", f"{name}: must not be empty")
+        raise InvalidField(name, f"{name}: must not be empty", status=400)
     if len(value) > limit:
-        raise ActionRefused(400, "invalid_field", f"{name}: at most {limit} characters")
+        raise InvalidField(name, f"{name}: at most {limit} characters", status=400)
     return value
 
 
@@ -109,7 +103,7 @@ async def add_note(pool: asyncpg.Pool, call: CallOfAgent, body: dict[str, Any]) 
 
 def _need_customer(call: CallOfAgent) -> int:
     if call.customer_id is None:
-        raise ActionRefused(
+        raise WebError(
             409, "customer_unknown", "customer: choose who is calling first (shared or unknown)"
         )
     return call.customer_id
@@ -117,7 +111,7 @@ def _need_customer(call: CallOfAgent) -> int:
 
 def _need_ticket(call: CallOfAgent) -> int:
     if call.ticket_id is None:
-        raise ActionRefused(409, "no_ticket", "ticket: link the call to a ticket or open one first")
+        raise WebError(409, "no_ticket", "ticket: link the call to a ticket or open one first")
     return call.ticket_id
 
 
@@ -131,9 +125,7 @@ async def link_ticket(pool: asyncpg.Pool, call: CallOfAgent, body: dict[str, Any
             customer_id,
         )
         if ticket_id is None:
-            raise ActionRefused(
-                404, "unknown_ticket", f"ticket: no ticket {external_id} of this caller"
-            )
+            raise WebError(404, "unknown_ticket", f"ticket: no ticket {external_id} of this caller")
         await connection.execute(
             "UPDATE interactions SET ticket_id = $2 WHERE id = $1", call.interaction_id, ticket_id
         )
@@ -183,11 +175,11 @@ async def promise(
     try:
         by = datetime.fromisoformat(str(raw))
     except ValueError:
-        raise ActionRefused(400, "invalid_field", "by: expected a date and time") from None
+        raise InvalidField("by", "by: expected a date and time", status=400) from None
     if by.tzinfo is None:
-        raise ActionRefused(400, "invalid_field", "by: the time must carry its time zone")
+        raise InvalidField("by", "by: the time must carry its time zone", status=400)
     if not now < by <= now + MAX_PROMISE_AHEAD:
-        raise ActionRefused(400, "invalid_field", "by: must be in the future, within 90 days")
+        raise InvalidField("by", "by: must be in the future, within 90 days", status=400)
     async with pool.acquire() as connection, connection.transaction():
         await connection.execute(
             "UPDATE tickets SET promised_by = $2, updated_at = $3 WHERE id = $1", ticket_id, by, now
@@ -199,7 +191,7 @@ async def _request_pairing_ban(
     pool: asyncpg.Pool, call: CallOfAgent, kind: str, reason: str, comment: str
 ) -> None:
     if call.customer_id is None and call.caller_number is None:
-        raise ActionRefused(409, "caller_unknown", "caller: no customer and no number to flag")
+        raise WebError(409, "caller_unknown", "caller: no customer and no number to flag")
     async with pool.acquire() as connection, connection.transaction():
         exists = await connection.fetchval(
             """
@@ -238,7 +230,7 @@ async def ask_not_to_pair(pool: asyncpg.Pool, call: CallOfAgent, body: dict[str,
 async def flag_abuse(pool: asyncpg.Pool, call: CallOfAgent, body: dict[str, Any]) -> None:
     reason = body.get("reason")
     if reason not in ABUSE_REASONS:
-        raise ActionRefused(400, "invalid_field", f"reason: one of {', '.join(ABUSE_REASONS)}")
+        raise InvalidField("reason", f"reason: one of {', '.join(ABUSE_REASONS)}", status=400)
     comment = text_field(body, "comment", 500, required=False)
     await _request_pairing_ban(pool, call, "abuse", str(reason), comment)
 
@@ -247,9 +239,9 @@ async def pick_customer(pool: asyncpg.Pool, call: CallOfAgent, body: dict[str, A
     """For a shared number: the agent says who is calling; then tickets can be attached."""
     customer_id = body.get("customer_id")
     if not isinstance(customer_id, int) or isinstance(customer_id, bool):
-        raise ActionRefused(400, "invalid_field", "customer_id: expected a number")
+        raise InvalidField("customer_id", "customer_id: expected a number", status=400)
     if call.customer_id is not None:
-        raise ActionRefused(409, "customer_known", "customer_id: this call's customer is known")
+        raise WebError(409, "customer_known", "customer_id: this call's customer is known")
     async with pool.acquire() as connection, connection.transaction():
         shares = await connection.fetchval(
             "SELECT 1 FROM phone_numbers WHERE e164 = $1 AND customer_id = $2",
@@ -257,8 +249,8 @@ async def pick_customer(pool: asyncpg.Pool, call: CallOfAgent, body: dict[str, A
             customer_id,
         )
         if not shares:
-            raise ActionRefused(
-                400, "invalid_field", "customer_id: not one of this number's customers"
+            raise InvalidField(
+                "customer_id", "customer_id: not one of this number's customers", status=400
             )
         await connection.execute(
             "UPDATE interactions SET customer_id = $2 WHERE id = $1 AND customer_id IS NULL",

@@ -19,8 +19,9 @@ import structlog
 from aiohttp import web
 
 from sticky_router.web import agent_actions, caller_conduct, keys, pop_store
-from sticky_router.web.agent_actions import ActionRefused, CallOfAgent
-from sticky_router.web.security import WebError, require_agent
+from sticky_router.web.agent_actions import CallOfAgent
+from sticky_router.web.errors import WebError
+from sticky_router.web.security import require_agent
 from sticky_router.web.sessions import Principal
 
 log = structlog.get_logger("sticky_router.web")
@@ -126,10 +127,7 @@ async def act(request: web.Request, agent: Principal) -> web.StreamResponse:
         raise WebError(400, "invalid_json", "the body must be a JSON object") from None
     if not isinstance(body, dict):
         raise WebError(400, "invalid_json", "the body must be a JSON object")
-    try:
-        await action(request, call, body)
-    except ActionRefused as refused:
-        raise WebError(refused.status, refused.code, refused.message) from None
+    await action(request, call, body)
     log.info(
         "agent_action", call_id=call.call_id, agent_id=agent.id, action=request.match_info["action"]
     )

@@ -17,12 +17,13 @@ from sticky_router.routing_core.store.blocks import (
     Proposal,
     propose_block,
 )
-from sticky_router.web.agent_actions import ActionRefused, CallOfAgent, text_field, trail
+from sticky_router.web.agent_actions import CallOfAgent, text_field, trail
+from sticky_router.web.errors import WebError
 
 
 def _caller(call: CallOfAgent) -> tuple[int | None, str | None]:
     if call.customer_id is None and call.caller_number is None:
-        raise ActionRefused(409, "caller_unknown", "caller: no customer and no number")
+        raise WebError(409, "caller_unknown", "caller: no customer and no number")
     return call.customer_id, None if call.customer_id is not None else call.caller_number
 
 

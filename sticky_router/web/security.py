@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from aiohttp import hdrs, web
 
 from sticky_router.web import keys
+from sticky_router.web.errors import WebError, errors_middleware, is_api
 from sticky_router.web.proxies import client_of
 from sticky_router.web.sessions import COOKIE_NAMES, KINDS, Kind, Principal, load_session
 
@@ -40,21 +41,6 @@ CONTENT_SECURITY_POLICY = (
 SIGN_IN_PATHS: dict[Kind, str] = {"agent": "/agent/sign-in", "admin": "/admin/sign-in"}
 
 
-class WebError(Exception):
-    """A refusal with a machine-readable `code`; rendered as JSON under /api/ and for
-    websockets, as a short page elsewhere (see `errors_middleware`)."""
-
-    def __init__(self, status: int, code: str, message: str = "") -> None:
-        super().__init__(message or code)
-        self.status = status
-        self.code = code
-        self.message = message or code
-
-
-def is_api(request: web.Request) -> bool:
-    return request.path.startswith("/api/") or request.path.endswith("/ws")
-
-
 def _origin_allowed(request: web.Request) -> bool:
     allowed = request.app[keys.SETTINGS].origins()
     origin = request.headers.get(hdrs.ORIGIN)
@@ -69,18 +55,6 @@ def _origin_allowed(request: web.Request) -> bool:
 
 def _is_websocket(request: web.Request) -> bool:
     return request.headers.get(hdrs.UPGRADE, "").lower() == "websocket"
-
-
-@web.middleware
-async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except WebError as error:
-        if is_api(request):
-            return web.json_response(
-                {"error": error.code, "message": error.message}, status=error.status
-            )
-        return web.Response(status=error.status, text=error.message)
 
 
 @web.middleware
