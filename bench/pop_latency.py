@@ -35,8 +35,8 @@ from sticky_router.process import database
 from sticky_router.process.router import Router
 from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.settings_store import set_setting
-from sticky_router.web.accounts import set_password
 from sticky_router.web.app import utc_now
+from sticky_router.web.auth.accounts import set_password
 from sticky_router.web.settings import WebSettings
 from testkit.chromium import CHROMIUM, CHROMIUM_ARGS, free_tcp_port
 from testkit.sip_log import received

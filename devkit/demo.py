@@ -16,8 +16,8 @@ import asyncpg
 from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store import Connection
 from sticky_router.routing_core.store.settings_store import set_setting
-from sticky_router.web.accounts import add_admin, set_password
-from sticky_router.web.sessions import Kind
+from sticky_router.web.auth.accounts import add_admin, set_password
+from sticky_router.web.auth.sessions import Kind
 
 ACTOR = "seed-demo"
 

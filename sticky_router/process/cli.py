@@ -51,9 +51,9 @@ from sticky_router.routing_core import IncomingCall, RoutingService, explain
 from sticky_router.routing_core.decision import Decision, QueueDecision, StickyDecision
 from sticky_router.routing_core.store.erasure import ErasureRefused
 from sticky_router.tickets_http.openapi import contract_openapi
-from sticky_router.web.accounts import UnknownAccount, add_admin, set_password
-from sticky_router.web.passwords import WeakPassword
-from sticky_router.web.sessions import Kind
+from sticky_router.web.auth.accounts import UnknownAccount, add_admin, set_password
+from sticky_router.web.auth.passwords import WeakPassword
+from sticky_router.web.auth.sessions import Kind
 from sticky_router.web.settings import WebSettings
 
 SANDBOX_PORT = 55432

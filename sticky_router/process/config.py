@@ -22,7 +22,7 @@ from pydantic_settings import (
 )
 
 from sticky_router.agi.peers import LOOPBACK, PeerPolicy, parse_networks
-from sticky_router.web.proxies import parse_trusted_proxies
+from sticky_router.web.auth.proxies import parse_trusted_proxies
 from sticky_router.web.settings import Network
 
 ENV_PREFIX = "STICKY_"

@@ -18,7 +18,7 @@ import asyncpg
 import structlog
 
 from sticky_router.routing_core.store.retention import RetentionPolicy, purge
-from sticky_router.web.sessions import purge_expired
+from sticky_router.web.auth.sessions import purge_expired
 
 log = structlog.get_logger("sticky_router.retention")
 

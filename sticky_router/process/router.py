@@ -31,9 +31,9 @@ from sticky_router.routing_core.live import MemberFacts
 from sticky_router.routing_core.store.journal import DEFAULT_MAX_EVENTS
 from sticky_router.routing_core.store.retention import RetentionPolicy
 from sticky_router.web.app import create_app, utc_now
-from sticky_router.web.decision_notices import DecisionNotices
-from sticky_router.web.pop_dispatch import PopDispatcher
-from sticky_router.web.pop_hub import PopHub
+from sticky_router.web.pops.decision_notices import DecisionNotices
+from sticky_router.web.pops.dispatch import PopDispatcher
+from sticky_router.web.pops.hub import PopHub
 from sticky_router.web.server import WebServer
 from sticky_router.web.settings import WebSettings
 

@@ -4,13 +4,14 @@
 
 Dependencies come in explicitly; nothing is read from the environment. Route groups are small
 modules with `setup(app)` that add their routes (agent pages under /agent/, admin pages under
-/admin/, JSON under /api/); `ROUTE_GROUPS` lists them, and a caller may pass its own list.
+/admin/, JSON under /api/); each room lists its own (agent/routes.py, admin/routes.py),
+`ROUTE_GROUPS` gathers them, and a caller may pass its own list.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,32 +19,17 @@ import asyncpg
 from aiohttp import web
 
 from sticky_router.routing_core.ticket_details import LiveTicketDetails
-from sticky_router.web import (
-    admin_api,
-    admin_blocks_api,
-    admin_flags_pages,
-    admin_incidents_api,
-    admin_insight_pages,
-    admin_live_pages,
-    admin_pages,
-    admin_people_api,
-    admin_people_pages,
-    admin_settings_pages,
-    admin_ticket_source_api,
-    admin_ticket_source_pages,
-    agent_api,
-    agent_pages,
-    auth,
-    keys,
-)
-from sticky_router.web.passwords import PasswordChecks
-from sticky_router.web.pop_hub import PopHub
-from sticky_router.web.ratelimit import SignInLimiter
+from sticky_router.web import keys, scrape
+from sticky_router.web.admin import routes as admin_routes
+from sticky_router.web.agent import routes as agent_routes
+from sticky_router.web.auth import sign_in
+from sticky_router.web.auth.passwords import PasswordChecks
+from sticky_router.web.auth.ratelimit import SignInLimiter
+from sticky_router.web.pops.hub import PopHub
 from sticky_router.web.security import MIDDLEWARES
 from sticky_router.web.settings import WebSettings
 from sticky_router.web.templates import environment
 
-RouteGroup = Callable[[web.Application], None]
 STATIC_DIR = Path(__file__).parent / "static"
 
 
@@ -63,24 +49,13 @@ def _root_group(app: web.Application) -> None:
     app.router.add_get("/", _root)
 
 
-ROUTE_GROUPS: tuple[RouteGroup, ...] = (
+ROUTE_GROUPS: tuple[keys.RouteGroup, ...] = (
     _root_group,
     _static,
-    auth.setup,
-    agent_pages.setup,
-    agent_api.setup,
-    admin_pages.setup,
-    admin_api.setup,
-    admin_settings_pages.setup,
-    admin_insight_pages.setup,
-    admin_people_api.setup,
-    admin_blocks_api.setup,
-    admin_ticket_source_api.setup,
-    admin_ticket_source_pages.setup,
-    admin_flags_pages.setup,
-    admin_people_pages.setup,
-    admin_live_pages.setup,
-    admin_incidents_api.setup,
+    scrape.setup,
+    sign_in.setup,
+    *agent_routes.ROUTE_GROUPS,
+    *admin_routes.ROUTE_GROUPS,
 )
 
 
@@ -90,7 +65,7 @@ def create_app(
     settings: WebSettings,
     hub: PopHub,
     clock: keys.Clock = utc_now,
-    route_groups: Sequence[RouteGroup] = ROUTE_GROUPS,
+    route_groups: Sequence[keys.RouteGroup] = ROUTE_GROUPS,
     metrics: keys.Exposition | None = None,
     database_url: str | None = None,
     ticket_details: LiveTicketDetails | None = None,

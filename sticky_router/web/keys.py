@@ -12,12 +12,14 @@ from aiohttp import web
 
 from sticky_router.routing_core.live import MemberFacts
 from sticky_router.routing_core.ticket_details import LiveTicketDetails
-from sticky_router.web.passwords import PasswordChecks
-from sticky_router.web.pop_hub import PopHub
-from sticky_router.web.ratelimit import SignInLimiter
+from sticky_router.web.auth.passwords import PasswordChecks
+from sticky_router.web.auth.ratelimit import SignInLimiter
+from sticky_router.web.pops.hub import PopHub
 from sticky_router.web.settings import WebSettings
 
 Clock = Callable[[], datetime]
+# A room's `setup(app)`, adding its routes (web/app.py, and each room's routes.py).
+RouteGroup = Callable[[web.Application], None]
 
 POOL = web.AppKey("pool", asyncpg.Pool)
 SETTINGS = web.AppKey("web_settings", WebSettings)

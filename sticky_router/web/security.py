@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 from aiohttp import hdrs, web
 
 from sticky_router.web import keys
+from sticky_router.web.auth.proxies import client_of
+from sticky_router.web.auth.sessions import COOKIE_NAMES, KINDS, Kind, Principal, load_session
 from sticky_router.web.errors import WebError, errors_middleware, is_api
-from sticky_router.web.proxies import client_of
-from sticky_router.web.sessions import COOKIE_NAMES, KINDS, Kind, Principal, load_session
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PrincipalHandler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
@@ -153,7 +153,7 @@ require_admin = _require("admin")
 def client_address(request: web.Request) -> str:
     """The client's address, the sign-in limit's key: the TCP peer, or behind a trusted proxy
     (STICKY_WEB_TRUSTED_PROXIES) the right-most X-Forwarded-For hop that is not one; a client's
-    own X-Forwarded-For never counts (web/proxies.py)."""
+    own X-Forwarded-For never counts (web/auth/proxies.py)."""
     return client_of(
         request.remote,
         request.headers.get("X-Forwarded-For"),

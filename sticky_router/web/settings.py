@@ -21,7 +21,7 @@ class WebSettings:
     session_absolute: timedelta = timedelta(hours=12)
     # Failed sign-ins are remembered this long. Per client address they are a hard limit; per
     # account the first few are free and each further one delays that account's next attempt
-    # (doubling, at most the cap): see web/ratelimit.py.
+    # (doubling, at most the cap): see web/auth/ratelimit.py.
     sign_in_window_seconds: float = 300.0
     sign_in_failures_per_account: int = 5
     sign_in_failures_per_address: int = 20
@@ -29,7 +29,7 @@ class WebSettings:
     # Reverse proxies whose X-Forwarded-For is believed; empty: the TCP peer is the client.
     trusted_proxies: tuple[Network, ...] = ()
     # An agent reads and writes a call's data while it rings or talks to them and this long
-    # after their leg ended (web/call_access.py).
+    # after their leg ended (web/pops/call_access.py).
     agent_access: timedelta = timedelta(hours=4)
     # An open agent websocket re-checks its session this often, and closes once it has ended.
     socket_session_check_seconds: float = 30.0

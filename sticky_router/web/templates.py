@@ -10,7 +10,7 @@ import jinja2
 from aiohttp import web
 
 from sticky_router.web import keys
-from sticky_router.web.i18n import language_of, translator
+from sticky_router.web.i18n.words import language_of, translator
 
 
 def environment() -> jinja2.Environment:

@@ -12,7 +12,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page
 
 from devkit.sandbox.stack import Sandbox, throwaway_sandbox
-from sticky_router.web.accounts import add_admin, set_password
+from sticky_router.web.auth.accounts import add_admin, set_password
 from tests.browser.conftest import (  # noqa: F401 - fixtures, resolved against this `sandbox`
     artifacts,
     base_url,

@@ -14,7 +14,7 @@ from playwright.async_api import Browser, BrowserContext, Page
 
 from devkit.sandbox.asterisk import LocalAsterisk
 from sticky_router.process.router import Router
-from sticky_router.web.accounts import set_password
+from sticky_router.web.auth.accounts import set_password
 from testkit.sipp import assert_calls_succeeded
 from tests.admin_browser.test_admin_window import IVAN, newest_call
 from tests.browser.conftest import PASSWORD, open_screen

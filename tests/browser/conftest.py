@@ -19,7 +19,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from devkit.sandbox.stack import Sandbox, throwaway_sandbox
 from sticky_router.process.router import Router
-from sticky_router.web.accounts import set_password
+from sticky_router.web.auth.accounts import set_password
 from sticky_router.web.settings import WebSettings
 from testkit.chromium import CHROMIUM, CHROMIUM_ARGS, free_tcp_port
 from tests.e2e.conftest import asterisk, fresh, phone_logs, pool, postgres, prompts  # noqa: F401

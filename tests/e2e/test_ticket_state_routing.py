@@ -59,7 +59,7 @@ async def resolved_ticket_scenario(
     assert rung == {"agent1": 0, "agent2": 1, "agent3": 0, "agent4": 0}
     assert (row["route"], row["outcome"]) == ("sticky", "sticky")
 
-    # What the agent screen's "Mark resolved" writes (web/agent_actions.py resolve).
+    # What the agent screen's "Mark resolved" writes (web/agent/actions.py resolve).
     await pool.execute("UPDATE tickets SET status = 'resolved' WHERE external_id = 'T-1001'")
     rung, row = await callback(asterisk, logs / "resolved", pool, dialled)
     assert rung["agent2"] >= 1  # the queue's ringall rings everyone, agent2 included

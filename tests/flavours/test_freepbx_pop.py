@@ -15,7 +15,7 @@ from playwright.async_api import Browser, BrowserContext
 
 from devkit.sandbox.asterisk import PHONES, LocalAsterisk
 from sticky_router.process.router import Router
-from sticky_router.web.accounts import set_password
+from sticky_router.web.auth.accounts import set_password
 from sticky_router.web.settings import WebSettings
 from testkit.chromium import free_tcp_port
 from testkit.sipp import assert_calls_succeeded

@@ -8,7 +8,7 @@ import asyncpg
 
 from devkit.sandbox.postgres import LocalPostgres
 from sticky_router.process.cli import _sandbox_sign_in
-from sticky_router.web.passwords import verify_password
+from sticky_router.web.auth.passwords import verify_password
 from sticky_router.web.settings import WebSettings
 from tests.integration.conftest import create_database
 from tests.integration.test_cli import sticky_router

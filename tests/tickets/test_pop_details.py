@@ -22,11 +22,11 @@ from sticky_router.routing_core.store.settings_store import set_setting
 from sticky_router.routing_core.ticket_details import DetailsTiming, LiveTicketDetails
 from sticky_router.routing_core.ticket_sync import TicketMirrorSync
 from sticky_router.tickets_http.client import SOURCE_NAME, HttpTicketSource
-from sticky_router.web import pop_store
-from sticky_router.web.accounts import set_password
 from sticky_router.web.app import create_app
-from sticky_router.web.pop_dispatch import PopDispatcher
-from sticky_router.web.pop_hub import PopHub
+from sticky_router.web.auth.accounts import set_password
+from sticky_router.web.pops import store as pop_store
+from sticky_router.web.pops.dispatch import PopDispatcher
+from sticky_router.web.pops.hub import PopHub
 from sticky_router.web.settings import WebSettings
 from tests.tickets.conftest import TicketService
 from tests.web.conftest import Browser, FakeClock, WebApp, browsers, free_port, seeded  # noqa: F401

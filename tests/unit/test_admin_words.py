@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+import sticky_router.web.i18n.live  # noqa: F401 - registers the words
 from sticky_router.routing_core.decision import CandidateReason, QueueReason
 from sticky_router.routing_core.settings import SETTING_KEYS, InvalidSetting, validate_setting
-from sticky_router.web import i18n_live, i18n_settings  # noqa: F401 - registers the words
-from sticky_router.web.i18n import CATALOGUE, LANGUAGES
-from sticky_router.web.live_view import AGENT_STATES, CALL_STATES
-from sticky_router.web.setting_controls import CONTROLS, Control, read_typed
+from sticky_router.web.admin.live_view import AGENT_STATES, CALL_STATES
+from sticky_router.web.admin.setting_controls import CONTROLS, Control, read_typed
+from sticky_router.web.i18n.words import CATALOGUE, LANGUAGES
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

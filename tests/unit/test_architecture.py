@@ -233,3 +233,68 @@ def test_the_door_check_sees_an_unguarded_import(tmp_path: Path) -> None:
 def test_the_development_kit_imports_neither_tests_nor_benches() -> None:
     offenders = [(f, n) for f, n in imported_packages("devkit") if n in ("tests", "bench")]
     assert offenders == []
+
+
+# The web adapter's rooms, each a subpackage of web/, and the rooms each may import: the words
+# at the bottom, then sign-in, then the pops (which calls are an agent's to see), then the two
+# audiences, which never import each other (an agent's screen holds no admin code, and the
+# reverse).
+WEB_ROOMS: dict[str, set[str]] = {
+    "i18n": set(),
+    "auth": {"i18n"},
+    "pops": {"auth", "i18n"},
+    "agent": {"pops", "auth", "i18n"},
+    "admin": {"pops", "auth", "i18n"},
+}
+# The frame the rooms hang in: the app factory and what every room shares.
+WEB_FRAME = {
+    "app", "errors", "keys", "scrape", "security", "server", "settings", "sockets", "templates",
+    "validation",
+}  # fmt: skip
+
+
+def web_room_imports(root: Path = ROOT) -> list[tuple[str, str, str]]:
+    """(file, its room, the web room it imports) for every import between web/'s rooms."""
+    found = []
+    for source in sorted((root / HOUSE / "web").rglob("*.py")):
+        parts = source.relative_to(root / HOUSE / "web").parts
+        if len(parts) < 2:
+            continue  # the frame
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                pieces = name.split(".")
+                if pieces[:2] == [HOUSE, "web"] and len(pieces) > 2 and pieces[2] in WEB_ROOMS:
+                    found.append((source.relative_to(root).as_posix(), parts[0], pieces[2]))
+    return found
+
+
+def test_web_is_grouped_by_room_around_a_small_frame() -> None:
+    web = ROOT / HOUSE / "web"
+    rooms = {p.name for p in web.iterdir() if (p / "__init__.py").exists()}
+    frame = {p.stem for p in web.glob("*.py")} - {"__init__"}
+    assert rooms == set(WEB_ROOMS)
+    assert frame == WEB_FRAME
+
+
+def test_each_web_room_imports_only_the_rooms_below_it() -> None:
+    offenders = [
+        (f, room, other)
+        for f, room, other in web_room_imports()
+        if other != room and other not in WEB_ROOMS[room]
+    ]
+    assert offenders == []
+
+
+def test_the_web_room_check_sees_the_agent_room_importing_admin_code(tmp_path: Path) -> None:
+    """Guards the guard."""
+    (tmp_path / HOUSE / "web" / "agent").mkdir(parents=True)
+    (tmp_path / HOUSE / "web" / "agent" / "pages.py").write_text(
+        "from sticky_router.web.admin.charts import bar_chart\n"
+    )
+    assert web_room_imports(tmp_path) == [("sticky_router/web/agent/pages.py", "agent", "admin")]

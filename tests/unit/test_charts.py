@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from sticky_router.web.charts import bar_chart, line_chart
+from sticky_router.web.admin.charts import bar_chart, line_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -10,7 +10,7 @@ import pytest
 from sticky_router.ami.member_board import MemberBoard
 from sticky_router.routing_core.live import AgentState, MemberFacts, agent_state
 from sticky_router.routing_core.store.live import CallInFlight
-from sticky_router.web.live_view import call_state, masked
+from sticky_router.web.admin.live_view import call_state, masked
 
 # As Asterisk 22 sends them (QueueStatus answers with Location, member events with Interface).
 SNAPSHOT = [

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+import sticky_router.web.i18n.settings  # noqa: F401 - registers the words
 from sticky_router.process.prompts import PROMPTS
 from sticky_router.routing_core.attempt import Availability
 from sticky_router.routing_core.callback_dialer import free_in_queue
@@ -37,8 +38,7 @@ from sticky_router.routing_core.wait_offer import (
     estimated_minutes,
     wait_offer,
 )
-from sticky_router.web import i18n_settings  # noqa: F401 - registers the words
-from sticky_router.web.i18n import translate
+from sticky_router.web.i18n.words import translate
 from tests.factories import NOW, call, facts, interaction, settings, talk
 from tests.unit.test_candidates import BUSY, FREE, PAUSED, ScriptedProbe, candidate
 

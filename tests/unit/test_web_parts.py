@@ -13,20 +13,20 @@ import pytest
 from sticky_router.routing_core.callerid import callerid_name
 from sticky_router.routing_core.model import Customer, Identity, Ticket
 from sticky_router.routing_core.ringing import RingSource
-from sticky_router.web.i18n import translate, words_for
-from sticky_router.web.passwords import (
+from sticky_router.web.auth.passwords import (
     PasswordChecks,
     PasswordChecksBusy,
     WeakPassword,
     hash_password,
     verify_password,
 )
-from sticky_router.web.pop_dispatch import PopDispatcher
-from sticky_router.web.pop_hub import PopHub
-from sticky_router.web.pop_store import PopFacts
-from sticky_router.web.pop_view import build_pop
-from sticky_router.web.ratelimit import SignInLimiter, TooManyAttempts
-from sticky_router.web.sessions import load_session
+from sticky_router.web.auth.ratelimit import SignInLimiter, TooManyAttempts
+from sticky_router.web.auth.sessions import load_session
+from sticky_router.web.i18n.words import translate, words_for
+from sticky_router.web.pops.dispatch import PopDispatcher
+from sticky_router.web.pops.hub import PopHub
+from sticky_router.web.pops.store import PopFacts
+from sticky_router.web.pops.view import build_pop
 from sticky_router.web.templates import environment
 from tests.factories import NUMBER_KEY
 
@@ -253,7 +253,7 @@ async def test_a_session_cookie_we_never_made_costs_no_query() -> None:
 
 
 def test_words_exist_in_both_languages_and_fall_back_to_english() -> None:
-    import sticky_router.web.i18n_screen  # noqa: F401 - registers the screen's words
+    import sticky_router.web.i18n.screen  # noqa: F401 - registers the screen's words
 
     english, russian = words_for("en", ("pop.", "action.")), words_for("ru", ("pop.", "action."))
     assert english.keys() == russian.keys()

@@ -17,10 +17,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from devkit.demo import seed_demo
 from sticky_router.routing_core.ticket_details import LiveTicketDetails
-from sticky_router.web.accounts import add_admin, set_password
 from sticky_router.web.app import create_app
+from sticky_router.web.auth.accounts import add_admin, set_password
 from sticky_router.web.keys import LiveMembers, Prompts, QueueNames
-from sticky_router.web.pop_hub import PopHub
+from sticky_router.web.pops.hub import PopHub
 from sticky_router.web.settings import WebSettings
 from tests.integration.conftest import database_url, pool, postgres  # noqa: F401 - fixtures
 

@@ -21,7 +21,7 @@ from sticky_router.routing_core import (
 )
 from sticky_router.routing_core.store.recorder import CallRecorder
 from sticky_router.web.app import create_app
-from sticky_router.web.pop_hub import PopHub
+from sticky_router.web.pops.hub import PopHub
 from sticky_router.web.settings import WebSettings
 from tests.web.conftest import PASSWORDS, Browser, WebApp
 

@@ -14,7 +14,7 @@ from playwright.async_api import async_playwright
 
 from devkit.synthetic_history import HistoryShape, generate_history
 from sticky_router.web.app import create_app
-from sticky_router.web.pop_hub import PopHub
+from sticky_router.web.pops.hub import PopHub
 from sticky_router.web.settings import WebSettings
 from testkit.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.web.conftest import PASSWORDS, Browser, WebApp, free_port

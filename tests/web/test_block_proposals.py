@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 from sticky_router.routing_core import BlockedDecision
 from sticky_router.routing_core.ringing import RingSource
-from sticky_router.web.accounts import add_admin, set_password
-from sticky_router.web.pop_dispatch import PopDispatcher
+from sticky_router.web.auth.accounts import add_admin, set_password
+from sticky_router.web.pops.dispatch import PopDispatcher
 from tests.web.conftest import Browser, WebApp
 from tests.web.test_admin_api import admin_csrf, send, signed_in_admin
 from tests.web.test_admin_blocks import IVAN, decide_ivan

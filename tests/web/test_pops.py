@@ -18,8 +18,8 @@ from sticky_router.routing_core import CallRecorder, HangupSide, IncomingCall, R
 from sticky_router.routing_core.decision import Decision
 from sticky_router.routing_core.events import DecisionMade
 from sticky_router.routing_core.ringing import RingSource
-from sticky_router.web.decision_notices import DecisionNotices
-from sticky_router.web.pop_dispatch import PopDispatcher
+from sticky_router.web.pops.decision_notices import DecisionNotices
+from sticky_router.web.pops.dispatch import PopDispatcher
 from tests.web.conftest import Browser, WebApp
 
 pytestmark = pytest.mark.integration
@@ -231,7 +231,7 @@ async def test_shared_number_shows_candidates_and_no_ticket_until_the_agent_pick
 async def test_escalated_caller_pops_for_the_specialist_with_the_reason(
     web: WebApp, browsers: Callable[[], Browser]
 ) -> None:
-    from sticky_router.web.accounts import set_password
+    from sticky_router.web.auth.accounts import set_password
 
     await set_password(web.pool, "agent", "agent3", "agent3-secret")
     agent3 = browsers()

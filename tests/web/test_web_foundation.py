@@ -10,8 +10,8 @@ from datetime import timedelta
 import aiohttp
 import pytest
 
+from sticky_router.web.auth.sessions import COOKIE_NAMES
 from sticky_router.web.security import CONTENT_SECURITY_POLICY
-from sticky_router.web.sessions import COOKIE_NAMES
 from tests.web.conftest import WebApp
 
 pytestmark = pytest.mark.integration
@@ -155,7 +155,7 @@ async def test_every_page_carries_the_security_headers(web: WebApp) -> None:
 
 
 async def test_changing_a_password_ends_the_persons_sessions(web: WebApp) -> None:
-    from sticky_router.web.accounts import set_password
+    from sticky_router.web.auth.accounts import set_password
 
     assert await web.sign_in("agent", "agent1") == 303
     await set_password(web.pool, "agent", "agent1", "a-new-password")
@@ -168,7 +168,7 @@ async def test_a_web_server_that_cannot_start_reports_it_and_raises_nothing(web:
     import socket
 
     from sticky_router.web.app import create_app
-    from sticky_router.web.pop_hub import PopHub
+    from sticky_router.web.pops.hub import PopHub
     from sticky_router.web.server import WebServer
     from sticky_router.web.settings import WebSettings
 

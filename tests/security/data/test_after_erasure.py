@@ -12,7 +12,7 @@ import pytest
 from sticky_router.routing_core import IncomingCall, RoutingService
 from sticky_router.routing_core.decision import QueueDecision, StickyDecision
 from sticky_router.routing_core.store.erasure import ErasureKey, forget_customer
-from sticky_router.web.pop_store import load_facts, load_pop
+from sticky_router.web.pops.store import load_facts, load_pop
 from tests.security.data.erasure_helpers import IVAN_NUMBER, IVAN_TRACES, give_ivan_everything
 
 

@@ -19,7 +19,7 @@ import pytest
 from sticky_router.routing_core import CallRecorder, HangupSide, IncomingCall, RoutingService
 from sticky_router.routing_core.events import DecisionMade
 from sticky_router.routing_core.ringing import RingSource
-from sticky_router.web.pop_dispatch import PopDispatcher
+from sticky_router.web.pops.dispatch import PopDispatcher
 from tests.web.conftest import Browser, WebApp
 
 pytestmark = pytest.mark.integration

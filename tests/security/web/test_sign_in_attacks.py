@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 import pytest
 
-from sticky_router.web.passwords import verify_password
-from sticky_router.web.sessions import COOKIE_NAMES
+from sticky_router.web.auth.passwords import verify_password
+from sticky_router.web.auth.sessions import COOKIE_NAMES
 from tests.web.conftest import PASSWORDS, Browser, WebApp
 
 pytestmark = pytest.mark.integration

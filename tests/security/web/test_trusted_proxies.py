@@ -13,7 +13,7 @@ import pytest
 
 from sticky_router.process.cli import web_settings
 from sticky_router.process.config import ConfigError, load_config
-from sticky_router.web.proxies import client_of
+from sticky_router.web.auth.proxies import client_of
 from tests.web.conftest import PASSWORDS, WebApp
 
 LOOPBACK = ip_network("127.0.0.1/32")
