@@ -34,13 +34,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.post_dial_delay import percentile
+from bench.figures import percentile
 from devkit.demo import seed_demo
-from devkit.sandbox.asterisk import (
-    DIALPLAN_IN_ETC,
-    LocalAsterisk,
-    throwaway_asterisk,
-)
+from devkit.sandbox.asterisk import LocalAsterisk, throwaway_asterisk
+from devkit.sandbox.asterisk_config import DIALPLAN_IN_ETC
 from devkit.sandbox.postgres import throwaway_postgres
 from sticky_router.agi.peers import LOOPBACK, PeerPolicy
 from sticky_router.agi.protocol import AgiSession

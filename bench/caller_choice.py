@@ -7,7 +7,7 @@ the wait offer, side by side, all replayed in this run by the live walk (routing
 The history is `bench.simulate_replay`'s (the same cached cluster: the first run generates it,
 about two minutes). Each row is one set of settings replayed over every call, two at a time
 (one process each, on two cores). The wait offer's figures depend on assumptions history
-cannot give (routing_core.simulate.CallerChoices): the share of callers who press 1 when
+cannot give (routing_core.replay_assumptions.CallerChoices): the share of callers who press 1 when
 offered, who press 2 where a callback is offered, and who answer the callback; each row says
 which it used. Target: at least 70% of eligible callbacks reach their agent,
 with a median added wait under 60 s. This prints figures; it asserts nothing.
@@ -30,8 +30,9 @@ from bench.simulate_replay import history_cluster
 from devkit.sandbox.postgres import cache_dir
 from devkit.synthetic_history import HistoryShape
 from sticky_router.process.logs import configure_logging
+from sticky_router.routing_core.replay_assumptions import CallerChoices
+from sticky_router.routing_core.replay_tally import Tally
 from sticky_router.routing_core.settings import Scope, ScopedValue
-from sticky_router.routing_core.simulate import CallerChoices, Tally
 from sticky_router.routing_core.store.replay import replay_variants
 
 

@@ -18,7 +18,7 @@
 # dated tag of the same image (`sid-YYYYMMDD-slim`) or a digest.
 FROM debian:sid-slim
 
-# Exactly the sandbox's packages (ASTERISK_PACKAGES in devkit/sandbox/asterisk.py),
+# Exactly the sandbox's packages (ASTERISK_PACKAGES in devkit/sandbox/asterisk_root.py),
 # without recommends as debootstrap installs them, plus python3 for the render step and
 # espeak-ng and sox for the product's prompts.
 # hadolint ignore=DL3008
@@ -34,7 +34,8 @@ COPY sticky_router/__init__.py /opt/sticky-router/sticky_router/
 COPY sticky_router/process/__init__.py sticky_router/process/prompts.py \
      /opt/sticky-router/sticky_router/process/
 COPY devkit/__init__.py /opt/sticky-router/devkit/
-COPY devkit/sandbox/__init__.py devkit/sandbox/asterisk.py \
+COPY devkit/sandbox/__init__.py devkit/sandbox/asterisk.py devkit/sandbox/asterisk_config.py \
+     devkit/sandbox/asterisk_root.py devkit/sandbox/ports.py \
      devkit/sandbox/postgres.py devkit/sandbox/debian.py \
      /opt/sticky-router/devkit/sandbox/
 COPY devkit/sandbox/asterisk_conf/ \

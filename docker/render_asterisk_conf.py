@@ -9,8 +9,9 @@ and the project's dialplan/*.conf in `sticky-router-dialplan/`, which extensions
 generated, and the instance directory is a plain path in the container instead of a directory
 inside the sandbox's chroot.
 
-Imports only the standard library and devkit.sandbox.asterisk (itself standard
-library only, with its two sandbox neighbours postgres.py and debian.py), found next to this
+Imports only the standard library and devkit.sandbox's asterisk.py and asterisk_config.py
+(themselves standard library only, with their sandbox neighbours asterisk_root.py, ports.py,
+postgres.py and debian.py, and the product's prompts.py), found next to this
 file as in a checkout: the Asterisk image copies those few files to /opt/sticky-router with the
 same layout and needs neither the project's dependencies nor pip (tests/ops/test_packaging.py
 replays that copy and runs this script from it).
@@ -49,7 +50,8 @@ from pathlib import Path
 SOURCE = Path(__file__).resolve().parents[1]  # the checkout, or /opt/sticky-router in the image
 sys.path.insert(0, str(SOURCE))
 
-from devkit.sandbox.asterisk import (  # noqa: E402
+from devkit.sandbox.asterisk import LocalAsterisk  # noqa: E402
+from devkit.sandbox.asterisk_config import (  # noqa: E402
     AMI_DRIVER_USER,
     CONF_TEMPLATES,
     DIALPLAN_IN_ETC,
@@ -57,7 +59,6 @@ from devkit.sandbox.asterisk import (  # noqa: E402
     PHONES,
     STOCK_FILES_KEPT,
     Credentials,
-    LocalAsterisk,
     TemplatePorts,
     dialplan_dir,
     render,

@@ -9,7 +9,8 @@ import contextlib
 import itertools
 from collections.abc import Callable
 
-from devkit.sandbox.asterisk import SUPPORT_QUEUE, LocalAsterisk
+from devkit.sandbox.asterisk import LocalAsterisk
+from devkit.sandbox.asterisk_config import SUPPORT_QUEUE
 
 AMI_WAIT = 15.0
 

@@ -17,14 +17,13 @@ from pathlib import Path
 import asyncpg
 
 from devkit.demo import seed_demo
-from devkit.sandbox.asterisk import (
+from devkit.sandbox.asterisk import LocalAsterisk, throwaway_asterisk
+from devkit.sandbox.asterisk_config import (
     AGENTS,
     ARI_APP,
     FREEPBX_AGI_DID,
     SOFTPHONE,
-    LocalAsterisk,
     agent_identity,
-    throwaway_asterisk,
 )
 from devkit.sandbox.postgres import LocalPostgres, cache_dir, throwaway_postgres
 from sticky_router.process import database

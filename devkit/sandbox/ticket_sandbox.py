@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from devkit.sandbox.asterisk import AGENTS
+from devkit.sandbox.asterisk_config import AGENTS
 from devkit.sandbox.redmine import throwaway_redmine
 from devkit.sandbox.redmine_desk import SupportDesk, seed_support_desk
 from sticky_router.process.config import Config

@@ -3,7 +3,8 @@
 Every call is decided by `routing_core.policy.decide`, the function the live router calls, fed
 with facts built from memory as the replay goes (the caller's last calls, the agents, the bans),
 so a preview can never disagree with the router about what the rules are. What the replay has to
-assume, because history cannot tell, is written down in `Availability` and in `Replay`.
+assume, because history cannot tell, is written down in `Replay` and in replay_assumptions.py
+(when agents were free, what callers choose); the figures are replay_tally.py's.
 
 Pure: no I/O, no clock. `routing_core.store.replay` streams the rows from Postgres into it; the
 synthetic history generator drives it with its own agents.
@@ -11,19 +12,14 @@ synthetic history generator drives it with its own agents.
 
 from __future__ import annotations
 
-import math
-import zlib
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
 
-from sticky_router.routing_core.attempt import Availability as Attempted
 from sticky_router.routing_core.candidates import run_at_once, walk_candidates
 from sticky_router.routing_core.decision import (
     BlockedDecision,
-    Candidate,
     Decision,
     QueueDecision,
     QueueReason,
@@ -44,17 +40,19 @@ from sticky_router.routing_core.model import (
     Ticket,
 )
 from sticky_router.routing_core.policy import decide
+from sticky_router.routing_core.replay_assumptions import (
+    Availability,
+    CallerChoices,
+    ReplayProbe,
+    hour_index,
+)
+from sticky_router.routing_core.replay_tally import Outcome, Tally
 from sticky_router.routing_core.settings import EffectiveSettings, ScopedValue, resolve_settings
 from sticky_router.routing_core.store.lookup import HISTORY_DEPTH, STICKY_CAP_PERIOD
 from sticky_router.routing_core.wait_offer import WaitChoice
 
 DEFAULT_CLASS = "standard"
 MAX_WINDOW = timedelta(days=30)  # the upper bound of RoutingSettings.window_minutes
-# The share of callers offered to wait for their busy agent who press 1: an assumption (history
-# cannot say), stated with every figure that depends on it.
-WAIT_ACCEPT_SHARE = 0.5
-CALLBACK_SHARE = 0.3  # of those offered a callback as well, who press 2
-CALLBACK_ANSWERED_SHARE = 0.8  # of those, who answer when their agent calls
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,185 +112,6 @@ class World:
         if known is not None:
             return known
         return Customer(customer_id, "", DEFAULT_CLASS, None, None)
-
-
-class Availability(Protocol):
-    """When an agent could have taken a call, which history only partly tells."""
-
-    def free_at(self, agent_id: int, at: datetime) -> datetime | None:
-        """`at` if the agent was free then, a later time if they were on a call until then, or
-        None if they were not there (off shift, logged out): then the router falls back at once."""
-
-
-class RecordedAvailability:
-    """Availability read from the recorded legs alone.
-
-    - An agent is on shift at a moment if they had a leg ringing in that clock hour (no table
-      records shifts or pauses; a pause shorter than an hour is invisible and counts as free).
-    - An agent is busy while one of their recorded legs that had started rings or talks; they come
-      free when the last of those ends.
-    Legs must be fed (`observe`) in the order the calls started, after the call was offered.
-    """
-
-    def __init__(self, worked_hours: set[tuple[int, int]]) -> None:
-        self._worked_hours = worked_hours
-        self._busy: dict[int, list[tuple[datetime, datetime]]] = {}
-
-    def observe(self, call: ReplayCall) -> None:
-        for leg in call.legs:
-            start = leg.rang_at or leg.answered_at
-            if start is not None and leg.ended_at is not None and leg.ended_at > start:
-                self._busy.setdefault(leg.agent_id, []).append((start, leg.ended_at))
-
-    def free_at(self, agent_id: int, at: datetime) -> datetime | None:
-        if (agent_id, hour_index(at)) not in self._worked_hours:
-            return None
-        spans = self._busy.get(agent_id)
-        if not spans:
-            return at
-        live = [span for span in spans if span[1] > at]
-        self._busy[agent_id] = live
-        ends = [end for start, end in live if start <= at]
-        return max(ends) if ends else at
-
-
-def hour_index(at: datetime) -> int:
-    return int(at.timestamp() // 3600)
-
-
-class ReplayProbe:
-    """The candidate walk's questions, answered from the recorded history at one moment: an
-    agent with no call in that clock hour is offline, one whose call still rings or talks is
-    busy until it ends. Never suspends (routing_core.candidates.run_at_once)."""
-
-    def __init__(self, availability: Availability, at: datetime, choice: WaitChoice) -> None:
-        self._availability = availability
-        self._at = at
-        self._choice = choice  # what this caller does when offered to wait
-
-    async def claim(self, candidate: Candidate) -> bool:
-        return True  # the replay does not model two callbacks racing for one agent
-
-    async def availability(self, candidate: Candidate) -> Attempted:
-        free = self._availability.free_at(candidate.agent.id, self._at)
-        if free is None:
-            return Attempted.OFFLINE
-        return Attempted.FREE if free <= self._at else Attempted.BUSY
-
-    async def wait_until_free(
-        self, candidate: Candidate, seconds: float
-    ) -> tuple[Attempted, float]:
-        free = self._availability.free_at(candidate.agent.id, self._at)
-        if free is None:
-            return Attempted.OFFLINE, 0.0
-        needed = max(0.0, (free - self._at).total_seconds())
-        return (Attempted.FREE, needed) if needed <= seconds else (Attempted.BUSY, seconds)
-
-    async def let_go(self, candidate: Candidate, reason: str) -> None:
-        return None
-
-    async def offer_wait(self, candidate: Candidate) -> WaitChoice:
-        return self._choice
-
-    async def wait_on_hold(self, candidate: Candidate, seconds: float) -> tuple[Attempted, float]:
-        return await self.wait_until_free(candidate, seconds)
-
-
-def accepts_wait(call_id: str, share: float) -> bool:
-    """Whether this caller is one of the `share` who press 1 when offered to wait: the same
-    callers under every set of settings and in every run."""
-    return zlib.crc32(call_id.encode()) % 1000 < share * 1000
-
-
-@dataclass(frozen=True, slots=True)
-class CallerChoices:
-    """What callers offered to wait for their busy agent do: assumptions history cannot give,
-    stated with every figure that depends on them."""
-
-    wait: float = WAIT_ACCEPT_SHARE  # press 1
-    callback: float = CALLBACK_SHARE  # press 2, where a callback is offered
-    callback_answered: float = CALLBACK_ANSWERED_SHARE  # answer when their agent calls back
-
-    def choice(self, call_id: str, callback_offered: bool) -> WaitChoice:
-        """The same callers make the same choice under every set of settings."""
-        drawn = zlib.crc32(call_id.encode()) % 1000
-        if drawn < self.wait * 1000:
-            return WaitChoice.WAIT
-        if callback_offered and drawn < (self.wait + self.callback) * 1000:
-            return WaitChoice.CALLBACK
-        return WaitChoice.NO_KEY
-
-    def answers_callback(self, call_id: str) -> bool:
-        return zlib.crc32(f"{call_id}:answers".encode()) % 1000 < self.callback_answered * 1000
-
-
-@dataclass(slots=True)  # not frozen: built twice per replayed call, and frozen init is slow
-class Outcome:
-    """What one call would have done under one set of settings."""
-
-    route: str  # sticky (connected to the preferred agent), queue, blocked
-    reason: str  # the candidate reason when connected, else the miss reason
-    eligible: bool  # the policy named a target from the caller's history
-    agent_id: int | None = None
-    wait_seconds: float = 0.0
-    decision: Decision | None = field(default=None, compare=False)
-    callback_after: float | None = None  # a callback made: seconds from the call until it
-
-
-@dataclass(slots=True)
-class Tally:
-    """The figures of one set of settings over the replayed period."""
-
-    calls: int = 0
-    eligible: int = 0
-    connected: int = 0
-    wait_added_seconds: float = 0.0
-    misses: Counter[str] = field(default_factory=Counter)
-    # Callers who waited for their agent (busy wait or wait offer): how many waited how many
-    # whole seconds, for the median.
-    waits: Counter[int] = field(default_factory=Counter)
-    # Callbacks made (the wait offer's 2): how many came after how many whole minutes.
-    callbacks: Counter[int] = field(default_factory=Counter)
-    sticky_load: Counter[int] = field(default_factory=Counter)  # connected callbacks per agent
-    peak_hour_load: Counter[int] = field(default_factory=Counter)  # most in one hour, per agent
-
-    @property
-    def connected_share(self) -> float:
-        return self.connected / self.eligible if self.eligible else 0.0
-
-    @property
-    def median_wait_seconds(self) -> int:
-        """The median wait of the callers who waited for their agent (0: nobody waited)."""
-        return _median(self.waits)
-
-    @property
-    def median_callback_minutes(self) -> int:
-        """The median time from the call to the callback that reached the caller."""
-        return _median(self.callbacks)
-
-    def add(self, outcome: Outcome) -> None:
-        self.calls += 1
-        self.eligible += outcome.eligible
-        self.wait_added_seconds += outcome.wait_seconds
-        if outcome.wait_seconds > 0:
-            self.waits[math.ceil(outcome.wait_seconds)] += 1
-        if outcome.callback_after is not None:
-            self.callbacks[math.ceil(outcome.callback_after / 60)] += 1
-        if outcome.route == "sticky" and outcome.agent_id is not None:
-            self.connected += 1
-            self.sticky_load[outcome.agent_id] += 1
-        elif outcome.eligible or outcome.reason == QueueReason.WINDOW_EXPIRED.value:
-            # Misses are the calls stickiness could have helped; first-time callers are not.
-            self.misses[outcome.reason] += 1
-
-
-def _median(counts: Counter[int]) -> int:
-    half, counted = sum(counts.values()) / 2, 0
-    for value in sorted(counts):
-        counted += counts[value]
-        if counted >= half:
-            return value
-    return 0
 
 
 class _RecentSticky(Mapping[int, int]):

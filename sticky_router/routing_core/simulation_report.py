@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sticky_router.routing_core.simulate import (
+from sticky_router.routing_core.replay_assumptions import (
     CALLBACK_ANSWERED_SHARE,
     CALLBACK_SHARE,
     WAIT_ACCEPT_SHARE,
-    Tally,
 )
+from sticky_router.routing_core.replay_tally import Tally
 from sticky_router.routing_core.store.replay import CANDIDATE, IN_FORCE, ReplayReport
 
 MISS_ORDER = ("busy", "offline", "window_expired", "cap_reached", "do_not_pair", "agent_inactive")

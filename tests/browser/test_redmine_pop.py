@@ -23,7 +23,8 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page
 
-from devkit.sandbox.asterisk import AGENTS, LocalAsterisk
+from devkit.sandbox.asterisk import LocalAsterisk
+from devkit.sandbox.asterisk_config import AGENTS
 from devkit.sandbox.redmine import LocalRedmine, throwaway_redmine
 from devkit.sandbox.redmine_desk import SupportDesk, seed_support_desk
 from sticky_router.process.router import Router

@@ -17,7 +17,7 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
-from devkit.sandbox.asterisk import free_port
+from devkit.sandbox.ports import free_port
 
 
 @dataclass

@@ -12,7 +12,8 @@ import aiohttp
 import asyncpg
 import pytest
 
-from devkit.sandbox.asterisk import ARI_APP, LocalAsterisk
+from devkit.sandbox.asterisk import LocalAsterisk
+from devkit.sandbox.asterisk_config import ARI_APP
 from sticky_router.ari_app.app import HANDLED_EVENTS
 from sticky_router.process.router import Router
 from testkit.sipp import assert_calls_succeeded

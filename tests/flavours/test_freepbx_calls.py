@@ -15,7 +15,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from devkit.sandbox.asterisk import FREEPBX_AGI_DID, PHONES, LocalAsterisk
+from devkit.sandbox.asterisk import LocalAsterisk
+from devkit.sandbox.asterisk_config import FREEPBX_AGI_DID, PHONES
 from devkit.sandbox.stack import Sandbox, identify_agents
 from sticky_router.ami.connection import AmiSettings
 from sticky_router.process.agi_process import AgiProcess

@@ -10,7 +10,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from devkit.sandbox.asterisk import FREEPBX_AGI_DID, LocalAsterisk
+from devkit.sandbox.asterisk import LocalAsterisk
+from devkit.sandbox.asterisk_config import FREEPBX_AGI_DID
 from devkit.sandbox.stack import identify_agents
 from tests.e2e.shift import a_shift_of_agent2_by_feature_code
 

@@ -13,7 +13,8 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, BrowserContext
 
-from devkit.sandbox.asterisk import PHONES, LocalAsterisk
+from devkit.sandbox.asterisk import LocalAsterisk
+from devkit.sandbox.asterisk_config import PHONES
 from sticky_router.process.router import Router
 from sticky_router.web.auth.accounts import set_password
 from sticky_router.web.settings import WebSettings

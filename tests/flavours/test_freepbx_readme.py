@@ -19,13 +19,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from devkit.sandbox.asterisk import (
+from devkit.sandbox.asterisk import LocalAsterisk
+from devkit.sandbox.asterisk_config import (
     CONF_TEMPLATES,
     FREEPBX_AGI_DID,
     FREEPBX_DESTINATIONS,
     FREEPBX_TEMPLATES,
     PHONES,
-    LocalAsterisk,
     agent_identity,
 )
 from devkit.sandbox.stack import identify_agents

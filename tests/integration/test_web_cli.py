@@ -7,7 +7,7 @@ import asyncio
 import asyncpg
 
 from devkit.sandbox.postgres import LocalPostgres
-from sticky_router.process.cli import _sandbox_sign_in
+from sticky_router.process.demo_cli import sandbox_sign_in
 from sticky_router.web.auth.passwords import verify_password
 from sticky_router.web.settings import WebSettings
 from tests.integration.conftest import create_database
@@ -59,7 +59,7 @@ async def test_the_sandbox_prints_the_screens_address_and_working_demo_passwords
     url = await create_database(postgres, "web_sandbox")
     assert sticky_router("migrate", STICKY_DATABASE_URL=url).returncode == 0
     assert sticky_router("seed-demo", STICKY_DATABASE_URL=url).returncode == 0
-    printed = await asyncio.to_thread(_sandbox_sign_in, url, WebSettings(port=8091))
+    printed = await asyncio.to_thread(sandbox_sign_in, url, WebSettings(port=8091))
     assert "Agent screen: http://127.0.0.1:8091/agent/" in printed
     rows = [line.split() for line in printed.splitlines() if line.startswith("  ")]
     accounts = {name: (kind, password) for kind, name, password in rows}

@@ -20,12 +20,8 @@ import asyncpg
 import pytest
 
 from devkit.demo import seed_demo
-from devkit.sandbox.asterisk import (
-    AGENTS,
-    SUPPORT_QUEUE,
-    LocalAsterisk,
-    throwaway_asterisk,
-)
+from devkit.sandbox.asterisk import LocalAsterisk, throwaway_asterisk
+from devkit.sandbox.asterisk_config import AGENTS, SUPPORT_QUEUE
 from devkit.sandbox.postgres import LocalPostgres, throwaway_postgres
 from sticky_router.ami.connection import AmiLearner, AmiSettings
 from sticky_router.process import database

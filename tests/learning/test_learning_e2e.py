@@ -12,7 +12,8 @@ from pathlib import Path
 import asyncpg
 import structlog
 
-from devkit.sandbox.asterisk import AGENTS, LocalAsterisk
+from devkit.sandbox.asterisk import LocalAsterisk
+from devkit.sandbox.asterisk_config import AGENTS
 from sticky_router.ami.connection import AmiLearner
 from sticky_router.routing_core import IncomingCall, RoutingService, StickyDecision
 from sticky_router.routing_core.settings import Scope

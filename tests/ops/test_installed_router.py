@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from devkit.sandbox.asterisk import ARI_APP
+from devkit.sandbox.asterisk_config import ARI_APP
 from devkit.sandbox.stack import Sandbox, throwaway_sandbox
 from testkit.chromium import free_tcp_port
 from testkit.sipp import assert_calls_succeeded

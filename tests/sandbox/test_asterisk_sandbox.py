@@ -23,21 +23,18 @@ from typing import Any
 
 import pytest
 
-from devkit.sandbox import asterisk as sandbox_asterisk
-from devkit.sandbox.asterisk import (
+from devkit.sandbox import ports as sandbox_ports
+from devkit.sandbox.asterisk import LocalAsterisk, throwaway_asterisk
+from devkit.sandbox.asterisk_config import (
     AGENTS,
     ARI_APP,
     SUPPORT_QUEUE,
     AsteriskUnavailable,
     Credentials,
-    LocalAsterisk,
-    apt_mirror,
-    free_port,
-    free_sip_port,
-    free_udp_block,
     render,
-    throwaway_asterisk,
 )
+from devkit.sandbox.asterisk_root import apt_mirror
+from devkit.sandbox.ports import free_port, free_sip_port, free_udp_block
 from testkit.sipp import SippPhone, SippResult, assert_calls_succeeded
 
 
@@ -308,5 +305,5 @@ def test_asterisks_sip_port_is_never_among_the_phones_ports(
     """The kernel may hand out a port inside the phones' blocks (Linux: 32768-60999): seen
     once, SIP on 41004 with the phones from 41000, and every call of the suite failed."""
     offered = iter([41004, 45555, 39999])
-    monkeypatch.setattr(sandbox_asterisk, "free_port", lambda kind=None: next(offered))
+    monkeypatch.setattr(sandbox_ports, "free_port", lambda kind=None: next(offered))
     assert free_sip_port() == 39999

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from devkit.sandbox.asterisk import Credentials, LocalAsterisk
+from devkit.sandbox.asterisk import LocalAsterisk
+from devkit.sandbox.asterisk_config import Credentials
 from sticky_router.process.config import ConfigError, load_config
 
 DOCKER = Path(__file__).resolve().parents[2] / "docker"

@@ -213,7 +213,7 @@ def test_the_product_reaches_the_development_kit_only_through_its_one_door() -> 
     imports = kit_imports()
     assert [(f, guarded) for f, guarded in imports if not guarded] == []
     assert {f for f, _ in imports} <= {
-        "sticky_router/process/cli.py",
+        "sticky_router/process/demo_cli.py",
         "sticky_router/process/simulation_cli.py",
     }
 

@@ -10,16 +10,14 @@ import pytest
 from sticky_router.process.simulation_cli import scope, setting
 from sticky_router.routing_core import policy, simulate
 from sticky_router.routing_core.model import Agent, AgentRole, KeyKind, Leg
-from sticky_router.routing_core.settings import Scope, ScopedValue
-from sticky_router.routing_core.simulate import (
+from sticky_router.routing_core.replay_assumptions import (
     CallerChoices,
     RecordedAvailability,
-    Replay,
-    ReplayCall,
-    Tally,
-    World,
     hour_index,
 )
+from sticky_router.routing_core.replay_tally import Tally
+from sticky_router.routing_core.settings import Scope, ScopedValue
+from sticky_router.routing_core.simulate import Replay, ReplayCall, World
 from sticky_router.routing_core.store.replay import overlay
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday morning

@@ -15,14 +15,14 @@ from sticky_router.routing_core.candidates import Walk, run_at_once, walk_candid
 from sticky_router.routing_core.decision import Candidate, StickyDecision
 from sticky_router.routing_core.live import MemberFacts
 from sticky_router.routing_core.policy import decide
-from sticky_router.routing_core.service import claim_hold
-from sticky_router.routing_core.settings import RoutingSettings
-from sticky_router.routing_core.simulate import (
+from sticky_router.routing_core.replay_assumptions import (
     CALLBACK_ANSWERED_SHARE,
     CALLBACK_SHARE,
     WAIT_ACCEPT_SHARE,
     accepts_wait,
 )
+from sticky_router.routing_core.service import claim_hold
+from sticky_router.routing_core.settings import RoutingSettings
 from sticky_router.routing_core.store.callbacks import DueCallback
 from sticky_router.routing_core.wait_offer import (
     CALLBACK_CONFIRMED,
