@@ -2,7 +2,8 @@
 
 Every few seconds: callbacks past their time expire (to the admin pages' list); for each agent
 with a callback due, the oldest is dialled if the agent is free *in that callback's queue* as
-Asterisk reports it (a member, not paused, phone not in use: the AMI member board) and no
+Asterisk reports it (a member, not paused, phone not in use: the AMI member board), past their
+wrap-up (`wrap_up_seconds` after their last answered call, as for a sticky call) and no
 sticky call holds them (the same claim a sticky callback takes, so the two never ring one agent
 at once). The row is taken atomically (two routers never dial one callback), the agent's phone
 rings first (`CallbackPlacer`, the ARI adapter), and when they answer the dialplan dials the
@@ -20,7 +21,7 @@ from typing import Protocol
 import asyncpg
 import structlog
 
-from sticky_router.routing_core.attempt import FREE_STATES, is_member
+from sticky_router.routing_core.attempt import FREE_STATES, is_member, wrapping_up
 from sticky_router.routing_core.live import MemberFacts
 from sticky_router.routing_core.settings import resolve_settings
 from sticky_router.routing_core.store.callbacks import DueCallback, due, expire, finish, take
@@ -64,6 +65,12 @@ def free_in_queue(members: Sequence[MemberFacts], callback: DueCallback) -> bool
         and m.device_state in FREE_STATES
         for m in members
     )
+
+
+def in_wrap_up(callback: DueCallback, now: datetime, wrap_up_seconds: int) -> bool:
+    """Still in after-call work (`wrap_up_seconds` after their last answered call), as a sticky
+    call judges it (routing_core.attempt.wrapping_up), unless they asked for this callback now."""
+    return not callback.asked_now and wrapping_up(callback.last_talk_ended_at, now, wrap_up_seconds)
 
 
 def utc_now() -> datetime:
@@ -110,20 +117,22 @@ class CallbackDialer:
         if not self._members.known:
             return  # whether an agent is free cannot be told: nobody is rung
         members = self._members.members()
-        for callback in await due(self._pool, now):
-            if free_in_queue(members, callback):
-                await self._dial(callback, now)
+        callbacks = await due(self._pool, now)
+        rows = await read_settings_rows(self._pool) if callbacks else []
+        for callback in callbacks:
+            knobs = resolve_settings(rows, queue=callback.queue, did=None, customer_class=None)
+            if free_in_queue(members, callback) and not in_wrap_up(
+                callback, now, knobs.values.wrap_up_seconds
+            ):
+                await self._dial(callback, now, knobs.values.ring_timeout_seconds)
 
-    async def _dial(self, callback: DueCallback, now: datetime) -> None:
+    async def _dial(self, callback: DueCallback, now: datetime, ring_seconds: int) -> None:
         claim = claim_id(callback.id)
         if not await claim_agent(self._pool, claim, callback.agent_id, now, CLAIM_HOLD):
             return  # a sticky call is ringing them: next look
         if not await take(self._pool, callback.id, now):
             await release_claims(self._pool, claim, "taken_elsewhere", now)
             return
-        rows = await read_settings_rows(self._pool)
-        knobs = resolve_settings(rows, queue=callback.queue, did=None, customer_class=None).values
-        ring_seconds = knobs.ring_timeout_seconds
         log.info("callback_dialling", callback=callback.id, agent=callback.agent)
         if not await self._placer.ring_agent(callback, ring_seconds):
             await self.finished(callback.id, "not_placed")

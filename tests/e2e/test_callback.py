@@ -147,3 +147,81 @@ async def test_a_callback_agent2_does_not_answer_is_tried_again_later_never_to_i
     assert (row["status"], row["attempts"]) == ("pending", 1)
     assert (row["next_attempt_at"] - at).total_seconds() > 60  # not rung again at once
     assert await pool.fetchval("SELECT count(*) FROM sticky_claims WHERE released_at IS NULL") == 0
+
+
+async def test_a_callback_waits_for_agent2s_wrap_up_unless_they_ask_for_it_now(
+    fresh: object, asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    """agent2 has just put the phone down after a call, and the line gives agents 8 s of
+    after-call work (`wrap_up_seconds`): their phone is free as Asterisk sees it, but the owed
+    callback rings them only once the wrap-up is over, as a sticky call would."""
+    await offer_callbacks(pool)
+    await set_setting(pool, scope=Scope.GLOBAL, scope_value=None, key="wrap_up_seconds",
+                      value=8, actor="e2e")  # fmt: skip
+    agent2 = await pool.fetchval("SELECT id FROM agents WHERE name = 'agent2'")
+    # agent2's last answered call ends now (their recorded history, as the router reads it).
+    ended = await pool.fetchval(
+        "UPDATE interaction_legs SET ended_at = now() WHERE id = (SELECT max(id) FROM"
+        " interaction_legs WHERE agent_id = $1 AND answered_at IS NOT NULL) RETURNING ended_at",
+        agent2,
+    )
+    assert ended is not None
+    ivans_call = await pool.fetchval("SELECT call_id FROM interactions WHERE call_id = 'demo-0-0'")
+    await pool.execute(
+        "INSERT INTO callbacks (call_id, agent_id, number, queue, requested_at, expires_at)"
+        " VALUES ($1, $2, $3, 'support', $4::timestamptz, $4::timestamptz + interval '1 hour')",
+        ivans_call, agent2, "+" + IVAN, ended,
+    )  # fmt: skip
+    with AgentPhones(asterisk, phone_logs, {"agent2": "uas_answer.xml"}) as phones:
+        ivans_phone = SippPhone.agent("uas_answer_hangup.xml", asterisk.caller_port, phone_logs,
+                                      ring_ms=500, name="ivan-after-wrap-up").start()  # fmt: skip
+        try:
+            await asyncio.sleep(5)  # the dialer looks every 2 s: two looks inside the wrap-up
+            assert phones.rung()["agent2"] == 0, "rung during the wrap-up"
+
+            async def done() -> bool:
+                status = await pool.fetchval("SELECT status FROM callbacks")
+                return bool(status == "done")
+
+            await until(done, 30)
+            assert_calls_succeeded(await asyncio.to_thread(ivans_phone.wait, 30))
+        finally:
+            ivans_phone.stop()
+    [ring] = phones.requests("agent2")[:1]
+    # Not before the wrap-up was over (SIPp logs local time, naive).
+    assert (ring.at - ended.astimezone().replace(tzinfo=None)).total_seconds() >= 8
+
+
+async def test_call_now_rings_an_agent_in_wrap_up(
+    fresh: object, asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path
+) -> None:
+    """An agent who presses "Call now" on their screen has finished their after-call work."""
+    await offer_callbacks(pool)
+    await set_setting(pool, scope=Scope.GLOBAL, scope_value=None, key="wrap_up_seconds",
+                      value=600, actor="e2e")  # fmt: skip
+    agent2 = await pool.fetchval("SELECT id FROM agents WHERE name = 'agent2'")
+    ended = await pool.fetchval(
+        "UPDATE interaction_legs SET ended_at = now() WHERE id = (SELECT max(id) FROM"
+        " interaction_legs WHERE agent_id = $1 AND answered_at IS NOT NULL) RETURNING ended_at",
+        agent2,
+    )
+    ivans_call = await pool.fetchval("SELECT call_id FROM interactions WHERE call_id = 'demo-0-0'")
+    await pool.execute(
+        "INSERT INTO callbacks (call_id, agent_id, number, queue, requested_at, expires_at,"
+        " call_now_at) VALUES ($1, $2, $3, 'support', $4::timestamptz,"
+        " $4::timestamptz + interval '1 hour', $4::timestamptz)",
+        ivans_call, agent2, "+" + IVAN, ended,
+    )  # fmt: skip
+    with AgentPhones(asterisk, phone_logs, {"agent2": "uas_answer.xml"}) as phones:
+        ivans_phone = SippPhone.agent("uas_answer_hangup.xml", asterisk.caller_port, phone_logs,
+                                      ring_ms=500, name="ivan-called-now").start()  # fmt: skip
+        try:
+
+            async def done() -> bool:
+                status = await pool.fetchval("SELECT status FROM callbacks")
+                return bool(status == "done")
+
+            await until(done, 30)
+        finally:
+            ivans_phone.stop()
+    assert phones.rung()["agent2"] == 1

@@ -10,7 +10,7 @@ import pytest
 import sticky_router.web.i18n.settings  # noqa: F401 - registers the words
 from sticky_router.process.prompts import PROMPTS
 from sticky_router.routing_core.attempt import Availability
-from sticky_router.routing_core.callback_dialer import free_in_queue
+from sticky_router.routing_core.callback_dialer import free_in_queue, in_wrap_up
 from sticky_router.routing_core.candidates import Walk, run_at_once, walk_candidates
 from sticky_router.routing_core.decision import Candidate, StickyDecision
 from sticky_router.routing_core.live import MemberFacts
@@ -255,3 +255,17 @@ def test_the_dialer_rings_an_agent_only_free_in_the_callbacks_queue() -> None:
 def test_the_callback_prompts_are_shipped() -> None:
     for sound in (PRESS_1_OR_2, CALLBACK_CONFIRMED):
         assert sound.removeprefix("sticky-router/") in PROMPTS
+
+
+def test_the_dialer_waits_out_the_agents_wrap_up_unless_they_asked_now() -> None:
+    ended = NOW - timedelta(seconds=20)
+    owed = DueCallback(1, 2, "agent2", "PJSIP/agent2", "PJSIP/agent2", "+79123456701", "support",
+                       last_talk_ended_at=ended)  # fmt: skip
+    assert in_wrap_up(owed, NOW, 30)  # 20 s into 30 s of after-call work
+    assert not in_wrap_up(owed, NOW, 20)  # over at exactly 20 s
+    assert not in_wrap_up(owed, NOW, 0)  # the line gives no wrap-up
+    never_talked = DueCallback(1, 2, "agent2", "PJSIP/agent2", "PJSIP/agent2", "+7912", "support")
+    assert not in_wrap_up(never_talked, NOW, 30)
+    asked_now = DueCallback(1, 2, "agent2", "PJSIP/agent2", "PJSIP/agent2", "+7912", "support",
+                            asked_now=True, last_talk_ended_at=ended)  # fmt: skip
+    assert not in_wrap_up(asked_now, NOW, 30)  # "call now": their after-call work is done

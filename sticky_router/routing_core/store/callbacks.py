@@ -29,14 +29,18 @@ class DueCallback:
     member_interface: str
     number: str
     queue: str
-    asked_now: bool = False  # the agent pressed "call now": their pause does not hold it back
+    # The agent pressed "call now": neither their pause nor their wrap-up holds it back.
+    asked_now: bool = False
+    last_talk_ended_at: datetime | None = None  # the end of their last answered call (wrap-up)
 
 
 _DUE = """
     SELECT DISTINCT ON (c.agent_id)
            c.id, c.agent_id, a.name AS agent, a.endpoint,
            coalesce(a.queue_interface, a.endpoint) AS member_interface, c.number, c.queue,
-           c.call_now_at IS NOT NULL AS asked_now
+           c.call_now_at IS NOT NULL AS asked_now,
+           (SELECT max(t.ended_at) FROM interaction_legs t
+            WHERE t.agent_id = a.id AND t.answered_at IS NOT NULL) AS last_talk_ended_at
     FROM callbacks c JOIN agents a ON a.id = c.agent_id
     WHERE c.status = 'pending' AND c.expires_at > $1 AND a.active
       AND (c.next_attempt_at IS NULL OR c.next_attempt_at <= $1 OR c.call_now_at IS NOT NULL)
