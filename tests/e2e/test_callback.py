@@ -9,6 +9,7 @@ mode or through the FastAGI lookup; the router dials in both.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
@@ -34,6 +35,34 @@ async def offer_callbacks(pool: asyncpg.Pool) -> None:
     ):
         await set_setting(pool, scope=Scope.GLOBAL, scope_value=None, key=key, value=value,
                           actor="e2e")  # fmt: skip
+
+
+async def owe_ivan_a_callback(pool: asyncpg.Pool, at: datetime, *, asked_now: bool = False) -> None:
+    """agent2 owes Ivan a callback asked at `at` (as the wait offer's 2 leaves it); `asked_now`:
+    agent2 pressed "Call now" on their screen."""
+    agent2 = await pool.fetchval("SELECT id FROM agents WHERE name = 'agent2'")
+    ivans_call = await pool.fetchval("SELECT call_id FROM interactions WHERE call_id = 'demo-0-0'")
+    await pool.execute(
+        "INSERT INTO callbacks (call_id, agent_id, number, queue, requested_at, expires_at,"
+        " call_now_at) VALUES ($1, $2, $3, 'support', $4::timestamptz,"
+        " $4::timestamptz + interval '1 hour', CASE WHEN $5 THEN $4::timestamptz END)",
+        ivans_call, agent2, "+" + IVAN, at, asked_now,
+    )  # fmt: skip
+
+
+async def agent2_just_hung_up(pool: asyncpg.Pool) -> datetime:
+    """agent2's last answered call, in the recorded history, ends now; when that is."""
+    ended = await pool.fetchval(
+        "UPDATE interaction_legs SET ended_at = now() WHERE id = (SELECT max(id) FROM"
+        " interaction_legs WHERE agent_id = (SELECT id FROM agents WHERE name = 'agent2')"
+        " AND answered_at IS NOT NULL) RETURNING ended_at"
+    )
+    assert isinstance(ended, datetime)
+    return ended
+
+
+async def callback_done(pool: asyncpg.Pool) -> bool:
+    return bool(await pool.fetchval("SELECT status FROM callbacks") == "done")
 
 
 def connected_attempts(router: Router) -> float:
@@ -120,14 +149,8 @@ async def test_a_callback_agent2_does_not_answer_is_tried_again_later_never_to_i
     await offer_callbacks(pool)
     await set_setting(pool, scope=Scope.GLOBAL, scope_value=None, key="ring_timeout_seconds",
                       value=3, actor="e2e")  # fmt: skip
-    agent2 = await pool.fetchval("SELECT id FROM agents WHERE name = 'agent2'")
     at = await pool.fetchval("SELECT now()")
-    ivans_call = await pool.fetchval("SELECT call_id FROM interactions WHERE call_id = 'demo-0-0'")
-    await pool.execute(
-        "INSERT INTO callbacks (call_id, agent_id, number, queue, requested_at, expires_at)"
-        " VALUES ($1, $2, $3, 'support', $4::timestamptz, $4::timestamptz + interval '1 hour')",
-        ivans_call, agent2, "+" + IVAN, at,
-    )  # fmt: skip
+    await owe_ivan_a_callback(pool, at)
     with AgentPhones(asterisk, phone_logs, {"agent2": "uas_noanswer.xml"}) as phones:
         ivans_phone = SippPhone.agent("uas_answer_hangup.xml", asterisk.caller_port, phone_logs,
                                       name="ivan-never-rung").start()  # fmt: skip
@@ -158,32 +181,15 @@ async def test_a_callback_waits_for_agent2s_wrap_up_unless_they_ask_for_it_now(
     await offer_callbacks(pool)
     await set_setting(pool, scope=Scope.GLOBAL, scope_value=None, key="wrap_up_seconds",
                       value=8, actor="e2e")  # fmt: skip
-    agent2 = await pool.fetchval("SELECT id FROM agents WHERE name = 'agent2'")
-    # agent2's last answered call ends now (their recorded history, as the router reads it).
-    ended = await pool.fetchval(
-        "UPDATE interaction_legs SET ended_at = now() WHERE id = (SELECT max(id) FROM"
-        " interaction_legs WHERE agent_id = $1 AND answered_at IS NOT NULL) RETURNING ended_at",
-        agent2,
-    )
-    assert ended is not None
-    ivans_call = await pool.fetchval("SELECT call_id FROM interactions WHERE call_id = 'demo-0-0'")
-    await pool.execute(
-        "INSERT INTO callbacks (call_id, agent_id, number, queue, requested_at, expires_at)"
-        " VALUES ($1, $2, $3, 'support', $4::timestamptz, $4::timestamptz + interval '1 hour')",
-        ivans_call, agent2, "+" + IVAN, ended,
-    )  # fmt: skip
+    ended = await agent2_just_hung_up(pool)
+    await owe_ivan_a_callback(pool, ended)
     with AgentPhones(asterisk, phone_logs, {"agent2": "uas_answer.xml"}) as phones:
         ivans_phone = SippPhone.agent("uas_answer_hangup.xml", asterisk.caller_port, phone_logs,
                                       ring_ms=500, name="ivan-after-wrap-up").start()  # fmt: skip
         try:
             await asyncio.sleep(5)  # the dialer looks every 2 s: two looks inside the wrap-up
             assert phones.rung()["agent2"] == 0, "rung during the wrap-up"
-
-            async def done() -> bool:
-                status = await pool.fetchval("SELECT status FROM callbacks")
-                return bool(status == "done")
-
-            await until(done, 30)
+            await until(lambda: callback_done(pool), 30)
             assert_calls_succeeded(await asyncio.to_thread(ivans_phone.wait, 30))
         finally:
             ivans_phone.stop()
@@ -199,29 +205,12 @@ async def test_call_now_rings_an_agent_in_wrap_up(
     await offer_callbacks(pool)
     await set_setting(pool, scope=Scope.GLOBAL, scope_value=None, key="wrap_up_seconds",
                       value=600, actor="e2e")  # fmt: skip
-    agent2 = await pool.fetchval("SELECT id FROM agents WHERE name = 'agent2'")
-    ended = await pool.fetchval(
-        "UPDATE interaction_legs SET ended_at = now() WHERE id = (SELECT max(id) FROM"
-        " interaction_legs WHERE agent_id = $1 AND answered_at IS NOT NULL) RETURNING ended_at",
-        agent2,
-    )
-    ivans_call = await pool.fetchval("SELECT call_id FROM interactions WHERE call_id = 'demo-0-0'")
-    await pool.execute(
-        "INSERT INTO callbacks (call_id, agent_id, number, queue, requested_at, expires_at,"
-        " call_now_at) VALUES ($1, $2, $3, 'support', $4::timestamptz,"
-        " $4::timestamptz + interval '1 hour', $4::timestamptz)",
-        ivans_call, agent2, "+" + IVAN, ended,
-    )  # fmt: skip
+    await owe_ivan_a_callback(pool, await agent2_just_hung_up(pool), asked_now=True)
     with AgentPhones(asterisk, phone_logs, {"agent2": "uas_answer.xml"}) as phones:
         ivans_phone = SippPhone.agent("uas_answer_hangup.xml", asterisk.caller_port, phone_logs,
                                       ring_ms=500, name="ivan-called-now").start()  # fmt: skip
         try:
-
-            async def done() -> bool:
-                status = await pool.fetchval("SELECT status FROM callbacks")
-                return bool(status == "done")
-
-            await until(done, 30)
+            await until(lambda: callback_done(pool), 30)
         finally:
             ivans_phone.stop()
     assert phones.rung()["agent2"] == 1
