@@ -32,6 +32,7 @@ RUN apt-get update \
 # out as in a checkout so that it finds dialplan/ the same way.
 COPY sticky_router/__init__.py /opt/sticky-router/sticky_router/
 COPY sticky_router/process/__init__.py sticky_router/process/prompts.py \
+     sticky_router/process/development_kit.py \
      /opt/sticky-router/sticky_router/process/
 COPY devkit/__init__.py /opt/sticky-router/devkit/
 COPY devkit/sandbox/__init__.py devkit/sandbox/asterisk.py devkit/sandbox/asterisk_config.py \

@@ -2,6 +2,9 @@
 proxy. The CLI imports it only when asked for the sandbox (`sticky-router run` without
 STICKY_ARI_URL, `demo`), so a deployment's router never loads it."""
 
+from sticky_router.process.development_kit import SANDBOX_FLAVOURS
+
 # How agents are queue members: plain PJSIP members, or a PBX laid out as FreePBX lays it out
-# (sandbox/asterisk.py). Here, so that the CLI can offer the choice without loading the sandbox.
-FLAVOURS = ("plain", "freepbx")
+# (sandbox/asterisk.py). Named by the product's door to the kit, so that the CLI offers them in
+# `--help` where the kit is absent.
+FLAVOURS = SANDBOX_FLAVOURS

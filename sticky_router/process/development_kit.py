@@ -13,8 +13,9 @@ from contextlib import contextmanager
 
 KIT = "devkit"
 
-# The sandbox's PBX flavours (devkit.sandbox.FLAVOURS, which tests/unit/test_development_kit.py
-# keeps equal): here too, so that `--help` offers them where the kit is absent.
+# The sandbox's PBX flavours (devkit.sandbox.FLAVOURS is this): named here, so that `--help`
+# offers them where the kit is absent. Standard library only: the Asterisk image's render step
+# reads it through devkit.sandbox.
 SANDBOX_FLAVOURS = ("plain", "freepbx")
 
 

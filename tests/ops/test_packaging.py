@@ -20,8 +20,6 @@ from devkit.sandbox.postgres import LocalPostgres, throwaway_postgres
 from tests.ops.wheel import (
     ROOT,
     copied_by_the_image,
-    installed_command,
-    installed_environment,
     let_in_by_the_dockerignore,
     run_installed,
     seed_demo_from_the_checkout,
@@ -49,8 +47,9 @@ def test_the_wheel_holds_the_packages_the_dialplan_and_the_migrations(installed:
     )
     # The development kit (sandbox, demo data, synthetic history) stays in the checkout: none
     # of its files is in the wheel, under any folder.
-    kit = {p.name for p in (ROOT / "devkit").rglob("*") if p.is_file()} - {"__init__.py"}
-    kit = {name for name in kit if not name.endswith(".pyc")}
+    kit = {p.name for p in (ROOT / "devkit").rglob("*") if p.is_file() and p.suffix != ".pyc"} - {
+        "__init__.py"
+    }
     assert {"demo.py", "stack.py", "redmine_setup.rb"} <= kit
     assert [n for n in names if n.rsplit("/", 1)[-1] in kit] == []
     assert "sticky_router/web/static/agent.js" in names
@@ -88,8 +87,7 @@ def test_the_installed_command_migrates_and_decides(
 def test_the_installed_command_says_where_the_development_kit_lives(
     installed: Path, empty_postgres: LocalPostgres, command: list[str], what: str
 ) -> None:
-    """An operator's installation has no sandbox or demo: one sentence says so, exit 2, and
-    nothing is written."""
+    """An operator's installation has no sandbox or demo: one sentence says so, exit 2."""
     refused = run_installed(installed, *command, dsn=empty_postgres.dsn)
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert f"{what} comes with a checkout of sticky-router's source" in refused.stderr
@@ -100,10 +98,7 @@ def test_the_installed_run_without_an_asterisk_says_where_the_sandbox_lives(
     installed: Path,
 ) -> None:
     # Neither STICKY_ARI_URL nor STICKY_DATABASE_URL: the sandbox is what `run` would start.
-    refused = subprocess.run(
-        installed_command("run"), cwd=installed, env=installed_environment(installed),
-        capture_output=True, text=True, check=False, timeout=120,
-    )  # fmt: skip
+    refused = run_installed(installed, "run", dsn=None)
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "The local sandbox comes with a checkout of sticky-router's source" in refused.stderr
 
@@ -192,12 +187,7 @@ def test_the_compose_one_shot_loads_the_demo_with_the_kit_it_lends(
     lent = tmp_path / python_path.lstrip("/")
     shutil.copytree(ROOT / "devkit", lent / "devkit", ignore=shutil.ignore_patterns("__pycache__"))
     with throwaway_postgres() as server:
-        environment = installed_environment(installed, STICKY_DATABASE_URL=server.dsn)
-        environment["PYTHONPATH"] += f":{lent}"
         for command in (["migrate"], ["seed-demo", "--if-empty"]):
-            done = subprocess.run(
-                installed_command(*command), cwd=installed, env=environment,
-                capture_output=True, text=True, check=False, timeout=300,
-            )  # fmt: skip
+            done = run_installed(installed, *command, dsn=server.dsn, lent_kit=lent)
             assert done.returncode == 0, done.stderr
         assert "demo loaded: 4 agents" in done.stdout

@@ -69,10 +69,18 @@ def installed_environment(work: Path, **settings: str) -> dict[str, str]:
     }
 
 
-def run_installed(work: Path, *arguments: str, dsn: str = "") -> subprocess.CompletedProcess[str]:
+def run_installed(
+    work: Path, *arguments: str, dsn: str | None = "", lent_kit: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The installed command; `dsn` None leaves STICKY_DATABASE_URL unset, `lent_kit` puts a
+    folder holding a copy of devkit/ on the path (as docker/compose.yaml's migrate does)."""
+    environment = installed_environment(work)
+    if dsn is not None:
+        environment["STICKY_DATABASE_URL"] = dsn
+    if lent_kit is not None:
+        environment["PYTHONPATH"] += f":{lent_kit}"
     return subprocess.run(
-        installed_command(*arguments), cwd=work,
-        env=installed_environment(work, STICKY_DATABASE_URL=dsn),
+        installed_command(*arguments), cwd=work, env=environment,
         capture_output=True, text=True, check=False, timeout=300,
     )  # fmt: skip
 

@@ -5,16 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from devkit.sandbox import FLAVOURS
 from sticky_router.process.development_kit import (
-    SANDBOX_FLAVOURS,
     DevelopmentKitMissing,
     development_kit,
 )
-
-
-def test_the_cli_offers_the_sandboxs_own_flavours() -> None:
-    assert SANDBOX_FLAVOURS == FLAVOURS
 
 
 def test_an_absent_kit_is_said_in_one_sentence() -> None:
