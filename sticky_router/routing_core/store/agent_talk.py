@@ -1,4 +1,5 @@
-"""How long an agent's calls last: what the wait offer's estimate is made of.
+"""How long an agent's calls last (what the wait offer's estimate is made of), and when their
+last one ended (where wrap-up counts from).
 
 Both read through the index on (agent_id, ended_at DESC): the current call is the agent's leg
 answered and not yet ended (ended_at NULL comes first in that index), the typical talk time the
@@ -12,6 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sticky_router.routing_core.store import Executor
+
+# When the agent `a` last put the phone down after an answered call: where wrap-up counts from
+# (the sticky lookup, the callback dialer, the live view all read it with this one fragment).
+LAST_TALK_ENDED = """(SELECT max(t.ended_at) FROM interaction_legs t
+                      WHERE t.agent_id = a.id AND t.answered_at IS NOT NULL)"""
 
 _TALK_TIMES = """
     SELECT

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sticky_router.routing_core.store import Executor
+from sticky_router.routing_core.store.agent_talk import LAST_TALK_ENDED
 
 MAX_ATTEMPTS = 3
 RETRY_AFTER = timedelta(minutes=2)  # after the caller did not answer, or the agent's phone
@@ -34,13 +35,12 @@ class DueCallback:
     last_talk_ended_at: datetime | None = None  # the end of their last answered call (wrap-up)
 
 
-_DUE = """
+_DUE = f"""
     SELECT DISTINCT ON (c.agent_id)
            c.id, c.agent_id, a.name AS agent, a.endpoint,
            coalesce(a.queue_interface, a.endpoint) AS member_interface, c.number, c.queue,
            c.call_now_at IS NOT NULL AS asked_now,
-           (SELECT max(t.ended_at) FROM interaction_legs t
-            WHERE t.agent_id = a.id AND t.answered_at IS NOT NULL) AS last_talk_ended_at
+           {LAST_TALK_ENDED} AS last_talk_ended_at
     FROM callbacks c JOIN agents a ON a.id = c.agent_id
     WHERE c.status = 'pending' AND c.expires_at > $1 AND a.active
       AND (c.next_attempt_at IS NULL OR c.next_attempt_at <= $1 OR c.call_now_at IS NOT NULL)

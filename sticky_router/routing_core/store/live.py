@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sticky_router.routing_core.store import Executor
+from sticky_router.routing_core.store.agent_talk import LAST_TALK_ENDED
 from sticky_router.routing_core.store.reports import ELIGIBLE, EXCLUDED_REASONS
 
 IN_FLIGHT_HOURS = 4
@@ -85,7 +86,7 @@ async def calls_in_flight(executor: Executor, now: datetime) -> list[CallInFligh
 
 async def agent_records(executor: Executor, now: datetime) -> list[AgentRecord]:
     rows = await executor.fetch(
-        """
+        f"""
         WITH load AS (
             SELECT target_agent_id AS agent_id, count(*) AS calls FROM interactions
             WHERE started_at > $1 AND route = 'sticky' AND outcome = 'sticky'
@@ -93,10 +94,7 @@ async def agent_records(executor: Executor, now: datetime) -> list[AgentRecord]:
         )
         SELECT a.name, a.display_name, coalesce(a.queue_interface, a.endpoint) AS member,
                coalesce(load.calls, 0) AS sticky_this_hour,
-               (SELECT l.ended_at FROM interaction_legs l
-                WHERE l.agent_id = a.id AND l.answered_at IS NOT NULL
-                  AND l.ended_at IS NOT NULL
-                ORDER BY l.ended_at DESC LIMIT 1) AS last_talk,
+               {LAST_TALK_ENDED} AS last_talk,
                coalesce(open.ringing, false) AS ringing, coalesce(open.talking, false) AS talking
         FROM agents a LEFT JOIN load ON load.agent_id = a.id
         LEFT JOIN LATERAL (

@@ -36,6 +36,7 @@ from sticky_router.routing_core.model import (
 )
 from sticky_router.routing_core.settings import Scope, ScopedValue
 from sticky_router.routing_core.store import Connection
+from sticky_router.routing_core.store.agent_talk import LAST_TALK_ENDED
 from sticky_router.routing_core.store.ticket_mirror import find_mirrored
 
 # How many past calls the policy looks at: enough for "the newest one in the window" and for
@@ -164,8 +165,7 @@ _CONTEXT = f"""
                  'sticky_calls', (SELECT count(*) FROM sticky_claims c
                                   WHERE c.agent_id = a.id AND c.claimed_at > $12
                                     AND (c.outcome IS NULL OR c.outcome = 'answered')),
-                 'last_talk_ended_at', (SELECT max(t.ended_at) FROM interaction_legs t
-                                        WHERE t.agent_id = a.id AND t.answered_at IS NOT NULL))),
+                 'last_talk_ended_at', {LAST_TALK_ENDED})),
                '[]')
        FROM agents a
        WHERE a.id = ANY($11::bigint[])
