@@ -92,6 +92,8 @@ class LocalAsterisk:
     boot_timeout: float = 60.0
     throwaway: bool = False
     flavour: str = "plain"  # how agents are queue members: FLAVOURS
+    # One node of several: Asterisk's `systemname`, which starts every Uniqueid ("" for none).
+    system_name: str = ""
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _ari_live: Credentials | None = field(default=None, init=False, repr=False)
     _ami_live: Credentials | None = field(default=None, init=False, repr=False)
@@ -103,6 +105,8 @@ class LocalAsterisk:
             raise ValueError(f"instance name {self.name!r}: lower-case letters, digits, _ and -")
         if self.flavour not in FLAVOURS:
             raise ValueError(f"flavour {self.flavour!r}: one of {', '.join(FLAVOURS)}")
+        if self.system_name and not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,31}", self.system_name):
+            raise ValueError(f"system name {self.system_name!r}: lower-case letters, digits, -")
 
     # Where things are. Paths "in root" are as Asterisk sees them inside the chroot.
     @property
@@ -405,6 +409,7 @@ class LocalAsterisk:
             ami_driver=self.ami_driver_credentials,
             agi_secret=self.live_agi_secret,
             flavour=self.flavour,
+            system_name=self.system_name,
         )
 
     def _log_tail(self, lines: int = 15) -> str:
@@ -417,13 +422,17 @@ class LocalAsterisk:
 
 @contextlib.contextmanager
 def throwaway_asterisk(
-    prefix: str = "test", phone_ports_from: int = 40000, flavour: str = "plain"
+    prefix: str = "test",
+    phone_ports_from: int = 40000,
+    flavour: str = "plain",
+    system_name: str = "",
 ) -> Iterator[LocalAsterisk]:
     """An Asterisk on free loopback ports for the duration of the `with` block; its instance
     directory (configuration, logs) is deleted afterwards. Suites that may run at the same time
     pass different `phone_ports_from`: a phone port looks free until its SIPp starts."""
     server = LocalAsterisk(
         name=f"{prefix}-{os.getpid()}",
+        system_name=system_name,
         throwaway=True,
         sip_port=free_sip_port(),
         http_port=free_port(),

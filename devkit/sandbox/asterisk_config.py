@@ -154,6 +154,7 @@ def template_values(
     ami_driver: Credentials,
     agi_secret: str,
     flavour: str = "plain",
+    system_name: str = "",
 ) -> dict[str, object]:
     """Every placeholder of the templates in asterisk_conf/: the one place that fills them, for
     the sandbox and for the container (docker/render_asterisk_conf.py) alike."""
@@ -177,6 +178,10 @@ def template_values(
         "ari_app": ARI_APP,
         "queue": support_queue(flavour),
         "flavour": flavour,
+        # A node of several: Asterisk then starts every Uniqueid (the router's call id) with it.
+        "system_name_option": (
+            f"systemname = {system_name}" if system_name else "; one node: no systemname"
+        ),
         # FreePBX's extensions.conf includes its generated contexts and the administrator's
         # own file, which includes the project's dialplan (copied next to it, as the doc says).
         "dialplan_includes": (

@@ -185,3 +185,32 @@ def throwaway_sandbox(
     ):
         database.upgrade(postgres.dsn)
         yield Sandbox(postgres, asterisk)
+
+
+# Each node's phones get their own block of ports: SIPp phones bind them only when a test starts
+# them, so two nodes probing for free ports at once would both find the same block free.
+NODE_PHONE_PORTS_APART = 20
+
+
+@contextlib.contextmanager
+def throwaway_nodes(
+    prefix: str, phone_ports_from: int, names: tuple[str, ...] = ("node-a", "node-b")
+) -> Iterator[list[Sandbox]]:
+    """Several Asterisk nodes of one support line on one PostgreSQL (migrated, empty), for one
+    test suite: each node its own chroot process, ports and `systemname` (so its Uniqueids carry
+    it), each with the sandbox's agents and queues. One `Sandbox` per node, sharing the database,
+    each with its own journal directory: a router per node."""
+    with contextlib.ExitStack() as stack:
+        postgres = stack.enter_context(throwaway_postgres())
+        database.upgrade(postgres.dsn)
+        nodes = []
+        for index, name in enumerate(names):
+            asterisk = stack.enter_context(
+                throwaway_asterisk(
+                    f"{prefix}-{name}",
+                    phone_ports_from=phone_ports_from + index * NODE_PHONE_PORTS_APART,
+                    system_name=name,
+                )
+            )
+            nodes.append(Sandbox(postgres, asterisk))
+        yield nodes

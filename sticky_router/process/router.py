@@ -31,9 +31,9 @@ from sticky_router.routing_core.live import MemberFacts
 from sticky_router.routing_core.store.journal import DEFAULT_MAX_EVENTS
 from sticky_router.routing_core.store.retention import RetentionPolicy
 from sticky_router.web.app import create_app, utc_now
-from sticky_router.web.pops.decision_notices import DecisionNotices
 from sticky_router.web.pops.dispatch import PopDispatcher
 from sticky_router.web.pops.hub import PopHub
+from sticky_router.web.pops.notices import PopNotices
 from sticky_router.web.server import WebServer
 from sticky_router.web.settings import WebSettings
 
@@ -89,7 +89,7 @@ class Router:
         self.settings = settings
         self._pool: asyncpg.Pool | None = None
         self._web_pool: asyncpg.Pool | None = None
-        self._notices: DecisionNotices | None = None
+        self._notices: PopNotices | None = None
         self._client: AriClient | None = None
         self._events: asyncio.Task[None] | None = None
         self._sweeps: asyncio.Task[None] | None = None
@@ -136,7 +136,7 @@ class Router:
             )
             self.metrics.ticket_source_configured(self.tickets.source.name)
         if settings.web is not None:
-            self._notices = DecisionNotices(settings.database_url)
+            self._notices = PopNotices(settings.database_url)
             self._notices.start()
             self._dispatcher = PopDispatcher(
                 self._web_pool or self._pool, self.pops, utc_now, notices=self._notices,

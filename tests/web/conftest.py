@@ -108,10 +108,11 @@ class Browser:
 
 
 @pytest.fixture
-async def browsers(web: WebApp) -> AsyncIterator[Callable[[], Browser]]:
+async def browsers_of() -> AsyncIterator[Callable[[WebApp], Browser]]:
+    """A new browser (its own cookie jar) against the given web app; closed after the test."""
     sessions: list[aiohttp.ClientSession] = []
 
-    def open_browser() -> Browser:
+    def open_browser(web: WebApp) -> Browser:
         session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
         sessions.append(session)
         return Browser(session, web.origin)
@@ -119,6 +120,11 @@ async def browsers(web: WebApp) -> AsyncIterator[Callable[[], Browser]]:
     yield open_browser
     for session in sessions:
         await session.close()
+
+
+@pytest.fixture
+def browsers(web: WebApp, browsers_of: Callable[[WebApp], Browser]) -> Callable[[], Browser]:
+    return lambda: browsers_of(web)
 
 
 @pytest.fixture

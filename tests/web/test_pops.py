@@ -7,19 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
 import pytest
+from structlog.testing import capture_logs
 
 from sticky_router.routing_core import CallRecorder, HangupSide, IncomingCall, RoutingService
 from sticky_router.routing_core.decision import Decision
 from sticky_router.routing_core.events import DecisionMade
 from sticky_router.routing_core.ringing import RingSource
-from sticky_router.web.pops.decision_notices import DecisionNotices
 from sticky_router.web.pops.dispatch import PopDispatcher
+from sticky_router.web.pops.notices import PopNotices
 from tests.web.conftest import Browser, WebApp
 
 pytestmark = pytest.mark.integration
@@ -302,7 +303,7 @@ async def test_a_ring_heard_before_its_decision_pops_when_postgresql_says_it_is_
     process's journal is behind): the pop waits for PostgreSQL's notice, not for a poll."""
     agent2 = await signed_in(browsers, "agent2")
     socket2 = await agent2.socket()
-    notices = DecisionNotices(database_url)
+    notices = PopNotices(database_url)
     notices.start()
     try:
         await asyncio.wait_for(notices.listening.wait(), 10)
@@ -329,7 +330,7 @@ async def test_without_its_decision_a_ring_makes_no_pop(
 ) -> None:
     agent2 = await signed_in(browsers, "agent2")
     socket2 = await agent2.socket()
-    notices = DecisionNotices(database_url)
+    notices = PopNotices(database_url)
     notices.start()
     try:
         await asyncio.wait_for(notices.listening.wait(), 10)
@@ -347,3 +348,40 @@ async def _socket_has_message(socket: aiohttp.ClientWebSocketResponse) -> bool:
     except TimeoutError:
         return False
     return bool(message.get("type") == "pop")
+
+
+async def test_a_pop_made_by_another_router_reaches_this_routers_screens_once(
+    make_web: Callable[..., Awaitable[WebApp]],
+    browsers_of: Callable[[WebApp], Browser],
+    database_url: str,
+) -> None:
+    """Two router processes, each with its own screens (issue 17): agent2 has one tab on each.
+    The ring reported to router B pops on both tabs, once each: B's own notice is not a second
+    pop, and an unreadable notice is logged and ignored."""
+    web_a, web_b = await make_web(), await make_web()
+    tab_a, tab_b = browsers_of(web_a), browsers_of(web_b)
+    for tab in (tab_a, tab_b):
+        assert await tab.sign_in("agent", "agent2") == 303
+    socket_a, socket_b = await tab_a.socket(), await tab_b.socket()
+    notices = {"a": PopNotices(database_url), "b": PopNotices(database_url)}
+    for listener in notices.values():
+        listener.start()
+    try:
+        for listener in notices.values():
+            await asyncio.wait_for(listener.listening.wait(), 10)
+        router_a = PopDispatcher(web_a.pool, web_a.hub, web_a.clock, notices=notices["a"])
+        router_b = PopDispatcher(web_b.pool, web_b.hub, web_b.clock, notices=notices["b"])
+        with capture_logs() as logs:
+            router_a.pop_made_elsewhere("{not json")
+        assert [entry["event"] for entry in logs] == ["pop_notice_unreadable"]
+        call_id, _ = await routed_call(web_b, IVAN)
+        router_b.agent_ringing(call_id, "PJSIP/agent2", RingSource.STICKY)
+        router_b.agent_ringing(call_id, "PJSIP/agent2", RingSource.QUEUE)  # AMI's report of it
+        assert (await next_pop(socket_a))["call_id"] == call_id
+        assert (await next_pop(socket_b))["call_id"] == call_id
+        await asyncio.sleep(0.5)  # a second pop, from B's own notice or AMI's report, by now
+        assert not await _socket_has_message(socket_a)
+        assert not await _socket_has_message(socket_b)
+    finally:
+        for listener in notices.values():
+            await listener.stop()

@@ -6,16 +6,23 @@
 the ring once (`agent_pops`: a sticky ring is heard from both ARI and AMI, and only the first
 makes a pop), reads the pop and hands it to the hub. Any failure is logged and forgotten: a pop
 is never worth a call.
+
+With several router processes (issue 17) the agent's browser may be served by another one: the
+recorded ring is told to all of them (web/pops/notices.py), and `pop_made_elsewhere` hands a pop
+another router made to this process's screens of that agent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 import structlog
@@ -23,8 +30,8 @@ import structlog
 from sticky_router.routing_core.ringing import RingSource
 from sticky_router.routing_core.ticket_details import LiveTicketDetails
 from sticky_router.web.pops import store as pop_store
-from sticky_router.web.pops.decision_notices import DecisionNotices
 from sticky_router.web.pops.hub import PopHub
+from sticky_router.web.pops.notices import PopNotices
 
 log = structlog.get_logger("sticky_router.pops")
 
@@ -48,7 +55,7 @@ class PopDispatcher:
         hub: PopHub,
         clock: Callable[[], datetime],
         wait_for_call: float = WAIT_FOR_CALL_SECONDS,
-        notices: DecisionNotices | None = None,
+        notices: PopNotices | None = None,
         ticket_details: LiveTicketDetails | None = None,
     ) -> None:
         self._pool = pool
@@ -59,17 +66,38 @@ class PopDispatcher:
         self._wait_for_call = wait_for_call
         self._agents: dict[str, tuple[float, _Agent | None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # Which router made a pop: this process's own come back in the notice, and are skipped.
+        self.origin = uuid.uuid4().hex
+        if notices is not None:
+            notices.on_agent_pop = self.pop_made_elsewhere
 
     def agent_ringing(self, call_id: str, agent: str, source: RingSource) -> None:
         log.debug("agent_ringing", call_id=call_id, agent=agent, source=source.value)
+        self._start(call_id, self._deliver(call_id, agent, source, self._clock(), time.monotonic()))
+
+    def pop_made_elsewhere(self, notice: str) -> None:
+        """Another router recorded a ring (AGENT_POP's payload): this process's screens of that
+        agent get the pop. Our own notices and agents with no screen here cost nothing more."""
+        try:
+            told = json.loads(notice)
+            origin, agent_id, call_id = told["origin"], int(told["agent_id"]), told["call_id"]
+            rang = datetime.fromisoformat(told["rang_at"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("pop_notice_unreadable", notice=notice[:200])
+            return
+        if origin == self.origin or self._hub.subscribers(agent_id) == 0:
+            return
+        self._start(call_id, self._deliver_made_elsewhere(call_id, agent_id, rang))
+
+    def _start(self, call_id: str, work: Coroutine[Any, Any, None]) -> None:
         if len(self._tasks) >= MAX_TASKS:  # a stuck database must not pile up tasks
+            work.close()
             log.warning("pop_dropped", call_id=call_id, why="too many pops in flight")
             return
         try:
-            task = asyncio.get_running_loop().create_task(
-                self._deliver(call_id, agent, source, self._clock(), time.monotonic())
-            )
+            task = asyncio.get_running_loop().create_task(work)
         except Exception:
+            work.close()
             log.exception("pop_failed", call_id=call_id)
             return
         self._tasks.add(task)
@@ -92,7 +120,10 @@ class PopDispatcher:
             if not await self._call_recorded(call_id):
                 log.debug("pop_no_call", call_id=call_id)
                 return
-            if not await pop_store.record_ring(self._pool, call_id, agent.id, rang, source):
+            recorded = await pop_store.record_ring(
+                self._pool, call_id, agent.id, rang, source, self.origin
+            )
+            if not recorded:
                 return  # the other source reported this ring first
             if self._hub.subscribers(agent.id) == 0:
                 # Nobody's screen is open; the page asks for current pops when it connects.
@@ -104,6 +135,27 @@ class PopDispatcher:
             delivered = self._hub.publish(agent.id, pop)
             log.info(
                 "pop_published", call_id=call_id, agent_id=agent.id, source=source.value,
+                screens=delivered, ms=round((time.monotonic() - started) * 1000, 1),
+            )  # fmt: skip
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.warning("pop_failed", call_id=call_id, error=type(error).__name__)
+
+    async def _deliver_made_elsewhere(self, call_id: str, agent_id: int, rang: datetime) -> None:
+        started = time.monotonic()
+        try:
+            language = await self._pool.fetchval(
+                "SELECT language FROM agents WHERE id = $1 AND active", agent_id
+            )
+            if language is None:
+                return
+            pop = await pop_store.load_pop(
+                self._pool, call_id, agent_id, language, rang, details=self._details
+            )
+            delivered = self._hub.publish(agent_id, pop)
+            log.info(
+                "pop_published", call_id=call_id, agent_id=agent_id, source="elsewhere",
                 screens=delivered, ms=round((time.monotonic() - started) * 1000, 1),
             )  # fmt: skip
         except asyncio.CancelledError:

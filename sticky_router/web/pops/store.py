@@ -20,6 +20,7 @@ from sticky_router.routing_core.ticket_details import LiveTicketDetails
 from sticky_router.web.auth.sessions import Principal
 from sticky_router.web.pops.call_access import may_access
 from sticky_router.web.pops.hub import Pop
+from sticky_router.web.pops.notices import AGENT_POP
 from sticky_router.web.pops.view import build_pop
 from sticky_router.web.settings import WebSettings
 
@@ -174,24 +175,37 @@ async def interaction_ready(pool: asyncpg.Pool, call_id: str) -> bool:
 
 
 async def record_ring(
-    pool: asyncpg.Pool, call_id: str, agent_id: int, at: datetime, source: str
+    pool: asyncpg.Pool, call_id: str, agent_id: int, at: datetime, source: str, origin: str = ""
 ) -> bool:
-    """The first report of this ring (ARI and AMI may both report it): whether this was it."""
+    """The first report of this ring (ARI and AMI may both report it): whether this was it.
+    The first report also tells every router process (web/pops/notices.py AGENT_POP), with
+    `origin` naming the one that made it, so another router's screens get the pop too."""
     # AMI often reports the sticky leg before the ARI app does: the router's decision says which
-    # ring it was.
+    # ring it was. A CTE not referenced is never run: the count is what makes the notice happen.
     inserted = await pool.fetchval(
         """
-        INSERT INTO agent_pops (call_id, agent_id, rang_at, source)
-        SELECT $1, $2, $3,
-               CASE WHEN $4 = 'queue' AND i.route = 'sticky' AND i.target_agent_id = $2
-                    THEN 'sticky' ELSE $4 END
-        FROM interactions i WHERE i.call_id = $1
-        ON CONFLICT (call_id, agent_id) DO NOTHING RETURNING true
+        WITH inserted AS (
+            INSERT INTO agent_pops (call_id, agent_id, rang_at, source)
+            SELECT $1, $2, $3,
+                   CASE WHEN $4 = 'queue' AND i.route = 'sticky' AND i.target_agent_id = $2
+                        THEN 'sticky' ELSE $4 END
+            FROM interactions i WHERE i.call_id = $1
+            ON CONFLICT (call_id, agent_id) DO NOTHING
+            RETURNING call_id, agent_id, rang_at
+        ), told AS (
+            SELECT pg_notify($6, json_build_object(
+                       'origin', $5::text, 'agent_id', agent_id, 'call_id', call_id,
+                       'rang_at', rang_at)::text)
+            FROM inserted
+        )
+        SELECT count(*) > 0 FROM told
         """,
         call_id,
         agent_id,
         at,
         source,
+        origin,
+        AGENT_POP,
     )
     return bool(inserted)
 

@@ -1,32 +1,41 @@
-"""Hear from PostgreSQL when a call's decision is recorded (LISTEN sticky_call_decided; the
-trigger is migration 0007), so a pop waiting for it is made at once, with no polling.
+"""What PostgreSQL tells the pops, on one LISTEN connection of each router process:
+
+- `sticky_call_decided` (the trigger of migration 0007): a call's decision is recorded, so a
+  pop waiting for it is made at once, with no polling (`expect`);
+- `sticky_agent_pop` (web/pops/store.py `record_ring`): a ring became a pop, maybe in another
+  router process, whose screens are not ours; `on_agent_pop` hears it. With several routers
+  (issue 17) the agent's browser may be served by any of them.
 
 One connection of its own, reconnected with capped backoff; while it is down, a wait simply
-runs to its deadline and the caller checks the database once more.
+runs to its deadline and the caller checks the database once more, and a pop made elsewhere
+reaches the screen when the page next (re)connects (it asks for its current pops).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import asyncpg
 import structlog
 
 log = structlog.get_logger("sticky_router.pops")
 
-CHANNEL = "sticky_call_decided"
+CALL_DECIDED = "sticky_call_decided"
+AGENT_POP = "sticky_agent_pop"
 BACKOFF = (0.5, 1.0, 2.0, 5.0)
 PROBE_SECONDS = 15.0
 
 
-class DecisionNotices:
+class PopNotices:
     def __init__(self, database_url: str) -> None:
         self._url = database_url
         self._waiting: dict[str, set[asyncio.Event]] = {}
         self._task: asyncio.Task[None] | None = None
         self.listening = asyncio.Event()
+        # Told each pop made by any router (the payload of record_ring's notice).
+        self.on_agent_pop: Callable[[str], None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._listen())
@@ -53,9 +62,13 @@ class DecisionNotices:
                 if not waiting:
                     del self._waiting[call_id]
 
-    def _heard(self, _connection: object, _pid: int, _channel: str, call_id: object) -> None:
+    def _decided(self, _connection: object, _pid: int, _channel: str, call_id: object) -> None:
         for heard in self._waiting.get(str(call_id), ()):
             heard.set()
+
+    def _popped(self, _connection: object, _pid: int, _channel: str, payload: object) -> None:
+        if self.on_agent_pop is not None:
+            self.on_agent_pop(str(payload))
 
     async def _listen(self) -> None:
         failures = 0
@@ -63,7 +76,8 @@ class DecisionNotices:
             connection: asyncpg.Connection | None = None
             try:
                 connection = await asyncpg.connect(self._url, timeout=5)
-                await connection.add_listener(CHANNEL, self._heard)
+                await connection.add_listener(CALL_DECIDED, self._decided)
+                await connection.add_listener(AGENT_POP, self._popped)
                 self.listening.set()
                 failures = 0
                 while True:  # a connection silently gone shows up as a probe unanswered
@@ -73,7 +87,7 @@ class DecisionNotices:
                 raise
             except Exception as error:
                 if failures == 0:
-                    log.warning("decision_notices_down", error=type(error).__name__)
+                    log.warning("pop_notices_down", error=type(error).__name__)
             finally:
                 self.listening.clear()
                 if connection is not None and not connection.is_closed():
