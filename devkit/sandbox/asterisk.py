@@ -94,6 +94,8 @@ class LocalAsterisk:
     flavour: str = "plain"  # how agents are queue members: FLAVOURS
     # One node of several: Asterisk's `systemname`, which starts every Uniqueid ("" for none).
     system_name: str = ""
+    # The other nodes of a multi-node sandbox: name -> SIP port on 127.0.0.1 (trunks to them).
+    peer_nodes: dict[str, int] = field(default_factory=dict)
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _ari_live: Credentials | None = field(default=None, init=False, repr=False)
     _ami_live: Credentials | None = field(default=None, init=False, repr=False)
@@ -410,6 +412,7 @@ class LocalAsterisk:
             agi_secret=self.live_agi_secret,
             flavour=self.flavour,
             system_name=self.system_name,
+            peer_nodes=self.peer_nodes,
         )
 
     def _log_tail(self, lines: int = 15) -> str:
@@ -420,17 +423,15 @@ class LocalAsterisk:
         return "(no log written)"
 
 
-@contextlib.contextmanager
-def throwaway_asterisk(
+def throwaway_instance(
     prefix: str = "test",
     phone_ports_from: int = 40000,
     flavour: str = "plain",
     system_name: str = "",
-) -> Iterator[LocalAsterisk]:
-    """An Asterisk on free loopback ports for the duration of the `with` block; its instance
-    directory (configuration, logs) is deleted afterwards. Suites that may run at the same time
-    pass different `phone_ports_from`: a phone port looks free until its SIPp starts."""
-    server = LocalAsterisk(
+) -> LocalAsterisk:
+    """An Asterisk on free loopback ports, not started; its instance directory (configuration,
+    logs) is deleted when it stops."""
+    return LocalAsterisk(
         name=f"{prefix}-{os.getpid()}",
         system_name=system_name,
         throwaway=True,
@@ -441,5 +442,17 @@ def throwaway_asterisk(
         phone_base_port=free_udp_block(len(PHONES) + 1, start=phone_ports_from),
         flavour=flavour,
     )
-    with server:
+
+
+@contextlib.contextmanager
+def throwaway_asterisk(
+    prefix: str = "test",
+    phone_ports_from: int = 40000,
+    flavour: str = "plain",
+    system_name: str = "",
+) -> Iterator[LocalAsterisk]:
+    """A throwaway_instance for the duration of the `with` block. Suites that may run at the
+    same time pass different `phone_ports_from`: a phone port looks free until its SIPp
+    starts."""
+    with throwaway_instance(prefix, phone_ports_from, flavour, system_name) as server:
         yield server

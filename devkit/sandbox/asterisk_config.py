@@ -155,6 +155,7 @@ def template_values(
     agi_secret: str,
     flavour: str = "plain",
     system_name: str = "",
+    peer_nodes: Mapping[str, int] | None = None,
 ) -> dict[str, object]:
     """Every placeholder of the templates in asterisk_conf/: the one place that fills them, for
     the sandbox and for the container (docker/render_asterisk_conf.py) alike."""
@@ -182,6 +183,8 @@ def template_values(
         "system_name_option": (
             f"systemname = {system_name}" if system_name else "; one node: no systemname"
         ),
+        # The other nodes, by name: their SIP ports on loopback.
+        "node_trunks": node_trunks(peer_nodes or {}),
         # FreePBX's extensions.conf includes its generated contexts and the administrator's
         # own file, which includes the project's dialplan (copied next to it, as the doc says).
         "dialplan_includes": (
@@ -198,6 +201,25 @@ def template_values(
     for number, phone in enumerate(PHONES, start=1):
         values[f"{phone}_port"] = ports.phone_base + number
     return values
+
+
+def node_trunks(peer_nodes: Mapping[str, int]) -> str:
+    """pjsip.conf's endpoints to the other nodes (name -> SIP port on 127.0.0.1)."""
+    if not peer_nodes:
+        return "; one node: no trunks"
+    sections = []
+    for name, port in sorted(peer_nodes.items()):
+        sections.append(
+            f"[{name}]\ntype = endpoint\ntransport = transport-udp\n"
+            "context = sticky-from-nodes\ndisallow = all\nallow = ulaw,alaw\n"
+            "direct_media = no\nmedia_address = 127.0.0.1\nbind_rtp_to_media_address = yes\n"
+            "rtp_symmetric = yes\ntrust_id_inbound = yes\nsend_connected_line = no\n"
+            f"aors = {name}\n"
+            f"[{name}]\ntype = aor\ncontact = sip:127.0.0.1:{port}\nqualify_frequency = 0\n"
+            f"[{name}-identify]\ntype = identify\nendpoint = {name}\n"
+            f"match = 127.0.0.1:{port}\n"
+        )
+    return "\n".join(sections)
 
 
 def support_queue(flavour: str) -> str:

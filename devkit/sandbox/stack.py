@@ -17,7 +17,7 @@ from pathlib import Path
 import asyncpg
 
 from devkit.demo import seed_demo
-from devkit.sandbox.asterisk import LocalAsterisk, throwaway_asterisk
+from devkit.sandbox.asterisk import LocalAsterisk, throwaway_asterisk, throwaway_instance
 from devkit.sandbox.asterisk_config import (
     AGENTS,
     ARI_APP,
@@ -62,6 +62,7 @@ class Sandbox:
             ami_password=ami.password,
             journal_path=self.journal_dir / "router.journal",
             queue_log_path=self.asterisk.instance_dir / "log" / "queue_log",
+            node=self.asterisk.system_name or None,
         )
 
     def agi_settings(
@@ -198,19 +199,23 @@ def throwaway_nodes(
 ) -> Iterator[list[Sandbox]]:
     """Several Asterisk nodes of one support line on one PostgreSQL (migrated, empty), for one
     test suite: each node its own chroot process, ports and `systemname` (so its Uniqueids carry
-    it), each with the sandbox's agents and queues. One `Sandbox` per node, sharing the database,
-    each with its own journal directory: a router per node."""
+    it), each with the sandbox's agents and queues and a trunk to every other node (named after
+    it, calls entering sticky-from-nodes). One `Sandbox` per node, sharing the database, each
+    with its own journal directory: a router per node."""
+    servers = [
+        throwaway_instance(
+            f"{prefix}-{name}",
+            phone_ports_from=phone_ports_from + index * NODE_PHONE_PORTS_APART,
+            system_name=name,
+        )
+        for index, name in enumerate(names)
+    ]
+    for server in servers:
+        server.peer_nodes = {
+            other.system_name: other.sip_port for other in servers if other is not server
+        }
     with contextlib.ExitStack() as stack:
         postgres = stack.enter_context(throwaway_postgres())
         database.upgrade(postgres.dsn)
-        nodes = []
-        for index, name in enumerate(names):
-            asterisk = stack.enter_context(
-                throwaway_asterisk(
-                    f"{prefix}-{name}",
-                    phone_ports_from=phone_ports_from + index * NODE_PHONE_PORTS_APART,
-                    system_name=name,
-                )
-            )
-            nodes.append(Sandbox(postgres, asterisk))
+        nodes = [Sandbox(postgres, stack.enter_context(server)) for server in servers]
         yield nodes

@@ -44,15 +44,21 @@ class MemberBoard:
         self._members: dict[tuple[str, str], MemberFacts] = {}
         self._queues: set[str] = set()  # every queue, empty ones too (QueueParams)
         self.known = False  # a snapshot has been taken since the connection came up
+        # Counts changes, so a reader that copies the board (the node's presence for the other
+        # nodes, process/node_presence.py) copies it only when it changed.
+        self.version = 0
 
     def handle(self, event: Mapping[str, str]) -> None:
         name = event.get("Event", "")
         if name == "QueueMemberRemoved":
             gone = (event.get("Queue", ""), (event.get("Interface") or "").casefold())
-            self._members.pop(gone, None)
+            if self._members.pop(gone, None) is not None:
+                self.version += 1
         elif name in MEMBER_EVENTS and (facts := _facts(event)) is not None:
             key = (facts.queue, facts.interface.casefold())
             if key in self._members or len(self._members) < MAX_MEMBERS:
+                if self._members.get(key) != facts:
+                    self.version += 1
                 self._members[key] = facts
 
     def replace(self, snapshot: Iterable[Mapping[str, str]]) -> None:
@@ -65,12 +71,14 @@ class MemberBoard:
             elif event.get("Event") == "QueueParams" and event.get("Queue"):
                 self._queues.add(event["Queue"])
         self.known = True
+        self.version += 1
 
     def forget(self) -> None:
         """The connection is gone: what the board holds can no longer be trusted."""
         self._members.clear()
         self._queues.clear()
         self.known = False
+        self.version += 1
 
     def members(self) -> list[MemberFacts]:
         return list(self._members.values())

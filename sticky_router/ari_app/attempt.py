@@ -7,6 +7,7 @@ journal beside the attempt, and a database that stops answering delays a record,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -27,9 +28,10 @@ from sticky_router.routing_core import (
     RoutingService,
     StickyDecision,
 )
-from sticky_router.routing_core.attempt import Availability, wrapping_up
+from sticky_router.routing_core.attempt import Availability, availability_of, wrapping_up
 from sticky_router.routing_core.candidates import queue_to_check
 from sticky_router.routing_core.decision import destination_queue
+from sticky_router.routing_core.dialplan_safe import through_node
 from sticky_router.routing_core.dialplan_variables import (
     attempt_variables,
     caller_language,
@@ -49,6 +51,7 @@ from sticky_router.routing_core.wait_offer import WaitChoice, callback_request
 log = structlog.get_logger("sticky_router.ari")
 
 RETRY_DELAY = 0.2  # one more try to move a caller when ARI stumbled
+RECHECK = 0.5  # how often an agent on another node is looked at again while waited for
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,8 @@ class Attempt:
             await self._fall_back(live, decision, queue_reason(decision))
             return
         live.recorded = asyncio.get_running_loop().create_task(self._record_start(decision))
-        walk = await self.routing.walk(decision, AriProbe(self, live, decision))
+        probe = AriProbe(self, live, decision)
+        walk = await self.routing.walk(decision, probe)
         if live.caller_gone.is_set():
             await self._finish_abandoned(live)
         elif walk.offer is WaitChoice.CALLBACK:
@@ -115,15 +119,16 @@ class Attempt:
             await self._release(live.call.call_id, reason)
             await self._fall_back(live, decision, reason)
         else:
-            await self._hand_to_ring(live, decision, walk.chosen)
+            await self._hand_to_ring(live, decision, walk.chosen, probe.node_of(walk.chosen))
 
     async def _hand_to_ring(
-        self, live: LiveCall, decision: StickyDecision, chosen: Candidate
+        self, live: LiveCall, decision: StickyDecision, chosen: Candidate, on_node: str | None
     ) -> None:
-        """The agent is free: the dialplan announces, rings and connects (context sticky-ring).
-        The caller's channel stays watched, so the ring's outcome and the end are recorded."""
+        """The agent is free: the dialplan announces, rings and connects (context sticky-ring),
+        through the trunk to `on_node` when the agent is logged in there. The caller's channel
+        stays watched, so the ring's outcome and the end are recorded."""
         call_id = live.call.call_id
-        variables = attempt_variables(decision, chosen)
+        variables = attempt_variables(decision, chosen, on_node)
         self._handed_over.add(call_id, chosen.agent.endpoint, live.recorded)
         try:
             # Both before the move (no Dial event is missed), side by side: each is a round
@@ -145,7 +150,8 @@ class Attempt:
             live.handed_over = False  # still ours: the safety net sends them to the queue
             self._handed_over.forget(call_id)
             raise
-        log.info("ringing_in_dialplan", call_id=call_id, target=chosen.agent.name)
+        log.info("ringing_in_dialplan", call_id=call_id, target=chosen.agent.name,
+                 **({"on_node": on_node} if on_node else {}))  # fmt: skip
 
     async def _callback_asked(self, live: LiveCall, decision: StickyDecision) -> None:
         """The caller pressed 2: thanked, the callback handed to their agent (the journal
@@ -243,6 +249,12 @@ class AriProbe:
         self._live = live
         self._decision = decision
         self._wrap_up_seconds = decision.context.settings.values.wrap_up_seconds
+        # Agents found logged in on another node of the line (issue 17): agent id -> node.
+        self._elsewhere: dict[int, str] = {}
+
+    def node_of(self, candidate: Candidate) -> str | None:
+        """The other node `candidate` was last found logged in on; None: this node."""
+        return self._elsewhere.get(candidate.agent.id)
 
     async def claim(self, candidate: Candidate) -> bool:
         if self._live.caller_gone.is_set():
@@ -258,9 +270,18 @@ class AriProbe:
             log.warning("unusable_endpoint_or_queue", call_id=call.call_id)
             return Availability.UNREACHABLE
         in_wrap_up = wrapping_up(candidate.agent.last_talk_ended_at, now(), self._wrap_up_seconds)
-        return await check_availability(
+        found = await check_availability(
             self._attempt.channels, call.call_id, candidate.agent, queue, in_wrap_up
         )
+        self._elsewhere.pop(candidate.agent.id, None)
+        if found is not Availability.OFFLINE:
+            return found
+        # Not logged in here: maybe on another node of the line, rung through its trunk.
+        elsewhere = await self._attempt.routing.member_elsewhere(candidate, queue)
+        if elsewhere is None or through_node(candidate.agent.endpoint, elsewhere.node) is None:
+            return found
+        self._elsewhere[candidate.agent.id] = elsewhere.node
+        return availability_of(elsewhere.facts, in_wrap_up)
 
     async def wait_until_free(
         self, candidate: Candidate, seconds: float
@@ -269,6 +290,8 @@ class AriProbe:
         agent may have paused or logged out meanwhile)."""
         loop = asyncio.get_running_loop()
         started = loop.time()
+        if candidate.agent.id in self._elsewhere:
+            return await self._wait_elsewhere(candidate, seconds), loop.time() - started
         found = await wait_until_free(
             self._attempt.channels,
             self._attempt.devices,
@@ -280,6 +303,20 @@ class AriProbe:
         if found is Availability.FREE and not self._live.caller_gone.is_set():
             found = await self.availability(candidate)
         return found, loop.time() - started
+
+    async def _wait_elsewhere(self, candidate: Candidate, seconds: float) -> Availability:
+        """An agent on another node: what its router publishes, read again until they are free,
+        the time is up or the caller hangs up (no device events from another node reach us)."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        found = Availability.BUSY
+        while not self._live.caller_gone.is_set():
+            found = await self.availability(candidate)
+            remaining = deadline - asyncio.get_running_loop().time()
+            if found is not Availability.BUSY or remaining <= 0:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._live.caller_gone.wait(), min(remaining, RECHECK))
+        return found
 
     async def let_go(self, candidate: Candidate, reason: str) -> None:
         await best_effort(

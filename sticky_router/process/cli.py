@@ -157,6 +157,7 @@ def _run(config: Config, flavour: str = "plain") -> None:
         db_pool_size=config.db_pool_size,
         web_db_pool_size=config.web_db_pool_size,
         queue_context=config.queue_context,
+        node=config.node or None,
         ami_host=config.ami_host,
         ami_port=config.ami_port,
         ami_user=config.ami_user,

@@ -58,6 +58,9 @@ class Config(BaseSettings):
     ami_user: str = "sticky-router"
     ami_password: SecretStr | None = None
     queue_context: str = Field("sticky-queue", pattern=r"^[A-Za-z0-9_.-]{1,79}$")
+    # One node of several (docs/multi-node.md): its Asterisk's systemname, also the name of the
+    # trunk endpoint the other nodes reach it by. Empty: a line of one node.
+    node: str = Field("", pattern=r"^([a-z0-9][a-z0-9-]{0,31})?$")
     # FastAGI (`sticky-router agi`): where Asterisk's AGI() reaches the router.
     agi_host: str = "127.0.0.1"
     agi_port: int = Field(4573, ge=1, le=65535)

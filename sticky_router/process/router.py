@@ -21,6 +21,7 @@ from sticky_router.ari_app.prompts import prompt_names
 from sticky_router.process import database
 from sticky_router.process.journaling import DEFAULT_JOURNAL_DIR, Journaling, follow_queue_log
 from sticky_router.process.metrics import PrometheusObserver
+from sticky_router.process.node_presence import NodePresence
 from sticky_router.process.retention_job import RetentionJob
 from sticky_router.process.ticket_source import TicketSourceSettings, TicketSourceWork, mirror_name
 from sticky_router.queue_log.follower import SETTLE_SECONDS, QueueLogFollower
@@ -61,6 +62,8 @@ class RouterSettings:
     # The pages' own connections: a flood of requests can exhaust these, never the routing ones.
     web_db_pool_size: int = 4
     queue_context: str = "sticky-queue"
+    # One node of several (docs/multi-node.md): its Asterisk's systemname; None: one node.
+    node: str | None = None
     # AMI, for learning who answers queue calls and transfers; no password: no learning.
     ami_host: str = "127.0.0.1"
     ami_port: int = 5038
@@ -96,6 +99,8 @@ class Router:
         self._lag: asyncio.Task[None] | None = None
         self._outages: asyncio.Task[None] | None = None  # the automatic outage mode
         self._callbacks: asyncio.Task[None] | None = None  # the callbacks agents owe
+        self._presence: NodePresence | None = None  # this node's members, for the other nodes
+        self._presence_task: asyncio.Task[None] | None = None
         self.app: StickyRouterApp | None = None
         self.learner: AmiLearner | None = None
         self.pops = PopHub()
@@ -125,6 +130,7 @@ class Router:
             db_budget_seconds=settings.db_budget_seconds,
             observer=self.metrics,
             ticket_mirror=mirror_name(settings.tickets),
+            node=settings.node,
         )
         if settings.web is not None:  # rings become pops only when there is a screen to show them
             self._web_pool = await database.open_pool(
@@ -167,7 +173,7 @@ class Router:
             DialplanTargets(queue_context=settings.queue_context),
         )
         self._events = asyncio.get_running_loop().create_task(
-            self._client.run_events(self.app.on_event, self.app.on_connected)
+            self._client.run_events(self.app.on_event, self._on_connected)
         )
         self._sweeps = self.app.run_sweeps(SWEEP_SECONDS)
         self._lag = asyncio.get_running_loop().create_task(self.metrics.watch_loop_lag())
@@ -185,8 +191,10 @@ class Router:
             log.warning(
                 "learning_off",
                 why="no AMI password: answers in the queue and transfers are not recorded, so "
-                "callbacks after a queued call will not find that agent",
-            )
+                "callbacks after a queued call will not find that agent"
+                + (", and the other nodes will not ring this node's agents" if settings.node
+                   else ""),
+            )  # fmt: skip
         else:
             ami = AmiSettings(
                 settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_password
@@ -207,8 +215,20 @@ class Router:
                                     counted=self.metrics.callback_attempt_ended)  # fmt: skip
             self.app.callbacks.finished = dialer.finished
             self._callbacks = asyncio.get_running_loop().create_task(dialer.run())
+            if settings.node is not None:  # the other nodes' routers ring our agents by it
+                self._presence = NodePresence(
+                    self._web_pool or self._pool, settings.node, self.learner.board
+                )
+                self._presence_task = asyncio.get_running_loop().create_task(self._presence.run())
         await self.start_web()
         log.info("router_started", ari_url=settings.ari_url, app=settings.ari_app)
+
+    async def _on_connected(self) -> None:
+        """After every (re)connect to ARI: the node check, then the application's own."""
+        if self.settings.node is not None and self._client is not None:
+            await check_node(self._client, self.settings.node)
+        if self.app is not None:
+            await self.app.on_connected()
 
     async def start_web(self) -> None:
         """The pages are a side door: if they cannot start, calls are routed all the same.
@@ -290,10 +310,16 @@ class Router:
         await self.stop_web()
         if self.app is not None:
             await self.app.drain(DRAIN_SECONDS)
-        for task in (self._sweeps, self._lag, self._events, self._outages, self._callbacks):
+        tasks = (self._sweeps, self._lag, self._events, self._outages, self._callbacks,
+                 self._presence_task)  # fmt: skip
+        for task in tasks:
             if task is not None:
                 await _cancelled(task)
         self._sweeps = self._lag = self._events = self._outages = self._callbacks = None
+        self._presence_task = None
+        if self._presence is not None:
+            await self._presence.leave()
+            self._presence = None
         if self.learner is not None:
             await self.learner.stop()
             self.learner = None
@@ -330,6 +356,24 @@ async def serve(settings: RouterSettings, stop: asyncio.Event) -> None:
     """Run until `stop` is set (SIGINT/SIGTERM in the CLI)."""
     async with Router(settings):
         await stop.wait()
+
+
+async def check_node(client: AriClient, node: str) -> None:
+    """Several nodes share one history only if every call id names its node: Asterisk starts
+    each Uniqueid with its `systemname`, which must be this router's node. A mismatch (or no
+    systemname) is logged as an error at every connect; calls are still routed."""
+    try:
+        info = await client.request("GET", "/asterisk/info", params={"only": "config"})
+        reported = str(((info or {}).get("config") or {}).get("name") or "")
+    except Exception as error:
+        log.warning("node_check_failed", node=node, error=type(error).__name__)
+        return
+    if reported != node:
+        log.error(
+            "node_mismatch", node=node, systemname=reported or "(none)",
+            why="set systemname in asterisk.conf [options] to the router's STICKY_NODE: "
+            "without it, two nodes' call ids can be the same and their calls merge",
+        )  # fmt: skip
 
 
 async def _cancelled(task: asyncio.Task[None]) -> None:

@@ -20,8 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sticky_router.routing_core.dialplan_safe import is_endpoint, is_hint
+
+if TYPE_CHECKING:  # live.py reads this module's states
+    from sticky_router.routing_core.live import MemberFacts
 
 FREE_STATES = frozenset({"NOT_INUSE"})
 # Taken, but coming free by itself: the only state worth waiting for (busy_wait_seconds).
@@ -76,6 +80,18 @@ def availability(
     if state in BUSY_STATES:
         return Availability.BUSY
     return Availability.UNREACHABLE  # UNAVAILABLE, INVALID, UNKNOWN, or nothing at all
+
+
+def availability_of(member: MemberFacts, wrapping_up: bool = False) -> Availability:
+    """The same judgement from a membership as AMI reported it (another node's, published by
+    its router: routing_core/store/presence.py)."""
+    return availability(
+        members=member.interface,
+        interface=member.interface,
+        paused="1" if member.paused else "0",
+        device_state=member.device_state,
+        wrapping_up=wrapping_up,
+    )
 
 
 # Dial() statuses, in the words of routing.md's miss reasons. BUSY at ring time is a rejection:

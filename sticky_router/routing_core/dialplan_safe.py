@@ -29,6 +29,11 @@ DIALLED = r"^[0-9+*#]{1,32}$"
 IVR_VALUE = r"^[0-9A-Za-z_-]{1,32}$"
 # A language, as Asterisk names a sounds folder and CHANNEL(language): en, ru.
 LANGUAGE = r"^[a-z]{2,3}$"
+# An Asterisk node of several (its systemname), also the name of the trunk to it: node-a.
+NODE = r"^[a-z0-9][a-z0-9-]{0,31}$"
+# A device that can be rung through another node's trunk: PJSIP/agent2 (not a Local channel,
+# no user@ of its own; the other node's sticky-from-nodes dials it as a PJSIP device).
+_DEVICE = r"^PJSIP/[A-Za-z0-9_.+-]{1,80}$"
 
 # Every channel variable the router sets is at most this long: well inside the AGI line Asterisk
 # reads, and nothing the router sets needs more (a caller-ID name is cut at 40 already).
@@ -41,6 +46,8 @@ _QUEUE = re.compile(QUEUE)
 _DIALLED = re.compile(DIALLED)
 _IVR_VALUE = re.compile(IVR_VALUE)
 _LANGUAGE = re.compile(LANGUAGE)
+_NODE = re.compile(NODE)
+_DEVICE_RE = re.compile(_DEVICE)
 
 
 class UnsafeForDialplan(ValueError):
@@ -78,6 +85,20 @@ def is_ivr_value(value: str) -> bool:
 
 def is_language(value: str) -> bool:
     return _LANGUAGE.fullmatch(value) is not None
+
+
+def is_node(value: str) -> bool:
+    return _NODE.fullmatch(value) is not None
+
+
+def through_node(endpoint: str, node: str) -> str | None:
+    """How this node dials an agent's device that lives on `node`: PJSIP/agent2@node-a, the
+    device's name as the user at the trunk endpoint named after that node. None when the
+    endpoint cannot be rung that way (a Local channel, a user@ of its own) or the node's name
+    could not go into Dial() as it is."""
+    if _DEVICE_RE.fullmatch(endpoint) is None or not is_node(node):
+        return None
+    return f"{endpoint}@{node}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from sticky_router.routing_core.dialplan_safe import (
     is_language,
     is_queue,
     is_sound,
+    through_node,
 )
 from sticky_router.routing_core.model import Identity
 
@@ -156,24 +157,30 @@ def queue_reason(decision: Decision) -> str:
     return decision.target.reason.value
 
 
-def attempt_variables(decision: Decision, chosen: Candidate | None = None) -> dict[str, str]:
+def attempt_variables(
+    decision: Decision, chosen: Candidate | None = None, on_node: str | None = None
+) -> dict[str, str]:
     """The queue's variables plus what the dialplan needs to ring the target itself (context
     sticky-ring in ARI mode, sticky-agi-inbound in AGI mode): the first candidate, or the one
-    the candidate walk `chosen`."""
+    the candidate walk `chosen`. `on_node`: the chosen agent is logged in on that other node of
+    the line, and is rung through its trunk (PJSIP/agent2@node-a)."""
     knobs = decision.context.settings.values
     variables = fallback_variables(decision, queue_reason(decision))
     if isinstance(decision, StickyDecision):
         chosen = chosen or decision.target
         variables["STICKY_REASON"] = chosen.reason.value
     target = chosen.agent if chosen is not None else None
-    if target is not None and not is_endpoint(target.endpoint):
+    dial = target.endpoint if target is not None else ""
+    if target is not None and on_node is not None:
+        dial = through_node(target.endpoint, on_node) or ""
+    if target is not None and not is_endpoint(dial):
         # Nothing to dial safely: the queue, as for an agent whose phone cannot be reached.
         variables.update(STICKY_ROUTE="queue", STICKY_REASON="unreachable")
         target = None
     variables.update(
         {
             "STICKY_TARGET": target.name if target else "",
-            "STICKY_TARGET_ENDPOINT": target.endpoint if target else "",
+            "STICKY_TARGET_ENDPOINT": dial if target else "",
             "STICKY_RING_TIMEOUT": str(knobs.ring_timeout_seconds),
             # Never promise what may not happen: the prompt only when an agent is to be rung.
             "STICKY_ANNOUNCE": "1" if target and knobs.announce else "0",

@@ -41,6 +41,7 @@ from sticky_router.routing_core.store import Connection
 from sticky_router.routing_core.store.agent_talk import talk_times
 from sticky_router.routing_core.store.claims import claim_agent, release_claim, release_claims
 from sticky_router.routing_core.store.lookup import read_facts
+from sticky_router.routing_core.store.presence import MemberElsewhere, members_elsewhere
 from sticky_router.routing_core.wait_offer import (
     WaitOffer,
     callback_number,
@@ -80,8 +81,11 @@ class RoutingService:
         before_claim: BeforeClaimHook | None = None,
         observer: RoutingObserver | None = None,
         ticket_mirror: str | None = None,
+        node: str | None = None,
     ) -> None:
         self._pool = pool
+        # This router's Asterisk node, when the line has several (issue 17); None: one node.
+        self.node = node
         # The external ticket source whose mirror holds the tickets (None: the built-in tables).
         # Only the mirror is read here: the source itself is never on the call's path.
         self._ticket_mirror = ticket_mirror
@@ -165,6 +169,23 @@ class RoutingService:
             wait_seconds=knobs.wait_offer_seconds,
             callback=knobs.callback_expiry_minutes > 0 and callback_number(decision) is not None,
         )
+
+    async def member_elsewhere(self, candidate: Candidate, queue: str) -> MemberElsewhere | None:
+        """Where an agent who is no member of this node's `queue` is one: on another node of
+        the line, as that node's router last published it. None on a line of one node, when
+        they are a member nowhere, or when the database cannot say within the budget."""
+        if self.node is None:
+            return None
+        interface = candidate.agent.member_interface
+        reading = asyncio.ensure_future(members_elsewhere(self._pool, interface, queue, self.node))
+        try:
+            found = await asyncio.wait_for(asyncio.shield(reading), self._budget)
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            log.warning("presence_unavailable", agent=candidate.agent.name,
+                        error=type(error).__name__)  # fmt: skip
+            self._abandon(reading)
+            return None
+        return found[0] if found else None
 
     async def claim(self, decision: StickyDecision, candidate: Candidate) -> bool:
         """Take a further candidate before ringing them (the first is claimed by `decide`). Held

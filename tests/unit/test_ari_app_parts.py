@@ -83,3 +83,14 @@ def test_a_target_with_an_unusable_endpoint_is_handed_to_the_queue_not_dialled()
     assert (variables["STICKY_ROUTE"], variables["STICKY_REASON"]) == ("queue", "unreachable")
     assert variables["STICKY_TARGET_ENDPOINT"] == ""
     assert attempt_variables(decision)["STICKY_TARGET_ENDPOINT"] == "PJSIP/agent2"
+
+
+def test_an_agent_logged_in_on_another_node_is_dialled_through_its_trunk() -> None:
+    decision = decide(call(), facts(interaction(42, talk(2, 360, 42))), settings())
+    assert isinstance(decision, StickyDecision)
+    variables = attempt_variables(decision, decision.target, on_node="node-a")
+    assert variables["STICKY_TARGET_ENDPOINT"] == "PJSIP/agent2@node-a"
+    assert variables["STICKY_TARGET"] == "agent2"
+    hostile = attempt_variables(decision, decision.target, on_node="node-a,PJSIP/x")
+    assert (hostile["STICKY_ROUTE"], hostile["STICKY_REASON"]) == ("queue", "unreachable")
+    assert hostile["STICKY_TARGET_ENDPOINT"] == ""

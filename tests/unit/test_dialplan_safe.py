@@ -126,3 +126,25 @@ def test_a_pack_too_long_for_one_request_goes_variable_by_variable() -> None:
     assert short == {"STICKY_PACK": "__STICKY_ROUTE=sticky|"}
     long = handed_over({"STICKY_CALLERID_NAME": "x" * MAX_PACK_CHARS, "STICKY_ROUTE": "queue"})
     assert long == {"__STICKY_CALLERID_NAME": "x" * MAX_PACK_CHARS, "__STICKY_ROUTE": "queue"}
+
+
+def test_an_agents_device_is_rung_on_another_node_through_the_trunk_named_after_it() -> None:
+    assert dialplan_safe.through_node("PJSIP/agent2", "node-a") == "PJSIP/agent2@node-a"
+    assert is_endpoint("PJSIP/agent2@node-a")
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "node"),
+    [
+        ("Local/102@from-queue/n", "node-a"),  # a Local channel rings this node's dialplan
+        ("PJSIP/agent2@trunk", "node-a"),  # a user@ of its own
+        ("PJSIP/agent2/sip:agent2@10.0.0.5", "node-a"),
+        ("SIP/1001", "node-a"),  # the other node's sticky-from-nodes dials PJSIP devices only
+        *[("PJSIP/agent2", f"node{h}") for h in HOSTILE],
+        ("PJSIP/agent2", "Node-A"),
+        ("PJSIP/agent2", ""),
+        ("PJSIP/agent2", "n" * 33),
+    ],
+)
+def test_nothing_else_is_rung_through_a_trunk(endpoint: str, node: str) -> None:
+    assert dialplan_safe.through_node(endpoint, node) is None

@@ -107,24 +107,35 @@ class Browser:
         return socket
 
 
-@pytest.fixture
-async def browsers_of() -> AsyncIterator[Callable[[WebApp], Browser]]:
-    """A new browser (its own cookie jar) against the given web app; closed after the test."""
-    sessions: list[aiohttp.ClientSession] = []
+class OpenBrowsers:
+    """Browsers opened during one test, each with its own cookie jar; closed after it."""
 
-    def open_browser(web: WebApp) -> Browser:
+    def __init__(self) -> None:
+        self._sessions: list[aiohttp.ClientSession] = []
+
+    def open(self, web: WebApp) -> Browser:
         session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-        sessions.append(session)
+        self._sessions.append(session)
         return Browser(session, web.origin)
 
-    yield open_browser
-    for session in sessions:
-        await session.close()
+    async def close(self) -> None:
+        for session in self._sessions:
+            await session.close()
 
 
 @pytest.fixture
-def browsers(web: WebApp, browsers_of: Callable[[WebApp], Browser]) -> Callable[[], Browser]:
-    return lambda: browsers_of(web)
+async def browsers(web: WebApp) -> AsyncIterator[Callable[[], Browser]]:
+    opened = OpenBrowsers()
+    yield lambda: opened.open(web)
+    await opened.close()
+
+
+@pytest.fixture
+async def browsers_of() -> AsyncIterator[Callable[[WebApp], Browser]]:
+    """A new browser against the given web app (a test with two web apps: two routers)."""
+    opened = OpenBrowsers()
+    yield opened.open
+    await opened.close()
 
 
 @pytest.fixture

@@ -1,0 +1,78 @@
+"""This node's queue members, published for the other nodes' routers (issue 17).
+
+With several Asterisk nodes an agent is logged in on one of them; a caller on another node
+reaches them through that node's trunk, once its router knows they are there and free
+(routing_core/store/presence.py). This task copies AMI's member board to PostgreSQL whenever it
+changes, and says the node is alive in between. While AMI is down the board is unknown, and so
+is the node's presence: the other routers then send such callers to their queue, never to a
+phone whose state nobody knows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Protocol
+
+import asyncpg
+import structlog
+
+from sticky_router.routing_core.live import MemberFacts
+from sticky_router.routing_core.store import presence
+
+log = structlog.get_logger("sticky_router.presence")
+
+LOOK_SECONDS = 0.05  # how soon a change on the board is published
+ALIVE_SECONDS = 2.0  # well inside presence.FRESH: one missed beat is not a node gone
+
+
+class Board(Protocol):
+    known: bool
+    version: int
+
+    def members(self) -> list[MemberFacts]: ...
+
+
+class NodePresence:
+    def __init__(self, pool: asyncpg.Pool, node: str, board: Board) -> None:
+        self._pool = pool
+        self._node = node
+        self._board = board
+
+    async def run(self) -> None:
+        published: int | None = None  # the board's version PostgreSQL has
+        beat = 0.0
+        failing = False
+        while True:
+            try:
+                board = self._board
+                if board.known and board.version != published:
+                    version = board.version
+                    async with self._pool.acquire() as connection:
+                        await presence.publish(connection, self._node, board.members())
+                    published, beat = version, time.monotonic()
+                elif not board.known and published is not None:
+                    await presence.leave(self._pool, self._node)
+                    published = None
+                elif published is not None and time.monotonic() - beat >= ALIVE_SECONDS:
+                    if not await presence.alive(self._pool, self._node):
+                        published = None  # our row was removed: publish the board again
+                    beat = time.monotonic()
+                if failing:
+                    log.info("presence_published", node=self._node)
+                failing = False
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the database is away: say so once, keep trying
+                if not failing:
+                    log.warning("presence_failed", node=self._node, error=type(error).__name__)
+                failing, published = True, None
+                await asyncio.sleep(ALIVE_SECONDS)
+            await asyncio.sleep(LOOK_SECONDS)
+
+    async def leave(self) -> None:
+        """The router stops: the other nodes stop ringing this node's agents through it."""
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2):
+                await presence.leave(self._pool, self._node)
