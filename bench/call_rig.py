@@ -397,6 +397,9 @@ class RouterProcess:
     asterisk: LocalAsterisk
     log_path: Path
     log_level: str = "info"
+    # More STICKY_* settings: a second router on the machine needs its own journal directory
+    # and web port (or none), a node of several its STICKY_NODE.
+    extra_env: dict[str, str] = field(default_factory=dict)
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -419,6 +422,7 @@ class RouterProcess:
             "STICKY_AMI_PASSWORD": ami.password,
             "STICKY_LOG_LEVEL": self.log_level,
             "STICKY_LOG_FORMAT": "json",
+            **self.extra_env,
         }
         with self.log_path.open("wb") as output:
             # S603: the project's own console script with a fixed argument.
