@@ -204,6 +204,14 @@ class PrometheusObserver:
             ["source", "kind"],
             registry=self.registry,
         )
+        self.node_identity = Gauge(
+            "sticky_router_node_identity",
+            "1 while this router's Asterisk reports the systemname the router was told "
+            "(STICKY_NODE), 0 when it reports another or none: two nodes' call ids could then "
+            "be the same (checked at every connect to ARI)",
+            ["node"],
+            registry=self.registry,
+        )
         self.ticket_last_sync = Gauge(
             "sticky_router_ticket_mirror_last_sync_timestamp_seconds",
             "When the ticket mirror last synced successfully (Unix time)",
@@ -216,6 +224,9 @@ class PrometheusObserver:
             ["source", "outcome"],
             registry=self.registry,
         )
+
+    def node_checked(self, node: str, matches: bool) -> None:
+        self.node_identity.labels(node).set(1 if matches else 0)
 
     def ticket_source_configured(self, source: str) -> None:
         """Every failure series of this source shown at 0 before the first failure, so a panel

@@ -225,8 +225,11 @@ class Router:
 
     async def _on_connected(self) -> None:
         """After every (re)connect to ARI: the node check, then the application's own."""
-        if self.settings.node is not None and self._client is not None:
-            await check_node(self._client, self.settings.node)
+        node = self.settings.node
+        if node is not None and self._client is not None:
+            matches = await check_node(self._client, node)
+            if matches is not None:
+                self.metrics.node_checked(node, matches)
         if self.app is not None:
             await self.app.on_connected()
 
@@ -358,22 +361,25 @@ async def serve(settings: RouterSettings, stop: asyncio.Event) -> None:
         await stop.wait()
 
 
-async def check_node(client: AriClient, node: str) -> None:
+async def check_node(client: AriClient, node: str) -> bool | None:
     """Several nodes share one history only if every call id names its node: Asterisk starts
-    each Uniqueid with its `systemname`, which must be this router's node. A mismatch (or no
-    systemname) is logged as an error at every connect; calls are still routed."""
+    each Uniqueid with its `systemname`, which must be this router's node. Whether it is (None:
+    Asterisk could not be asked); a mismatch (or no systemname) is logged as an error at every
+    connect. Calls are still routed: a wrong name costs the history, never a caller."""
     try:
         info = await client.request("GET", "/asterisk/info", params={"only": "config"})
         reported = str(((info or {}).get("config") or {}).get("name") or "")
     except Exception as error:
         log.warning("node_check_failed", node=node, error=type(error).__name__)
-        return
+        return None
     if reported != node:
         log.error(
             "node_mismatch", node=node, systemname=reported or "(none)",
             why="set systemname in asterisk.conf [options] to the router's STICKY_NODE: "
             "without it, two nodes' call ids can be the same and their calls merge",
         )  # fmt: skip
+        return False
+    return True
 
 
 async def _cancelled(task: asyncio.Task[None]) -> None:

@@ -10,7 +10,7 @@ from structlog.testing import capture_logs
 
 from devkit.sandbox.stack import Sandbox
 from sticky_router.ari_app.client import AriClient
-from sticky_router.process.router import check_node
+from sticky_router.process.router import Router, check_node
 from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.settings_store import set_setting
 from testkit.sipp import assert_calls_succeeded
@@ -44,9 +44,9 @@ async def test_a_router_told_another_node_than_its_asterisk_says_so(
     async with AriClient(f"http://127.0.0.1:{node_a.http_port}", ari.user, ari.password,
                          "sticky-router-check") as client:  # fmt: skip
         with capture_logs() as right:
-            await check_node(client, "node-a")
+            assert await check_node(client, "node-a") is True
         with capture_logs() as wrong:
-            await check_node(client, "node-b")
+            assert await check_node(client, "node-b") is False
     assert [entry for entry in right if entry["log_level"] != "debug"] == []
     [said] = [entry for entry in wrong if entry["event"] == "node_mismatch"]
     assert (said["log_level"], said["node"], said["systemname"]) == ("error", "node-b", "node-a")
@@ -63,3 +63,11 @@ async def test_a_setting_changed_once_holds_on_every_node_at_once(
         assert_calls_succeeded(await call(node_b, tmp_path, caller_id=IVAN))
     recorded = await settled(pool, IVAN)
     assert (recorded["route"], recorded["route_reason"]) == ("queue", "window_expired")
+
+
+async def test_the_routers_say_their_node_identity_in_their_metrics(
+    routers: dict[str, Router],
+) -> None:
+    for name, router in routers.items():
+        exposed = router.metrics.exposition()[0].decode()
+        assert f'sticky_router_node_identity{{node="{name}"}} 1.0' in exposed

@@ -27,7 +27,7 @@ def promtool(*arguments: str | Path) -> subprocess.CompletedProcess[str]:
 def test_the_rules_are_valid_prometheus_rules() -> None:
     checked = promtool("check", "rules", RULES)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 9 rules found" in checked.stdout
+    assert "SUCCESS: 10 rules found" in checked.stdout
 
 
 def test_every_alert_fires_on_its_case_and_stays_quiet_on_its_near_miss() -> None:
@@ -57,6 +57,7 @@ def test_every_metric_the_rules_read_is_one_the_router_exposes() -> None:
     metrics.agi_refused("secret")
     metrics.ticket_mirror_synced("redmine", True, 1)
     metrics.watch_connection("ari", lambda: True)
+    metrics.node_checked("node-a", True)
     exposed = {
         line.split("{")[0].split(" ")[0]
         for line in metrics.exposition()[0].decode().splitlines()
