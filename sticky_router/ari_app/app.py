@@ -63,6 +63,7 @@ HANDLED_EVENTS = (
     "DeviceStateChanged",
     "ChannelDtmfReceived",  # the caller's key when offered to wait
     "PlaybackFinished",
+    "CallBroadcast",  # a caller StasisBroadcast() offers to every router of this Asterisk
 )
 
 __all__ = ["DialplanTargets", "StickyRouterApp", "incoming_call"]
@@ -105,6 +106,8 @@ class StickyRouterApp:
         kind = event.get("type")
         if kind == "StasisStart":
             self._stasis_start(event)
+        elif kind == "CallBroadcast":
+            self._offered(str(event.get("channel", {}).get("id", "")))
         elif kind == "Dial":
             await self._handed_over.dial(event)
         elif kind == "ChannelUserevent":
@@ -152,6 +155,20 @@ class StickyRouterApp:
         live = LiveCall(call)
         self._calls[call.call_id] = live
         self._spawn(self._handle(live))
+
+    def _offered(self, channel_id: str) -> None:
+        """Several routers for one Asterisk (dialplan STICKY_BROADCAST_MS): the first to claim
+        a caller gets their StasisStart. A router shutting down lets the others take it."""
+        if channel_id and self.accepting:
+            self._spawn(self._claim(channel_id))
+
+    async def _claim(self, channel_id: str) -> None:
+        try:
+            won = await self._channels.claim(channel_id)
+        except AriUnavailable as error:  # another router claims it, or the broadcast times out
+            log.warning("claim_failed", call_id=channel_id, error=str(error))
+            return
+        log.debug("broadcast_claimed" if won else "broadcast_lost", call_id=channel_id)
 
     def _callback_answered(self, channel_id: str) -> None:
         """An agent answered a callback this router rang; one another router (or this one

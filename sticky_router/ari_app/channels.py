@@ -50,6 +50,7 @@ class Channels(Protocol):
     async def subscribe(self, source: str) -> None: ...
     async def unsubscribe(self, source: str) -> None: ...
     async def receive_only(self, event_types: Sequence[str]) -> None: ...
+    async def claim(self, channel_id: str) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,14 +152,24 @@ class AriChannels:
             raise AriUnavailable(f"ARI POST /channels: {type(error).__name__}") from error
 
     async def in_application(self) -> list[dict[str, Any]]:
-        """Every channel now in our Stasis() application."""
+        """Every channel now in our Stasis() application: entered by Stasis(<our name>), or by a
+        StasisBroadcast() we won. Such a channel's dialplan still names the broadcast, not the
+        winner (measured on 22.10), so it is ours only if our application holds it."""
         channels = await self._call("GET", "/channels")
-        return [
-            channel
-            for channel in channels or []
-            if channel.get("dialplan", {}).get("app_name") == "Stasis"
-            and str(channel["dialplan"].get("app_data", "")).split(",", 1)[0] == self._ari.app
-        ]
+        ours: set[str] | None = None
+        found = []
+        for channel in channels or []:
+            dialplan = channel.get("dialplan", {})
+            application = dialplan.get("app_name")
+            if application == "Stasis":
+                if str(dialplan.get("app_data", "")).split(",", 1)[0] == self._ari.app:
+                    found.append(channel)
+            elif application == "StasisBroadcast":
+                if ours is None:
+                    ours = await self._held()
+                if str(channel.get("id")) in ours:
+                    found.append(channel)
+        return found
 
     async def subscribe(self, source: str) -> None:
         await self._call("POST", self._subscription, {"eventSource": source})
@@ -177,6 +188,29 @@ class AriChannels:
             raise AriUnavailable(str(error)) from error
         except (TimeoutError, aiohttp.ClientError, OSError) as error:
             raise AriUnavailable(f"ARI PUT {path}: {type(error).__name__}") from error
+
+    async def _held(self) -> set[str]:
+        """The channels our application holds; none when Asterisk does not know it (404: no
+        websocket of ours has registered it since Asterisk started)."""
+        try:
+            held = await self._call("GET", f"/applications/{segment(self._ari.app)}")
+        except ChannelGone:
+            return set()
+        return {str(channel_id) for channel_id in (held or {}).get("channel_ids", [])}
+
+    async def claim(self, channel_id: str) -> bool:
+        """Take a channel StasisBroadcast() offers (CallBroadcast): True when it is ours, False
+        when another router took it first (409) or it is gone (404)."""
+        params = {"channelId": channel_id, "application": self._ari.app}
+        try:
+            await self._ari.request("POST", "/events/claim", params=params)
+        except AriError as error:
+            if error.status in (404, 409):
+                return False
+            raise AriUnavailable(str(error)) from error
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            raise AriUnavailable(f"ARI POST /events/claim: {type(error).__name__}") from error
+        return True
 
     async def _call(
         self, method: str, path: str, params: Mapping[str, str | int] | None = None

@@ -29,7 +29,9 @@ MEANINGS: dict[str, str] = {
     "ari_url": "Asterisk's HTTP server, e.g. `http://10.0.0.5:8088` (no credentials in it)",
     "ari_user": "the ARI user (`ari.conf`)",
     "ari_password": "its password",
-    "ari_app": "the Stasis application name the dialplan hands calls to",
+    "ari_app": "the Stasis application name the dialplan hands calls to; with several routers "
+    "for one Asterisk, a name of each router's own starting with `sticky-router` "
+    "(docs/multi-node.md)",
     "ami_host": "AMI, where the router learns who answered queue calls and transfers",
     "ami_port": "AMI's port",
     "ami_user": "the AMI user (`manager.conf`: `read = call,agent`, no `write`)",

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from sticky_router.ari_app.app import StickyRouterApp
 from sticky_router.ari_app.attempt import Attempt, DialplanTargets
 from sticky_router.ari_app.availability import DeviceWatch
 from sticky_router.ari_app.channels import AriUnavailable, ChannelGone, Ring
@@ -29,6 +30,7 @@ class FakeChannels:
         self.moved: list[tuple[str, str]] = []
         self.variables: dict[str, dict[str, str]] = {}
         self.failures = 0
+        self.claimed: list[str] = []
 
     async def read(self, channel_id: str, expression: str) -> str:
         return ""
@@ -82,6 +84,10 @@ class FakeChannels:
 
     async def receive_only(self, event_types: Sequence[str]) -> None:
         return None
+
+    async def claim(self, channel_id: str) -> bool:
+        self.claimed.append(channel_id)
+        return True
 
     def _present(self, channel_id: str) -> None:
         if channel_id not in self.in_app:
@@ -182,3 +188,16 @@ async def test_the_periodic_sweep_outlives_an_asterisk_restart() -> None:
     assert not sweeping.done(), sweeping
     sweeping.cancel()
     assert channels.moved == [("lost", "sticky-queue")]
+
+
+async def test_a_broadcast_caller_is_claimed_unless_the_router_is_shutting_down() -> None:
+    """Several routers for one Asterisk (StasisBroadcast): each claims what it is offered, the
+    first wins; a router draining for shutdown leaves the caller to the others."""
+    channels = FakeChannels([])
+    no_ari: Any = None
+    app = StickyRouterApp(no_ari, no_ari, no_ari, channels=channels)
+    await app.on_event({"type": "CallBroadcast", "channel": {"id": "node-a-1.1"}})
+    await app.drain(1)
+    await app.on_event({"type": "CallBroadcast", "channel": {"id": "node-a-1.2"}})
+    await app.drain(1)
+    assert channels.claimed == ["node-a-1.1"]
