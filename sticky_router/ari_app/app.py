@@ -27,7 +27,7 @@ hand-over (an explicit subscription outlives Stasis) to record the ring's outcom
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -96,7 +96,11 @@ class StickyRouterApp:
             self._targets.queue_context,
             self._targets.extension,
             lambda channel_id: channel_id in self._calls or self.callbacks.owns(channel_id),
+            self._orphaned,
         )
+        # Several routers for this Asterisk: the ARI applications of those that stopped beating
+        # (set by the process; None: nobody else's callers are looked for).
+        self.dead_routers: Callable[[], Awaitable[set[str]]] | None = None
         self._tasks: set[asyncio.Task[object]] = set()
         self.accepting = True  # False while the process shuts down: new calls go to the queue
 
@@ -155,6 +159,13 @@ class StickyRouterApp:
         live = LiveCall(call)
         self._calls[call.call_id] = live
         self._spawn(self._handle(live))
+
+    async def _orphaned(self) -> list[dict[str, Any]]:
+        """The callers dead routers had claimed and left in their applications."""
+        if self.dead_routers is None:
+            return []
+        gone = await self.dead_routers()
+        return await self._channels.held_by(gone) if gone else []
 
     def _offered(self, channel_id: str) -> None:
         """Several routers for one Asterisk (dialplan STICKY_BROADCAST_MS): the first to claim

@@ -51,6 +51,7 @@ class Channels(Protocol):
     async def unsubscribe(self, source: str) -> None: ...
     async def receive_only(self, event_types: Sequence[str]) -> None: ...
     async def claim(self, channel_id: str) -> bool: ...
+    async def held_by(self, applications: set[str]) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,10 +167,26 @@ class AriChannels:
                     found.append(channel)
             elif application == "StasisBroadcast":
                 if ours is None:
-                    ours = await self._held()
+                    ours = await self._held(self._ari.app)
                 if str(channel.get("id")) in ours:
                     found.append(channel)
         return found
+
+    async def held_by(self, applications: set[str]) -> list[dict[str, Any]]:
+        """The callers other applications won by StasisBroadcast() and still hold (those of
+        routers that died: see Sweeper)."""
+        held: set[str] = set()
+        for application in sorted(applications):
+            held |= await self._held(application)
+        if not held:
+            return []
+        channels = await self._call("GET", "/channels")
+        return [
+            channel
+            for channel in channels or []
+            if channel.get("dialplan", {}).get("app_name") == "StasisBroadcast"
+            and str(channel.get("id")) in held
+        ]
 
     async def subscribe(self, source: str) -> None:
         await self._call("POST", self._subscription, {"eventSource": source})
@@ -189,11 +206,11 @@ class AriChannels:
         except (TimeoutError, aiohttp.ClientError, OSError) as error:
             raise AriUnavailable(f"ARI PUT {path}: {type(error).__name__}") from error
 
-    async def _held(self) -> set[str]:
-        """The channels our application holds; none when Asterisk does not know it (404: no
-        websocket of ours has registered it since Asterisk started)."""
+    async def _held(self, application: str) -> set[str]:
+        """The channels an application holds; none when Asterisk does not know it (404: no
+        websocket has registered it since Asterisk started)."""
         try:
-            held = await self._call("GET", f"/applications/{segment(self._ari.app)}")
+            held = await self._call("GET", f"/applications/{segment(application)}")
         except ChannelGone:
             return set()
         return {str(channel_id) for channel_id in (held or {}).get("channel_ids", [])}

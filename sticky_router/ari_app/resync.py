@@ -5,12 +5,17 @@ earlier router (it died in the middle of a decision) or by a lost websocket: it 
 queue at once. The same sweep also runs periodically, for a caller whose StasisStart was lost or
 whose hand-over failed twice; there a channel must have been seen undriven by two sweeps in a
 row, so a call whose StasisStart is merely still on its way is never taken for stranded.
+
+With several routers for one Asterisk (StasisBroadcast), a router that died in the middle of a
+decision leaves its callers in its own application: `orphaned` finds them (the routers that
+stopped beating, process/node_presence.py), and the same sweep sends them to the queue.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 
@@ -29,8 +34,10 @@ class Sweeper:
         queue_context: str,
         extension: str,
         is_driven: Callable[[str], bool],
+        orphaned: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None,
     ) -> None:
         self._channels = channels
+        self._orphaned = orphaned
         self._queue_context = queue_context
         self._extension = extension
         self._is_driven = is_driven
@@ -46,6 +53,11 @@ class Sweeper:
             # HTTP server answers before res_ari is loaded. Nobody to sweep until it is.
             log.warning("resync_failed", error=f"{type(error).__name__}: {error}")
             return []
+        if self._orphaned is not None:
+            try:
+                present = [*present, *await self._orphaned()]
+            except Exception as error:  # the database or ARI: our own callers still go
+                log.warning("orphan_search_failed", error=f"{type(error).__name__}: {error}")
         undriven = {str(c["id"]) for c in present if not self._is_driven(str(c["id"]))}
         stranded = undriven & self._suspects if grace else undriven
         self._suspects = undriven - stranded

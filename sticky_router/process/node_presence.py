@@ -1,4 +1,5 @@
-"""This node's queue members, published for the other nodes' routers (issue 17).
+"""This node's queue members, published for the other nodes' routers, and this router's
+heartbeat for the other routers of its node (issue 17).
 
 With several Asterisk nodes an agent is logged in on one of them; a caller on another node
 reaches them through that node's trunk, once its router knows they are there and free
@@ -6,6 +7,10 @@ reaches them through that node's trunk, once its router knows they are there and
 changes, and says the node is alive in between. While AMI is down the board is unknown, and so
 is the node's presence: the other routers then send such callers to their queue, never to a
 phone whose state nobody knows.
+
+`RouterHeartbeat` says this router is alive, under its ARI application name: when several routers
+serve one Asterisk (StasisBroadcast) and one dies in the middle of a decision, the others'
+sweeps take the callers it left behind (ari_app/resync.py).
 """
 
 from __future__ import annotations
@@ -76,3 +81,33 @@ class NodePresence:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(2):
                 await presence.leave(self._pool, self._node)
+
+
+class RouterHeartbeat:
+    def __init__(self, pool: asyncpg.Pool, app: str) -> None:
+        self._pool = pool
+        self._app = app
+
+    async def run(self) -> None:
+        failing = False
+        while True:
+            try:
+                await presence.router_alive(self._pool, self._app)
+                failing = False
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                if not failing:
+                    log.warning("heartbeat_failed", app=self._app, error=type(error).__name__)
+                failing = True
+            await asyncio.sleep(ALIVE_SECONDS)
+
+    async def dead_routers(self) -> set[str]:
+        """The other routers' applications that stopped beating without leaving."""
+        return await presence.routers_gone(self._pool, self._app)
+
+    async def leave(self) -> None:
+        """Stopped after draining: no caller of ours is left for the others to rescue."""
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2):
+                await presence.router_leaves(self._pool, self._app)

@@ -21,7 +21,7 @@ from sticky_router.ari_app.prompts import prompt_names
 from sticky_router.process import database
 from sticky_router.process.journaling import DEFAULT_JOURNAL_DIR, Journaling, follow_queue_log
 from sticky_router.process.metrics import PrometheusObserver
-from sticky_router.process.node_presence import NodePresence
+from sticky_router.process.node_presence import NodePresence, RouterHeartbeat
 from sticky_router.process.retention_job import RetentionJob
 from sticky_router.process.ticket_source import TicketSourceSettings, TicketSourceWork, mirror_name
 from sticky_router.queue_log.follower import SETTLE_SECONDS, QueueLogFollower
@@ -101,6 +101,8 @@ class Router:
         self._callbacks: asyncio.Task[None] | None = None  # the callbacks agents owe
         self._presence: NodePresence | None = None  # this node's members, for the other nodes
         self._presence_task: asyncio.Task[None] | None = None
+        self._heartbeat: RouterHeartbeat | None = None  # for the other routers of this Asterisk
+        self._heartbeat_task: asyncio.Task[None] | None = None
         self.app: StickyRouterApp | None = None
         self.learner: AmiLearner | None = None
         self.pops = PopHub()
@@ -175,6 +177,9 @@ class Router:
         self._events = asyncio.get_running_loop().create_task(
             self._client.run_events(self.app.on_event, self._on_connected)
         )
+        self._heartbeat = RouterHeartbeat(self._web_pool or self._pool, settings.ari_app)
+        self.app.dead_routers = self._heartbeat.dead_routers
+        self._heartbeat_task = asyncio.get_running_loop().create_task(self._heartbeat.run())
         self._sweeps = self.app.run_sweeps(SWEEP_SECONDS)
         self._lag = asyncio.get_running_loop().create_task(self.metrics.watch_loop_lag())
         if settings.retention is not None:
@@ -314,12 +319,15 @@ class Router:
         if self.app is not None:
             await self.app.drain(DRAIN_SECONDS)
         tasks = (self._sweeps, self._lag, self._events, self._outages, self._callbacks,
-                 self._presence_task)  # fmt: skip
+                 self._presence_task, self._heartbeat_task)  # fmt: skip
         for task in tasks:
             if task is not None:
                 await _cancelled(task)
         self._sweeps = self._lag = self._events = self._outages = self._callbacks = None
-        self._presence_task = None
+        self._presence_task = self._heartbeat_task = None
+        if self._heartbeat is not None:
+            await self._heartbeat.leave()
+            self._heartbeat = None
         if self._presence is not None:
             await self._presence.leave()
             self._presence = None

@@ -101,18 +101,13 @@ async def test_with_no_router_the_broadcast_times_out_and_the_queue_answers(
     assert "STASISSTATUS=TIMEOUT" in asterisk.log_file.read_text()
 
 
-async def test_a_caller_left_by_a_router_that_died_after_its_claim_goes_to_the_queue(
-    sandbox: Sandbox, router: Router, broadcast: None, asterisk: LocalAsterisk,
-    phone_logs: Path,
-) -> None:  # fmt: skip
-    """A claimed caller's dialplan still names StasisBroadcast, not the router that won it:
-    the sweep finds it by the application holding it. Here `sticky-router-3` claims the caller
-    and dies before deciding; back, its first sweep sends the caller to the queue."""
-    await router.stop()  # only the doomed router is offered the call
+@contextlib.asynccontextmanager
+async def doomed_router(asterisk: LocalAsterisk) -> AsyncIterator[asyncio.Event]:
+    """`sticky-router-3`: claims every caller it is offered, then does nothing with them; it
+    dies (its websocket closes) when the block ends. The event is set once it holds a caller."""
     ari = asterisk.ari_credentials
-    url = f"http://127.0.0.1:{asterisk.http_port}"
     held = asyncio.Event()
-
+    url = f"http://127.0.0.1:{asterisk.http_port}"
     async with AriClient(url, ari.user, ari.password, "sticky-router-3") as doomed:
 
         async def claim_and_freeze(event: dict[str, Any]) -> None:
@@ -127,28 +122,73 @@ async def test_a_caller_left_by_a_router_that_died_after_its_claim_goes_to_the_q
 
         events = asyncio.create_task(doomed.run_events(claim_and_freeze, nothing))
         await asyncio.wait_for(doomed.connected.wait(), 10)
-        with (
-            capture_logs() as logs,
-            AgentPhones(asterisk, phone_logs, {"agent1": "uas_answer.xml"}),
-        ):
-            caller = asyncio.create_task(call(asterisk, phone_logs, caller_id=IVAN))
-            await asyncio.wait_for(held.wait(), 10)
-            [stranded] = [c["id"] for c in await AriChannels(doomed).in_application()]
-            async with AriClient(url, ari.user, ari.password, ARI_APP) as other:
-                assert stranded not in [c["id"] for c in await AriChannels(other).in_application()]
-            events.cancel()  # the router dies with the caller in its application
+        try:
+            yield held
+        finally:
+            events.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await events
-            await asyncio.sleep(1)
-            back = Router(dataclasses.replace(
-                sandbox.router_settings(), ari_app="sticky-router-3",
-                journal_path=sandbox.journal_dir / "router-3.journal",
-            ))  # fmt: skip
-            await back.start()
-            try:
-                await back.wait_connected(10)
-                assert_calls_succeeded(await caller)
-            finally:
-                await back.stop()
+
+
+async def held_by_router_3(asterisk: LocalAsterisk) -> list[str]:
+    ari = asterisk.ari_credentials
+    url = f"http://127.0.0.1:{asterisk.http_port}"
+    async with AriClient(url, ari.user, ari.password, "sticky-router-3") as client:
+        return [str(channel["id"]) for channel in await AriChannels(client).in_application()]
+
+
+async def test_a_caller_left_by_a_router_that_died_after_its_claim_goes_to_the_queue(
+    sandbox: Sandbox, router: Router, broadcast: None, asterisk: LocalAsterisk,
+    phone_logs: Path,
+) -> None:  # fmt: skip
+    """A claimed caller's dialplan still names StasisBroadcast, not the router that won it:
+    the sweep finds it by the application holding it. Here `sticky-router-3` claims the caller
+    and dies before deciding; back, its first sweep sends the caller to the queue."""
+    await router.stop()  # only the doomed router is offered the call
+    agent1 = AgentPhones(asterisk, phone_logs, {"agent1": "uas_answer.xml"})
+    with capture_logs() as logs, agent1:
+        caller = asyncio.create_task(call(asterisk, phone_logs, caller_id=IVAN))
+        async with doomed_router(asterisk) as held:
+            await asyncio.wait_for(held.wait(), 10)
+            [stranded] = await held_by_router_3(asterisk)
+            ari = asterisk.ari_credentials
+            url = f"http://127.0.0.1:{asterisk.http_port}"
+            async with AriClient(url, ari.user, ari.password, ARI_APP) as other:
+                assert stranded not in [c["id"] for c in await AriChannels(other).in_application()]
+        back = Router(dataclasses.replace(
+            sandbox.router_settings(), ari_app="sticky-router-3",
+            journal_path=sandbox.journal_dir / "router-3.journal",
+        ))  # fmt: skip
+        await back.start()
+        try:
+            await back.wait_connected(10)
+            assert_calls_succeeded(await caller)
+        finally:
+            await back.stop()
     swept = [e["call_id"] for e in logs if e["event"] == "resync_orphan_to_queue"]
     assert swept == [stranded]
+
+
+async def test_the_other_router_rescues_the_caller_of_a_router_that_stopped_beating(
+    router: Router, broadcast: None, asterisk: LocalAsterisk, pool: asyncpg.Pool,
+    phone_logs: Path,
+) -> None:  # fmt: skip
+    """`sticky-router-3` beat once, claimed a caller and died: once its heartbeat is older than
+    6 s, the suite's router takes the caller (two sweeps in a row, 5 s apart) to the queue."""
+    await pool.execute(
+        "INSERT INTO router_heartbeats (app, alive_at) VALUES ('sticky-router-3', now())"
+        " ON CONFLICT (app) DO UPDATE SET alive_at = now()"
+    )
+    agent1 = AgentPhones(asterisk, phone_logs, {"agent1": "uas_answer.xml"})
+    with capture_logs() as logs, agent1:
+        async with doomed_router(asterisk) as held:
+            await router.stop()  # so that the doomed router wins the caller
+            caller = asyncio.create_task(call(asterisk, phone_logs, caller_id=IVAN))
+            await asyncio.wait_for(held.wait(), 10)
+            [stranded] = await held_by_router_3(asterisk)
+            await router.start()
+            await router.wait_connected(10)
+        assert_calls_succeeded(await asyncio.wait_for(caller, 40))
+    swept = [e["call_id"] for e in logs if e["event"] == "resync_orphan_to_queue"]
+    assert swept == [stranded]
+    await pool.execute("DELETE FROM router_heartbeats WHERE app = 'sticky-router-3'")

@@ -84,3 +84,20 @@ async def test_the_leg_rung_through_a_trunk_is_learned_as_the_agents(pool: async
     for nobody in ("PJSIP/agent2@Node-A", "PJSIP/agent2@node-a@x", "PJSIP/agent9@node-a",
                    "PJSIP/agent@node-a", "SIP/agent2@node-a", "@node-a"):  # fmt: skip
         assert await named(nobody) is None, nobody
+
+
+async def test_a_router_that_stopped_beating_is_gone_one_that_left_or_beats_is_not(
+    clean: asyncpg.Pool,
+) -> None:
+    await clean.execute("DELETE FROM router_heartbeats")
+    for app in ("sticky-router-1", "sticky-router-2", "sticky-router-3"):
+        await presence.router_alive(clean, app)
+    await clean.execute(
+        "UPDATE router_heartbeats SET alive_at = now() - interval '7 seconds'"
+        " WHERE app IN ('sticky-router-2', 'sticky-router-3')"
+    )
+    await presence.router_leaves(clean, "sticky-router-3")
+    assert await presence.routers_gone(clean, "sticky-router-1") == {"sticky-router-2"}
+    assert await presence.routers_gone(clean, "sticky-router-2") == set()  # never itself
+    await presence.router_alive(clean, "sticky-router-2")  # back
+    assert await presence.routers_gone(clean, "sticky-router-1") == set()

@@ -89,6 +89,9 @@ class FakeChannels:
         self.claimed.append(channel_id)
         return True
 
+    async def held_by(self, applications: set[str]) -> list[dict[str, Any]]:
+        return []
+
     def _present(self, channel_id: str) -> None:
         if channel_id not in self.in_app:
             raise ChannelGone(channel_id)
@@ -201,3 +204,21 @@ async def test_a_broadcast_caller_is_claimed_unless_the_router_is_shutting_down(
     await app.on_event({"type": "CallBroadcast", "channel": {"id": "node-a-1.2"}})
     await app.drain(1)
     assert channels.claimed == ["node-a-1.1"]
+
+
+async def test_a_dead_routers_callers_are_swept_with_ours_and_a_failed_search_spares_ours() -> None:
+    channels = FakeChannels(["ours"])
+
+    async def orphans() -> list[dict[str, Any]]:
+        return [{"id": "theirs"}]
+
+    async def no_database() -> list[dict[str, Any]]:
+        raise OSError("connection refused")
+
+    assert await Sweeper(channels, "sticky-queue", "s", lambda _: False, orphans).sweep() == [
+        "ours", "theirs",
+    ]  # fmt: skip
+    channels = FakeChannels(["ours"])
+    assert await Sweeper(channels, "sticky-queue", "s", lambda _: False, no_database).sweep() == [
+        "ours"
+    ]

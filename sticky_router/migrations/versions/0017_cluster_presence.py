@@ -10,6 +10,10 @@ Another node's router reads them to ring an agent logged in elsewhere, through t
 node (`PJSIP/agent2@node-a`); rows of a node whose router stopped saying it is alive count for
 nothing. agent_named() now knows the agent behind such a dial string, so the sticky leg rung
 through a trunk is learned as theirs.
+
+Several routers for one Asterisk (StasisBroadcast) each say they are alive in
+`router_heartbeats`, by their ARI application name: a caller held by the application of a router
+that stopped beating is taken over by another router's sweep and sent to the queue.
 """
 
 from alembic import op
@@ -70,10 +74,19 @@ def upgrade() -> None:
         """
     )
     op.execute("CREATE INDEX node_members_by_interface ON node_members (lower(interface))")
+    op.execute(
+        """
+        CREATE TABLE router_heartbeats (
+            app text PRIMARY KEY CHECK (app ~ '^[A-Za-z0-9_.-]{1,64}$'),
+            alive_at timestamptz NOT NULL
+        )
+        """
+    )
     _define(_BY_NAME_OR_INTERFACE + _MEMBER + _THROUGH_A_NODE + _ORDER)
 
 
 def downgrade() -> None:
     _define(_BY_NAME_OR_INTERFACE + _MEMBER + _ORDER)
+    op.execute("DROP TABLE router_heartbeats")
     op.execute("DROP TABLE node_members")
     op.execute("DROP TABLE cluster_nodes")

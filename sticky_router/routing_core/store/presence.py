@@ -1,9 +1,12 @@
-"""Which queue members each Asterisk node has now, shared through PostgreSQL (issue 17).
+"""Which queue members each Asterisk node has now, and which routers are alive, shared through
+PostgreSQL (issue 17).
 
 The router of each node writes its node's members (`publish`) and says it is alive; another
 node's router asks where an agent who is not a member of its own queue is one
 (`members_elsewhere`). A node whose router has not said it is alive within `fresh` counts for
-nothing: its router is gone, and what it last wrote may no longer be true.
+nothing: its router is gone, and what it last wrote may no longer be true. Likewise each router
+beats under its ARI application name (`router_alive`); the callers held by the application of a
+router that stopped beating are another router's to rescue (`routers_gone`).
 """
 
 from __future__ import annotations
@@ -79,3 +82,26 @@ async def members_elsewhere(
         )
         for row in rows
     ]
+
+
+async def router_alive(executor: Executor, app: str) -> None:
+    await executor.execute(
+        "INSERT INTO router_heartbeats (app, alive_at) VALUES ($1, now())"
+        " ON CONFLICT (app) DO UPDATE SET alive_at = now()",
+        app,
+    )
+
+
+async def router_leaves(executor: Executor, app: str) -> None:
+    """A router that stops after draining leaves no caller behind: nothing to rescue."""
+    await executor.execute("DELETE FROM router_heartbeats WHERE app = $1", app)
+
+
+async def routers_gone(executor: Executor, app: str, fresh: timedelta = FRESH) -> set[str]:
+    """The applications of other routers that beat once and then stopped without leaving."""
+    rows = await executor.fetch(
+        "SELECT app FROM router_heartbeats WHERE app <> $1 AND alive_at <= now() - $2::interval",
+        app,
+        fresh,
+    )
+    return {row["app"] for row in rows}
