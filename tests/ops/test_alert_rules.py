@@ -27,7 +27,7 @@ def promtool(*arguments: str | Path) -> subprocess.CompletedProcess[str]:
 def test_the_rules_are_valid_prometheus_rules() -> None:
     checked = promtool("check", "rules", RULES)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 10 rules found" in checked.stdout
+    assert f"SUCCESS: {RULES.read_text().count('- alert: ')} rules found" in checked.stdout
 
 
 def test_every_alert_fires_on_its_case_and_stays_quiet_on_its_near_miss() -> None:
