@@ -95,13 +95,22 @@ class PopDispatcher:
             log.warning("pop_dropped", call_id=call_id, why="too many pops in flight")
             return
         try:
-            task = asyncio.get_running_loop().create_task(work)
+            task = asyncio.get_running_loop().create_task(self._guarded(call_id, work))
         except Exception:
             work.close()
             log.exception("pop_failed", call_id=call_id)
             return
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _guarded(self, call_id: str, work: Coroutine[Any, Any, None]) -> None:
+        """Any failure is logged and forgotten: a pop is never worth a call."""
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.warning("pop_failed", call_id=call_id, error=type(error).__name__)
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -112,56 +121,45 @@ class PopDispatcher:
     async def _deliver(
         self, call_id: str, endpoint: str, source: RingSource, rang: datetime, started: float
     ) -> None:
-        try:
-            agent = await self._agent(endpoint)
-            if agent is None:
-                log.debug("pop_not_an_agent", call_id=call_id, endpoint=endpoint)
-                return
-            if not await self._call_recorded(call_id):
-                log.debug("pop_no_call", call_id=call_id)
-                return
-            recorded = await pop_store.record_ring(
-                self._pool, call_id, agent.id, rang, source, self.origin
-            )
-            if not recorded:
-                return  # the other source reported this ring first
-            if self._hub.subscribers(agent.id) == 0:
-                # Nobody's screen is open; the page asks for current pops when it connects.
-                log.debug("pop_no_screen", call_id=call_id, agent_id=agent.id)
-                return
-            pop = await pop_store.load_pop(
-                self._pool, call_id, agent.id, agent.language, rang, details=self._details
-            )
-            delivered = self._hub.publish(agent.id, pop)
-            log.info(
-                "pop_published", call_id=call_id, agent_id=agent.id, source=source.value,
-                screens=delivered, ms=round((time.monotonic() - started) * 1000, 1),
-            )  # fmt: skip
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            log.warning("pop_failed", call_id=call_id, error=type(error).__name__)
+        agent = await self._agent(endpoint)
+        if agent is None:
+            log.debug("pop_not_an_agent", call_id=call_id, endpoint=endpoint)
+            return
+        if not await self._call_recorded(call_id):
+            log.debug("pop_no_call", call_id=call_id)
+            return
+        recorded = await pop_store.record_ring(
+            self._pool, call_id, agent.id, rang, source, self.origin
+        )
+        if not recorded:
+            return  # the other source reported this ring first
+        if self._hub.subscribers(agent.id) == 0:
+            # Nobody's screen is open; the page asks for current pops when it connects.
+            log.debug("pop_no_screen", call_id=call_id, agent_id=agent.id)
+            return
+        await self._show(call_id, agent.id, agent.language, rang, source.value, started)
 
     async def _deliver_made_elsewhere(self, call_id: str, agent_id: int, rang: datetime) -> None:
         started = time.monotonic()
-        try:
-            language = await self._pool.fetchval(
-                "SELECT language FROM agents WHERE id = $1 AND active", agent_id
-            )
-            if language is None:
-                return
-            pop = await pop_store.load_pop(
-                self._pool, call_id, agent_id, language, rang, details=self._details
-            )
-            delivered = self._hub.publish(agent_id, pop)
-            log.info(
-                "pop_published", call_id=call_id, agent_id=agent_id, source="elsewhere",
-                screens=delivered, ms=round((time.monotonic() - started) * 1000, 1),
-            )  # fmt: skip
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            log.warning("pop_failed", call_id=call_id, error=type(error).__name__)
+        language = await self._pool.fetchval(
+            "SELECT language FROM agents WHERE id = $1 AND active", agent_id
+        )
+        if language is not None:
+            await self._show(call_id, agent_id, language, rang, "elsewhere", started)
+
+    async def _show(
+        self, call_id: str, agent_id: int, language: str, rang: datetime, source: str,
+        started: float,
+    ) -> None:  # fmt: skip
+        """The pop, read and handed to this process's screens of the agent."""
+        pop = await pop_store.load_pop(
+            self._pool, call_id, agent_id, language, rang, details=self._details
+        )
+        delivered = self._hub.publish(agent_id, pop)
+        log.info(
+            "pop_published", call_id=call_id, agent_id=agent_id, source=source,
+            screens=delivered, ms=round((time.monotonic() - started) * 1000, 1),
+        )  # fmt: skip
 
     async def _call_recorded(self, call_id: str) -> bool:
         """Whether the call's decision is recorded, waiting for PostgreSQL's notice if not yet
