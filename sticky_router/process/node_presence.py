@@ -8,6 +8,8 @@ changes, and says the node is alive in between. While AMI is down the board is u
 is the node's presence: the other routers then send such callers to their queue, never to a
 phone whose state nobody knows.
 
+`check_node` holds the node's name to what its Asterisk says (its systemname).
+
 `RouterHeartbeat` says this router is alive, under its ARI application name: when several routers
 serve one Asterisk (StasisBroadcast) and one dies in the middle of a decision, the others'
 sweeps take the callers it left behind (ari_app/resync.py).
@@ -23,6 +25,7 @@ from typing import Protocol
 import asyncpg
 import structlog
 
+from sticky_router.ari_app.client import AriClient
 from sticky_router.routing_core.live import MemberFacts
 from sticky_router.routing_core.store import presence
 
@@ -111,3 +114,24 @@ class RouterHeartbeat:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(2):
                 await presence.router_leaves(self._pool, self._app)
+
+
+async def check_node(client: AriClient, node: str) -> bool | None:
+    """Several nodes share one history only if every call id names its node: Asterisk starts
+    each Uniqueid with its `systemname`, which must be this router's node. Whether it is (None:
+    Asterisk could not be asked); a mismatch (or no systemname) is logged as an error at every
+    connect. Calls are still routed: a wrong name costs the history, never a caller."""
+    try:
+        info = await client.request("GET", "/asterisk/info", params={"only": "config"})
+        reported = str(((info or {}).get("config") or {}).get("name") or "")
+    except Exception as error:
+        log.warning("node_check_failed", node=node, error=type(error).__name__)
+        return None
+    if reported != node:
+        log.error(
+            "node_mismatch", node=node, systemname=reported or "(none)",
+            why="set systemname in asterisk.conf [options] to the router's STICKY_NODE: "
+            "without it, two nodes' call ids can be the same and their calls merge",
+        )  # fmt: skip
+        return False
+    return True

@@ -21,7 +21,7 @@ from sticky_router.ari_app.prompts import prompt_names
 from sticky_router.process import database
 from sticky_router.process.journaling import DEFAULT_JOURNAL_DIR, Journaling, follow_queue_log
 from sticky_router.process.metrics import PrometheusObserver
-from sticky_router.process.node_presence import NodePresence, RouterHeartbeat
+from sticky_router.process.node_presence import NodePresence, RouterHeartbeat, check_node
 from sticky_router.process.retention_job import RetentionJob
 from sticky_router.process.ticket_source import TicketSourceSettings, TicketSourceWork, mirror_name
 from sticky_router.queue_log.follower import SETTLE_SECONDS, QueueLogFollower
@@ -367,27 +367,6 @@ async def serve(settings: RouterSettings, stop: asyncio.Event) -> None:
     """Run until `stop` is set (SIGINT/SIGTERM in the CLI)."""
     async with Router(settings):
         await stop.wait()
-
-
-async def check_node(client: AriClient, node: str) -> bool | None:
-    """Several nodes share one history only if every call id names its node: Asterisk starts
-    each Uniqueid with its `systemname`, which must be this router's node. Whether it is (None:
-    Asterisk could not be asked); a mismatch (or no systemname) is logged as an error at every
-    connect. Calls are still routed: a wrong name costs the history, never a caller."""
-    try:
-        info = await client.request("GET", "/asterisk/info", params={"only": "config"})
-        reported = str(((info or {}).get("config") or {}).get("name") or "")
-    except Exception as error:
-        log.warning("node_check_failed", node=node, error=type(error).__name__)
-        return None
-    if reported != node:
-        log.error(
-            "node_mismatch", node=node, systemname=reported or "(none)",
-            why="set systemname in asterisk.conf [options] to the router's STICKY_NODE: "
-            "without it, two nodes' call ids can be the same and their calls merge",
-        )  # fmt: skip
-        return False
-    return True
 
 
 async def _cancelled(task: asyncio.Task[None]) -> None:

@@ -10,7 +10,8 @@ from structlog.testing import capture_logs
 
 from devkit.sandbox.stack import Sandbox
 from sticky_router.ari_app.client import AriClient
-from sticky_router.process.router import Router, check_node
+from sticky_router.process.node_presence import check_node
+from sticky_router.process.router import Router
 from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.settings_store import set_setting
 from testkit.sipp import assert_calls_succeeded
