@@ -39,6 +39,9 @@ class AgiProcessSettings:
     """Passwords are plain strings here, so keep this out of logs: the repr hides them."""
 
     database_url: str
+    # PostgreSQL itself when database_url is a pooler in transaction mode (PgBouncer): the pool
+    # then keeps no prepared statement between transactions.
+    database_direct_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 4573
     # Who may talk to it (agi.peers): Asterisk's addresses, and the secret in every AGI URL.
@@ -80,7 +83,11 @@ class AgiProcess:
     async def start(self) -> None:
         settings = self.settings
         peers = PeerPolicy.of(settings.allowed_peers, settings.secret)  # refuses a weak secret
-        pool = await database.open_pool(settings.database_url, settings.db_pool_size)
+        pool = await database.open_pool(
+            settings.database_url,
+            settings.db_pool_size,
+            transaction_pooled=settings.database_direct_url is not None,
+        )
         self._pool = pool
         routing = RoutingService(
             pool,

@@ -148,6 +148,7 @@ def _run(config: Config, flavour: str = "plain") -> None:
     ari_url, ari_password = config.require_asterisk()
     settings = RouterSettings(
         database_url=config.require_database_url(),
+        database_direct_url=config.require_direct_database_url(),
         ari_url=ari_url,
         ari_user=config.ari_user,
         ari_password=ari_password,
@@ -193,6 +194,7 @@ def _agi(config: Config, host: str | None, port: int | None) -> None:
         )
     settings = AgiProcessSettings(
         database_url=config.require_database_url(),
+        database_direct_url=config.require_direct_database_url(),
         host=host or config.agi_host,
         port=port or config.agi_port,
         allowed_peers=config.agi_allowed_peers,
@@ -244,7 +246,7 @@ def _read_password() -> str:
 
 async def _set_password(config: Config, kind: Kind, name: str) -> None:
     password = _read_password()
-    pool = await database.create_pool(config.require_database_url(), 2)
+    pool = await database.create_pool(config.session_database_url(), 2)
     try:
         await set_password(pool, kind, name, password)
     finally:
@@ -253,7 +255,7 @@ async def _set_password(config: Config, kind: Kind, name: str) -> None:
 
 
 async def _add_admin(config: Config, name: str, display_name: str | None) -> None:
-    pool = await database.create_pool(config.require_database_url(), 2)
+    pool = await database.create_pool(config.session_database_url(), 2)
     try:
         created = await add_admin(pool, name, display_name)
     finally:
@@ -264,12 +266,12 @@ async def _add_admin(config: Config, name: str, display_name: str | None) -> Non
 
 
 async def _migrate(config: Config, revision: str) -> None:
-    await asyncio.to_thread(database.upgrade, config.require_database_url(), revision)
+    await asyncio.to_thread(database.upgrade, config.session_database_url(), revision)
     print(f"database schema at {revision}")
 
 
 async def _decide(config: Config, args: argparse.Namespace) -> None:
-    pool = await database.create_pool(config.require_database_url(), 2)
+    pool = await database.create_pool(config.session_database_url(), 2)
     try:
         service = RoutingService(
             pool,
@@ -349,7 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "ticket-contract":
             print(json.dumps(contract_openapi(), indent=2))
         elif args.command in SIMULATION_COMMANDS:
-            asyncio.run(run_simulation_command(config.require_database_url(), args))
+            asyncio.run(run_simulation_command(config.session_database_url(), args))
         elif args.command in PRIVACY_COMMANDS:
             asyncio.run(run_privacy_command(config, args))
     except ConfigError as error:

@@ -42,6 +42,11 @@ class Config(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
     database_url: SecretStr | None = None
+    # `transaction`: DATABASE_URL is a pooler in transaction mode (PgBouncer's pool_mode =
+    # transaction); then DATABASE_DIRECT_URL reaches PostgreSQL itself, for LISTEN (a session's),
+    # migrations and the long reads of the what-if replay (docs/multi-node.md).
+    database_pooler: Literal["none", "transaction"] = "none"
+    database_direct_url: SecretStr | None = None
     default_region: str = "RU"
     db_budget_ms: int = Field(300, gt=0, le=10_000)
     db_pool_size: int = Field(10, ge=1, le=200)
@@ -130,7 +135,12 @@ class Config(BaseSettings):
     redmine_write_as_agent: bool = True
 
     @field_validator(
-        "database_url", "ari_password", "ami_password", "agi_secret", "ticket_source_token"
+        "database_url",
+        "database_direct_url",
+        "ari_password",
+        "ami_password",
+        "agi_secret",
+        "ticket_source_token",
     )
     @classmethod
     def _not_a_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
@@ -142,7 +152,7 @@ class Config(BaseSettings):
             )
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_direct_url")
     @classmethod
     def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None:
@@ -289,6 +299,28 @@ class Config(BaseSettings):
                 "for example postgresql://sticky@127.0.0.1/sticky"
             )
         return self.database_url.get_secret_value()
+
+    def require_direct_database_url(self) -> str | None:
+        """The URL of PostgreSQL itself when DATABASE_URL is a transaction pooler, else None."""
+        if self.database_pooler == "none":
+            if self.database_direct_url is not None:
+                raise ConfigError(
+                    f"{ENV_PREFIX}DATABASE_DIRECT_URL is set but {ENV_PREFIX}DATABASE_POOLER is "
+                    "not `transaction`: say which of the two URLs is the pooler"
+                )
+            return None
+        if self.database_direct_url is None:
+            raise ConfigError(
+                f"{ENV_PREFIX}DATABASE_POOLER=transaction needs {ENV_PREFIX}DATABASE_DIRECT_URL: "
+                "a transaction pooler loses LISTEN's notifications, so the router keeps one "
+                "connection to PostgreSQL itself"
+            )
+        return self.database_direct_url.get_secret_value()
+
+    def session_database_url(self) -> str:
+        """Where a one-shot command (migrate, seed, erase, simulate) connects: PostgreSQL
+        itself, not a transaction pooler (migrations and cursors keep session state)."""
+        return self.require_direct_database_url() or self.require_database_url()
 
 
 _SOURCE_URL = {"http": "the ticket service's base URL", "redmine": "Redmine's base URL"}

@@ -17,7 +17,16 @@ from sticky_router.process.config import CONFIG_FILE_VARIABLE, ENV_PREFIX, Confi
 
 MEANINGS: dict[str, str] = {
     "database_url": "`postgresql://user:password@host:port/db`; required by `run`, `migrate`, "
-    "`seed-demo`, `decide` (with `STICKY_ARI_URL` unset too, `run` starts the sandbox)",
+    "`seed-demo`, `decide` (with `STICKY_ARI_URL` unset too, `run` starts the sandbox). A "
+    "primary with replicas: every host, primary first, and `target_session_attrs=read-write`: "
+    "`postgresql://u:p@db1:5432,db2:5432/sticky?target_session_attrs=read-write`",
+    "database_pooler": "`transaction` when `STICKY_DATABASE_URL` is a pooler in transaction "
+    "mode (PgBouncer `pool_mode = transaction`): no prepared statements kept, no startup "
+    "parameter PgBouncer refuses; `none` for PostgreSQL itself or a session-mode pooler",
+    "database_direct_url": "with `STICKY_DATABASE_POOLER=transaction`: PostgreSQL itself, for "
+    "the LISTEN connection of the pops, the what-if replay and the one-shot commands "
+    "(`migrate`, `seed-demo`, `purge`, `forget-customer`, `simulate`); with replicas, list "
+    "every host in it too",
     "default_region": "region for caller IDs written without a country code (`GB`, `DE`, ...)",
     "db_budget_ms": "how long a decision may wait for the database; after that the call goes "
     "to the queue (`db_timeout`)",

@@ -1,8 +1,19 @@
-"""Connecting to Postgres: the asyncpg pool for routing, the Alembic upgrade for the schema."""
+"""Connecting to Postgres: the asyncpg pool for routing, the Alembic upgrade for the schema.
+
+Two deployments besides a plain server (docs/multi-node.md):
+- a primary with streaming replicas: the URL lists every host, libpq style
+  (`postgresql://u@db1:5432,db2:5432/sticky?target_session_attrs=read-write`), and a broken
+  connection is replaced by one to whichever host is the primary now;
+- behind a pooler in transaction mode (PgBouncer `pool_mode = transaction`): consecutive
+  transactions of one client run on different server sessions, so nothing may rely on session
+  state: no prepared statement kept between transactions, no startup parameter the pooler does
+  not know, and LISTEN (a session's) on a direct connection of its own.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 import structlog
@@ -24,10 +35,18 @@ def alembic_config(database_url: str) -> AlembicConfig:
 
 
 def sqlalchemy_url(database_url: str) -> str:
-    scheme, rest = database_url.split("://", 1)
-    if scheme not in ("postgresql", "postgres"):
+    """The same database for SQLAlchemy's asyncpg dialect, which reads several hosts only from
+    repeated `host=` query parameters, not from libpq's `host1:port1,host2:port2`."""
+    parts = urlsplit(database_url)
+    if parts.scheme not in ("postgresql", "postgres"):
         raise ValueError("expected a postgresql:// URL")
-    return f"postgresql+asyncpg://{rest}"
+    user, at, hosts = parts.netloc.rpartition("@")
+    if "," not in hosts:
+        return urlunsplit(parts._replace(scheme="postgresql+asyncpg"))
+    query = "&".join(f"host={quote(host, safe=':[]')}" for host in hosts.split(","))
+    if parts.query:
+        query = f"{query}&{parts.query}"
+    return urlunsplit(("postgresql+asyncpg", f"{user}{at}", parts.path, query, parts.fragment))
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
@@ -45,34 +64,41 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
     back any transaction left open before this runs."""
 
 
-async def create_pool(database_url: str, size: int = 10, *, min_size: int = 2) -> asyncpg.Pool:
+async def create_pool(
+    database_url: str, size: int = 10, *, min_size: int = 2, transaction_pooled: bool = False
+) -> asyncpg.Pool:
+    """`transaction_pooled`: `database_url` is a pooler in transaction mode (module docstring)."""
+    server_settings = {"application_name": "sticky-router", "timezone": "UTC"}
+    if not transaction_pooled:
+        # The decision statements are index probes whatever the parameters; re-planning them
+        # per call (PostgreSQL's custom plans) cost more than executing them (measured at 10
+        # million interactions: the context lookup went from 1.45 ms to 0.77 ms). PgBouncer
+        # refuses a connection that sends this ("unsupported startup parameter").
+        server_settings["plan_cache_mode"] = "force_generic_plan"
     pool = await asyncpg.create_pool(
         database_url,
         reset=_keep_session,
         min_size=min(min_size, size),
         max_size=size,
-        # The decision path runs the same handful of statements all day long.
-        statement_cache_size=256,
+        # The decision path runs the same handful of statements all day long. Behind a
+        # transaction pooler a statement prepared in one transaction is gone in the next
+        # ("prepared statement __asyncpg_stmt_78__ does not exist": measured with PgBouncer 1.18).
+        statement_cache_size=0 if transaction_pooled else 256,
         command_timeout=10,
-        server_settings={
-            "application_name": "sticky-router",
-            "timezone": "UTC",
-            # The decision statements are index probes whatever the parameters; re-planning
-            # them per call (PostgreSQL's custom plans) cost more than executing them (measured
-            # at 10 million interactions: the context lookup went from 1.45 ms to 0.77 ms).
-            "plan_cache_mode": "force_generic_plan",
-        },
+        server_settings=server_settings,
     )
     assert pool is not None
     return pool
 
 
-async def open_pool(database_url: str, size: int = 10) -> asyncpg.Pool:
+async def open_pool(
+    database_url: str, size: int = 10, *, transaction_pooled: bool = False
+) -> asyncpg.Pool:
     """The pool a long-running process starts with, whatever state PostgreSQL is in: when it
     does not answer yet (it starts after us, it fails over), the pool connects on first use
     instead, calls go to the queue meanwhile, and what is learned waits in the journal."""
     try:
-        return await create_pool(database_url, size)
+        return await create_pool(database_url, size, transaction_pooled=transaction_pooled)
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
         log.warning(
             "database_unavailable_at_start",
@@ -80,4 +106,6 @@ async def open_pool(database_url: str, size: int = 10) -> asyncpg.Pool:
             why="calls go to the queue until PostgreSQL answers; what is learned waits in the "
             "journal",
         )
-        return await create_pool(database_url, size, min_size=0)
+        return await create_pool(
+            database_url, size, min_size=0, transaction_pooled=transaction_pooled
+        )

@@ -112,7 +112,7 @@ def sandbox_sign_in(dsn: str, web: WebSettings) -> str:
 async def _seed(config: Config, reset: bool, if_empty: bool) -> None:
     with development_kit("The demo data"):
         from devkit.demo import seed_demo
-    pool = await database.create_pool(config.require_database_url(), 2)
+    pool = await database.create_pool(config.session_database_url(), 2)
     try:
         if if_empty and not reset and await pool.fetchval("SELECT count(*) FROM agents"):
             print("demo not loaded: the database has agents already (kept as it is)")

@@ -67,7 +67,7 @@ async def run_privacy_command(config: Config, args: argparse.Namespace) -> None:
 
 
 async def _purge(config: Config) -> None:
-    pool = await database.create_pool(config.require_database_url(), 2)
+    pool = await database.create_pool(config.session_database_url(), 2)
     try:
         job = RetentionJob(
             pool,
@@ -93,7 +93,7 @@ def erasure_key(args: argparse.Namespace, default_region: str) -> ErasureKey:
 
 async def _forget(config: Config, args: argparse.Namespace) -> None:
     key = erasure_key(args, config.default_region)
-    pool = await database.create_pool(config.require_database_url(), 2)
+    pool = await database.create_pool(config.session_database_url(), 2)
     try:
         erased = await forget_customer(
             pool,

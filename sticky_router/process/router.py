@@ -55,6 +55,9 @@ class RouterSettings:
     ari_url: str
     ari_user: str
     ari_password: str
+    # PostgreSQL itself when database_url is a pooler in transaction mode (PgBouncer): then the
+    # pools keep no prepared statement, and LISTEN and the replay's long reads go direct.
+    database_direct_url: str | None = None
     ari_app: str = "sticky-router"
     default_region: str = "RU"
     db_budget_seconds: float = 0.3
@@ -85,6 +88,11 @@ class RouterSettings:
 
     def __repr__(self) -> str:
         return f"RouterSettings(ari_url={self.ari_url!r}, ari_app={self.ari_app!r})"
+
+    @property
+    def session_database_url(self) -> str:
+        """Where session state may be kept: LISTEN, cursors, SET LOCAL of a long read."""
+        return self.database_direct_url or self.database_url
 
 
 class Router:
@@ -125,7 +133,10 @@ class Router:
 
     async def _start(self) -> None:
         settings = self.settings
-        self._pool = await database.open_pool(settings.database_url, settings.db_pool_size)
+        pooled = settings.database_direct_url is not None
+        self._pool = await database.open_pool(
+            settings.database_url, settings.db_pool_size, transaction_pooled=pooled
+        )
         routing = RoutingService(
             self._pool,
             default_region=settings.default_region,
@@ -136,7 +147,7 @@ class Router:
         )
         if settings.web is not None:  # rings become pops only when there is a screen to show them
             self._web_pool = await database.open_pool(
-                settings.database_url, settings.web_db_pool_size
+                settings.database_url, settings.web_db_pool_size, transaction_pooled=pooled
             )
         if settings.tickets is not None:  # the pages' pool, when there is one: not routing's
             self.tickets = TicketSourceWork(
@@ -144,7 +155,7 @@ class Router:
             )
             self.metrics.ticket_source_configured(self.tickets.source.name)
         if settings.web is not None:
-            self._notices = PopNotices(settings.database_url)
+            self._notices = PopNotices(settings.session_database_url)
             self._notices.start()
             self._dispatcher = PopDispatcher(
                 self._web_pool or self._pool, self.pops, utc_now, notices=self._notices,
@@ -250,7 +261,7 @@ class Router:
                 settings=web_settings,
                 hub=self.pops,
                 metrics=self.metrics.exposition,
-                database_url=self.settings.database_url,
+                database_url=self.settings.session_database_url,
                 ticket_details=self.tickets.details if self.tickets else None,
                 prompts=self._prompts,
                 live_members=self._live_members,

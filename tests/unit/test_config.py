@@ -40,6 +40,8 @@ def test_missing_database_url_names_the_key() -> None:
         ("STICKY_DEFAULT_REGION", "XX"),
         ("STICKY_LOG_LEVEL", "loud"),
         ("STICKY_DATABASE_URL", "mysql://root:pw@localhost/db"),
+        ("STICKY_DATABASE_DIRECT_URL", "mysql://root:pw@localhost/db"),
+        ("STICKY_DATABASE_POOLER", "pgbouncer"),
     ],
 )
 def test_bad_value_names_the_key(
@@ -83,6 +85,44 @@ def test_missing_or_broken_file_is_named(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setenv("STICKY_CONFIG_FILE", str(broken))
     with pytest.raises(ConfigError, match="STICKY_CONFIG_FILE"):
         load_config()
+
+
+DIRECT_URL = "postgresql://router:hunter2-secret@db1.internal:5432/sticky"
+POOLER_URL = "postgresql://router:hunter2-secret@pgbouncer.internal:6432/sticky"
+
+
+def test_a_transaction_pooler_needs_the_direct_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STICKY_DATABASE_URL", POOLER_URL)
+    monkeypatch.setenv("STICKY_DATABASE_POOLER", "transaction")
+    with pytest.raises(ConfigError, match="needs STICKY_DATABASE_DIRECT_URL") as caught:
+        load_config().require_direct_database_url()
+    assert "hunter2" not in str(caught.value)
+    monkeypatch.setenv("STICKY_DATABASE_DIRECT_URL", DIRECT_URL)
+    config = load_config()
+    assert config.require_direct_database_url() == DIRECT_URL
+    assert config.require_database_url() == POOLER_URL
+    # Migrations and one-shot commands keep session state: never through the pooler.
+    assert config.session_database_url() == DIRECT_URL
+    assert "hunter2" not in repr(config)
+
+
+def test_a_direct_url_without_a_pooler_is_a_mistake_said_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STICKY_DATABASE_URL", DIRECT_URL)
+    monkeypatch.setenv("STICKY_DATABASE_DIRECT_URL", DIRECT_URL)
+    with pytest.raises(ConfigError, match="STICKY_DATABASE_POOLER is not `transaction`"):
+        load_config().session_database_url()
+
+
+def test_without_a_pooler_every_connection_uses_the_one_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    replicated = "postgresql://router@db1:5432,db2:5432/sticky?target_session_attrs=read-write"
+    monkeypatch.setenv("STICKY_DATABASE_URL", replicated)
+    config = load_config()
+    assert config.require_direct_database_url() is None
+    assert config.session_database_url() == replicated
 
 
 def test_the_ticket_source_is_builtin_unless_chosen() -> None:
