@@ -36,17 +36,29 @@ def alembic_config(database_url: str) -> AlembicConfig:
 
 def sqlalchemy_url(database_url: str) -> str:
     """The same database for SQLAlchemy's asyncpg dialect, which reads several hosts only from
-    repeated `host=` query parameters, not from libpq's `host1:port1,host2:port2`."""
+    query parameters, not from libpq's `host1:port1,host2:port2`. Given as `host=h1,h2` and
+    `port=p1,p2`: the dialect splits a `host=h:p` value at every `:` (an IPv6 literal breaks)
+    and needs every port (libpq's default 5432 is filled in)."""
     parts = urlsplit(database_url)
     if parts.scheme not in ("postgresql", "postgres"):
         raise ValueError("expected a postgresql:// URL")
     user, at, hosts = parts.netloc.rpartition("@")
     if "," not in hosts:
         return urlunsplit(parts._replace(scheme="postgresql+asyncpg"))
-    query = "&".join(f"host={quote(host, safe=':[]')}" for host in hosts.split(","))
+    names, ports = zip(*(_host_and_port(host) for host in hosts.split(",")), strict=True)
+    query = f"host={quote(','.join(names), safe=':,')}&port={','.join(ports)}"
     if parts.query:
         query = f"{query}&{parts.query}"
     return urlunsplit(("postgresql+asyncpg", f"{user}{at}", parts.path, query, parts.fragment))
+
+
+def _host_and_port(host: str) -> tuple[str, str]:
+    """`db1:5433` -> (db1, 5433); `[fd00::1]:5432` -> (fd00::1, 5432); `db1` -> (db1, 5432)."""
+    if host.startswith("["):
+        name, _, rest = host[1:].partition("]")
+        return name, rest.removeprefix(":") or "5432"
+    name, _, port = host.partition(":")
+    return name, port or "5432"
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
