@@ -56,6 +56,7 @@ from sticky_router.routing_core.events import (
     LegRang,
 )
 from sticky_router.routing_core.store.journal import Journal
+from sticky_router.web.pops.notices import AGENT_POP, PopNotices
 
 IVAN = "+79123456701"  # the demo's Ivan Petrov: last spoke with agent2, 42 minutes ago
 BUDGET = 0.3  # seconds: the router's default database budget (STICKY_DB_BUDGET_MS=300)
@@ -249,3 +250,38 @@ async def test_without_target_session_attrs_the_gap_lands_on_the_read_only_stand
             await CallRecorder(pool).call_started(incoming("on-standby", datetime.now(UTC)), IVAN)
     finally:
         await pool.close()
+
+
+async def test_the_pops_listen_connection_follows_the_promotion_within_seconds(
+    second_pair: ReplicatedPostgres,
+) -> None:
+    """The LISTEN connection of each router (web/pops/notices.py) is on the primary. When it
+    dies the connection is given up at once, not at the next 15 s probe, and the notices of the
+    promoted server are heard."""
+    pair = second_pair
+    notices = PopNotices(pair.dsn)
+    heard: list[str] = []
+    notices.on_agent_pop = heard.append
+    notices.start()
+    try:
+        await asyncio.wait_for(notices.listening.wait(), 10)
+        await asyncio.to_thread(pair.fail_primary)
+        for _ in range(100):
+            if not notices.listening.is_set():
+                break
+            await asyncio.sleep(0.01)
+        assert not notices.listening.is_set(), "the dead primary's connection was kept"
+        await asyncio.to_thread(pair.promote)
+        await asyncio.wait_for(notices.listening.wait(), 5 + 2)  # the backoff's longest step
+        promoted = await asyncpg.connect(pair.standby.dsn)
+        try:
+            await promoted.execute("SELECT pg_notify($1, 'after promotion')", AGENT_POP)
+        finally:
+            await promoted.close()
+        for _ in range(50):
+            if heard:
+                break
+            await asyncio.sleep(0.02)
+        assert heard == ["after promotion"]
+    finally:
+        await notices.stop()

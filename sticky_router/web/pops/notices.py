@@ -6,9 +6,10 @@
   router process, whose screens are not ours; `on_agent_pop` hears it. With several routers
   (issue 17) the agent's browser may be served by any of them.
 
-One connection of its own, reconnected with capped backoff; while it is down, a wait simply
-runs to its deadline and the caller checks the database once more, and a pop made elsewhere
-reaches the screen when the page next (re)connects (it asks for its current pops).
+One connection of its own, given up as soon as the server closes it (a failover: the URL may
+list a primary and its replicas) and reconnected with capped backoff. While it is down, a wait
+simply runs to its deadline and the caller checks the database once more, and a pop made
+elsewhere reaches the screen when the page next (re)connects (it asks for its current pops).
 """
 
 from __future__ import annotations
@@ -76,12 +77,18 @@ class PopNotices:
             connection: asyncpg.Connection | None = None
             try:
                 connection = await asyncpg.connect(self._url, timeout=5)
+                closed = asyncio.Event()
+                connection.add_termination_listener(lambda _connection, e=closed: e.set())
                 await connection.add_listener(CALL_DECIDED, self._decided)
                 await connection.add_listener(AGENT_POP, self._popped)
                 self.listening.set()
                 failures = 0
-                while True:  # a connection silently gone shows up as a probe unanswered
-                    await asyncio.sleep(PROBE_SECONDS)
+                while True:
+                    # A server that goes away (a failover) closes the connection: reconnect at
+                    # once. One silently gone shows up as a probe unanswered.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(closed.wait(), PROBE_SECONDS)
+                        raise ConnectionResetError("PostgreSQL closed the LISTEN connection")
                     await asyncio.wait_for(connection.fetchval("SELECT 1"), 5)
             except asyncio.CancelledError:
                 raise
