@@ -77,6 +77,7 @@ class Sandbox:
             default_region=default_region,
             db_budget_seconds=db_budget_ms / 1000,
             journal_path=self.journal_dir / "agi.journal",
+            node=self.asterisk.system_name or None,
         )
 
     def how_to_call(self) -> str:

@@ -5,7 +5,8 @@ dialplan functions the ARI application reads (QUEUE_MEMBER_LIST, QUEUE_MEMBER pa
 DEVICE_STATE, or EXTENSION_STATE for an agent known by a hint) with GET FULL VARIABLE and judge
 them with routing_core.attempt: one definition of "free to ring" for both modes, and the same
 walk over ordered candidates. Asterisk sends no device-state events over AGI, so a busy agent is
-re-read twice a second while waited for.
+re-read twice a second while waited for. An agent logged in on another node of the line is
+judged as that node publishes them, and rung through its trunk (routing_core/other_nodes.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sticky_router.routing_core.attempt import (
 )
 from sticky_router.routing_core.candidates import queue_to_check
 from sticky_router.routing_core.dialplan_variables import caller_language
+from sticky_router.routing_core.other_nodes import RECHECK_SECONDS, OtherNodes
 from sticky_router.routing_core.wait_offer import WaitChoice
 
 POLL_SECONDS = 0.5
@@ -46,6 +48,7 @@ class AgiProbe:
         self._call = decision.context.call
         self._clock = clock
         self._wrap_up_seconds = decision.context.settings.values.wrap_up_seconds
+        self.other_nodes = OtherNodes(routing)  # agents logged in on another node (issue 17)
 
     async def claim(self, candidate: Candidate) -> bool:
         return await self._routing.claim(self._decision, candidate)
@@ -58,21 +61,25 @@ class AgiProbe:
         members = await self._read(f"${{QUEUE_MEMBER_LIST({queue})}}")
         paused = await self._read(f"${{QUEUE_MEMBER({queue},paused,{member})}}")
         state = await self._state(candidate)
-        return availability(
+        in_wrap_up = wrapping_up(
+            candidate.agent.last_talk_ended_at, self._clock(), self._wrap_up_seconds
+        )
+        here = availability(
             members=members,
             interface=member,
             paused=paused,
             device_state=state,
-            wrapping_up=wrapping_up(
-                candidate.agent.last_talk_ended_at, self._clock(), self._wrap_up_seconds
-            ),
+            wrapping_up=in_wrap_up,
         )
+        return await self.other_nodes.judge(candidate, queue, here, in_wrap_up)
 
     async def wait_until_free(
         self, candidate: Candidate, seconds: float
     ) -> tuple[Availability, float]:
         loop = asyncio.get_running_loop()
         started = loop.time()
+        if self.other_nodes.node_of(candidate) is not None:
+            return await self._wait_elsewhere(candidate, seconds), loop.time() - started
         while True:
             state = await self._state(candidate)
             if state in FREE_STATES:
@@ -84,6 +91,18 @@ class AgiProbe:
             if remaining <= 0:
                 return Availability.BUSY, seconds
             await asyncio.sleep(min(POLL_SECONDS, remaining))
+
+    async def _wait_elsewhere(self, candidate: Candidate, seconds: float) -> Availability:
+        """An agent on another node: what its node publishes, read again until they are free or
+        the time is up. Each look also asks this caller's channel (membership here), so a caller
+        who hangs up ends the wait (AgiHangup)."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while True:
+            found = await self.availability(candidate)
+            remaining = deadline - asyncio.get_running_loop().time()
+            if found is not Availability.BUSY or remaining <= 0:
+                return found
+            await asyncio.sleep(min(remaining, RECHECK_SECONDS))
 
     async def let_go(self, candidate: Candidate, reason: str) -> None:
         await self._routing.release_agent(self._call.call_id, candidate, reason, self._clock())

@@ -118,10 +118,9 @@ class AgiScripts:
 
     async def _walk(self, session: AgiSession, decision: StickyDecision) -> dict[str, str]:
         call_id = decision.context.call.call_id
+        probe = AgiProbe(session, self._routing, decision, self._clock)
         try:
-            walk = await self._routing.walk(
-                decision, AgiProbe(session, self._routing, decision, self._clock)
-            )
+            walk = await self._routing.walk(decision, probe)
         except AgiHangup:
             self._report_miss(call_id, CALLER_ABANDONED)  # the hangup handler records the end
             raise
@@ -130,7 +129,7 @@ class AgiScripts:
             self._report_miss(call_id, ROUTER_ERROR["STICKY_REASON"])
             return {**fallback_variables(decision, ROUTER_ERROR["STICKY_REASON"]), **ROUTER_ERROR}
         if walk.chosen is not None:
-            return attempt_variables(decision, walk.chosen)
+            return attempt_variables(decision, walk.chosen, probe.other_nodes.node_of(walk.chosen))
         if walk.offer is WaitChoice.CALLBACK:
             return await self._callback_asked(session, decision)
         reason = walk.first_miss or "busy"

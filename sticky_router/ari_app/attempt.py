@@ -28,10 +28,9 @@ from sticky_router.routing_core import (
     RoutingService,
     StickyDecision,
 )
-from sticky_router.routing_core.attempt import Availability, availability_of, wrapping_up
+from sticky_router.routing_core.attempt import Availability, wrapping_up
 from sticky_router.routing_core.candidates import queue_to_check
 from sticky_router.routing_core.decision import destination_queue
-from sticky_router.routing_core.dialplan_safe import through_node
 from sticky_router.routing_core.dialplan_variables import (
     attempt_variables,
     caller_language,
@@ -46,12 +45,12 @@ from sticky_router.routing_core.events import (
     DecisionMade,
     EventSink,
 )
+from sticky_router.routing_core.other_nodes import RECHECK_SECONDS, OtherNodes
 from sticky_router.routing_core.wait_offer import WaitChoice, callback_request
 
 log = structlog.get_logger("sticky_router.ari")
 
 RETRY_DELAY = 0.2  # one more try to move a caller when ARI stumbled
-RECHECK = 0.5  # how often an agent on another node is looked at again while waited for
 
 
 @dataclass(frozen=True)
@@ -119,7 +118,9 @@ class Attempt:
             await self._release(live.call.call_id, reason)
             await self._fall_back(live, decision, reason)
         else:
-            await self._hand_to_ring(live, decision, walk.chosen, probe.node_of(walk.chosen))
+            await self._hand_to_ring(
+                live, decision, walk.chosen, probe.other_nodes.node_of(walk.chosen)
+            )
 
     async def _hand_to_ring(
         self, live: LiveCall, decision: StickyDecision, chosen: Candidate, on_node: str | None
@@ -249,12 +250,7 @@ class AriProbe:
         self._live = live
         self._decision = decision
         self._wrap_up_seconds = decision.context.settings.values.wrap_up_seconds
-        # Agents found logged in on another node of the line (issue 17): agent id -> node.
-        self._elsewhere: dict[int, str] = {}
-
-    def node_of(self, candidate: Candidate) -> str | None:
-        """The other node `candidate` was last found logged in on; None: this node."""
-        return self._elsewhere.get(candidate.agent.id)
+        self.other_nodes = OtherNodes(attempt.routing)  # agents logged in elsewhere (issue 17)
 
     async def claim(self, candidate: Candidate) -> bool:
         if self._live.caller_gone.is_set():
@@ -273,15 +269,7 @@ class AriProbe:
         found = await check_availability(
             self._attempt.channels, call.call_id, candidate.agent, queue, in_wrap_up
         )
-        self._elsewhere.pop(candidate.agent.id, None)
-        if found is not Availability.OFFLINE:
-            return found
-        # Not logged in here: maybe on another node of the line, rung through its trunk.
-        elsewhere = await self._attempt.routing.member_elsewhere(candidate, queue)
-        if elsewhere is None or through_node(candidate.agent.endpoint, elsewhere.node) is None:
-            return found
-        self._elsewhere[candidate.agent.id] = elsewhere.node
-        return availability_of(elsewhere.facts, in_wrap_up)
+        return await self.other_nodes.judge(candidate, queue, found, in_wrap_up)
 
     async def wait_until_free(
         self, candidate: Candidate, seconds: float
@@ -290,7 +278,7 @@ class AriProbe:
         agent may have paused or logged out meanwhile)."""
         loop = asyncio.get_running_loop()
         started = loop.time()
-        if candidate.agent.id in self._elsewhere:
+        if self.other_nodes.node_of(candidate) is not None:
             return await self._wait_elsewhere(candidate, seconds), loop.time() - started
         found = await wait_until_free(
             self._attempt.channels,
@@ -315,7 +303,9 @@ class AriProbe:
             if found is not Availability.BUSY or remaining <= 0:
                 break
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._live.caller_gone.wait(), min(remaining, RECHECK))
+                await asyncio.wait_for(
+                    self._live.caller_gone.wait(), min(remaining, RECHECK_SECONDS)
+                )
         return found
 
     async def let_go(self, candidate: Candidate, reason: str) -> None:

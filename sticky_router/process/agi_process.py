@@ -25,6 +25,7 @@ from sticky_router.ami.connection import AmiLearner, AmiSettings
 from sticky_router.process import database
 from sticky_router.process.journaling import DEFAULT_JOURNAL_DIR, Journaling, follow_queue_log
 from sticky_router.process.metrics import PrometheusObserver
+from sticky_router.process.node_presence import NodePresence
 from sticky_router.process.ticket_source import TicketSourceSettings, TicketSourceWork, mirror_name
 from sticky_router.queue_log.follower import SETTLE_SECONDS, QueueLogFollower
 from sticky_router.routing_core import CallRecorder, RoutingService
@@ -52,6 +53,10 @@ class AgiProcessSettings:
     db_budget_seconds: float = 0.3
     db_pool_size: int = 10
     ami: AmiSettings | None = None
+    # One node of several (docs/multi-node.md): its Asterisk's systemname. With AMI, this
+    # process publishes the node's queue members for the other nodes, and an agent logged in
+    # on another node is rung through the trunk to it. None: a line of one node.
+    node: str | None = None
     metrics_port: int | None = None  # None: no /metrics listener
     # What this process learns is on this disk first; not the router's file (each has its own).
     journal_path: Path = DEFAULT_JOURNAL_DIR / "agi.journal"
@@ -72,6 +77,8 @@ class AgiProcess:
         self.server: AgiServer | None = None
         self.learner: AmiLearner | None = None
         self._outages: asyncio.Task[None] | None = None  # the automatic outage mode
+        self._presence: NodePresence | None = None  # this node's members, for the other nodes
+        self._presence_task: asyncio.Task[None] | None = None
         self._scripts: AgiScripts | None = None
         self._pool: asyncpg.Pool | None = None
         self._metrics_site: web.AppRunner | None = None
@@ -95,6 +102,7 @@ class AgiProcess:
             db_budget_seconds=settings.db_budget_seconds,
             observer=self.metrics,
             ticket_mirror=mirror_name(settings.tickets),
+            node=settings.node,
         )
         if settings.tickets is not None:
             self.tickets = TicketSourceWork(settings.tickets, pool, self.metrics)
@@ -125,6 +133,9 @@ class AgiProcess:
             self.learner.start()
             watch = BacklogWatch(pool, self.learner.callers, counted=self.metrics.outages_in_force)
             self._outages = asyncio.get_running_loop().create_task(watch.run())
+            if settings.node is not None:  # the other nodes ring our agents by it
+                self._presence = NodePresence(pool, settings.node, self.learner.board)
+                self._presence_task = asyncio.get_running_loop().create_task(self._presence.run())
         if settings.metrics_port is not None:
             self._metrics_site = await self._serve_metrics(settings.host, settings.metrics_port)
         log.info("agi_started", host=settings.host, port=self.server.port)
@@ -170,6 +181,14 @@ class AgiProcess:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._outages
             self._outages = None
+        if self._presence_task is not None:
+            self._presence_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._presence_task
+            self._presence_task = None
+        if self._presence is not None:
+            await self._presence.leave()  # at once, not 6 s later
+            self._presence = None
         if self.learner is not None:
             await self.learner.stop()
             self.learner = None

@@ -205,6 +205,7 @@ def _agi(config: Config, host: str | None, port: int | None) -> None:
         db_budget_seconds=config.db_budget_ms / 1000,
         db_pool_size=config.db_pool_size,
         ami=ami,
+        node=config.node or None,
         journal_max_events=config.journal_max_events,
         queue_log_path=config.queue_log_path,
         tickets=TicketSourceSettings.from_config(config),

@@ -46,9 +46,9 @@ MEANINGS: dict[str, str] = {
     "ami_user": "the AMI user (`manager.conf`: `read = call,agent`, no `write`)",
     "ami_password": "its password; unset, the router routes but learns nothing from AMI",
     "queue_context": "the dialplan context that queues a call the router does not connect",
-    "node": "with several Asterisk nodes: this router's node, its Asterisk's `systemname` and "
-    "the name of the trunk endpoint the other nodes dial it by (docs/multi-node.md); empty: "
-    "one node",
+    "node": "with several Asterisk nodes: this router's (or FastAGI server's) node, its "
+    "Asterisk's `systemname` and the name of the trunk endpoint the other nodes dial it by "
+    "(docs/multi-node.md); empty: one node",
     "agi_host": "where `sticky-router agi` listens for Asterisk's `AGI()`",
     "agi_port": "its port",
     "agi_max_connections": "FastAGI conversations at once; more are refused (the dialplan "
