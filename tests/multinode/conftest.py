@@ -9,6 +9,7 @@ be served by either.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from sticky_router.web.auth.accounts import set_password
 from sticky_router.web.settings import WebSettings
 from testkit.chromium import free_tcp_port
 from tests.e2e.conftest import quiet
+from tests.e2e.records import until
 
 PASSWORD = "two-node-test-password"
 
@@ -73,3 +75,23 @@ async def fresh(
     yield moment
     for node in nodes.values():
         await quiet(node.asterisk)
+
+
+@pytest.fixture
+async def agent2_works_on_node_a(
+    nodes: dict[str, Sandbox], pool: asyncpg.Pool, fresh: datetime
+) -> None:
+    """agent2 logged in on node A only, and node B's router already knows it."""
+    await asyncio.to_thread(nodes["node-b"].asterisk.log_out_agent, "agent2")
+    await until(lambda: published_on_node_a(pool, paused=False), 5)
+
+
+async def published_on_node_a(pool: asyncpg.Pool, *, paused: bool) -> bool:
+    """Node A's router has published agent2 as its member (paused or not), and is alive."""
+    found = await pool.fetchval(
+        "SELECT count(*) FROM node_members m JOIN cluster_nodes n ON n.name = m.node"
+        " WHERE m.interface = 'PJSIP/agent2' AND m.node = 'node-a' AND m.paused = $1"
+        " AND n.alive_at > now() - interval '5 seconds'",
+        paused,
+    )
+    return bool(found)

@@ -22,7 +22,8 @@ from sticky_router.process.router import Router
 from testkit.sipp import assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call
 from tests.e2e.records import legs, settled, until
-from tests.multinode.test_calls_across_nodes import IVAN, published_on_node_a
+from tests.multinode.conftest import published_on_node_a
+from tests.multinode.test_calls_across_nodes import IVAN
 
 
 @pytest.fixture

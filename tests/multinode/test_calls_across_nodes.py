@@ -22,30 +22,11 @@ from sticky_router.routing_core.store.settings_store import set_setting
 from testkit.sipp import assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call
 from tests.e2e.records import agent_channel, legs, settled, until, wait_for_device
+from tests.multinode.conftest import published_on_node_a
 
 IVAN = "79123456701"  # last spoke with agent2 42 minutes ago (the demo data)
 
 pytestmark = pytest.mark.usefixtures("fresh")
-
-
-@pytest.fixture
-async def agent2_works_on_node_a(
-    nodes: dict[str, Sandbox], pool: asyncpg.Pool, fresh: datetime
-) -> None:
-    """agent2 logged in on node A only, and node B's router already knows it."""
-    await asyncio.to_thread(nodes["node-b"].asterisk.log_out_agent, "agent2")
-    await until(lambda: published_on_node_a(pool, paused=False), 5)
-
-
-async def published_on_node_a(pool: asyncpg.Pool, *, paused: bool) -> bool:
-    """Node A's router has published agent2 as its member (paused or not), and is alive."""
-    found = await pool.fetchval(
-        "SELECT count(*) FROM node_members m JOIN cluster_nodes n ON n.name = m.node"
-        " WHERE m.interface = 'PJSIP/agent2' AND m.node = 'node-a' AND m.paused = $1"
-        " AND n.alive_at > now() - interval '5 seconds'",
-        paused,
-    )
-    return bool(found)
 
 
 async def ivan_calls_node_b(
@@ -128,7 +109,8 @@ async def test_ivan_calling_both_nodes_at_once_claims_agent2_once(
         )
         for result in placed:
             assert_calls_succeeded(result)
-        assert phones_a.rung()["agent2"] == 1
+    # Not a count of agent2's INVITEs: the loser's queue (ringall) may ring agent2 too, and
+    # whether it does depends on which node won (CI once saw node B win, and two INVITEs).
     rows = await pool.fetch(
         "SELECT call_id, route, route_reason, outcome FROM interactions"
         " WHERE caller_number = $1 AND call_id NOT LIKE 'demo-%' ORDER BY route",
