@@ -42,6 +42,9 @@ class Sweeper:
         self._extension = extension
         self._is_driven = is_driven
         self._suspects: set[str] = set()
+        # The dead routers' callers could not be searched for at the last sweep: said once per
+        # outage, not every 5 s of it, and its end said too.
+        self._orphan_search_failing = False
 
     async def sweep(self, *, grace: bool = False) -> list[str]:
         """Send undriven callers to the queue; the ids sent. With `grace`, only those already
@@ -57,7 +60,13 @@ class Sweeper:
             try:
                 present = [*present, *await self._orphaned()]
             except Exception as error:  # the database or ARI: our own callers still go
-                log.warning("orphan_search_failed", error=f"{type(error).__name__}: {error}")
+                if not self._orphan_search_failing:
+                    log.warning("orphan_search_failed", error=f"{type(error).__name__}: {error}")
+                self._orphan_search_failing = True
+            else:
+                if self._orphan_search_failing:
+                    log.info("orphan_search_back")
+                self._orphan_search_failing = False
         undriven = {str(c["id"]) for c in present if not self._is_driven(str(c["id"]))}
         stranded = undriven & self._suspects if grace else undriven
         self._suspects = undriven - stranded

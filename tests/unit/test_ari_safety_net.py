@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from sticky_router.ari_app.app import StickyRouterApp
 from sticky_router.ari_app.attempt import Attempt, DialplanTargets
@@ -222,3 +223,22 @@ async def test_a_dead_routers_callers_are_swept_with_ours_and_a_failed_search_sp
     assert await Sweeper(channels, "sticky-queue", "s", lambda _: False, no_database).sweep() == [
         "ours"
     ]
+
+
+async def test_a_failing_orphan_search_is_said_once_per_outage_and_its_end_too() -> None:
+    """A database outage lasts many sweeps (one every 5 s): one warning, not one per sweep."""
+    failing = True
+
+    async def orphans() -> list[dict[str, Any]]:
+        if failing:
+            raise OSError("connection refused")
+        return []
+
+    sweeper = Sweeper(FakeChannels([]), "sticky-queue", "s", lambda _: False, orphans)
+    with capture_logs() as logs:
+        for _ in range(3):
+            await sweeper.sweep()
+        failing = False
+        await sweeper.sweep()
+        await sweeper.sweep()
+    assert [entry["event"] for entry in logs] == ["orphan_search_failed", "orphan_search_back"]
