@@ -104,12 +104,16 @@ class LocalPostgres:
             self.bindir = ensure_server_binaries()
         return self.bindir / tool
 
-    def start(self) -> None:
+    def prepare_directories(self) -> None:
+        """The data and socket directories, owned by the server's user when we are root."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.socket_dir.mkdir(exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.data_dir, SYSTEM_USER, SYSTEM_USER)
             shutil.chown(self.socket_dir, SYSTEM_USER, SYSTEM_USER)
+
+    def start(self) -> None:
+        self.prepare_directories()
         cluster = self.data_dir / "cluster"
         if not (cluster / "PG_VERSION").exists():
             self._run(

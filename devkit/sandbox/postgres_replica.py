@@ -58,13 +58,6 @@ class ReplicaMember(LocalPostgres):
     def cluster(self) -> Path:
         return self.data_dir / "cluster"
 
-    def prepare_directories(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.socket_dir.mkdir(exist_ok=True)
-        if os.geteuid() == 0:
-            shutil.chown(self.data_dir, SYSTEM_USER, SYSTEM_USER)
-            shutil.chown(self.socket_dir, SYSTEM_USER, SYSTEM_USER)
-
     def initdb(self) -> None:
         self.prepare_directories()
         self._run(

@@ -52,23 +52,40 @@ async def agi_only(
         await router.wait_connected(10)
 
 
+@pytest.fixture
+async def agent2_on_node_a_only(
+    nodes: dict[str, Sandbox], agi_only: dict[str, AgiProcess], pool: asyncpg.Pool
+) -> None:
+    """agent2 logged in on node A only, and node A's FastAGI server has published it."""
+    await asyncio.to_thread(nodes["node-b"].asterisk.log_out_agent, "agent2")
+    await until(lambda: published_on_node_a(pool, paused=False), 5)
+
+
+async def ivan_calls_node_bs_agi_number(
+    nodes: dict[str, Sandbox], logs: Path, node_b_phones: dict[str, str]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Ivan's call into node B's FastAGI number while agent2's phone on node A answers; the
+    INVITEs per phone of node A, and of node B (whose phones answer as `node_b_phones` say)."""
+    node_a, node_b = nodes["node-a"].asterisk, nodes["node-b"].asterisk
+    with (
+        AgentPhones(node_a, logs / "node-a", {"agent2": "uas_answer.xml"}) as on_a,
+        AgentPhones(node_b, logs / "node-b", node_b_phones) as on_b,
+    ):
+        result = await call(node_b, logs, caller_id=IVAN, dialled="agi", hold_ms=2000)
+        assert_calls_succeeded(result)
+        return on_a.rung(), on_b.rung()
+
+
+@pytest.mark.usefixtures("agent2_on_node_a_only")
 async def test_agi_only_ivan_on_node_b_reaches_agent2_logged_in_on_node_a(
     nodes: dict[str, Sandbox],
     agi_only: dict[str, AgiProcess],
     pool: asyncpg.Pool,
     tmp_path: Path,
 ) -> None:
-    await asyncio.to_thread(nodes["node-b"].asterisk.log_out_agent, "agent2")
-    await until(lambda: published_on_node_a(pool, paused=False), 5)
-    node_a, node_b = nodes["node-a"].asterisk, nodes["node-b"].asterisk
-    with (
-        AgentPhones(node_a, tmp_path / "node-a", {"agent2": "uas_answer.xml"}) as on_a,
-        AgentPhones(node_b, tmp_path / "node-b", {}) as on_b,
-    ):
-        result = await call(node_b, tmp_path, caller_id=IVAN, dialled="agi", hold_ms=2000)
-        assert_calls_succeeded(result)
-    assert on_a.rung() == {"agent1": 0, "agent2": 1, "agent3": 0, "agent4": 0}
-    assert sum(on_b.rung().values()) == 0, f"node B rang its own phones: {on_b.rung()}"
+    rung_on_a, rung_on_b = await ivan_calls_node_bs_agi_number(nodes, tmp_path, {})
+    assert rung_on_a == {"agent1": 0, "agent2": 1, "agent3": 0, "agent4": 0}
+    assert sum(rung_on_b.values()) == 0, f"node B rang its own phones: {rung_on_b}"
     for server in agi_only.values():
         assert await server.quiesce(10)
     recorded = await settled(pool, IVAN)
@@ -78,6 +95,7 @@ async def test_agi_only_ivan_on_node_b_reaches_agent2_logged_in_on_node_a(
     assert answered == ["agent2"]
 
 
+@pytest.mark.usefixtures("agent2_on_node_a_only")
 async def test_agi_only_a_stopped_node_a_means_node_bs_queue(
     nodes: dict[str, Sandbox],
     agi_only: dict[str, AgiProcess],
@@ -85,17 +103,11 @@ async def test_agi_only_a_stopped_node_a_means_node_bs_queue(
     tmp_path: Path,
 ) -> None:
     """Node A's FastAGI server stops: it leaves at once, and agent2 counts as offline."""
-    await asyncio.to_thread(nodes["node-b"].asterisk.log_out_agent, "agent2")
-    await until(lambda: published_on_node_a(pool, paused=False), 5)
     await agi_only["node-a"].stop()
-    node_a, node_b = nodes["node-a"].asterisk, nodes["node-b"].asterisk
-    with (
-        AgentPhones(node_a, tmp_path / "node-a", {"agent2": "uas_answer.xml"}) as on_a,
-        AgentPhones(node_b, tmp_path / "node-b", {"agent1": "uas_answer.xml"}),
-    ):
-        result = await call(node_b, tmp_path, caller_id=IVAN, dialled="agi", hold_ms=2000)
-        assert_calls_succeeded(result)
-    assert on_a.rung()["agent2"] == 0
+    rung_on_a, _ = await ivan_calls_node_bs_agi_number(
+        nodes, tmp_path, {"agent1": "uas_answer.xml"}
+    )
+    assert rung_on_a["agent2"] == 0
     assert await agi_only["node-b"].quiesce(10)
     recorded = await settled(pool, IVAN)
     assert (recorded["route"], recorded["outcome"], recorded["outcome_reason"]) == (
