@@ -53,12 +53,22 @@ async def test_pgbouncer_refuses_the_pool_a_direct_server_gets(bouncer: LocalPgB
         await database.create_pool(bouncer.dsn, size=2)
 
 
+@pytest.fixture
+def abused_bouncer(postgres: LocalPostgres, database_url: str) -> Iterator[LocalPgBouncer]:
+    """A PgBouncer of its own for a test that misuses it on purpose: whatever state the failed
+    statements leave its server sessions in, the product's tests never meet it."""
+    with throwaway_pgbouncer(postgres, server_sessions=2) as started:
+        yield started
+
+
 async def test_statements_cached_across_transactions_break_behind_pgbouncer(
-    bouncer: LocalPgBouncer, db: asyncpg.Pool
+    abused_bouncer: LocalPgBouncer, db: asyncpg.Pool
 ) -> None:
     """asyncpg's statement cache, as the direct pool has it: a statement prepared on one server
     session is looked for on another."""
-    pool = await asyncpg.create_pool(bouncer.dsn, min_size=8, max_size=8, statement_cache_size=256)
+    pool = await asyncpg.create_pool(
+        abused_bouncer.dsn, min_size=8, max_size=8, statement_cache_size=256
+    )
     try:
         said = await asyncio.gather(
             *(pool.fetchval("SELECT count(*) FROM agents WHERE name <> $1", str(n))
@@ -71,7 +81,9 @@ async def test_statements_cached_across_transactions_break_behind_pgbouncer(
     assert broken, "every cached statement found its session: the pooler did not reassign them"
 
 
-async def test_every_demo_story_decides_as_told_through_pgbouncer(pooled: asyncpg.Pool) -> None:
+async def test_every_demo_story_decides_as_told_through_pgbouncer(
+    pooled: asyncpg.Pool, bouncer: LocalPgBouncer
+) -> None:
     routing = RoutingService(pooled, default_region="RU", db_budget_seconds=5)
     stories = [customer for customer in CUSTOMERS if customer.name in DEMO_EXPECTATIONS]
     # Many at once, more than the two server sessions: every decision's statements interleave
@@ -84,7 +96,7 @@ async def test_every_demo_story_decides_as_told_through_pgbouncer(pooled: asyncp
         decision.target.agent.name for decision in decisions if isinstance(decision, StickyDecision)
     }
     expected = {agent for route, agent in DEMO_EXPECTATIONS.values() if route == "sticky"}
-    assert sticky == expected
+    assert sticky == expected, f"PgBouncer's log ends: {bouncer.log[-3000:]}"
 
 
 async def test_through_pgbouncer_a_claim_holds_once_and_the_call_is_learned(
