@@ -112,14 +112,23 @@ class LocalPostgres:
             shutil.chown(self.data_dir, SYSTEM_USER, SYSTEM_USER)
             shutil.chown(self.socket_dir, SYSTEM_USER, SYSTEM_USER)
 
+    @property
+    def cluster(self) -> Path:
+        return self.data_dir / "cluster"
+
+    def initdb(self) -> None:
+        """A new, empty cluster in `cluster` (trust authentication: loopback only)."""
+        self.prepare_directories()
+        self._run(
+            "initdb", "-D", str(self.cluster), "-U", SYSTEM_USER, "--auth=trust",
+            "--encoding=UTF8", "--locale=C.UTF-8",
+        )  # fmt: skip
+
     def start(self) -> None:
         self.prepare_directories()
-        cluster = self.data_dir / "cluster"
+        cluster = self.cluster
         if not (cluster / "PG_VERSION").exists():
-            self._run(
-                "initdb", "-D", str(cluster), "-U", SYSTEM_USER, "--auth=trust",
-                "--encoding=UTF8", "--locale=C.UTF-8",
-            )  # fmt: skip
+            self.initdb()
         if self.is_running():
             self._create_database()
             return
@@ -159,16 +168,16 @@ class LocalPostgres:
 
     def is_running(self) -> bool:
         """A server already runs on this data directory (a sandbox left up with --keep)."""
-        if not (self.data_dir / "cluster" / "postmaster.pid").exists():
+        if not (self.cluster / "postmaster.pid").exists():
             return False
         try:
-            self._run("pg_ctl", "-D", str(self.data_dir / "cluster"), "status")
+            self._run("pg_ctl", "-D", str(self.cluster), "status")
         except PostgresUnavailable:
             return False
         return True
 
     def stop(self) -> None:
-        cluster = self.data_dir / "cluster"
+        cluster = self.cluster
         if (cluster / "postmaster.pid").exists():
             with contextlib.suppress(PostgresUnavailable):
                 self._run("pg_ctl", "-D", str(cluster), "-m", "fast", "-w", "stop")

@@ -54,17 +54,6 @@ class ReplicaMember(LocalPostgres):
 
     settings: tuple[str, ...] = ()
 
-    @property
-    def cluster(self) -> Path:
-        return self.data_dir / "cluster"
-
-    def initdb(self) -> None:
-        self.prepare_directories()
-        self._run(
-            "initdb", "-D", str(self.cluster), "-U", SYSTEM_USER, "--auth=trust",
-            "--encoding=UTF8", "--locale=C.UTF-8",
-        )  # fmt: skip
-
     def clone_from(self, primary: ReplicaMember, application_name: str) -> None:
         """This member's cluster as a standby of `primary`: a base backup streamed with its WAL,
         and (`-R`) standby.signal plus a primary_conninfo naming `application_name`."""

@@ -318,7 +318,7 @@ class Config(BaseSettings):
         return self.database_direct_url.get_secret_value()
 
     def session_database_url(self) -> str:
-        """Where a one-shot command (migrate, seed, erase, simulate) connects: PostgreSQL
+        """Where a one-shot command (migrate, seed-demo, purge, simulate) connects: PostgreSQL
         itself, not a transaction pooler (migrations and cursors keep session state)."""
         return self.require_direct_database_url() or self.require_database_url()
 
