@@ -371,6 +371,7 @@ class ProcessSample:
     cpu_seconds: float
     rss_kb: int | None
     hwm_kb: int | None
+    system_seconds: float = 0.0  # the part of cpu_seconds spent in the kernel (fsync, sockets)
 
 
 def sample_process(pid: int) -> ProcessSample:
@@ -378,14 +379,19 @@ def sample_process(pid: int) -> ProcessSample:
     moment = time.monotonic()
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": field 3 onwards
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15
+    user_ticks, system_ticks = int(fields[11]), int(fields[12])  # utime, stime: 14 and 15
+    ticks_per_second = os.sysconf("SC_CLK_TCK")
     memory: dict[str, int] = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         name, _, value = line.partition(":")
         if name in ("VmRSS", "VmHWM"):
             memory[name] = int(value.split()[0])
     return ProcessSample(
-        moment, ticks / os.sysconf("SC_CLK_TCK"), memory.get("VmRSS"), memory.get("VmHWM")
+        moment,
+        (user_ticks + system_ticks) / ticks_per_second,
+        memory.get("VmRSS"),
+        memory.get("VmHWM"),
+        system_ticks / ticks_per_second,
     )
 
 

@@ -31,6 +31,8 @@ RUN apt-get update \
 # The render step reuses the sandbox's own module (standard library only) and templates, laid
 # out as in a checkout so that it finds dialplan/ the same way.
 COPY sticky_router/__init__.py /opt/sticky-router/sticky_router/
+COPY sticky_router/ami/__init__.py sticky_router/ami/event_names.py \
+     /opt/sticky-router/sticky_router/ami/
 COPY sticky_router/process/__init__.py sticky_router/process/prompts.py \
      sticky_router/process/development_kit.py \
      /opt/sticky-router/sticky_router/process/

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sticky_router.ami.event_names import manager_conf_lines
+
 # What the dialplan and the ARI application agree on.
 ARI_APP = "sticky-router"
 SUPPORT_QUEUE = "support"
@@ -173,6 +175,7 @@ def template_values(
         "ari_password_crypt": crypt_password(ari.password),
         "ami_user": ami.user,
         "ami_secret": ami.password,
+        "ami_event_filters": "\n".join(manager_conf_lines()),
         "ami_driver_user": ami_driver.user,
         "ami_driver_secret": ami_driver.password,
         "agi_secret": agi_secret,

@@ -2,9 +2,9 @@
 What the automatic outage mode reads (routing_core.backlog).
 
 A snapshot (the QueueStatus action's QueueEntry events, each with the seconds the caller has
-waited) replaces the board after every (re)connect; QueueCallerJoin and QueueCallerLeave (and
-QueueCallerAbandon, which Asterisk sends before the leave) keep it current. Pure: the connection
-feeds it, with the monotonic time of each event.
+waited) replaces the board after every (re)connect; QueueCallerJoin and QueueCallerLeave keep it
+current (an abandoning caller leaves too: Asterisk sends QueueCallerAbandon, then the leave).
+Pure: the connection feeds it, with the monotonic time of each event.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class CallerBoard:
         if name == "QueueCallerJoin":
             if key in self._joined or len(self._joined) < MAX_CALLERS:
                 self._joined.setdefault(key, now)
-        elif name in ("QueueCallerLeave", "QueueCallerAbandon"):
+        elif name == "QueueCallerLeave":
             self._joined.pop(key, None)
 
     def replace(self, snapshot: Iterable[Mapping[str, str]], now: float) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from panoramisk import Manager  # type: ignore[import-untyped]
 
 from sticky_router.ami.caller_board import CallerBoard
+from sticky_router.ami.event_names import ANSWER_EVENTS, WANTED_EVENTS
 from sticky_router.ami.learner import CallLearner, log
 from sticky_router.ami.member_board import MemberBoard
 from sticky_router.routing_core.events import EventSink
@@ -58,12 +59,24 @@ class _Ami:
     statuses), never caller names, so that is harmless here.
     """
 
-    def __init__(self, host: str, port: int, on_event: Callable[[dict[str, str]], None]) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        on_event: Callable[[dict[str, str]], None],
+        wanted: Callable[[str], bool],
+    ) -> None:
         self.lost = asyncio.Event()
         self._manager = _Manager(
             self.lost, host=host, port=port, loop=asyncio.get_running_loop(), encoding="utf8"
         )
-        self._manager.register_event("*", lambda _manager, message: on_event(_fields(message)))
+
+        def dispatch(_manager: object, message: Any) -> None:
+            # What the router does not read is dropped before it is copied (ami/event_filter.py).
+            if wanted(message.get("Event", "")):
+                on_event(_fields(message))
+
+        self._manager.register_event("*", dispatch)
 
     async def connect(self) -> None:
         await self._manager.connect()
@@ -83,6 +96,45 @@ class _Ami:
 def _fields(message: Any) -> dict[str, str]:
     """A panoramisk Message as a plain dict (repeated headers, which come as lists, dropped)."""
     return {str(key): value for key, value in message.items() if isinstance(value, str)}
+
+
+# Enough to tell a PBX that filters nothing from a stray event; told once per connection.
+UNWANTED_TO_REPORT = 200
+
+
+class UnwantedEvents:
+    """Counts the events Asterisk sent that the router does not read (a PBX without the
+    event filter lines of ami/event_names.py); warns once per connection when they add up."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.names: dict[str, int] = {}
+        self._told = False
+
+    def wanted(self, name: str) -> bool:
+        if name in WANTED_EVENTS:
+            return True
+        if name in ANSWER_EVENTS:
+            return False
+        self.count += 1
+        if name in self.names or len(self.names) < 100:  # bounded against made-up names
+            self.names[name] = self.names.get(name, 0) + 1
+        if self.count >= UNWANTED_TO_REPORT and not self._told:
+            self._told = True
+            log.warning(
+                "ami_events_unfiltered",
+                unwanted=self.count,
+                commonest=sorted(self.names, key=self.names.__getitem__, reverse=True)[:5],
+                why="Asterisk sends the router AMI events it does not read, and both spend CPU "
+                "on them; give the router's AMI user the eventfilter lines of "
+                "docs/configuration.md",
+            )
+        return False
+
+    def reconnected(self) -> None:
+        self.count = 0
+        self.names.clear()
+        self._told = False
 
 
 @dataclass(frozen=True)
@@ -118,6 +170,7 @@ class AmiLearner:
         self.learner = CallLearner()
         self.board = MemberBoard()  # queue memberships now, for the supervisors' live view
         self.callers = CallerBoard()  # callers waiting in the queues, for the outage watch
+        self.unwanted = UnwantedEvents()  # what Asterisk sends and the router does not read
         self._journal = journal
         self._appending: set[asyncio.Task[bool]] = set()
         self.connected = asyncio.Event()
@@ -170,7 +223,8 @@ class AmiLearner:
 
     async def _session(self) -> None:
         settings = self.settings
-        ami = _Ami(settings.host, settings.port, self._on_event)
+        self.unwanted.reconnected()
+        ami = _Ami(settings.host, settings.port, self._on_event, self.unwanted.wanted)
         try:
             async with asyncio.timeout(self._timeout):
                 await ami.connect()

@@ -45,6 +45,7 @@ from sticky_router.routing_core.model import HangupSide
 
 log = structlog.get_logger("sticky_router.ami")
 
+
 Event = Mapping[str, str]
 MAX_CALLS = 5000  # calls followed at once; the oldest is forgotten beyond (a Hangup we missed)
 
@@ -104,6 +105,7 @@ class CallLearner:
         return len(self._calls)
 
     def handle(self, event: Event, at: datetime) -> list[CallEvent]:
+        # Every name matched here is in event_names.LEARNER_EVENTS (what Asterisk is asked for).
         match event.get("Event"):
             case "DialBegin":
                 return self._dial_begin(event, at)

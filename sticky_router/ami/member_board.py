@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from sticky_router.ami.event_names import MEMBER_EVENTS
 from sticky_router.routing_core.live import MemberFacts
 
 # Asterisk's enum ast_device_state, as AMI sends it in a member's Status.
 DEVICE_STATES = ("UNKNOWN", "NOT_INUSE", "INUSE", "BUSY", "INVALID", "UNAVAILABLE", "RINGING",
                  "RINGINUSE", "ONHOLD")  # fmt: skip
-MEMBER_EVENTS = frozenset(
-    {"QueueMember", "QueueMemberAdded", "QueueMemberStatus", "QueueMemberPause"}
-)
+# The live events (event_names.MEMBER_EVENTS, removal aside) and QueueStatus's QueueMember.
+MEMBER_FACTS = (MEMBER_EVENTS - {"QueueMemberRemoved"}) | {"QueueMember"}
 MAX_MEMBERS = 5000  # a bound against a flood of made-up members
 
 
@@ -54,7 +54,7 @@ class MemberBoard:
             gone = (event.get("Queue", ""), (event.get("Interface") or "").casefold())
             if self._members.pop(gone, None) is not None:
                 self.version += 1
-        elif name in MEMBER_EVENTS and (facts := _facts(event)) is not None:
+        elif name in MEMBER_FACTS and (facts := _facts(event)) is not None:
             key = (facts.queue, facts.interface.casefold())
             if key in self._members or len(self._members) < MAX_MEMBERS:
                 if self._members.get(key) != facts:

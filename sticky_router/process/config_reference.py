@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 
+from sticky_router.ami.event_names import manager_conf_lines
 from sticky_router.process.config import CONFIG_FILE_VARIABLE, ENV_PREFIX, Config
 
 MEANINGS: dict[str, str] = {
@@ -43,7 +44,8 @@ MEANINGS: dict[str, str] = {
     "(docs/multi-node.md)",
     "ami_host": "AMI, where the router learns who answered queue calls and transfers",
     "ami_port": "AMI's port",
-    "ami_user": "the AMI user (`manager.conf`: `read = call,agent`, no `write`)",
+    "ami_user": "the AMI user (`manager.conf`: `read = call,agent`, no `write`, and the event "
+    "filter below)",
     "ami_password": "its password; unset, the router routes but learns nothing from AMI",
     "queue_context": "the dialplan context that queues a call the router does not connect",
     "node": "with several Asterisk nodes: this router's (or FastAGI server's) node, its "
@@ -133,7 +135,28 @@ never printed, and an example's placeholder (`change-me...`) is refused.
 
 def reference() -> str:
     rows = [_row(name, field) for name, field in Config.model_fields.items()]
-    return HEADER + "\n".join(rows) + "\n"
+    return HEADER + "\n".join(rows) + "\n" + _ami_user()
+
+
+def _ami_user() -> str:
+    filters = "\n".join(manager_conf_lines())
+    return f"""
+## The router's AMI user in `manager.conf`
+
+The router reads a few AMI events of the classes `call` and `agent` and none of the rest
+(`Newchannel`, `Newstate`, music on hold, bridges, device states: about half of what a queue
+call sends). These lines in the user's section make Asterisk send only those, which spares the
+router parsing, and Asterisk writing, the events nobody reads. Without them nothing is lost;
+the router drops the rest unread and warns `ami_events_unfiltered` once per connection.
+On FreePBX the section goes in `manager_custom.conf`.
+
+```ini
+[sticky-router]
+secret = ...
+read = call,agent
+{filters}
+```
+"""
 
 
 def write(path: Path) -> None:

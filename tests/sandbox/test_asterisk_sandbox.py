@@ -13,10 +13,12 @@ import os
 import re
 import signal
 import socket
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ from devkit.sandbox.asterisk_config import (
 )
 from devkit.sandbox.asterisk_root import apt_mirror
 from devkit.sandbox.ports import free_port, free_sip_port, free_udp_block
+from sticky_router.ami.event_names import WANTED_EVENTS
 from testkit.sipp import SippPhone, SippResult, assert_calls_succeeded
 
 
@@ -130,6 +133,85 @@ def test_ami_accepts_the_generated_secret(asterisk: LocalAsterisk) -> None:
         stream.flush()
         reply = b"".join(iter(stream.readline, b"\r\n"))
     assert b"Response: Success" in reply
+
+
+class AmiListener:
+    """A logged-in AMI session read on a thread: the events it was sent, by name, and the
+    answer to one QueueStatus action."""
+
+    def __init__(self, asterisk: LocalAsterisk, credentials: Credentials) -> None:
+        self.events: Counter[str] = Counter()
+        self.queue_status: list[str] = []  # the event names of the QueueStatus answer
+        self._socket = socket.create_connection(("127.0.0.1", asterisk.ami_port), timeout=5)
+        self._socket.sendall(
+            f"Action: Login\r\nUsername: {credentials.user}\r\nSecret: "
+            f"{credentials.password}\r\nEvents: call,agent\r\n\r\n".encode()
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def ask_queue_status(self) -> None:
+        self._socket.sendall(b"Action: QueueStatus\r\nActionID: snapshot\r\n\r\n")
+
+    def close(self) -> None:
+        self._socket.close()
+        self._reader.join(timeout=5)
+
+    def _read(self) -> None:
+        pending = b""
+        with contextlib.suppress(OSError):
+            while chunk := self._socket.recv(65536):
+                pending += chunk
+                *messages, pending = pending.split(b"\r\n\r\n")
+                for message in messages:
+                    fields = dict(
+                        line.decode(errors="replace").split(": ", 1)
+                        for line in message.split(b"\r\n")
+                        if b": " in line
+                    )
+                    if "Event" not in fields:
+                        continue
+                    if fields.get("ActionID") == "snapshot":
+                        self.queue_status.append(fields["Event"])
+                    else:
+                        self.events[fields["Event"]] += 1
+
+
+def test_the_routers_ami_user_is_sent_only_the_events_it_reads(
+    asterisk: LocalAsterisk, tmp_path: Path
+) -> None:
+    """manager.conf's eventfilter lines (ami/event_names.py) hold back what the router never
+    reads, and nothing it does: the sandbox's driver user, same classes and no filter, is the
+    control. The QueueStatus answer is not an event stream, so the filter leaves it whole."""
+    router = AmiListener(asterisk, asterisk.ami_credentials)
+    control = AmiListener(asterisk, asterisk.ami_driver_credentials)
+    try:
+        time.sleep(0.5)  # both logged in before the call
+        with SippPhone.agent(
+            "uas_answer.xml", asterisk.agent_port(2), tmp_path, ring_ms=300
+        ) as agent:
+            caller = SippPhone.caller("uac.xml", asterisk, tmp_path, dialled="direct", hold_ms=500)
+            assert_call(asterisk, caller.run(), agent.wait())
+        router.ask_queue_status()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not (
+            control.events["Hangup"] >= 2
+            and router.events["Hangup"] >= 2
+            and "QueueStatusComplete" in router.queue_status
+        ):
+            time.sleep(0.05)
+    finally:
+        router.close()
+        control.close()
+    # The control heard what the filter is for: events of the same classes the router skips.
+    assert control.events["Newchannel"] >= 2, control.events
+    assert control.events["Newstate"] >= 1, control.events
+    assert router.events["Newchannel"] == 0, router.events
+    assert router.events["Newstate"] == 0, router.events
+    assert set(router.events) <= WANTED_EVENTS, router.events
+    for name in ("DialBegin", "DialEnd", "Hangup", "HangupRequest"):
+        assert router.events[name] == control.events[name] >= 1, (name, router.events)
+    assert {"QueueParams", "QueueMember", "QueueStatusComplete"} <= set(router.queue_status)
 
 
 def test_pjsip_has_the_callers_and_four_agents(asterisk: LocalAsterisk) -> None:
