@@ -428,6 +428,9 @@ class RouterProcess:
             "STICKY_AMI_PASSWORD": ami.password,
             "STICKY_LOG_LEVEL": self.log_level,
             "STICKY_LOG_FORMAT": "json",
+            # A journal of the run's own: one left by an earlier run (its events waiting for
+            # calls this PostgreSQL never saw) would be this run's work too.
+            "STICKY_JOURNAL_DIR": str(self.log_path.parent / f"{self.log_path.stem}-journal"),
             **self.extra_env,
         }
         with self.log_path.open("wb") as output:

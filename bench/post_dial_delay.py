@@ -93,6 +93,8 @@ PDD_GAP_MS = 250  # after each call, so agent2's device state is NOT_INUSE again
 TARGET_OVERHEAD_P50_MS = 4.0  # router path p50 - plain Dial() p50
 TARGET_OVERHEAD_P99_MS = 10.0  # router path p99 - plain Dial() p99
 TARGET_CPU_SHARE = 0.25  # router CPU per routed call / Asterisk CPU per call
+IDLE_SETTLE_SECONDS = 3.0  # after the post-dial delay calls, before the idle sample
+IDLE_SECONDS = 10.0
 
 
 # --- phase 1: post-dial delay -----------------------------------------------------------------
@@ -304,6 +306,8 @@ class SustainedResult:
     recorded: list[tuple[str, str, str, int]]
     channels_left: int
     ami_events: Counter[str]  # what AMI sent the router's user, by event name
+    idle_cpu: float  # CPU seconds per second without calls, just before the load
+    asterisk_idle_cpu: float | None
 
     def failed(self) -> int:
         failed = self.sipp.get("FailedCall")
@@ -348,9 +352,21 @@ def run_sustained(
         f"Sustained: {total} calls at {rate:g} calls/s through the router, {talk_ms} ms each ...",
         flush=True,
     )
+    # The router's and Asterisk's CPU without calls (timers, the pops' and presence's loops),
+    # so that what a call costs can be told from what the clock costs.
+    a_pid = asterisk_pid(asterisk)
+    time.sleep(IDLE_SETTLE_SECONDS)
+    idle_start, a_idle_start = router.sample(), sample_process(a_pid) if a_pid else None
+    time.sleep(IDLE_SECONDS)
+    idle_end, a_idle_end = router.sample(), sample_process(a_pid) if a_pid else None
+    idle_cpu = (idle_end.cpu_seconds - idle_start.cpu_seconds) / (idle_end.at - idle_start.at)
+    asterisk_idle_cpu = (
+        (a_idle_end.cpu_seconds - a_idle_start.cpu_seconds) / (a_idle_end.at - a_idle_start.at)
+        if a_idle_start and a_idle_end
+        else None
+    )
     since = datetime.now(UTC)
     offset = router.log_offset()
-    a_pid = asterisk_pid(asterisk)
     a_before = sample_process(a_pid).cpu_seconds if a_pid else None
     ami = asterisk.ami_credentials
     with (
@@ -444,6 +460,8 @@ def run_sustained(
         recorded=recorded(postgres.dsn, since),
         channels_left=channels_left,
         ami_events=ami_sent.events,
+        idle_cpu=idle_cpu,
+        asterisk_idle_cpu=asterisk_idle_cpu,
     )
 
 
@@ -566,6 +584,17 @@ def summary(pdd: PddResult, load: SustainedResult, router_exit: int | None) -> l
         asterisk_ms = load.asterisk_cpu_seconds / calls * 1000
         lines.append(
             f"  CPU per sustained call: router {router_ms:.1f} ms, Asterisk {asterisk_ms:.1f} ms"
+        )
+        lines.append(
+            f"  CPU without calls (before the load, {IDLE_SECONDS:g} s): router "
+            f"{load.idle_cpu * 100:.1f}% of a core"
+            + (
+                f", Asterisk {load.asterisk_idle_cpu * 100:.1f}%"
+                if load.asterisk_idle_cpu is not None
+                else ""
+            )
+            + f"; of the router's {router_ms:.1f} ms per call, "
+            f"{load.idle_cpu * load.wall_seconds / calls * 1000:.1f} ms is that clock work"
         )
         share = router_ms / asterisk_ms * 100
         lines.append(_against("router CPU / Asterisk CPU", share, TARGET_CPU_SHARE * 100, "%"))

@@ -27,7 +27,7 @@ import structlog
 
 from sticky_router.routing_core.events import CallStarted, LegRang, Recorder
 from sticky_router.routing_core.ringing import RingingListener, RingSource
-from sticky_router.routing_core.store.journal import Entry, Journal
+from sticky_router.routing_core.store.journal import Batch, Entry, Journal
 
 log = structlog.get_logger("sticky_router.journal")
 
@@ -109,12 +109,17 @@ class JournalApplier:
 
     async def run(self) -> None:
         failures = 0
+        batch: Batch | None = None  # taken at the end of the previous pass, in the same trip
         while True:
-            self.journal.appended.clear()
             try:
-                self.oldest_age = await self.journal.oldest_age()
-                worked = await self.apply_due()
+                if batch is None:
+                    self.journal.appended.clear()  # before the read: no append goes unseen
+                    batch = await self.journal.take(self._batch)
+                self.oldest_age = batch.oldest_age
+                entries, next_retry = batch.entries, batch.next_retry
+                batch = await self._apply_entries(entries) if entries else None
             except UNAVAILABLE as error:
+                batch = None
                 await self._unavailable(error, failures)
                 failures += 1
                 continue
@@ -126,15 +131,26 @@ class JournalApplier:
                 )
                 self._unavailable_since = None
             failures = 0
-            if not worked:
-                await self._idle()
+            if not entries:
+                await self._idle(next_retry)
 
     async def apply_due(self) -> bool:
         """One pass over the due events; whether there were any. Raises UNAVAILABLE errors
         (after recording what was applied before)."""
-        entries = await self.journal.due(self._batch)
+        batch = await self.journal.take(self._batch)
+        self.oldest_age = batch.oldest_age
+        if batch.entries:
+            await self._apply_entries(batch.entries)
+        return bool(batch.entries)
+
+    async def _apply_entries(self, entries: list[Entry]) -> Batch:
+        """Apply `entries` in order; what was applied leaves the journal in the same trip that
+        takes the next batch, which is returned."""
         done: list[int] = []
+        started: list[str] = []  # calls whose start was applied: what waited for them is due
         held: set[str] = set()  # calls whose earlier event in this pass was put off
+        # Before the trip that reads the next batch: an append after it is seen by _idle.
+        self.journal.appended.clear()
         try:
             for entry in entries:
                 starts = isinstance(entry.event, CallStarted)
@@ -143,15 +159,18 @@ class JournalApplier:
                 if await self._apply(entry):
                     done.append(entry.seq)
                     self._tell_ringing(entry)
-                    # What waited for this call can go now: the next pass takes it, in order.
-                    if starts and await self.journal.wake(entry.call_id):
-                        held.add(entry.call_id)
+                    if starts:
+                        # What waited for this call is due from the next pass on. None of its
+                        # later events is in this pass: take() leaves out every event behind
+                        # one that waits, so the order holds without skipping any here.
+                        started.append(entry.call_id)
                 else:
                     held.add(entry.call_id)
         finally:
-            await self.journal.applied(done)
+            # Also when PostgreSQL failed half way: what was applied is not applied again.
             self.applied += len(done)
-        return bool(entries)
+            following = await self.journal.take(self._batch, applied=done, started=started)
+        return following
 
     async def _apply(self, entry: Entry) -> bool:
         """True when the event is applied; False when it was put off or set aside."""
@@ -214,10 +233,9 @@ class JournalApplier:
             )
         await asyncio.sleep(UNAVAILABLE_BACKOFF[min(failures, len(UNAVAILABLE_BACKOFF) - 1)])
 
-    async def _idle(self) -> None:
-        """Until something is appended, or the earliest put-off event is due."""
+    async def _idle(self, retry: float | None) -> None:
+        """Until something is appended, or the earliest put-off event is due (`retry`)."""
         wait = IDLE_POLL
-        retry = await self.journal.next_retry()
         if retry is not None:
             wait = min(max(retry - time.time(), 0.01), IDLE_POLL)
         with contextlib.suppress(TimeoutError):
