@@ -5,6 +5,7 @@ end-to-end ones in tests/e2e/test_durability.py)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -80,6 +81,10 @@ class FakeRecorder:
 
     async def known(self, call_id: str) -> bool:
         return call_id in self.calls
+
+    @contextlib.asynccontextmanager
+    async def session(self, checkout_seconds: float) -> AsyncIterator[FakeRecorder]:
+        yield self
 
     async def call_started(self, call: IncomingCall, number: str | None) -> bool:
         self.calls.add(call.call_id)

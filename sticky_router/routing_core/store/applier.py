@@ -59,6 +59,12 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
 class KnowsCalls(Recorder, Protocol):
     async def known(self, call_id: str) -> bool: ...
 
+    def session(
+        self, checkout_seconds: float
+    ) -> contextlib.AbstractAsyncContextManager[KnowsCalls]:
+        """The recorder on one connection for a pass (CallRecorder.session)."""
+        ...
+
 
 class JournalApplier:
     def __init__(
@@ -148,39 +154,45 @@ class JournalApplier:
         takes the next batch, which is returned."""
         done: list[int] = []
         started: list[str] = []  # calls whose start was applied: what waited for them is due
-        held: set[str] = set()  # calls whose earlier event in this pass was put off
         # Before the trip that reads the next batch: an append after it is seen by _idle.
         self.journal.appended.clear()
         try:
-            for entry in entries:
-                starts = isinstance(entry.event, CallStarted)
-                if entry.call_id in held and not starts:
-                    continue
-                if await self._apply(entry):
-                    done.append(entry.seq)
-                    self._tell_ringing(entry)
-                    if starts:
-                        # What waited for this call is due from the next pass on. None of its
-                        # later events is in this pass: take() leaves out every event behind
-                        # one that waits, so the order holds without skipping any here.
-                        started.append(entry.call_id)
-                else:
-                    held.add(entry.call_id)
+            async with self._recorder.session(WRITE_TIMEOUT) as recorder:
+                await self._apply_in_order(entries, recorder, done, started)
         finally:
             # Also when PostgreSQL failed half way: what was applied is not applied again.
             self.applied += len(done)
             following = await self.journal.take(self._batch, applied=done, started=started)
         return following
 
-    async def _apply(self, entry: Entry) -> bool:
+    async def _apply_in_order(
+        self, entries: list[Entry], recorder: KnowsCalls, done: list[int], started: list[str]
+    ) -> None:
+        held: set[str] = set()  # calls whose earlier event in this pass was put off
+        for entry in entries:
+            starts = isinstance(entry.event, CallStarted)
+            if entry.call_id in held and not starts:
+                continue
+            if await self._apply(entry, recorder):
+                done.append(entry.seq)
+                self._tell_ringing(entry)
+                if starts:
+                    # What waited for this call is due from the next pass on. None of its
+                    # later events is in this pass: take() leaves out every event behind one
+                    # that waits, so the order holds without skipping any here.
+                    started.append(entry.call_id)
+            else:
+                held.add(entry.call_id)
+
+    async def _apply(self, entry: Entry, recorder: KnowsCalls) -> bool:
         """True when the event is applied; False when it was put off or set aside."""
         if entry.event is None:
             await self._set_aside(entry, "unreadable: not an event this version knows")
             return False
         try:
             async with asyncio.timeout(WRITE_TIMEOUT):
-                applied = await entry.event.apply(self._recorder)
-                if applied or await self._recorder.known(entry.call_id):
+                applied = await entry.event.apply(recorder)
+                if applied or await recorder.known(entry.call_id):
                     return True
         except UNAVAILABLE:
             raise

@@ -10,6 +10,8 @@ event whose call is not known yet until it is (routing_core/store/applier.py).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import datetime
 
 import asyncpg
@@ -17,6 +19,7 @@ import asyncpg
 from sticky_router.routing_core.events import CallbackRequested, DecisionMade
 from sticky_router.routing_core.model import HangupSide, IncomingCall
 from sticky_router.routing_core.observer import RoutingObserver, notify_ring_ended
+from sticky_router.routing_core.store import Connection, Executor
 
 # The agent a report names (endpoint, name, member interface or one of their phones): the SQL
 # function of migration 0011.
@@ -26,9 +29,29 @@ _INTERACTION = "(SELECT id FROM interactions WHERE call_id = {0})"
 
 
 class CallRecorder:
-    def __init__(self, pool: asyncpg.Pool, observer: RoutingObserver | None = None) -> None:
-        self._pool = pool
+    def __init__(self, pool: Executor, observer: RoutingObserver | None = None) -> None:
+        self._pool = pool  # a pool, or one connection of it (session)
         self._observer = observer
+
+    @contextlib.asynccontextmanager
+    async def session(self, checkout_seconds: float) -> AsyncIterator[CallRecorder]:
+        """This recorder on one connection for a run of reports (a journal pass applies many):
+        one pool checkout for them all instead of one per statement. Each statement still
+        commits on its own."""
+        if not isinstance(self._pool, asyncpg.Pool):
+            yield self
+            return
+        async with self._pool.acquire(timeout=checkout_seconds) as connection:
+            yield CallRecorder(connection, self._observer)
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Connection]:
+        if isinstance(self._pool, asyncpg.Pool):
+            async with self._pool.acquire() as connection, connection.transaction():
+                yield connection
+        else:
+            async with self._pool.transaction():
+                yield self._pool
 
     async def call_started(self, call: IncomingCall, number: str | None) -> bool:
         status = await self._pool.execute(
@@ -140,7 +163,7 @@ class CallRecorder:
         return status == "UPDATE 1" or await self.known(call_id)
 
     async def leg_answered(self, call_id: str, leg_id: str, at: datetime) -> bool:
-        async with self._pool.acquire() as connection, connection.transaction():
+        async with self._transaction() as connection:
             status = await connection.execute(
                 f"""
                 UPDATE interaction_legs SET answered_at = coalesce(answered_at, $3)
