@@ -80,7 +80,7 @@ from bench.call_rig import (
     write_scenarios,
 )
 from bench.figures import megabytes, percentile, spread
-from bench.profiler import Profile, top_frames
+from bench.profiler import profiled, top_frames
 from devkit.sandbox.asterisk import LocalAsterisk, throwaway_asterisk
 from devkit.sandbox.asterisk_config import AGENTS
 from devkit.sandbox.postgres import LocalPostgres, throwaway_postgres
@@ -372,7 +372,7 @@ def run_sustained(
     with (
         agent_phones(asterisk, agent_xml, work, "load", timeout + 60) as phones,
         AmiTally(LOOPBACK, asterisk.ami_port, ami.user, ami.password) as ami_sent,
-        Profile(router.pid, work, "router") if profile else contextlib.nullcontext(),
+        profiled(router.pid, work, "router") if profile else contextlib.nullcontext(),
     ):
         before = router.sample()
         samples = [before]

@@ -1,57 +1,47 @@
 """A sampling profile of a running process, taken by py-spy (a dev dependency) while a bench
-runs: a flame graph (SVG, open it in a browser) and the collapsed stacks (text, one stack per
-line with its sample count) that `top_frames` summarises for the bench's report."""
+runs: a flame graph (`<name>.svg`, open it in a browser) and the collapsed stacks
+(`<name>.collapsed.txt`, one stack per line with its sample count) that `top_frames` summarises
+for the bench's report."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
 
 
-class Profile:
-    """`with Profile(pid, out_dir, "router"):` samples `pid` for the block's duration."""
-
-    def __init__(self, pid: int, out_dir: Path, name: str, rate: int = 250) -> None:
-        self.pid = pid
-        self.name = name
-        self.rate = rate
-        self.svg = out_dir / f"{name}.svg"
-        self.collapsed = out_dir / f"{name}.collapsed.txt"
-        self._processes: list[subprocess.Popen[bytes]] = []
-
-    def __enter__(self) -> Profile:
-        spy = _py_spy()
-        for output, form in ((self.svg, "flamegraph"), (self.collapsed, "raw")):
+@contextlib.contextmanager
+def profiled(pid: int, out_dir: Path, name: str, rate: int = 250) -> Iterator[None]:
+    """Samples `pid` for the block's duration."""
+    spy = _py_spy()
+    samplers: list[subprocess.Popen[bytes]] = []
+    try:
+        for form, suffix in (("flamegraph", ".svg"), ("raw", ".collapsed.txt")):
             # Two samplers side by side rather than one: py-spy writes one format per run.
+            output = out_dir / f"{name}{suffix}"
             command = [
-                spy, "record", "--pid", str(self.pid), "--rate", str(self.rate),
+                spy, "record", "--pid", str(pid), "--rate", str(rate),
                 "--format", form, "--output", str(output),
             ]  # fmt: skip
-            with output.with_suffix(".py-spy.log").open("wb") as errors:
+            with (out_dir / f"{name}.{form}.py-spy.log").open("wb") as errors:
                 # py-spy from this venv, arguments built here
-                self._processes.append(
+                samplers.append(
                     subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)  # noqa: S603
                 )
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        for process in self._processes:
-            process.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
-        for process in self._processes:
+        yield
+    finally:
+        for sampler in samplers:
+            sampler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        for sampler in samplers:
             try:
-                process.wait(timeout=30)
+                sampler.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                process.kill()
+                sampler.kill()
 
 
 def _py_spy() -> str:

@@ -165,6 +165,16 @@ async def test_what_was_appended_is_there_after_a_reopen(tmp_path: Path) -> None
         await again.close()
 
 
+async def _after_killed(work: Callable[[str], None], path: Path) -> Journal:
+    """Run `work` on the journal at `path` in a process of its own that dies by SIGKILL; the
+    journal reopened after it (the dead process's lock went with it)."""
+    process = multiprocessing.get_context("spawn").Process(target=work, args=(str(path),))
+    process.start()
+    await asyncio.to_thread(process.join, 30)
+    assert process.exitcode == -signal.SIGKILL
+    return Journal.open(path)
+
+
 def _append_then_die(path: str) -> None:
     async def append() -> None:
         journal = Journal.open(path)
@@ -175,14 +185,7 @@ def _append_then_die(path: str) -> None:
 
 
 async def test_a_process_killed_right_after_append_returned_loses_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "router.journal"
-    process = multiprocessing.get_context("spawn").Process(
-        target=_append_then_die, args=(str(path),)
-    )
-    process.start()
-    await asyncio.to_thread(process.join, 30)
-    assert process.exitcode == -signal.SIGKILL
-    journal = Journal.open(path)  # the dead process's lock went with it
+    journal = await _after_killed(_append_then_die, tmp_path / "router.journal")
     try:
         assert [entry.event for entry in await journal.due()] == [
             started("killed"),
@@ -208,14 +211,7 @@ def _apply_then_die(path: str) -> None:
 async def test_a_process_killed_after_bookkeeping_keeps_it(tmp_path: Path) -> None:
     """Removing applied events is committed without an fsync: a killed process keeps it all
     the same (and the append after it is durable as ever)."""
-    path = tmp_path / "router.journal"
-    process = multiprocessing.get_context("spawn").Process(
-        target=_apply_then_die, args=(str(path),)
-    )
-    process.start()
-    await asyncio.to_thread(process.join, 30)
-    assert process.exitcode == -signal.SIGKILL
-    journal = Journal.open(path)
+    journal = await _after_killed(_apply_then_die, tmp_path / "router.journal")
     try:
         assert [entry.event for entry in await journal.due()] == [
             started("waiting"),
