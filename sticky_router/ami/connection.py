@@ -72,7 +72,7 @@ class _Ami:
         )
 
         def dispatch(_manager: object, message: Any) -> None:
-            # What the router does not read is dropped before it is copied (ami/event_filter.py).
+            # What the router does not read is dropped before it is copied (ami/event_names.py).
             if wanted(message.get("Event", "")):
                 on_event(_fields(message))
 

@@ -177,9 +177,9 @@ class JournalApplier:
                 done.append(entry.seq)
                 self._tell_ringing(entry)
                 if starts:
-                    # What waited for this call is due from the next pass on. None of its
-                    # later events is in this pass: take() leaves out every event behind one
-                    # that waits, so the order holds without skipping any here.
+                    # What waited for this call is due from the next pass on. While one of
+                    # its events waits, none of its later ones is in this pass (take() leaves
+                    # out every event behind one that waits): the order holds as it is.
                     started.append(entry.call_id)
             else:
                 held.add(entry.call_id)
