@@ -40,6 +40,7 @@ from sticky_router.routing_core.dialplan_variables import (
 )
 from sticky_router.routing_core.events import (
     CallEnded,
+    CallEvent,
     CallRouted,
     CallStarted,
     DecisionMade,
@@ -182,14 +183,16 @@ class Attempt:
         live.handed_over = True
         moved = await self.move(call_id, context, variables)
         log.info("fallback", call_id=call_id, reason=reason, context=context, moved=moved)
-        if isinstance(decision, StickyDecision):
-            await live.started_recorded()
-        else:
-            await self._record_start(decision)
         outcome = "blocked" if isinstance(decision, BlockedDecision) else "queue"
         if not moved:  # the caller hung up before we could move them
             outcome, reason = "abandoned", QueueReason.CALLER_ABANDONED.value
-        await self._journal.append(CallRouted(call_id, outcome, reason))
+        routed = CallRouted(call_id, outcome, reason)
+        if isinstance(decision, StickyDecision):
+            await live.started_recorded()
+            await self._journal.append(routed)
+        else:
+            # Most calls: start, decision and route in one append (one commit to disk).
+            await self._record_start(decision, routed)
 
     async def rescue(self, live: LiveCall) -> None:
         """The safety net after an error: the queue (unless the caller already left, or the
@@ -232,10 +235,11 @@ class Attempt:
             CallEnded(live.call.call_id, now(), HangupSide.CALLER, "abandoned", "caller_abandoned")
         )
 
-    async def _record_start(self, decision: Decision) -> None:
+    async def _record_start(self, decision: Decision, *then: CallEvent) -> None:
+        """The call's start and its decision, and `then` after them, in one append."""
         call = decision.context.call
         await self._journal.append(
-            CallStarted.of(call, decision.context.number), DecisionMade.of(decision)
+            CallStarted.of(call, decision.context.number), DecisionMade.of(decision), *then
         )
 
     async def _release(self, call_id: str, outcome: str) -> None:
