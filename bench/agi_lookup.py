@@ -48,6 +48,7 @@ from sticky_router.process.journaling import Journaling
 from sticky_router.process.logs import configure_logging
 from sticky_router.routing_core import CallRecorder, RoutingService
 
+TARGET_LOOKUP_OVER_NOOP = 2.0  # issue 18: a lookup at most twice what any FastAGI call costs
 PHONE_PORTS_FROM = 45000  # no phone rings here, but the block must not collide with the tests
 BENCH_CONTEXT = """
 ; bench/agi_lookup.py: one new channel per lookup, timed around AGI() by Asterisk itself.
@@ -212,6 +213,11 @@ async def bench(args: argparse.Namespace) -> list[str]:
     lookup_p50 = percentile([x.ms for x in runs[1].lookups], 0.5)
     lines.append(
         f"  the decision adds {lookup_p50 - noop_p50:.2f} ms at the median (lookup - noop)"
+    )
+    ratio = lookup_p50 / noop_p50
+    lines.append(
+        f"  lookup p50 / no-op p50, same run: {ratio:.1f}x (target, issue 18: at most "
+        f"{TARGET_LOOKUP_OVER_NOOP:g}x): {'MET' if ratio <= TARGET_LOOKUP_OVER_NOOP else 'MISSED'}"
     )
     return lines
 

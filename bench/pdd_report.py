@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.call_rig import DID, DIRECT
+from bench.cpu_watch import Usage
 from bench.figures import megabytes, percentile, spread
 from bench.profiler import top_frames
 from testkit.sipp import EXIT_CODES
@@ -127,6 +128,9 @@ class SustainedResult:
     ami_events: Counter[str]  # what AMI sent the router's user, by event name
     idle_cpu: float  # CPU seconds per second without calls, just before the load
     asterisk_idle_cpu: float | None
+    # While SIPp placed the calls: each program's share of one core (bench/cpu_watch.py), when
+    # the bench asked for it.
+    cpu: dict[str, Usage] = field(default_factory=dict)
 
     def failed(self) -> int:
         failed = self.sipp.get("FailedCall")

@@ -77,6 +77,7 @@ from bench.call_rig import (
     write_calls,
     write_scenarios,
 )
+from bench.cpu_watch import CpuWatch
 from bench.figures import megabytes
 from bench.pdd_report import (
     IDLE_SECONDS,
@@ -203,8 +204,11 @@ def run_pdd(
 # --- phase 2: sustained rate ------------------------------------------------------------------
 
 
-def sustained_callers(count: int, seed: int = 2026) -> list[tuple[str, str]]:
-    """Most callers new (no history: the queue), some with old history, some demo callers."""
+def sustained_callers(count: int, seed: int = 2026, first: int = 0) -> list[tuple[str, str]]:
+    """Most callers new (no history: the queue), some with old history, some demo callers.
+    The new ones are numbered from `first`: a later run that starts past an earlier run's
+    numbers calls with the same mix (a caller of the earlier run now has an agent to stick
+    to)."""
     chance = random.Random(seed)
     rows = []
     for index in range(count):
@@ -216,7 +220,7 @@ def sustained_callers(count: int, seed: int = 2026) -> list[tuple[str, str]]:
         elif draw < 0.22:
             number = "anonymous"
         else:
-            number = f"7999{index:07d}"
+            number = f"7999{first + index:07d}"
         rows.append((DID, number))
     return rows
 
@@ -230,10 +234,13 @@ def run_sustained(
     seconds: float,
     talk_ms: int,
     profile: bool = False,
+    cpu: CpuWatch | None = None,
+    first_caller: int = 0,
+    idle_seconds: float = IDLE_SECONDS,
 ) -> SustainedResult:
     total = max(1, round(rate * seconds))
     caller_xml, agent_xml = write_scenarios(work, 0)
-    csv = write_calls(work / "sustained-calls.csv", sustained_callers(total))
+    csv = write_calls(work / "sustained-calls.csv", sustained_callers(total, first=first_caller))
     timeout = seconds + talk_ms / 1000 + 120
     print(
         f"Sustained: {total} calls at {rate:g} calls/s through the router, {talk_ms} ms each ...",
@@ -244,7 +251,7 @@ def run_sustained(
     a_pid = asterisk_pid(asterisk)
     time.sleep(IDLE_SETTLE_SECONDS)
     idle_start, a_idle_start = router.sample(), sample_process(a_pid) if a_pid else None
-    time.sleep(IDLE_SECONDS)
+    time.sleep(idle_seconds)
     idle_end, a_idle_end = router.sample(), sample_process(a_pid) if a_pid else None
     idle_cpu = (idle_end.cpu_seconds - idle_start.cpu_seconds) / (idle_end.at - idle_start.at)
     asterisk_idle_cpu = (
@@ -262,6 +269,7 @@ def run_sustained(
         profiled(router.pid, work, "router") if profile else contextlib.nullcontext(),
     ):
         before = router.sample()
+        cpu_before = cpu.sample() if cpu else None
         samples = [before]
         caller = SippPhone(
             name="load-caller",
@@ -280,6 +288,7 @@ def run_sustained(
             samples.append(router.sample())
         exit_code = caller.wait().exit_code
         after = router.sample()
+        cpu_after = cpu.sample() if cpu else None
         samples.append(after)
         channels_left = wait_for_silence(asterisk, 20)
     a_after = sample_process(a_pid).cpu_seconds if a_pid else None
@@ -349,6 +358,7 @@ def run_sustained(
         ami_events=ami_sent.events,
         idle_cpu=idle_cpu,
         asterisk_idle_cpu=asterisk_idle_cpu,
+        cpu=cpu.usage(cpu_before, cpu_after) if cpu and cpu_before and cpu_after else {},
     )
 
 

@@ -7,8 +7,8 @@ generation time, replay time, calls per second, peak memory and the side-by-side
 
     .venv/bin/python -m bench.simulate_replay [--days 365] [--agents 50] [--fresh] [--one-process]
 
-Target (issue 5): the replay of about 1 million calls in under a minute on a 2-core machine. This
-prints figures; it asserts nothing.
+Target (issue 18): the replay of about 1 million calls in under 30 s on a 2-core machine (issue 5
+asked for a minute), printed beside the figure. This prints figures; it asserts nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from sticky_router.routing_core.settings import Scope, ScopedValue
 from sticky_router.routing_core.simulation_report import side_by_side
 from sticky_router.routing_core.store.replay import run_replay, run_replay_in_processes
 
+TARGET_SECONDS = 30.0  # issue 18 (issue 5 asked for 60 s)
 CANDIDATE = (
     ScopedValue(Scope.GLOBAL, None, "window_minutes", 240),
     ScopedValue(Scope.GLOBAL, None, "busy_wait_seconds", 20),
@@ -85,6 +86,8 @@ async def run(data_dir: Path, shape: HistoryShape, one_process: bool) -> None:
             f"{report.calls / elapsed:,.0f} calls/s; peak RSS of a replay process "
             f"{workers:.0f} MB\n"
         )
+        verdict = "MET" if elapsed < TARGET_SECONDS else "MISSED"
+        print(f"target (issue 18): under {TARGET_SECONDS:g} s for the year: {verdict}\n")
         print(side_by_side(report))
         if one_process:
             connection = await asyncpg.connect(dsn)
