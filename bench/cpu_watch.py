@@ -79,6 +79,7 @@ def _machine_busy_seconds() -> float:
 class CpuSample:
     at: float
     units: dict[str, dict[str, float]]  # program -> thread or process -> CPU seconds so far
+    totals: dict[str, float]  # program -> CPU seconds so far, ended threads included
     machine: float
 
 
@@ -99,9 +100,13 @@ class CpuWatch:
         self.cores = os.cpu_count() or 1
 
     def sample(self) -> CpuSample:
+        # A process's own stat counts the threads that ended too (Asterisk starts one per HTTP
+        # connection), its threads' stats only those alive: totals from the former.
         units: dict[str, dict[str, float]] = {ROUTER: _threads(self.router_pid)}
+        totals = {ROUTER: _cpu_seconds(Path(f"/proc/{self.router_pid}/stat"))}
         if self._asterisk is not None:
             units[ASTERISK] = _threads(self._asterisk)
+            totals[ASTERISK] = _cpu_seconds(Path(f"/proc/{self._asterisk}/stat"))
         postmaster = postmaster_pid(self._cluster)
         postgres: dict[str, float] = {}
         sipp: dict[str, float] = {}
@@ -111,12 +116,12 @@ class CpuWatch:
             elif comm == "sipp":
                 sipp[str(pid)] = _cpu_seconds(Path(f"/proc/{pid}/stat"))
         units[POSTGRES], units[SIPP] = postgres, sipp
-        return CpuSample(time.monotonic(), units, _machine_busy_seconds())
+        return CpuSample(time.monotonic(), units, totals, _machine_busy_seconds())
 
     def usage(self, earlier: CpuSample, later: CpuSample) -> dict[str, Usage]:
         """Each program's use between the samples, in % of one core; MACHINE in % of all cores.
-        A thread or process present in only one of the samples counts from 0 (one that ended
-        takes its time with it: never below 0)."""
+        A thread or process present in only one of the samples counts from 0 (a PostgreSQL
+        backend that ended takes its time with it: never below 0)."""
         wall = later.at - earlier.at
         if wall <= 0:
             return {}
@@ -128,7 +133,11 @@ class CpuWatch:
                 for unit, seconds in units.items()
             }
             top = max(shares, key=shares.__getitem__, default="")
-            found[program] = Usage(sum(shares.values()), shares.get(top, 0.0), top)
+            total = sum(shares.values())
+            if program in later.totals:
+                spent = later.totals[program] - earlier.totals.get(program, 0.0)
+                total = max(0.0, spent) / wall * 100
+            found[program] = Usage(total, shares.get(top, 0.0), top)
             if program == ROUTER:
                 loop = shares.get(str(self.router_pid), 0.0)
                 found[ROUTER_LOOP] = Usage(loop, loop, str(self.router_pid))

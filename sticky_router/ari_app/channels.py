@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from sticky_router.ari_app.client import AriClient, AriError, segment
+from sticky_router.ari_app.client import REST_RESPONSE, AriClient, AriError, segment
 
 GONE_STATUSES = frozenset({404, 409})  # no such channel / channel not in a Stasis application
 
@@ -196,8 +196,9 @@ class AriChannels:
 
     async def receive_only(self, event_types: Sequence[str]) -> None:
         """Asterisk sends the application these event types and no others (its event filter,
-        kept by Asterisk until it restarts)."""
-        body = {"allowed": [{"type": kind} for kind in event_types]}
+        kept by Asterisk until it restarts). The answers to REST calls made over the websocket
+        pass the same filter, so they are allowed too."""
+        body = {"allowed": [{"type": kind} for kind in (*event_types, REST_RESPONSE)]}
         path = f"/applications/{segment(self._ari.app)}/eventFilter"
         try:
             await self._ari.request("PUT", path, body=body)

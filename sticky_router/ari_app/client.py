@@ -8,17 +8,22 @@ silently, hangs or spins when the websocket closes. This one
 - keeps the websocket alive with heartbeats, reconnects with capped exponential backoff and
   calls `on_connected` after every (re)connect so the application can resync its channels;
 - never blocks the reader: events go to one ordered queue per channel (so a slow handler for one
-  call delays only that call) and are handled by a task per queue.
+  call delays only that call) and are handled by a task per queue;
+- sends its REST calls over the event websocket when Asterisk answers them there (ARI REST over
+  WebSocket, Asterisk 20.14, 21.9, 22.4 and later), over HTTP otherwise and while the websocket
+  is down. On the websocket a call is one frame each way: no HTTP request to parse and no
+  password to check (Asterisk runs crypt() on a hashed ARI password for every HTTP request).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import aiohttp
 import structlog
@@ -27,6 +32,10 @@ log = structlog.get_logger("sticky_router.ari")
 
 Event = dict[str, Any]
 WORKER_IDLE_SECONDS = 10.0
+# What Asterisk calls its answer to a REST call made over the websocket. It goes through the
+# application's event filter like an event, so the filter must allow it (AriChannels.receive_only).
+REST_RESPONSE = "RESTResponse"
+PROBE_SECONDS = 1.0  # an Asterisk older than ARI REST over WebSocket never answers the probe
 EventHandler = Callable[[Event], Awaitable[None]]
 ConnectedHandler = Callable[[], Awaitable[None]]
 
@@ -79,6 +88,11 @@ class AriClient:
         self._heartbeat = heartbeat
         self._worker_idle = worker_idle_seconds
         self._session: aiohttp.ClientSession | None = None
+        # The websocket REST calls go over; None: over HTTP (not yet probed, an Asterisk
+        # without REST over WebSocket, or the websocket is down).
+        self._rest_websocket: aiohttp.ClientWebSocketResponse | None = None
+        self._answers: dict[str, asyncio.Future[Event]] = {}  # request id -> its RESTResponse
+        self._request_ids = itertools.count(1)
         self._queues: dict[str, asyncio.Queue[Event]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self.connected = asyncio.Event()
@@ -110,6 +124,23 @@ class AriClient:
         body: Mapping[str, Any] | None = None,
     ) -> Any:
         """One REST call; `path` segments must already be encoded with `segment()`."""
+        websocket = self._rest_websocket
+        if websocket is not None and not websocket.closed:
+            return await self._over_websocket(websocket, method, path, params, body)
+        return await self._over_http(method, path, params, body)
+
+    @property
+    def rest_over_websocket(self) -> bool:
+        """Whether REST calls go over the event websocket now."""
+        return self._rest_websocket is not None and not self._rest_websocket.closed
+
+    async def _over_http(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        body: Mapping[str, Any] | None,
+    ) -> Any:
         async with self.session.request(
             method, self._base + path, params=params, json=body, timeout=self._timeout
         ) as response:
@@ -117,6 +148,78 @@ class AriClient:
             if response.status >= 400:
                 raise AriError(method, path, response.status, text)
             return json.loads(text) if text else None
+
+    async def _over_websocket(
+        self,
+        websocket: aiohttp.ClientWebSocketResponse,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        body: Mapping[str, Any] | None,
+    ) -> Any:
+        """The same call as one RESTRequest frame, answered by a RESTResponse that the event
+        reader hands over (`_answered`). Errors as over HTTP: AriError for an error status,
+        TimeoutError, and an OSError when the websocket closes before the answer (the call
+        may or may not have been carried out, as when an HTTP connection breaks)."""
+        request_id = str(next(self._request_ids))
+        uri = path.lstrip("/")
+        if params:
+            uri += "?" + urlencode({name: str(value) for name, value in params.items()},
+                                   quote_via=quote)  # fmt: skip
+        frame: dict[str, str] = {
+            "type": "RESTRequest", "request_id": request_id, "method": method, "uri": uri,
+        }  # fmt: skip
+        if body is not None:
+            frame["content_type"] = "application/json"
+            frame["message_body"] = json.dumps(body)
+        answer: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+        self._answers[request_id] = answer
+        try:
+            await websocket.send_str(json.dumps(frame))
+            async with asyncio.timeout(self._timeout.total):
+                response = await answer
+        finally:
+            self._answers.pop(request_id, None)
+        status = int(response.get("status_code") or 500)
+        text = str(response.get("message_body") or "")
+        if status >= 400:
+            raise AriError(method, path, status, text or str(response.get("reason_phrase", "")))
+        return json.loads(text) if text else None
+
+    def _answered(self, response: Event) -> None:
+        answer = self._answers.pop(str(response.get("request_id", "")), None)
+        if answer is not None and not answer.done():
+            answer.set_result(response)
+
+    def _websocket_gone(self) -> None:
+        """Calls still waiting for their answer fail like a broken HTTP connection; later
+        calls go over HTTP until the next connection is probed."""
+        self._rest_websocket = None
+        answers, self._answers = self._answers, {}
+        for answer in answers.values():
+            if not answer.done():
+                answer.set_exception(ConnectionResetError("the ARI websocket closed"))
+
+    async def _probe(self, websocket: aiohttp.ClientWebSocketResponse) -> None:
+        """Send REST calls over `websocket` from now on if Asterisk answers one there."""
+        request_id = str(next(self._request_ids))
+        answer: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+        self._answers[request_id] = answer
+        frame = {"type": "RESTRequest", "request_id": request_id, "method": "GET",
+                 "uri": "asterisk/ping"}  # fmt: skip
+        try:
+            await websocket.send_str(json.dumps(frame))
+            async with asyncio.timeout(PROBE_SECONDS):
+                response = await answer
+        except (TimeoutError, OSError, aiohttp.ClientError):
+            log.info("ari_rest_over_http", app=self.app, why="no answer over the websocket")
+            return
+        finally:
+            self._answers.pop(request_id, None)
+        if response.get("status_code") == 200 and not websocket.closed:
+            self._rest_websocket = websocket
+        else:
+            log.info("ari_rest_over_http", app=self.app, status=response.get("status_code"))
 
     async def run_events(self, on_event: EventHandler, on_connected: ConnectedHandler) -> None:
         """Read events until cancelled, reconnecting whenever the websocket goes away."""
@@ -136,12 +239,25 @@ class AriClient:
                     up_since = asyncio.get_running_loop().time()
                     self.connected.set()
                     log.info("ari_connected", app=self.app)
+                    # The resync's calls go over HTTP: nothing reads the websocket until it
+                    # is done.
                     await on_connected()
-                    async for message in websocket:
-                        if message.type is aiohttp.WSMsgType.TEXT:
-                            self._dispatch(json.loads(message.data), on_event)
-                        elif message.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
-                            break
+                    probe = loop.create_task(self._probe(websocket))
+                    try:
+                        async for message in websocket:
+                            if message.type is aiohttp.WSMsgType.TEXT:
+                                received = json.loads(message.data)
+                                if received.get("type") == REST_RESPONSE:
+                                    self._answered(received)
+                                else:
+                                    self._dispatch(received, on_event)
+                            elif message.type in (
+                                aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE
+                            ):  # fmt: skip
+                                break
+                    finally:
+                        probe.cancel()
+                        self._websocket_gone()
             except asyncio.CancelledError:
                 raise
             except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as error:

@@ -2,14 +2,17 @@
 
 Every REST request and the event websocket pass through unchanged, except where a test asked
 for a fault: the next N requests whose method and path match answer 500 (or are held for some
-seconds first, as a hung Asterisk would), or the event websocket is cut. The router under test
-is pointed at the proxy instead of Asterisk; Asterisk itself never knows.
+seconds first, as a hung Asterisk would), or the event websocket is cut. A REST request is
+matched the same whether it came over HTTP or as a RESTRequest frame on the event websocket
+(ARI REST over WebSocket, which the router uses when Asterisk answers there). The router under
+test is pointed at the proxy instead of Asterisk; Asterisk itself never knows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -34,7 +37,12 @@ class Fault:
 class FaultyAri:
     upstream: str  # http://127.0.0.1:PORT of Asterisk's HTTP server
     faults: list[Fault] = field(default_factory=list)
-    requests: list[tuple[str, str, int]] = field(default_factory=list)  # method, path, status
+    # method, path, status of every REST request, whichever way it came
+    requests: list[tuple[str, str, int]] = field(default_factory=list)
+    # RESTRequest frames passed on to Asterisk: request id -> method, path (for `requests`)
+    _passed_on: dict[str, tuple[str, str]] = field(default_factory=dict)
+    over_websocket: list[str] = field(default_factory=list)  # paths of the RESTRequest frames
+    _held: set[asyncio.Task[None]] = field(default_factory=set)
     _runner: web.AppRunner | None = None
     _session: aiohttp.ClientSession | None = None
     _sockets: set[web.WebSocketResponse] = field(default_factory=set)
@@ -123,14 +131,54 @@ class FaultyAri:
                 async def to_router() -> None:
                     async for message in ws:
                         if message.type is aiohttp.WSMsgType.TEXT:
+                            self._answered(json.loads(message.data))
                             await client.send_str(message.data)
 
                 pump = asyncio.create_task(to_router())
-                async for _ in client:  # the router sends nothing; this ends when it closes
-                    pass
+                async for message in client:  # REST calls, until the router closes
+                    if message.type is aiohttp.WSMsgType.TEXT:
+                        frame = json.loads(message.data)
+                        held = asyncio.create_task(self._rest_frame(frame, ws, client))
+                        self._held.add(held)
+                        held.add_done_callback(self._held.discard)
                 pump.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await pump
         finally:
             self._sockets.discard(client)
         return client
+
+    async def _rest_frame(
+        self,
+        frame: dict[str, str],
+        upstream: aiohttp.ClientWebSocketResponse,
+        client: web.WebSocketResponse,
+    ) -> None:
+        """A REST call made over the websocket: faulted like its HTTP twin, or passed on."""
+        method, request_id = frame.get("method", ""), frame.get("request_id", "")
+        path = "/ari/" + frame.get("uri", "").partition("?")[0]
+        self.over_websocket.append(path)
+        fault = self._fault_for(method, path)
+        if fault is not None:
+            await asyncio.sleep(fault.delay)
+            if fault.status is not None:
+                self.requests.append((method, path, fault.status))
+                answer = {
+                    "type": "RESTResponse", "request_id": request_id, "uri": frame.get("uri"),
+                    "status_code": fault.status, "reason_phrase": "Injected",
+                    "content_type": "application/json",
+                    "message_body": '{"message": "injected fault"}',
+                }  # fmt: skip
+                with contextlib.suppress(ConnectionError):
+                    await client.send_str(json.dumps(answer))
+                return
+        self._passed_on[request_id] = (method, path)
+        with contextlib.suppress(ConnectionError):
+            await upstream.send_str(json.dumps(frame))
+
+    def _answered(self, message: dict[str, object]) -> None:
+        if message.get("type") == "RESTResponse":
+            passed = self._passed_on.pop(str(message.get("request_id", "")), None)
+            if passed is not None:
+                status = message.get("status_code")
+                self.requests.append((*passed, status if isinstance(status, int) else 0))

@@ -70,6 +70,21 @@ async def test_a_failed_hand_over_to_the_agent_sends_the_caller_to_the_queue(
     assert claim == "router_error"  # agent2 is free for the next callback at once
 
 
+async def test_the_routers_rest_calls_travel_on_its_event_websocket(
+    asterisk: LocalAsterisk, phone_logs: Path, proxy: FaultyAri
+) -> None:
+    """Asterisk 22 answers REST calls on the event websocket, so a sticky call's checks and
+    its hand-over go there (and the faults of the tests here hit them there)."""
+    with AgentPhones(asterisk, phone_logs, {"agent2": "uas_answer.xml"}) as phones:
+        result = await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=500)
+        assert_calls_succeeded(result)
+    assert phones.rung()["agent2"] == 1
+    moves = [path for path in proxy.over_websocket if path.endswith("/continue")]
+    assert len(moves) == 1
+    # ... and no continue over HTTP besides (`requests` holds both ways).
+    assert [path for _, path, _ in proxy.requests if path.endswith("/continue")] == moves
+
+
 async def test_ari_hanging_during_the_agent_check_queues_the_caller_within_seconds(
     asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path, proxy: FaultyAri
 ) -> None:

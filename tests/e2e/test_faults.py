@@ -15,6 +15,7 @@ import pytest
 from devkit.sandbox.asterisk import LocalAsterisk
 from devkit.sandbox.asterisk_config import ARI_APP
 from sticky_router.ari_app.app import HANDLED_EVENTS
+from sticky_router.ari_app.client import REST_RESPONSE
 from sticky_router.process.router import Router
 from testkit.sipp import assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call
@@ -53,7 +54,7 @@ async def test_the_router_reconnects_after_asterisk_restarts(
     await router.wait_connected(15)  # capped backoff: at most 5 s between attempts
     assert connection_gauges(router) == {"ari": 1.0, "ami": 1.0}
     # A new Asterisk knows no event filter: the router sets it again on reconnecting.
-    assert await events_asterisk_sends(asterisk) == set(HANDLED_EVENTS)
+    assert await events_asterisk_sends(asterisk) == {*HANDLED_EVENTS, REST_RESPONSE}
     with AgentPhones(asterisk, phone_logs, {"agent2": "uas_answer.xml"}) as phones:
         result = await call(asterisk, phone_logs, caller_id=IVAN, hold_ms=1000)
         assert_calls_succeeded(result)
@@ -64,8 +65,9 @@ async def test_asterisk_sends_the_router_only_the_events_it_handles(
     asterisk: LocalAsterisk,
 ) -> None:
     """Not every step of the dialplan of a caller the router watches (ChannelVarset and
-    ChannelDialplan for each), which Asterisk would serialise before the agent's phone rings."""
-    assert await events_asterisk_sends(asterisk) == set(HANDLED_EVENTS)
+    ChannelDialplan for each), which Asterisk would serialise before the agent's phone rings.
+    The answers to its REST calls over the websocket pass the same filter."""
+    assert await events_asterisk_sends(asterisk) == {*HANDLED_EVENTS, REST_RESPONSE}
 
 
 async def events_asterisk_sends(asterisk: LocalAsterisk) -> set[str] | None:

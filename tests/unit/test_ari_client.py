@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 import aiohttp
 import pytest
 import structlog
 from aiohttp import web
 
+from sticky_router.ari_app import client as ari_client
 from sticky_router.ari_app.client import AriClient, AriError, Backoff, Event, segment
 
 
@@ -29,6 +32,11 @@ class FakeAsterisk:
     authorizations: list[str] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
     close_after_events: bool = True
+    # ARI REST over WebSocket (Asterisk 22.4 and later): RESTRequest frames answered on the
+    # websocket. False: an older Asterisk, which reads such frames and ignores them.
+    answers_rest: bool = False
+    hang_up_on: str = ""  # a request uri at which the websocket closes without an answer
+    rest_uris: list[str] = field(default_factory=list)
 
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:
         self.connections += 1
@@ -41,8 +49,14 @@ class FakeAsterisk:
         if self.close_after_events:
             await socket.close()
         else:
-            async for _message in socket:  # until the client goes away
-                pass
+            async for message in socket:  # until the client goes away
+                if self.answers_rest and message.type is aiohttp.WSMsgType.TEXT:
+                    frame = json.loads(message.data)
+                    self.rest_uris.append(frame["uri"])
+                    if frame["uri"] == self.hang_up_on:
+                        await socket.close()
+                        break
+                    await socket.send_json(rest_response(frame))
         return socket
 
     async def device(self, request: web.Request) -> web.Response:
@@ -50,6 +64,21 @@ class FakeAsterisk:
         if request.match_info["name"] == "PJSIP/missing":
             return web.json_response({"message": "not found"}, status=404)
         return web.json_response({"name": request.match_info["name"], "state": "NOT_INUSE"})
+
+
+def rest_response(frame: dict[str, str]) -> Event:
+    """What Asterisk answers: the status and the JSON body as a string."""
+    path, _, query = frame["uri"].partition("?")
+    status, body = 200, {"ping": "pong"}
+    if path.startswith("deviceStates/"):
+        name = unquote(path.removeprefix("deviceStates/"))
+        status, body = (404, {"message": "not found"}) if name == "PJSIP/missing" else (
+            200, {"name": name, "state": "NOT_INUSE", "query": unquote(query)})  # fmt: skip
+    return {
+        "type": "RESTResponse", "request_id": frame.get("request_id", ""), "uri": path,
+        "status_code": status, "reason_phrase": "OK" if status == 200 else "Not Found",
+        "content_type": "application/json", "message_body": json.dumps(body),
+    }  # fmt: skip
 
 
 @pytest.fixture
@@ -215,3 +244,87 @@ def test_backoff_grows_to_its_cap_and_resets() -> None:
 def test_client_error_types_are_aiohttp_ones() -> None:
     # The reconnect loop catches these; if aiohttp renamed them the loop would die.
     assert issubclass(aiohttp.WSServerHandshakeError, aiohttp.ClientError)
+
+
+async def _ignore(_event: Event) -> None:
+    return None
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def _until(condition: Callable[[], bool], seconds: float = 3.0) -> None:
+    """Polls: the client has no event to wait on for this."""
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+
+async def test_rest_calls_go_over_the_websocket_once_asterisk_answers_there(
+    fake: tuple[FakeAsterisk, str],
+) -> None:
+    server, url = fake
+    server.close_after_events, server.answers_rest = False, True
+    async with AriClient(url, "router", "pw", "sticky-router") as client:
+        events = asyncio.create_task(client.run_events(_ignore, _nothing))
+        await _until(lambda: client.rest_over_websocket)
+        state = await client.request(
+            "GET", f"/deviceStates/{segment('PJSIP/agent1')}", params={"x": "a b,(c)+&d"}
+        )
+        assert state == {"name": "PJSIP/agent1", "state": "NOT_INUSE", "query": "x=a b,(c)+&d"}
+        with pytest.raises(AriError) as refused:
+            await client.request("GET", f"/deviceStates/{segment('PJSIP/missing')}")
+        assert refused.value.status == 404
+        events.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await events
+    assert server.rest_uris == [
+        "asterisk/ping",  # the probe
+        "deviceStates/PJSIP%2Fagent1?x=a%20b%2C%28c%29%2B%26d",
+        "deviceStates/PJSIP%2Fmissing",
+    ]
+    assert not [path for path in server.paths if "deviceStates" in path]  # none over HTTP
+
+
+async def test_an_asterisk_that_ignores_rest_over_the_websocket_is_called_over_http(
+    fake: tuple[FakeAsterisk, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Asterisk before 20.14, 21.9 and 22.4 reads RESTRequest frames and says nothing."""
+    monkeypatch.setattr(ari_client, "PROBE_SECONDS", 0.2)
+    server, url = fake
+    server.close_after_events = False
+    with structlog.testing.capture_logs() as logs:
+        async with AriClient(url, "router", "pw", "sticky-router") as client:
+            events = asyncio.create_task(client.run_events(_ignore, _nothing))
+            await _until(lambda: any(e["event"] == "ari_rest_over_http" for e in logs))
+            state = await client.request("GET", f"/deviceStates/{segment('PJSIP/agent1')}")
+            assert state["state"] == "NOT_INUSE"
+            assert not client.rest_over_websocket
+            events.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await events
+    assert "/ari/deviceStates/PJSIP%2Fagent1" in server.paths
+
+
+async def test_a_call_waiting_when_the_websocket_closes_fails_at_once_and_the_next_goes_by_http(
+    fake: tuple[FakeAsterisk, str],
+) -> None:
+    server, url = fake
+    server.close_after_events, server.answers_rest = False, True
+    server.hang_up_on = "deviceStates/PJSIP%2Fagent9"
+    async with AriClient(url, "router", "pw", "sticky-router", request_timeout=5) as client:
+        events = asyncio.create_task(client.run_events(_ignore, _nothing))
+        await _until(lambda: client.rest_over_websocket)
+        started = time.monotonic()
+        # What a broken HTTP connection raises (AriChannels makes it AriUnavailable).
+        with pytest.raises(ConnectionResetError, match="websocket closed"):
+            await client.request("GET", f"/deviceStates/{segment('PJSIP/agent9')}")
+        assert time.monotonic() - started < 1  # not the 5 s timeout
+        assert not client.rest_over_websocket
+        state = await client.request("GET", f"/deviceStates/{segment('PJSIP/agent1')}")
+        assert state["state"] == "NOT_INUSE"
+        assert "/ari/deviceStates/PJSIP%2Fagent1" in server.paths  # over HTTP meanwhile
+        events.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await events
