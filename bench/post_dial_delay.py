@@ -435,6 +435,9 @@ def run(args: argparse.Namespace, work: Path) -> list[str]:
             print("\n".join(more), flush=True)
         finally:
             router_exit = router.stop()
+            # Asterisk's full log (each dialplan step, to the millisecond) goes with the others.
+            with contextlib.suppress(OSError):
+                shutil.copy(asterisk.log_file, work / "asterisk-full.log")
     return summary(pdd, load, router_exit)
 
 

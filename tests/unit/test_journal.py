@@ -70,6 +70,7 @@ class FakeRecorder:
     fail: BaseException | None = None
     fail_times: int = 0  # how many writes raise `fail` (of `failing_call`'s, if named)
     failing_call: str | None = None
+    openings: list[str] = field(default_factory=list)  # calls opened in one write
 
     async def _note(self, kind: str, call_id: str) -> bool:
         failing = self.failing_call is None or self.failing_call == call_id
@@ -89,6 +90,17 @@ class FakeRecorder:
     async def call_started(self, call: IncomingCall, number: str | None) -> bool:
         self.calls.add(call.call_id)
         return await self._note("CallStarted", call.call_id)
+
+    async def call_opened(
+        self, started: CallStarted, made: DecisionMade, routed: CallRouted | None
+    ) -> None:
+        """One write (one chance to fail) with the effect of the two or three."""
+        await self._note("CallStarted", started.call_id)
+        self.calls.add(started.call_id)
+        self.applied += [("DecisionMade", made.call_id)]
+        if routed is not None:
+            self.applied += [("CallRouted", routed.call_id)]
+        self.openings.append(started.call_id)
 
     async def decision_made(self, made: DecisionMade) -> bool:
         return await self._note("DecisionMade", made.call_id)
@@ -320,6 +332,57 @@ async def test_an_event_whose_call_never_starts_is_set_aside_not_lost(journal: J
     assert any(entry["event"] == "journal_event_orphaned" for entry in logs)
     assert await journal.requeue_set_aside() == 1  # an operator puts it back
     assert [entry.event for entry in await journal.due()] == [ended("never")]
+
+
+async def test_a_calls_start_decision_and_route_appended_together_are_one_write(
+    journal: Journal,
+) -> None:
+    """One statement instead of three for a queue call (two for a sticky one); a start heard
+    alone (the queue_log) and events of one call split by another's are applied one by one."""
+    recorder = FakeRecorder()
+    applier = JournalApplier(journal, recorder)
+    queue = (started("q"), DecisionMade("q", "queue", "no_history"), CallRouted("q", "queue"))
+    await journal.append(*queue)
+    await journal.append(started("s"), DecisionMade("s", "sticky", "last_agent"))
+    await journal.append(started("alone"))
+    await journal.append(started("x"))
+    await journal.append(started("y"), DecisionMade("x", "queue", "no_history"))
+    await journal.append(LegRang("q", "l", "agent1", AT), ended("q"))
+    assert await applier.apply_due()
+    assert recorder.openings == ["q", "s"]
+    assert recorder.applied == [
+        ("CallStarted", "q"), ("DecisionMade", "q"), ("CallRouted", "q"),
+        ("CallStarted", "s"), ("DecisionMade", "s"),
+        ("CallStarted", "alone"), ("CallStarted", "x"), ("CallStarted", "y"),
+        ("DecisionMade", "x"), ("LegRang", "q"), ("CallEnded", "q"),
+    ]  # fmt: skip
+    assert journal.backlog == 0
+
+
+async def test_an_opening_that_fails_is_applied_event_by_event(journal: Journal) -> None:
+    recorder = FakeRecorder(fail=ValueError("bad value"), fail_times=1, failing_call="q")
+    applier = JournalApplier(journal, recorder)
+    await journal.append(
+        started("q"), DecisionMade("q", "queue", "no_history"), CallRouted("q", "queue")
+    )
+    with structlog.testing.capture_logs() as logs:
+        assert await applier.apply_due()
+    assert [entry["event"] for entry in logs] == ["journal_opening_failed"]
+    assert recorder.openings == []
+    assert recorder.applied == [("CallStarted", "q"), ("DecisionMade", "q"), ("CallRouted", "q")]
+    assert journal.backlog == 0
+
+
+async def test_an_opening_while_the_database_is_away_stays_whole(journal: Journal) -> None:
+    recorder = FakeRecorder(fail=OSError("refused"), fail_times=1)
+    applier = JournalApplier(journal, recorder)
+    await journal.append(started("q"), DecisionMade("q", "queue", "no_history"))
+    with pytest.raises(OSError, match="refused"):
+        await applier.apply_due()
+    assert journal.backlog == 2
+    assert await applier.apply_due()
+    assert recorder.openings == ["q"]
+    assert journal.backlog == 0
 
 
 @pytest.mark.parametrize("outage", [OSError("refused"), TimeoutError()], ids=["refused", "timeout"])

@@ -20,12 +20,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from dataclasses import dataclass
 from typing import Protocol
 
 import asyncpg
 import structlog
 
-from sticky_router.routing_core.events import CallStarted, LegRang, Recorder
+from sticky_router.routing_core.events import (
+    CallRouted,
+    CallStarted,
+    DecisionMade,
+    LegRang,
+    Recorder,
+)
 from sticky_router.routing_core.ringing import RingingListener, RingSource
 from sticky_router.routing_core.store.journal import Batch, Entry, Journal
 
@@ -58,6 +65,12 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
 
 class KnowsCalls(Recorder, Protocol):
     async def known(self, call_id: str) -> bool: ...
+
+    async def call_opened(
+        self, started: CallStarted, made: DecisionMade, routed: CallRouted | None
+    ) -> None:
+        """Start, decision and route in one write (CallRecorder.call_opened)."""
+        ...
 
     def session(
         self, checkout_seconds: float
@@ -169,7 +182,16 @@ class JournalApplier:
         self, entries: list[Entry], recorder: KnowsCalls, done: list[int], started: list[str]
     ) -> None:
         held: set[str] = set()  # calls whose earlier event in this pass was put off
-        for entry in entries:
+        opened: set[int] = set()  # seqs applied together by call_opened
+        for index, entry in enumerate(entries):
+            if entry.seq in opened:
+                continue
+            opening = _opening(entries, index)
+            if opening is not None and await self._apply_opening(opening, recorder):
+                done.extend(part.seq for part in opening.entries)
+                opened.update(part.seq for part in opening.entries)
+                started.append(entry.call_id)
+                continue
             starts = isinstance(entry.event, CallStarted)
             if entry.call_id in held and not starts:
                 continue
@@ -183,6 +205,20 @@ class JournalApplier:
                     started.append(entry.call_id)
             else:
                 held.add(entry.call_id)
+
+    async def _apply_opening(self, opening: Opening, recorder: KnowsCalls) -> bool:
+        """A call's start, decision and route in one statement. Failing for any reason but an
+        unavailable database, its events are applied one by one instead, each with its own
+        retries and its own place aside."""
+        try:
+            async with asyncio.timeout(WRITE_TIMEOUT):
+                await recorder.call_opened(opening.started, opening.made, opening.routed)
+        except UNAVAILABLE:
+            raise
+        except Exception as error:
+            log.warning("journal_opening_failed", **_about(opening.entries[0]), error=repr(error))
+            return False
+        return True
 
     async def _apply(self, entry: Entry, recorder: KnowsCalls) -> bool:
         """True when the event is applied; False when it was put off or set aside."""
@@ -252,6 +288,36 @@ class JournalApplier:
             wait = min(max(retry - time.time(), 0.01), IDLE_POLL)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.journal.appended.wait(), wait)
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A call's start with its decision and, for a queue or blocked call, its route, journalled
+    in one append (so consecutive): what call_opened writes at once."""
+
+    entries: tuple[Entry, ...]
+    started: CallStarted
+    made: DecisionMade
+    routed: CallRouted | None
+
+
+def _opening(entries: list[Entry], index: int) -> Opening | None:
+    """The opening that starts at `index`, if one does."""
+    first, following = entries[index], entries[index + 1 : index + 3]
+    if not isinstance(first.event, CallStarted) or not following:
+        return None
+
+    def right_behind(entry: Entry, before: Entry) -> bool:
+        return entry.call_id == first.call_id and entry.seq == before.seq + 1
+
+    decided = following[0]
+    if not (isinstance(decided.event, DecisionMade) and right_behind(decided, first)):
+        return None
+    if len(following) == 2:
+        routed = following[1]
+        if isinstance(routed.event, CallRouted) and right_behind(routed, decided):
+            return Opening((first, decided, routed), first.event, decided.event, routed.event)
+    return Opening((first, decided), first.event, decided.event, None)
 
 
 def _step(steps: tuple[float, ...], entry: Entry) -> float:

@@ -16,7 +16,12 @@ from datetime import datetime
 
 import asyncpg
 
-from sticky_router.routing_core.events import CallbackRequested, DecisionMade
+from sticky_router.routing_core.events import (
+    CallbackRequested,
+    CallRouted,
+    CallStarted,
+    DecisionMade,
+)
 from sticky_router.routing_core.model import HangupSide, IncomingCall
 from sticky_router.routing_core.observer import RoutingObserver, notify_ring_ended
 from sticky_router.routing_core.store import Connection, Executor
@@ -93,6 +98,57 @@ class CallRecorder:
             made.route, made.reason, made.target_agent_id, made.ticket_ref,
         )  # fmt: skip
         return status == "UPDATE 1"
+
+    async def call_opened(
+        self, started: CallStarted, made: DecisionMade, routed: CallRouted | None
+    ) -> None:
+        """A call's start, decision and (a queue or blocked call's) route, journalled together:
+        one statement with the effect of call_started, decision_made and call_routed in turn,
+        whatever an earlier report of the call (the queue_log, another process) wrote. On a
+        new row the decision's notice comes from migration 0018's trigger."""
+        await self._pool.execute(
+            """
+            INSERT INTO interactions
+                (call_id, caller_number, queue, did, started_at, ivr_account, ivr_ticket,
+                 ivr_menu, key_kind, key_value, customer_id, ticket_id, route, route_reason,
+                 target_agent_id, ticket_ref, outcome, outcome_reason)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                    $17, $18)
+            ON CONFLICT (call_id) DO UPDATE SET
+                -- call_started: fill what the first report did not know
+                caller_number = coalesce(interactions.caller_number, excluded.caller_number),
+                did = coalesce(interactions.did, excluded.did),
+                ivr_account = coalesce(interactions.ivr_account, excluded.ivr_account),
+                ivr_ticket = coalesce(interactions.ivr_ticket, excluded.ivr_ticket),
+                ivr_menu = coalesce(interactions.ivr_menu, excluded.ivr_menu),
+                started_at = least(interactions.started_at, excluded.started_at),
+                -- decision_made: the first decision stays
+                key_kind = CASE WHEN interactions.route IS NULL
+                    THEN excluded.key_kind ELSE interactions.key_kind END,
+                key_value = CASE WHEN interactions.route IS NULL
+                    THEN excluded.key_value ELSE interactions.key_value END,
+                customer_id = CASE WHEN interactions.route IS NULL
+                    THEN excluded.customer_id ELSE interactions.customer_id END,
+                ticket_id = CASE WHEN interactions.route IS NULL
+                    THEN excluded.ticket_id ELSE interactions.ticket_id END,
+                route = coalesce(interactions.route, excluded.route),
+                route_reason = CASE WHEN interactions.route IS NULL
+                    THEN excluded.route_reason ELSE interactions.route_reason END,
+                target_agent_id = CASE WHEN interactions.route IS NULL
+                    THEN excluded.target_agent_id ELSE interactions.target_agent_id END,
+                ticket_ref = CASE WHEN interactions.route IS NULL
+                    THEN excluded.ticket_ref ELSE interactions.ticket_ref END,
+                -- call_routed: the first route stays
+                outcome = coalesce(interactions.outcome, excluded.outcome),
+                outcome_reason = CASE WHEN interactions.outcome IS NULL
+                    THEN excluded.outcome_reason ELSE interactions.outcome_reason END
+            """,
+            started.call_id, started.number, started.queue, started.did, started.at,
+            started.ivr_account, started.ivr_ticket, started.ivr_menu,
+            made.key_kind, made.key_value, made.customer_id, made.ticket_id, made.route,
+            made.reason, made.target_agent_id, made.ticket_ref,
+            routed.outcome if routed else None, routed.reason if routed else None,
+        )  # fmt: skip
 
     async def leg_rang(
         self,
