@@ -157,34 +157,44 @@ class AriClient:
         params: Mapping[str, str | int] | None,
         body: Mapping[str, Any] | None,
     ) -> Any:
-        """The same call as one RESTRequest frame, answered by a RESTResponse that the event
-        reader hands over (`_answered`). Errors as over HTTP: AriError for an error status,
-        TimeoutError, and an OSError when the websocket closes before the answer (the call
-        may or may not have been carried out, as when an HTTP connection breaks)."""
-        request_id = str(next(self._request_ids))
+        """The same call as one RESTRequest frame, answered by a RESTResponse. Errors as over
+        HTTP: AriError for an error status, TimeoutError, and an OSError when the websocket
+        closes before the answer (the call may or may not have been carried out, as when an
+        HTTP connection breaks)."""
         uri = path.lstrip("/")
         if params:
             uri += "?" + urlencode({name: str(value) for name, value in params.items()},
                                    quote_via=quote)  # fmt: skip
-        frame: dict[str, str] = {
-            "type": "RESTRequest", "request_id": request_id, "method": method, "uri": uri,
-        }  # fmt: skip
+        frame = {"method": method, "uri": uri}
         if body is not None:
             frame["content_type"] = "application/json"
             frame["message_body"] = json.dumps(body)
-        answer: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
-        self._answers[request_id] = answer
-        try:
-            await websocket.send_str(json.dumps(frame))
-            async with asyncio.timeout(self._timeout.total):
-                response = await answer
-        finally:
-            self._answers.pop(request_id, None)
+        response = await self._exchange(websocket, frame, self._timeout.total)
         status = int(response.get("status_code") or 500)
         text = str(response.get("message_body") or "")
         if status >= 400:
             raise AriError(method, path, status, text or str(response.get("reason_phrase", "")))
         return json.loads(text) if text else None
+
+    async def _exchange(
+        self,
+        websocket: aiohttp.ClientWebSocketResponse,
+        frame: dict[str, str],
+        seconds: float | None,
+    ) -> Event:
+        """Send `frame` as a RESTRequest and wait up to `seconds` for its RESTResponse, which
+        the event reader hands over (`_answered`)."""
+        request_id = str(next(self._request_ids))
+        answer: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+        self._answers[request_id] = answer
+        try:
+            await websocket.send_str(
+                json.dumps({"type": "RESTRequest", "request_id": request_id, **frame})
+            )
+            async with asyncio.timeout(seconds):
+                return await answer
+        finally:
+            self._answers.pop(request_id, None)
 
     def _answered(self, response: Event) -> None:
         answer = self._answers.pop(str(response.get("request_id", "")), None)
@@ -202,20 +212,12 @@ class AriClient:
 
     async def _probe(self, websocket: aiohttp.ClientWebSocketResponse) -> None:
         """Send REST calls over `websocket` from now on if Asterisk answers one there."""
-        request_id = str(next(self._request_ids))
-        answer: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
-        self._answers[request_id] = answer
-        frame = {"type": "RESTRequest", "request_id": request_id, "method": "GET",
-                 "uri": "asterisk/ping"}  # fmt: skip
+        ping = {"method": "GET", "uri": "asterisk/ping"}
         try:
-            await websocket.send_str(json.dumps(frame))
-            async with asyncio.timeout(PROBE_SECONDS):
-                response = await answer
+            response = await self._exchange(websocket, ping, PROBE_SECONDS)
         except (TimeoutError, OSError, aiohttp.ClientError):
             log.info("ari_rest_over_http", app=self.app, why="no answer over the websocket")
             return
-        finally:
-            self._answers.pop(request_id, None)
         if response.get("status_code") == 200 and not websocket.closed:
             self._rest_websocket = websocket
         else:
