@@ -5,9 +5,10 @@ and the FastAGI server in this process, on loopback. Asterisk itself is the clie
 context (written next to the sandbox dialplan for this run only) starts `--concurrency` loops,
 each creating one new channel per iteration that runs `AGI(agi://.../lookup,support)` with a
 caller number of its own (nine in ten unknown: the lookup finds no history and says `queue`;
-one in ten the demo caller Ivan: `sticky`, which writes a claim). The time of each AGI() call is
-taken in the dialplan (STRFTIME with microseconds, before and after) and logged by Asterisk;
-throughput is lookups over the span between the first start and the last end.
+one in ten the demo caller Ivan: `sticky`, which writes a claim). The time of each AGI() call,
+with the sticky-unpack that follows it in dialplan/sticky-router-agi.conf, is taken in the
+dialplan (STRFTIME with microseconds, before and after) and logged by Asterisk; throughput is
+lookups over the span between the first start and the last end.
 
 A `noop` script (the same server, answers nothing) measures what any FastAGI call costs here:
 Asterisk's connect, the header, the close. The difference is what the routing decision adds.
@@ -61,7 +62,9 @@ exten => loop,1,Set(I=0)
 exten => lookup,1,Set(UNKNOWN=+7999${RAND(1000000,9999999)})
  same => n,Set(CALLERID(num)=${IF($[${RAND(1,10)} = 1]?+79123456701:${UNKNOWN})})
  same => n,Set(T0=${STRFTIME(,,%s.%6q)})
- same => n,AGI(${STICKY_AGI_URL}/lookup?secret=${STICKY_AGI_SECRET},support)
+ ; As dialplan/sticky-router-agi.conf: the variables in one pack, set by sticky-unpack (timed too).
+ same => n,AGI(${STICKY_AGI_URL}/lookup?secret=${STICKY_AGI_SECRET}&pack=1,support)
+ same => n,Gosub(sticky-unpack,s,1)
  same => n,Log(NOTICE,agi-bench lookup ${STICKY_ROUTE}/${STICKY_REASON} ${T0} ${STRFTIME(,,%s.%6q)})
  ; Free agent2's claim (untimed), as a missed attempt would: the next Ivan is sticky again.
  same => n,GotoIf($["${STICKY_ROUTE}" != "sticky"]?done)

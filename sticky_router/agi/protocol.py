@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, field
+from urllib.parse import parse_qs
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_LINE_BYTES = 4 * 1024
@@ -82,6 +83,11 @@ class AgiRequest:
     def script(self) -> str:
         """The script's name: `agi://router:4573/lookup?x` -> `lookup`."""
         return self.script_path.split("?", 1)[0].strip("/")
+
+    def option(self, name: str) -> str | None:
+        """A value of the script's query (`lookup?secret=...&pack=1`), when given once."""
+        given = parse_qs(self.script_path.partition("?")[2], keep_blank_values=True).get(name)
+        return given[0] if given and len(given) == 1 else None
 
 
 @dataclass(frozen=True, slots=True)

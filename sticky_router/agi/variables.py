@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 import structlog
 
-from sticky_router.agi.protocol import AgiRequest, AgiSession
+from sticky_router.agi.protocol import AgiReply, AgiRequest
 from sticky_router.routing_core import IncomingCall
 from sticky_router.routing_core.dialplan_safe import CallArguments, is_dialled
+from sticky_router.routing_core.dialplan_variables import PACK, pack
 
 DEFAULT_QUEUE = "support"
 # AGI(.../lookup, queue, did, account, ticket): what dialplan/sticky-router-agi.conf passes.
 LOOKUP_ARGUMENTS = 4
+# lookup?secret=...&pack=1: the dialplan runs sticky-unpack after the AGI, so the variables may
+# come in one STICKY_PACK (dialplan/sticky-router-agi.conf).
+PACK_OPTION = "pack"
+# Asterisk reads an AGI command of about 2 KB whole (measured on 22.10: 2.7 KB passes, 15 KB is
+# cut); a longer pack goes as one SET VARIABLE per variable.
+MAX_AGI_PACK_CHARS = 2000
 
 log = structlog.get_logger("sticky_router.agi")
 
@@ -56,12 +64,32 @@ def _dialled(dnid: str) -> str | None:
     return value if value is not None and is_dialled(value) else None
 
 
-async def set_variables(session: AgiSession, variables: dict[str, str]) -> None:
+class LeavesVariables(Protocol):
+    """What set_variables needs of a FastAGI conversation (an AgiSession)."""
+
+    @property
+    def request(self) -> AgiRequest: ...
+
+    async def set_variable(self, name: str, value: str) -> AgiReply: ...
+
+
+async def set_variables(session: LeavesVariables, variables: dict[str, str]) -> None:
     """Inheritable (`__NAME`), so the agent's channel that Queue() connects carries them too.
-    STICKY_ROUTE goes last: a conversation cut half-way leaves the dialplan's `queue`."""
+    STICKY_ROUTE goes last: a conversation cut half-way leaves the dialplan's `queue`.
+
+    Each SET VARIABLE is a round trip the caller waits for (measured: a lookup took 6.9 ms
+    against 0.8 ms for an AGI that sets nothing, with ten variables set one by one). A dialplan
+    that unpacks (`lookup?...&pack=1`, then sticky-unpack, as dialplan/sticky-router-agi.conf
+    does) gets them in one STICKY_PACK instead, as the ARI application hands them over; an
+    older dialplan, one by one."""
     route = variables.get("STICKY_ROUTE")
-    for name, value in variables.items():
-        if name != "STICKY_ROUTE":
+    others = {name: value for name, value in variables.items() if name != "STICKY_ROUTE"}
+    packed = pack(others) if session.request.option(PACK_OPTION) == "1" else None
+    if packed is not None and len(packed) <= MAX_AGI_PACK_CHARS:
+        if packed:
+            await session.set_variable(PACK, packed)
+    else:
+        for name, value in others.items():
             await session.set_variable(f"__{name}", value)
     if route is not None:
         await session.set_variable("__STICKY_ROUTE", route)

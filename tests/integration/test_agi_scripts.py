@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import asyncpg
 import pytest
@@ -344,3 +345,30 @@ async def test_a_queue_name_that_is_not_one_never_reaches_a_dialplan_function(ag
     )
     assert (variables["STICKY_ROUTE"], variables["STICKY_REASON"]) == ("queue", "unreachable")
     assert asked == []
+
+
+def unpacked(pack: str) -> dict[str, str]:
+    """STICKY_PACK as dialplan/sticky-router.conf's sticky-unpack sets it."""
+    plain, _, coded = pack.partition("|")
+    pairs = [pair.removeprefix("__").split("=", 1) for pair in plain.split(",") if pair]
+    pairs += [[name, unquote(value)] for name, value in
+              (pair.split("=", 1) for pair in coded.split("&") if pair)]  # fmt: skip
+    return dict(pairs)
+
+
+async def test_a_dialplan_that_unpacks_gets_the_variables_in_one_command(agi: Agi) -> None:
+    """lookup?...&pack=1 (the shipped sticky-router-agi.conf, which runs sticky-unpack after the
+    AGI): one SET VARIABLE for all, then the route, instead of one per variable."""
+    number = "+79001112233"
+    one_by_one = await agi.run("lookup", caller("1700000000.7", number), "support")
+    packed = await play_asterisk(
+        agi.server.port, "lookup", caller("1700000000.8", number), "support",
+        secret=f"{SECRET}&pack=1",
+    )  # fmt: skip
+    await agi.scripts.drain()
+    assert list(packed) == ["STICKY_PACK", "STICKY_ROUTE"]
+    given = unpacked(packed["STICKY_PACK"]) | {"STICKY_ROUTE": packed["STICKY_ROUTE"]}
+    expected = {name: value for name, value in one_by_one.items() if value}
+    assert given | {"STICKY_CALL_ID": ""} == expected | {"STICKY_CALL_ID": ""}
+    assert given["STICKY_CALL_ID"] == "1700000000.8"
+    assert given["STICKY_REASON"] == "no_history"

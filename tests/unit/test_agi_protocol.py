@@ -93,6 +93,15 @@ async def test_the_script_comes_from_the_request_url_when_network_script_is_miss
     assert request.script == "answered"
 
 
+async def test_an_option_of_the_script_url_is_read_only_when_given_once() -> None:
+    request = await parse(b"agi_network_script: lookup?secret=s3cret&pack=1\n\n")
+    assert (request.script, request.option("pack"), request.option("other")) == (
+        "lookup", "1", None
+    )  # fmt: skip
+    twice = await parse(b"agi_network_script: lookup?pack=1&pack=0\n\n")
+    assert twice.option("pack") is None
+
+
 async def test_arguments_stop_at_the_first_gap() -> None:
     request = await parse(b"agi_arg_1: a\nagi_arg_3: c\nagi_arg_999999999: z\n\n")
     assert request.args == ("a",)

@@ -1,8 +1,8 @@
 """Apply the journal to PostgreSQL: in order per call, until PostgreSQL has every event.
 
 One task takes the due events oldest first and applies each with its recorder call (all of them
-idempotent, so an event applied again after a crash changes nothing). What can go wrong, and
-what happens:
+idempotent, so an event applied again after a crash changes nothing; a call's start, decision
+and route appended together go in one statement). What can go wrong, and what happens:
 
 - PostgreSQL does not answer (stopped, restarting, failing over, a lock, a cut network): the
   event stays, the applier waits (0.2 s doubling to 5 s) and tries again, for as long as it
