@@ -28,16 +28,11 @@ not start).
 from __future__ import annotations
 
 import argparse
-import asyncio
-import shutil
-import subprocess
 import sys
-import tempfile
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.call_rig import BenchError, RouterProcess, asterisk_pid, seed_bench_data
+from bench.call_rig import BenchError, asterisk_pid
 from bench.cpu_watch import (
     ASTERISK,
     MACHINE,
@@ -52,9 +47,7 @@ from bench.cpu_watch import (
 from bench.figures import percentile
 from bench.pdd_report import SustainedResult
 from bench.post_dial_delay import run_sustained
-from devkit.sandbox.asterisk import throwaway_asterisk
-from devkit.sandbox.postgres import throwaway_postgres
-from sticky_router.process import database
+from bench.stack import router_rig, run_in_work_dir
 
 PHONE_PORTS_FROM = 43300  # post_dial_delay.py 43000, two_nodes.py 43600
 DEFAULT_RATES = (10.0, 20.0, 40.0, 60.0, 80.0, 100.0, 120.0, 150.0, 200.0)
@@ -176,40 +169,33 @@ def failures(result: SustainedResult) -> list[str]:
 def run(args: argparse.Namespace, work: Path) -> list[str]:
     print(f"Logs: {work}", flush=True)
     steps: list[SustainedResult] = []
-    with (
-        throwaway_postgres() as postgres,
-        throwaway_asterisk("rate", phone_ports_from=PHONE_PORTS_FROM) as asterisk,
-    ):
-        database.upgrade(postgres.dsn)
-        asyncio.run(seed_bench_data(postgres.dsn))
-        router = RouterProcess(postgres, asterisk, work / "router.log")
-        try:
-            router.start()
-            cpu = CpuWatch(router.pid, asterisk_pid(asterisk), postgres.cluster)
-            lines = header(cpu.cores)
-            print("\n".join(lines), flush=True)
-            first_caller = 0
-            for rate in args.rates:
-                step_dir = work / f"rate-{rate:g}"
-                step_dir.mkdir()
-                result = run_sustained(
-                    asterisk, router, postgres, step_dir, rate, args.seconds, args.talk_ms,
-                    cpu=cpu, first_caller=first_caller, idle_seconds=STEP_IDLE_SECONDS,
-                )  # fmt: skip
-                first_caller += result.attempted
-                steps.append(result)
-                row = [step_row(result, args.answer_p99_ms)]
-                if not holds(result, args.answer_p99_ms):
-                    row += failures(result)
-                print("\n".join(row), flush=True)
-                lines += row
-                if not holds(result, args.answer_p99_ms):
-                    break
-        finally:
-            router_exit = router.stop()
+    with router_rig("rate", PHONE_PORTS_FROM, work) as rig:
+        cpu = CpuWatch(rig.router.pid, asterisk_pid(rig.asterisk), rig.postgres.cluster)
+        lines = header(cpu.cores)
+        print("\n".join(lines), flush=True)
+        first_caller = 0
+        for rate in args.rates:
+            step_dir = work / f"rate-{rate:g}"
+            step_dir.mkdir()
+            result = run_sustained(
+                rig.asterisk, rig.router, rig.postgres, step_dir, rate, args.seconds,
+                args.talk_ms, cpu=cpu, first_caller=first_caller, idle_seconds=STEP_IDLE_SECONDS,
+            )  # fmt: skip
+            first_caller += result.attempted
+            steps.append(result)
+            row = [step_row(result, args.answer_p99_ms)]
+            if not holds(result, args.answer_p99_ms):
+                row += failures(result)
+            print("\n".join(row), flush=True)
+            lines += row
+            if not holds(result, args.answer_p99_ms):
+                break
     if not steps:
         raise BenchError("no step ran")
-    return [*verdict(steps, args.answer_p99_ms), f"  router exit code after SIGTERM: {router_exit}"]
+    return [
+        *verdict(steps, args.answer_p99_ms),
+        f"  router exit code after SIGTERM: {rig.router_exit}",
+    ]
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -242,26 +228,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
-    work = Path(tempfile.mkdtemp(prefix="sticky-rate-bench-"))
-    try:
-        lines = run(args, work)
-    except KeyboardInterrupt:
-        print(f"\nInterrupted; logs kept in {work}", file=sys.stderr)
-        return 1
-    except (BenchError, RuntimeError, OSError, subprocess.SubprocessError) as error:
-        print(f"\nThe bench could not run: {error}", file=sys.stderr)
-        print(f"Logs kept in {work}", file=sys.stderr)
-        return 1
-    except Exception:
-        traceback.print_exc()
-        print(f"\nThe bench could not run (see above); logs kept in {work}", file=sys.stderr)
-        return 1
-    print("\n".join(lines))
-    if args.keep_logs:
-        print(f"  logs: {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return run_in_work_dir("sticky-rate-bench-", lambda work: run(args, work), args.keep_logs)
 
 
 if __name__ == "__main__":

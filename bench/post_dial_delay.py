@@ -34,16 +34,11 @@ would not start).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import itertools
 import random
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
-import traceback
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -71,7 +66,6 @@ from bench.call_rig import (
     recorded,
     routes,
     sample_process,
-    seed_bench_data,
     sipp_counts,
     wait_for_silence,
     write_calls,
@@ -89,10 +83,10 @@ from bench.pdd_report import (
     summary,
 )
 from bench.profiler import profiled
-from devkit.sandbox.asterisk import LocalAsterisk, throwaway_asterisk
+from bench.stack import router_rig, run_in_work_dir
+from devkit.sandbox.asterisk import LocalAsterisk
 from devkit.sandbox.asterisk_config import AGENTS
-from devkit.sandbox.postgres import LocalPostgres, throwaway_postgres
-from sticky_router.process import database
+from devkit.sandbox.postgres import LocalPostgres
 from testkit.sipp import SippPhone
 
 PDD_HOLD_MS = 100
@@ -396,74 +390,37 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace, work: Path) -> list[str]:
     print(f"Logs: {work}", flush=True)
-    with (
-        throwaway_postgres() as postgres,
-        throwaway_asterisk("bench", phone_ports_from=PHONE_PORTS_FROM) as asterisk,
-    ):
-        database.upgrade(postgres.dsn)
-        asyncio.run(seed_bench_data(postgres.dsn))
-        router = RouterProcess(postgres, asterisk, work / "router.log")
-        try:
-            router.start()
-            started = router.sample()
-            print(
-                f"Asterisk SIP 127.0.0.1:{asterisk.sip_port}, router pid {router.pid} "
-                f"(RSS {megabytes(started.rss_kb)})",
-                flush=True,
+    with router_rig("bench", PHONE_PORTS_FROM, work) as rig:
+        started = rig.router.sample()
+        print(
+            f"Asterisk SIP 127.0.0.1:{rig.asterisk.sip_port}, router pid {rig.router.pid} "
+            f"(RSS {megabytes(started.rss_kb)})",
+            flush=True,
+        )
+        pdd = run_pdd(rig.asterisk, rig.router, work, args.calls, args.warmup)
+        lines = report_pdd(pdd)
+        print("\n".join(lines), flush=True)
+        if not pdd.pdd[DID] or not pdd.pdd[DIRECT]:
+            raise BenchError(
+                f"no post-dial delay measured on one path; see {work}\n"
+                + "\n".join(pdd.sipp_errors[-10:])
             )
-            pdd = run_pdd(asterisk, router, work, args.calls, args.warmup)
-            lines = report_pdd(pdd)
-            print("\n".join(lines), flush=True)
-            if not pdd.pdd[DID] or not pdd.pdd[DIRECT]:
-                raise BenchError(
-                    f"no post-dial delay measured on one path; see {work}\n"
-                    + "\n".join(pdd.sipp_errors[-10:])
-                )
-            load = run_sustained(
-                asterisk,
-                router,
-                postgres,
-                work,
-                args.rate,
-                args.seconds,
-                args.talk_ms,
-                profile=args.profile,
-            )
-            more = report_sustained(load)
-            if args.profile:
-                more += report_profile(work / "router.collapsed.txt", work / "router.svg")
-            print("\n".join(more), flush=True)
-        finally:
-            router_exit = router.stop()
-            # Asterisk's full log (each dialplan step, to the millisecond) goes with the others.
-            with contextlib.suppress(OSError):
-                shutil.copy(asterisk.log_file, work / "asterisk-full.log")
-    return summary(pdd, load, router_exit)
+        load = run_sustained(
+            rig.asterisk, rig.router, rig.postgres, work, args.rate, args.seconds, args.talk_ms,
+            profile=args.profile,
+        )  # fmt: skip
+        more = report_sustained(load)
+        if args.profile:
+            more += report_profile(work / "router.collapsed.txt", work / "router.svg")
+        print("\n".join(more), flush=True)
+    return summary(pdd, load, rig.router_exit)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
-    work = Path(tempfile.mkdtemp(prefix="sticky-pdd-bench-"))
-    try:
-        lines = run(args, work)
-    except KeyboardInterrupt:
-        print(f"\nInterrupted; logs kept in {work}", file=sys.stderr)
-        return 1
-    except (BenchError, RuntimeError, OSError, subprocess.SubprocessError) as error:
-        # No Asterisk root, no PostgreSQL, a port taken, a router or SIPp that would not start.
-        print(f"\nThe bench could not run: {error}", file=sys.stderr)
-        print(f"Logs kept in {work}", file=sys.stderr)
-        return 1
-    except Exception:
-        traceback.print_exc()
-        print(f"\nThe bench could not run (see above); logs kept in {work}", file=sys.stderr)
-        return 1
-    print("\n".join(lines))
-    if args.keep_logs or args.profile:
-        print(f"  logs: {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return run_in_work_dir(
+        "sticky-pdd-bench-", lambda work: run(args, work), args.keep_logs or args.profile
+    )
 
 
 if __name__ == "__main__":
