@@ -13,7 +13,8 @@ import hmac
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs
+
+from sticky_router.agi.protocol import script_option
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -66,7 +67,6 @@ class PeerPolicy:
 
     def secret_matches(self, script_path: str) -> bool:
         """`lookup?secret=...` as Asterisk sends agi_network_script."""
-        query = script_path.partition("?")[2]
-        given = parse_qs(query, keep_blank_values=True).get("secret", [""])
+        given = script_option(script_path, "secret")
         # One secret, compared in constant time whatever its length.
-        return len(given) == 1 and hmac.compare_digest(given[0].encode(), self.secret.encode())
+        return given is not None and hmac.compare_digest(given.encode(), self.secret.encode())

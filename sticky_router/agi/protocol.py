@@ -86,8 +86,14 @@ class AgiRequest:
 
     def option(self, name: str) -> str | None:
         """A value of the script's query (`lookup?secret=...&pack=1`), when given once."""
-        given = parse_qs(self.script_path.partition("?")[2], keep_blank_values=True).get(name)
-        return given[0] if given and len(given) == 1 else None
+        return script_option(self.script_path, name)
+
+
+def script_option(script_path: str, name: str) -> str | None:
+    """`name`'s value in the query of an AGI script path (`lookup?secret=...&pack=1`); None when
+    it is missing or given more than once."""
+    given = parse_qs(script_path.partition("?")[2], keep_blank_values=True).get(name)
+    return given[0] if given and len(given) == 1 else None
 
 
 @dataclass(frozen=True, slots=True)
