@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.cpu_watch import cpu_times
 from devkit.demo import seed_demo
 from devkit.sandbox.asterisk import LocalAsterisk
 from devkit.sandbox.asterisk_config import AGENTS
@@ -377,10 +378,10 @@ class ProcessSample:
 def sample_process(pid: int) -> ProcessSample:
     """CPU time (user + system) from /proc/<pid>/stat, VmRSS and VmHWM from /proc/<pid>/status."""
     moment = time.monotonic()
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": field 3 onwards
-    user_ticks, system_ticks = int(fields[11]), int(fields[12])  # utime, stime: 14 and 15
-    ticks_per_second = os.sysconf("SC_CLK_TCK")
+    times = cpu_times(Path(f"/proc/{pid}/stat"))
+    if times is None:
+        raise BenchError(f"process {pid} is gone")
+    user, system = times
     memory: dict[str, int] = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         name, _, value = line.partition(":")
@@ -388,10 +389,10 @@ def sample_process(pid: int) -> ProcessSample:
             memory[name] = int(value.split()[0])
     return ProcessSample(
         moment,
-        (user_ticks + system_ticks) / ticks_per_second,
+        user + system,
         memory.get("VmRSS"),
         memory.get("VmHWM"),
-        system_ticks / ticks_per_second,
+        system,
     )
 
 

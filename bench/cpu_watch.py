@@ -32,9 +32,18 @@ def _fields(stat_file: Path) -> list[str] | None:
     return stat[stat.rindex(")") + 2 :].split()
 
 
-def _cpu_seconds(stat_file: Path) -> float:
+def cpu_times(stat_file: Path) -> tuple[float, float] | None:
+    """(user, system) CPU seconds from a /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat (utime
+    and stime, fields 14 and 15); None once it is gone."""
     fields = _fields(stat_file)
-    return 0.0 if fields is None else (int(fields[11]) + int(fields[12])) / _TICKS_PER_SECOND
+    if fields is None:
+        return None
+    return int(fields[11]) / _TICKS_PER_SECOND, int(fields[12]) / _TICKS_PER_SECOND
+
+
+def _cpu_seconds(stat_file: Path) -> float:
+    times = cpu_times(stat_file)
+    return 0.0 if times is None else sum(times)
 
 
 def _threads(pid: int) -> dict[str, float]:
