@@ -18,10 +18,49 @@ from sticky_router.routing_core.attempt import (
     availability,
     state_function,
 )
-from sticky_router.routing_core.dialplan_safe import is_hint
+from sticky_router.routing_core.dialplan_safe import (
+    UnsafeForDialplan,
+    is_endpoint,
+    is_hint,
+    is_queue,
+)
 from sticky_router.routing_core.model import Agent
 
 RECHECK_SECONDS = 1.0
+
+
+# The agent check's three facts come back in one ARI request: EVAL() substitutes its argument on
+# the caller's channel, membership, pause and state joined by `|` (no queue member interface,
+# pause flag or state name has one). Over the websocket Asterisk answers a router's requests one
+# after the other, so three reads were three turns on the caller's way to the agent. Measured on
+# Asterisk 22 (tests/e2e/test_agent_check_in_one_read.py): a function that fails inside (the
+# pause of a non-member, the members of a queue that does not exist) leaves its part empty and
+# the read stands; the parts are what the three reads answer.
+FACTS_SEPARATOR = "|"
+
+
+def facts_expression(queue: str, agent: Agent) -> str:
+    """EVAL(${QUEUE_MEMBER_LIST(q)}|${QUEUE_MEMBER(q,paused,iface)}|${DEVICE_STATE(dev)}).
+
+    EVAL() evaluates whatever it is given, so each name is held to its pattern here as well as
+    by the caller: none of them can hold `$`, a brace, a parenthesis, `,` or `|`."""
+    interface = agent.member_interface
+    if not (is_queue(queue) and is_endpoint(interface)):
+        raise UnsafeForDialplan(f"queue {queue!r} or member interface {interface!r}")
+    function = state_function(agent.state_source)
+    state = f"${{{function}}}" if function is not None else "INVALID"
+    parts = (f"${{QUEUE_MEMBER_LIST({queue})}}", f"${{QUEUE_MEMBER({queue},paused,{interface})}}")
+    return f"EVAL({FACTS_SEPARATOR.join((*parts, state))})"
+
+
+def split_facts(value: str) -> tuple[str, str, str]:
+    """(members, paused, state) from the one read; nothing known when the value is not three
+    parts (judged: not logged in)."""
+    parts = value.rsplit(FACTS_SEPARATOR, 2)
+    if len(parts) != 3:
+        return "", "", ""
+    members, paused, state = parts
+    return members, paused, state
 
 
 async def check_availability(
@@ -31,10 +70,8 @@ async def check_availability(
     one) for the agent's member interface; the state is the device's or the extension's hint;
     wrap-up comes from the recorded calls. The agent's values were checked by the caller
     (routing_core.candidates.queue_to_check)."""
-    members, paused, state = await asyncio.gather(
-        channels.read(channel_id, f"QUEUE_MEMBER_LIST({queue})"),
-        channels.read(channel_id, f"QUEUE_MEMBER({queue},paused,{agent.member_interface})"),
-        read_state(channels, channel_id, agent),
+    members, paused, state = split_facts(
+        await channels.read(channel_id, facts_expression(queue, agent))
     )
     return availability(
         members=members,
