@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote
 
 from sticky_router.routing_core.model import (
     Agent,
@@ -93,3 +94,12 @@ def settings(**values: object) -> EffectiveSettings:
         for key in RoutingSettings.model_fields
     }
     return EffectiveSettings(knobs, sources)
+
+
+def unpacked(pack: str) -> dict[str, str]:
+    """STICKY_PACK as dialplan/sticky-router.conf's sticky-unpack sets it."""
+    plain, _, coded = pack.partition("|")
+    pairs = [pair.removeprefix("__").split("=", 1) for pair in plain.split(",") if pair]
+    pairs += [[name, unquote(value)] for name, value in
+              (pair.split("=", 1) for pair in coded.split("&") if pair)]  # fmt: skip
+    return dict(pairs)

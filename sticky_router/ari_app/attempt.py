@@ -16,6 +16,7 @@ import structlog
 from sticky_router.ari_app.availability import DeviceWatch, check_availability, wait_until_free
 from sticky_router.ari_app.best_effort import best_effort
 from sticky_router.ari_app.channels import AriUnavailable, ChannelGone, Channels
+from sticky_router.ari_app.hand_over import PreparedHandOver
 from sticky_router.ari_app.wait_offer import CallerKeys, ask_to_wait, music_on, say_and_hang_up
 from sticky_router.ari_app.watch import HandedOverCalls
 from sticky_router.routing_core import (
@@ -32,7 +33,6 @@ from sticky_router.routing_core.attempt import Availability, wrapping_up
 from sticky_router.routing_core.candidates import queue_to_check
 from sticky_router.routing_core.decision import destination_queue
 from sticky_router.routing_core.dialplan_variables import (
-    attempt_variables,
     caller_language,
     fallback_variables,
     handed_over,
@@ -101,6 +101,7 @@ class Attempt:
         self._targets = targets
         self.devices = devices
         self._handed_over = handed_over
+        self._background: set[asyncio.Task[None]] = set()
 
     async def run(self, live: LiveCall) -> None:
         decision = await self.routing.decide(live.call)
@@ -108,37 +109,42 @@ class Attempt:
             await self._fall_back(live, decision, queue_reason(decision))
             return
         live.recorded = asyncio.get_running_loop().create_task(self._record_start(decision))
-        probe = AriProbe(self, live, decision)
-        walk = await self.routing.walk(decision, probe)
-        if live.caller_gone.is_set():
-            await self._finish_abandoned(live)
-        elif walk.offer is WaitChoice.CALLBACK:
-            await self._callback_asked(live, decision)
-        elif walk.chosen is None:
-            reason = walk.first_miss or Availability.BUSY.value
-            await self._release(live.call.call_id, reason)
-            await self._fall_back(live, decision, reason)
-        else:
-            await self._hand_to_ring(
-                live, decision, walk.chosen, probe.other_nodes.node_of(walk.chosen)
-            )
+        call_id = live.call.call_id
+        prepared = PreparedHandOver(self.channels, call_id, decision, self._background)
+        rung = False
+        try:
+            probe = AriProbe(self, live, decision)
+            walk = await self.routing.walk(decision, probe)
+            if live.caller_gone.is_set():
+                await self._finish_abandoned(live)
+            elif walk.offer is WaitChoice.CALLBACK:
+                await self._callback_asked(live, decision)
+            elif walk.chosen is None:
+                reason = walk.first_miss or Availability.BUSY.value
+                await self._release(call_id, reason)
+                await prepared.settled()
+                await self._fall_back(live, decision, reason)
+            else:
+                on_node = probe.other_nodes.node_of(walk.chosen)
+                rung = await self._hand_to_ring(live, walk.chosen, on_node, prepared)
+        finally:
+            if not rung:
+                await prepared.settled()  # before the safety net sets its own variables
+                prepared.drop()
 
     async def _hand_to_ring(
-        self, live: LiveCall, decision: StickyDecision, chosen: Candidate, on_node: str | None
-    ) -> None:
+        self, live: LiveCall, chosen: Candidate, on_node: str | None, prepared: PreparedHandOver
+    ) -> bool:
         """The agent is free: the dialplan announces, rings and connects (context sticky-ring),
         through the trunk to `on_node` when the agent is logged in there. The caller's channel
-        stays watched, so the ring's outcome and the end are recorded."""
+        stays watched, so the ring's outcome and the end are recorded. False when the caller
+        hung up first."""
         call_id = live.call.call_id
-        variables = attempt_variables(decision, chosen, on_node)
         self._handed_over.add(call_id, chosen.agent.endpoint, live.recorded)
         try:
-            # Both before the move (no Dial event is missed), side by side: each is a round
-            # trip the caller waits for before the agent's phone rings.
-            await asyncio.gather(
-                self.channels.watch(call_id),
-                self.channels.set_variables(call_id, handed_over(variables)),
-            )
+            # Watched (no Dial event is missed) and the variables set, before the move: sent
+            # while the agent was checked, so usually only the continue is left.
+            await prepared.complete(chosen, on_node)
             live.handed_over = True
             await self.channels.continue_in_dialplan(
                 call_id, self._targets.ring_context, self._targets.extension
@@ -147,13 +153,14 @@ class Attempt:
             live.caller_gone.set()  # the caller hung up in the meantime
             self._handed_over.forget(call_id)
             await self._finish_abandoned(live)
-            return
+            return False
         except BaseException:
             live.handed_over = False  # still ours: the safety net sends them to the queue
             self._handed_over.forget(call_id)
             raise
         log.info("ringing_in_dialplan", call_id=call_id, target=chosen.agent.name,
                  **({"on_node": on_node} if on_node else {}))  # fmt: skip
+        return True
 
     async def _callback_asked(self, live: LiveCall, decision: StickyDecision) -> None:
         """The caller pressed 2: thanked, the callback handed to their agent (the journal

@@ -76,11 +76,12 @@ def handed_over(variables: Mapping[str, str]) -> dict[str, str]:
     """What the ARI application sets on the caller's channel so the dialplan finds `variables`
     as __NAME (inheritable: Queue() and Dial() copy them to the agent's channel, for its
     screen): one packed variable, one ARI request. A pack too long for one request line goes
-    as one request per variable. An empty value is not sent: on a new call it is unset."""
+    as one request per variable, with the pack cleared (an earlier hand-over's pack would
+    otherwise be unpacked over them). An empty value is not sent: on a new call it is unset."""
     packed = pack(variables)
     if len(packed) <= MAX_PACK_CHARS:
         return {PACK: packed}
-    return {f"__{name}": value for name, value in variables.items() if value}
+    return {PACK: "", **{f"__{name}": value for name, value in variables.items() if value}}
 
 
 def fallback_variables(decision: Decision, reason: str) -> dict[str, str]:

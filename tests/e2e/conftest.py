@@ -20,6 +20,7 @@ from devkit.demo import seed_demo
 from devkit.sandbox.asterisk import LocalAsterisk
 from devkit.sandbox.postgres import LocalPostgres
 from devkit.sandbox.stack import Sandbox, throwaway_sandbox
+from sticky_router.ari_app.client import AriClient, Event, segment
 from sticky_router.process import database
 from sticky_router.process.agi_process import AgiProcess
 from sticky_router.process.router import Router
@@ -125,3 +126,35 @@ def mode(request: pytest.FixtureRequest) -> str:
     """The same call through the Stasis application (`ari`) or the FastAGI lookup (`agi`)."""
     request.getfixturevalue("fresh" if request.param == "ari" else "agi")
     return str(request.param)
+
+
+@pytest.fixture
+async def stasis_channel(asterisk: LocalAsterisk) -> AsyncIterator[tuple[AriClient, str]]:
+    """A client of an application of its own (the session's router is not disturbed), and a
+    channel in that application to read and set variables on: a Local channel, never dialled.
+    The application exists for Asterisk while its event websocket is connected."""
+    ari = asterisk.ari_credentials
+    url = f"http://127.0.0.1:{asterisk.http_port}"
+    async with AriClient(url, ari.user, ari.password, "test-channel") as client:
+        events = asyncio.create_task(client.run_events(_ignore, _nothing))
+        async with asyncio.timeout(5):
+            while not client.rest_over_websocket:  # noqa: ASYNC110 (no event to wait on)
+                await asyncio.sleep(0.02)
+        channel = await client.request(
+            "POST",
+            "/channels/create",
+            params={"endpoint": "Local/agent1@sticky-sandbox-agents", "app": client.app},
+        )
+        try:
+            yield client, str(channel["id"])
+        finally:
+            await client.request("DELETE", f"/channels/{segment(channel['id'])}")
+            events.cancel()
+
+
+async def _ignore(_event: Event) -> None:
+    return None
+
+
+async def _nothing() -> None:
+    return None

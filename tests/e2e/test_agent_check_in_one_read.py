@@ -1,15 +1,12 @@
-"""The agent check in one ARI request, on the real Asterisk 22: `EVAL()` read on a channel of the
-application substitutes QUEUE_MEMBER_LIST, QUEUE_MEMBER(paused) and the agent's state in one
+"""The agent check in one ARI request, on the real Asterisk 22: `EVAL()` read on a channel in
+Stasis substitutes QUEUE_MEMBER_LIST, QUEUE_MEMBER(paused) and the agent's state in one
 value, with the same answers as the three reads it replaces, including the negative cases (an
 agent who is no member, a queue that does not exist, a device Asterisk does not know).
-
-Each test here registers an application of its own, so the session's router is not disturbed.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -17,50 +14,16 @@ from devkit.sandbox.asterisk import LocalAsterisk
 from devkit.sandbox.asterisk_config import support_queue
 from sticky_router.ari_app.availability import check_availability, facts_expression, split_facts
 from sticky_router.ari_app.channels import AriChannels
-from sticky_router.ari_app.client import AriClient, Event, segment
+from sticky_router.ari_app.client import AriClient, segment
 from sticky_router.routing_core.attempt import Availability
 from sticky_router.routing_core.model import Agent, AgentRole
 
 pytestmark = pytest.mark.usefixtures("fresh")  # every agent logged in and unpaused, no call left
 
-APP = "agent-check"
-
 
 def make_agent(*, endpoint: str, state_interface: str | None = None) -> Agent:
     return Agent(1, "agent", "Agent", endpoint, AgentRole.FIRST_LINE, True,
                  state_interface=state_interface)  # fmt: skip
-
-
-@pytest.fixture
-async def in_application(asterisk: LocalAsterisk) -> AsyncIterator[tuple[AriClient, str]]:
-    """A client and a channel of its application to evaluate dialplan functions on (a Local
-    channel, never dialled)."""
-    ari = asterisk.ari_credentials
-    url = f"http://127.0.0.1:{asterisk.http_port}"
-    async with AriClient(url, ari.user, ari.password, APP) as client:
-        # The application exists for Asterisk while its event websocket is connected.
-        events = asyncio.create_task(client.run_events(_ignore, _nothing))
-        async with asyncio.timeout(5):
-            while not client.rest_over_websocket:  # noqa: ASYNC110 (no event to wait on)
-                await asyncio.sleep(0.02)
-        channel = await client.request(
-            "POST",
-            "/channels/create",
-            params={"endpoint": "Local/agent1@sticky-sandbox-agents", "app": APP},
-        )
-        try:
-            yield client, str(channel["id"])
-        finally:
-            await client.request("DELETE", f"/channels/{segment(channel['id'])}")
-            events.cancel()
-
-
-async def _ignore(_event: Event) -> None:
-    return None
-
-
-async def _nothing() -> None:
-    return None
 
 
 async def _read(client: AriClient, channel_id: str, expression: str) -> str:
@@ -71,9 +34,9 @@ async def _read(client: AriClient, channel_id: str, expression: str) -> str:
 
 
 async def test_one_read_answers_what_the_three_reads_answer(
-    asterisk: LocalAsterisk, in_application: tuple[AriClient, str]
+    asterisk: LocalAsterisk, stasis_channel: tuple[AriClient, str]
 ) -> None:
-    client, channel_id = in_application
+    client, channel_id = stasis_channel
     queue = support_queue("plain")
     agent = make_agent(endpoint="PJSIP/agent1")
     members, paused, state = split_facts(
@@ -96,11 +59,11 @@ async def test_one_read_answers_what_the_three_reads_answer(
 
 
 async def test_a_stranger_and_a_missing_queue_leave_their_parts_empty_and_the_read_stands(
-    in_application: tuple[AriClient, str],
+    stasis_channel: tuple[AriClient, str],
 ) -> None:
     """The negative cases. QUEUE_MEMBER(paused) of a non-member reads 0, as alone: only the
     membership says the agent is not logged in, which is why it is judged first."""
-    client, channel_id = in_application
+    client, channel_id = stasis_channel
     channels = AriChannels(client)
     queue = support_queue("plain")
     stranger = make_agent(endpoint="PJSIP/nobody")
@@ -124,9 +87,9 @@ async def test_a_stranger_and_a_missing_queue_leave_their_parts_empty_and_the_re
 
 
 async def test_a_hint_that_does_not_exist_reads_as_unreachable(
-    in_application: tuple[AriClient, str],
+    stasis_channel: tuple[AriClient, str],
 ) -> None:
-    client, channel_id = in_application
+    client, channel_id = stasis_channel
     queue = support_queue("plain")
     agent = make_agent(endpoint="PJSIP/agent1", state_interface="hint:999@no-such-context")
     _, _, state = split_facts(await _read(client, channel_id, facts_expression(queue, agent)))

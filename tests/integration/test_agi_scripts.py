@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 import asyncpg
 import pytest
@@ -26,6 +25,7 @@ from sticky_router.agi.server import AgiServer
 from sticky_router.routing_core import CallRecorder, RoutingService
 from sticky_router.routing_core.store.applier import JournalApplier
 from sticky_router.routing_core.store.journal import Journal
+from tests.factories import unpacked
 from tests.integration.agi_peer import asterisk as play_asterisk
 
 IVAN = "+79123456701"
@@ -345,15 +345,6 @@ async def test_a_queue_name_that_is_not_one_never_reaches_a_dialplan_function(ag
     )
     assert (variables["STICKY_ROUTE"], variables["STICKY_REASON"]) == ("queue", "unreachable")
     assert asked == []
-
-
-def unpacked(pack: str) -> dict[str, str]:
-    """STICKY_PACK as dialplan/sticky-router.conf's sticky-unpack sets it."""
-    plain, _, coded = pack.partition("|")
-    pairs = [pair.removeprefix("__").split("=", 1) for pair in plain.split(",") if pair]
-    pairs += [[name, unquote(value)] for name, value in
-              (pair.split("=", 1) for pair in coded.split("&") if pair)]  # fmt: skip
-    return dict(pairs)
 
 
 async def test_a_dialplan_that_unpacks_gets_the_variables_in_one_command(agi: Agi) -> None:
