@@ -23,7 +23,7 @@ caller channel's uniqueid, which is the interaction's call_id):
 and the two lines the sticky-ring dialplan adds with QueueLog() (a sticky call never enters a
 queue, yet a router that dies while one is connected must still learn its end):
 
-  STICKYRING       agent channel uniqueid           (as the agent's phone starts ringing)
+  STICKYRING       agent channel uniqueid           (as the agent answers)
   STICKYEND        answeredtime|hangupsource        (the answered sticky call ended)
 """
 
