@@ -2,7 +2,7 @@
 
 The FastAGI lookup holds the caller's channel while it decides, so it can evaluate the same
 dialplan functions the ARI application reads (QUEUE_MEMBER_LIST, QUEUE_MEMBER paused,
-DEVICE_STATE, or EXTENSION_STATE for an agent known by a hint) with GET FULL VARIABLE and judge
+DEVICE_STATE, or EXTENSION_STATE for an agent known by a hint) with one GET FULL VARIABLE and judge
 them with routing_core.attempt: one definition of "free to ring" for both modes, and the same
 walk over ordered candidates. Asterisk sends no device-state events over AGI, so a busy agent is
 re-read twice a second while waited for. An agent logged in on another node of the line is
@@ -22,7 +22,9 @@ from sticky_router.routing_core.attempt import (
     BUSY_STATES,
     FREE_STATES,
     Availability,
+    agent_facts,
     availability,
+    split_agent_facts,
     state_function,
     wrapping_up,
 )
@@ -58,9 +60,11 @@ class AgiProbe:
         queue = queue_to_check(self._decision, candidate)
         if queue is None:
             return Availability.UNREACHABLE  # nothing unchecked reaches a dialplan function
-        members = await self._read(f"${{QUEUE_MEMBER_LIST({queue})}}")
-        paused = await self._read(f"${{QUEUE_MEMBER({queue},paused,{member})}}")
-        state = await self._state(candidate)
+        # One GET FULL VARIABLE for the three facts: each command is a round trip through
+        # Asterisk on the caller's way to the agent.
+        members, paused, state = split_agent_facts(
+            await self._read(agent_facts(queue, candidate.agent))
+        )
         in_wrap_up = wrapping_up(
             candidate.agent.last_talk_ended_at, self._clock(), self._wrap_up_seconds
         )

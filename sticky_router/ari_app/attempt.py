@@ -104,36 +104,60 @@ class Attempt:
         self._background: set[asyncio.Task[None]] = set()
 
     async def run(self, live: LiveCall) -> None:
-        decision = await self.routing.decide(live.call)
-        if not isinstance(decision, StickyDecision):
-            await self._fall_back(live, decision, queue_reason(decision))
-            return
-        live.recorded = asyncio.get_running_loop().create_task(self._record_start(decision))
         call_id = live.call.call_id
-        prepared = PreparedHandOver(self.channels, call_id, decision, self._background)
+        ahead: PreparedHandOver | None = None
+        deciding = True
+
+        def send_ahead(decided: StickyDecision) -> None:
+            nonlocal ahead
+            if deciding:  # never once the call has moved on (a decision past its budget)
+                ahead = PreparedHandOver(self.channels, call_id, decided, self._background)
+
         rung = False
         try:
-            probe = AriProbe(self, live, decision)
-            walk = await self.routing.walk(decision, probe)
-            if live.caller_gone.is_set():
-                await self._finish_abandoned(live)
-            elif walk.offer is WaitChoice.CALLBACK:
-                await self._callback_asked(live, decision)
-            elif walk.chosen is None:
-                reason = walk.first_miss or Availability.BUSY.value
-                await self._release(call_id, reason)
-                await prepared.settled()
-                await self._fall_back(live, decision, reason)
-            else:
-                on_node = probe.other_nodes.node_of(walk.chosen)
-                rung = await self._hand_to_ring(live, walk.chosen, on_node, prepared)
+            decision = await self.routing.decide(live.call, decided=send_ahead)
+            deciding = False
+            if not isinstance(decision, StickyDecision):
+                if ahead is not None:  # the claim or the database budget ended it
+                    await ahead.settled()
+                await self._fall_back(live, decision, queue_reason(decision))
+                return
+            live.recorded = asyncio.get_running_loop().create_task(self._record_start(decision))
+            if ahead is None:  # a routing service that tells no decision ahead
+                ahead = PreparedHandOver(self.channels, call_id, decision, self._background)
+            rung = await self._walk(live, decision, ahead)
         finally:
-            if not rung:
-                await prepared.settled()  # before the safety net sets its own variables
-                prepared.drop()
+            if ahead is not None and not rung:
+                await ahead.settled()  # before the safety net sets its own variables
+                ahead.drop()
+
+    async def _walk(
+        self, live: LiveCall, decision: StickyDecision, ahead: PreparedHandOver
+    ) -> bool:
+        """The candidates, then what the walk found: True when an agent is being rung."""
+        probe = AriProbe(self, live, decision, ahead)
+        walk = await self.routing.walk(decision, probe)
+        if live.caller_gone.is_set():
+            await self._finish_abandoned(live)
+        elif walk.offer is WaitChoice.CALLBACK:
+            await self._callback_asked(live, decision)
+        elif walk.chosen is None:
+            reason = walk.first_miss or Availability.BUSY.value
+            await self._release(live.call.call_id, reason)
+            await ahead.settled()
+            await self._fall_back(live, decision, reason)
+        else:
+            on_node = probe.other_nodes.node_of(walk.chosen)
+            return await self._hand_to_ring(live, decision, walk.chosen, on_node, ahead)
+        return False
 
     async def _hand_to_ring(
-        self, live: LiveCall, chosen: Candidate, on_node: str | None, prepared: PreparedHandOver
+        self,
+        live: LiveCall,
+        decision: StickyDecision,
+        chosen: Candidate,
+        on_node: str | None,
+        ahead: PreparedHandOver,
     ) -> bool:
         """The agent is free: the dialplan announces, rings and connects (context sticky-ring),
         through the trunk to `on_node` when the agent is logged in there. The caller's channel
@@ -143,8 +167,8 @@ class Attempt:
         self._handed_over.add(call_id, chosen.agent.endpoint, live.recorded)
         try:
             # Watched (no Dial event is missed) and the variables set, before the move: sent
-            # while the agent was checked, so usually only the continue is left.
-            await prepared.complete(chosen, on_node)
+            # while the claim was written, so usually only the continue is left.
+            await ahead.complete(decision, chosen, on_node)
             live.handed_over = True
             await self.channels.continue_in_dialplan(
                 call_id, self._targets.ring_context, self._targets.extension
@@ -256,10 +280,13 @@ class Attempt:
 class AriProbe:
     """The candidate walk's questions, answered by Asterisk (routing_core.candidates)."""
 
-    def __init__(self, attempt: Attempt, live: LiveCall, decision: StickyDecision) -> None:
+    def __init__(
+        self, attempt: Attempt, live: LiveCall, decision: StickyDecision, ahead: PreparedHandOver
+    ) -> None:
         self._attempt = attempt
         self._live = live
         self._decision = decision
+        self._ahead = ahead
         self._wrap_up_seconds = decision.context.settings.values.wrap_up_seconds
         self.other_nodes = OtherNodes(attempt.routing)  # agents logged in elsewhere (issue 17)
 
@@ -278,8 +305,9 @@ class AriProbe:
             return Availability.UNREACHABLE
         in_wrap_up = wrapping_up(candidate.agent.last_talk_ended_at, now(), self._wrap_up_seconds)
         found = await check_availability(
-            self._attempt.channels, call.call_id, candidate.agent, queue, in_wrap_up
-        )
+            self._attempt.channels, call.call_id, candidate.agent, queue, in_wrap_up,
+            sent=self._ahead.check_read(candidate, queue),
+        )  # fmt: skip
         return await self.other_nodes.judge(candidate, queue, found, in_wrap_up)
 
     async def wait_until_free(

@@ -9,70 +9,48 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable
 
 from sticky_router.ari_app.channels import AriUnavailable, ChannelGone, Channels
 from sticky_router.routing_core.attempt import (
     BUSY_STATES,
     FREE_STATES,
     Availability,
+    agent_facts,
     availability,
+    split_agent_facts,
     state_function,
 )
-from sticky_router.routing_core.dialplan_safe import (
-    UnsafeForDialplan,
-    is_endpoint,
-    is_hint,
-    is_queue,
-)
+from sticky_router.routing_core.dialplan_safe import is_hint
 from sticky_router.routing_core.model import Agent
 
 RECHECK_SECONDS = 1.0
 
 
-# The agent check's three facts come back in one ARI request: EVAL() substitutes its argument on
-# the caller's channel, membership, pause and state joined by `|` (no queue member interface,
-# pause flag or state name has one). Over the websocket Asterisk answers a router's requests one
-# after the other, so three reads were three turns on the caller's way to the agent. Measured on
-# Asterisk 22 (tests/e2e/test_agent_check_in_one_read.py): a function that fails inside (the
-# pause of a non-member, the members of a queue that does not exist) leaves its part empty and
-# the read stands; the parts are what the three reads answer.
-FACTS_SEPARATOR = "|"
-
-
 def facts_expression(queue: str, agent: Agent) -> str:
-    """EVAL(${QUEUE_MEMBER_LIST(q)}|${QUEUE_MEMBER(q,paused,iface)}|${DEVICE_STATE(dev)}).
-
-    EVAL() evaluates whatever it is given, so each name is held to its pattern here as well as
-    by the caller: none of them can hold `$`, a brace, a parenthesis, `,` or `|`."""
-    interface = agent.member_interface
-    if not (is_queue(queue) and is_endpoint(interface)):
-        raise UnsafeForDialplan(f"queue {queue!r} or member interface {interface!r}")
-    function = state_function(agent.state_source)
-    state = f"${{{function}}}" if function is not None else "INVALID"
-    parts = (f"${{QUEUE_MEMBER_LIST({queue})}}", f"${{QUEUE_MEMBER({queue},paused,{interface})}}")
-    return f"EVAL({FACTS_SEPARATOR.join((*parts, state))})"
-
-
-def split_facts(value: str) -> tuple[str, str, str]:
-    """(members, paused, state) from the one read; nothing known when the value is not three
-    parts (judged: not logged in)."""
-    parts = value.rsplit(FACTS_SEPARATOR, 2)
-    if len(parts) != 3:
-        return "", "", ""
-    members, paused, state = parts
-    return members, paused, state
+    """The agent check in one ARI read: EVAL() substitutes the facts' expression on the caller's
+    channel (routing_core.attempt.agent_facts). Over the websocket Asterisk answers a router's
+    requests one after the other, so three reads were three turns on the caller's way to the
+    agent. Measured on Asterisk 22 (tests/e2e/test_agent_check_in_one_read.py): a function that
+    fails inside leaves its part empty, the read stands, and the parts are what the three reads
+    answer."""
+    return f"EVAL({agent_facts(queue, agent)})"
 
 
 async def check_availability(
-    channels: Channels, channel_id: str, agent: Agent, queue: str, wrapping_up: bool = False
+    channels: Channels,
+    channel_id: str,
+    agent: Agent,
+    queue: str,
+    wrapping_up: bool = False,
+    sent: Awaitable[str] | None = None,
 ) -> Availability:
     """Membership and pause are evaluated on the caller's channel (dialplan functions need
     one) for the agent's member interface; the state is the device's or the extension's hint;
     wrap-up comes from the recorded calls. The agent's values were checked by the caller
-    (routing_core.candidates.queue_to_check)."""
-    members, paused, state = split_facts(
-        await channels.read(channel_id, facts_expression(queue, agent))
-    )
+    (routing_core.candidates.queue_to_check). `sent`: the same read, already on its way."""
+    read = sent if sent is not None else channels.read(channel_id, facts_expression(queue, agent))
+    members, paused, state = split_agent_facts(await read)
     return availability(
         members=members,
         interface=agent.member_interface,

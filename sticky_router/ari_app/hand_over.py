@@ -1,12 +1,14 @@
-"""The hand-over to sticky-ring, made ready while the agent is checked.
+"""What the attempt sends Asterisk for a sticky decision's first candidate, as soon as the
+decision is made and while its claim is written (RoutingService.decide's `decided`).
 
-Before the caller may continue to sticky-ring, their channel must be watched (or the Dial()
-events would be missed) and carry the variables that name the agent to ring. Both are sent as
-soon as the decision is known, for its first candidate, beside the agent check: usually that
-agent is free, and the hand-over is then one request (the continue) instead of two turns. When
-another candidate is chosen (or the same one on another node), its variables replace these at
-the hand-over. When nobody is rung, the variables are replaced by the fallback's and the watch
-is dropped in the background, after the caller has moved on.
+Ringing an agent takes the agent check (membership, pause and state in one read), then the
+caller's channel watched (or the Dial() events would be missed) and the variables that name the
+agent set, then the continue to sticky-ring. The first three do not depend on each other nor on
+the claim, and the first candidate is usually the one rung: they are sent at once, so what is
+left after the claim is the continue. When another candidate is chosen (the claim moved on, or
+the walk did), or the same one on another node, its own read and variables replace these. When
+nobody is rung, the variables are replaced by the fallback's and the watch is dropped in the
+background, after the caller has moved on.
 
 Replaced, never merged: every hand-over is one STICKY_PACK, or (too long for one request) a
 cleared STICKY_PACK and the variables one by one (routing_core.dialplan_variables.handed_over),
@@ -20,8 +22,10 @@ import contextlib
 
 import structlog
 
+from sticky_router.ari_app.availability import facts_expression
 from sticky_router.ari_app.channels import AriUnavailable, ChannelGone, Channels
 from sticky_router.routing_core import Candidate, StickyDecision
+from sticky_router.routing_core.candidates import queue_to_check
 from sticky_router.routing_core.dialplan_variables import PACK, attempt_variables, handed_over
 
 log = structlog.get_logger("sticky_router.ari")
@@ -37,15 +41,23 @@ class PreparedHandOver:
     ) -> None:
         self._channels = channels
         self._call_id = call_id
-        self._decision = decision
         self._pending = pending  # tasks the owner keeps alive (cleanup after the caller left)
+        loop = asyncio.get_running_loop()
         first = decision.candidates[0] if decision.candidates else None
+        self._first = first
+        queue = queue_to_check(decision, first) if first else None
+        # The agent check's read, for the first candidate's queue; None when a value could not
+        # go into a dialplan function (the walk then finds the agent unreachable).
+        self._check_queue = queue
+        self._check: asyncio.Task[str] | None = None
+        self._check_taken = False
+        if first is not None and queue is not None:
+            read = channels.read(call_id, facts_expression(queue, first.agent))
+            self._check = loop.create_task(read)
         variables = handed_over(attempt_variables(decision, first)) if first else {}
         # Only a single pack is sent ahead: it is replaced whole by any later one.
         self._ahead_for = first if PACK in variables and len(variables) == 1 else None
-        self._sent = asyncio.get_running_loop().create_task(
-            self._send(variables if self._ahead_for else {})
-        )
+        self._sent = loop.create_task(self._send(variables if self._ahead_for else {}))
 
     async def _send(self, variables: dict[str, str]) -> None:
         work = [self._channels.watch(self._call_id)]
@@ -53,21 +65,33 @@ class PreparedHandOver:
             work.append(self._channels.set_variables(self._call_id, variables))
         await asyncio.gather(*work)
 
-    async def complete(self, chosen: Candidate, on_node: str | None) -> None:
-        """Everything before the continue that rings `chosen` (through `on_node`'s trunk when
-        given). Raises what sending did: ChannelGone (the caller left) or AriUnavailable."""
+    def check_read(self, candidate: Candidate, queue: str) -> asyncio.Task[str] | None:
+        """The agent check's read sent ahead, once, if it was for this candidate and queue."""
+        if self._check_taken or candidate is not self._first or queue != self._check_queue:
+            return None
+        self._check_taken = True
+        return self._check
+
+    async def complete(
+        self, decision: StickyDecision, chosen: Candidate, on_node: str | None
+    ) -> None:
+        """Everything before the continue that rings `chosen` of `decision` (the claimed one),
+        through `on_node`'s trunk when given. Raises what sending did: ChannelGone (the caller
+        left) or AriUnavailable."""
         await self._sent
         if chosen is self._ahead_for and on_node is None:
             return
-        variables = attempt_variables(self._decision, chosen, on_node)
+        variables = attempt_variables(decision, chosen, on_node)
         await self._channels.set_variables(self._call_id, handed_over(variables))
 
     async def settled(self) -> None:
         """Wait until what was sent ahead is done, whatever came of it, so that variables set
         next (the fallback's) are not overtaken by ours: over HTTP, two requests in flight are
         done in any order. The request that follows reports its own failure."""
-        with contextlib.suppress(Exception):
-            await self._sent
+        for work in (self._sent, self._check):
+            if work is not None:
+                with contextlib.suppress(Exception):
+                    await work
 
     def drop(self) -> None:
         """Nobody is rung: once the caller has moved on, stop watching their channel. In the

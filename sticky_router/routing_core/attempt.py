@@ -22,7 +22,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sticky_router.routing_core.dialplan_safe import is_endpoint, is_hint
+from sticky_router.routing_core.dialplan_safe import (
+    UnsafeForDialplan,
+    is_endpoint,
+    is_hint,
+    is_queue,
+)
+from sticky_router.routing_core.model import Agent
 
 if TYPE_CHECKING:  # live.py reads this module's states
     from sticky_router.routing_core.live import MemberFacts
@@ -41,6 +47,38 @@ def state_function(state_interface: str) -> str | None:
     if is_endpoint(state_interface):
         return f"DEVICE_STATE({state_interface})"
     return None
+
+
+# The agent check's three facts (membership, pause, state) in one expression, `|` between them:
+# no member interface, pause flag or state name holds one. Evaluated on the caller's channel by
+# one ARI read (inside EVAL()) or one AGI GET FULL VARIABLE, instead of one request each.
+FACTS_SEPARATOR = "|"
+
+
+def agent_facts(queue: str, agent: Agent) -> str:
+    """${QUEUE_MEMBER_LIST(q)}|${QUEUE_MEMBER(q,paused,iface)}|${DEVICE_STATE(dev)}, or
+    EXTENSION_STATE for a hint.
+
+    Asterisk evaluates all of it, so each name is held to its pattern here as well as by the
+    caller (candidates.queue_to_check): none of them can hold `$`, a brace, a parenthesis, `,`
+    or `|`. A state interface of no known kind is not read at all (INVALID: unreachable)."""
+    interface = agent.member_interface
+    if not (is_queue(queue) and is_endpoint(interface)):
+        raise UnsafeForDialplan(f"queue {queue!r} or member interface {interface!r}")
+    function = state_function(agent.state_source)
+    state = f"${{{function}}}" if function is not None else "INVALID"
+    parts = (f"${{QUEUE_MEMBER_LIST({queue})}}", f"${{QUEUE_MEMBER({queue},paused,{interface})}}")
+    return FACTS_SEPARATOR.join((*parts, state))
+
+
+def split_agent_facts(value: str) -> tuple[str, str, str]:
+    """(members, paused, state) from the one read, split from the right (the member list has
+    commas); nothing known when the value is not three parts (judged: not logged in)."""
+    parts = value.rsplit(FACTS_SEPARATOR, 2)
+    if len(parts) != 3:
+        return "", "", ""
+    members, paused, state = parts
+    return members, paused, state
 
 
 class Availability(StrEnum):

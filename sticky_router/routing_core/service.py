@@ -69,6 +69,11 @@ def claim_hold(knobs: RoutingSettings, waits_seconds: int) -> timedelta:
 
 
 BeforeClaimHook = Callable[[IncomingCall], Awaitable[None]]
+# Told a sticky decision as soon as it is made, before its claim is written: an adapter may send
+# the PBX its first requests for the first candidate meanwhile (ari_app/hand_over.py). The
+# decision it is told may still change: the claim can move it on to a later candidate, or a
+# database past its budget can turn it into the queue.
+DecidedHook = Callable[[StickyDecision], None]
 
 
 class RoutingService:
@@ -96,9 +101,12 @@ class RoutingService:
         self._background: set[asyncio.Future[Any]] = set()
         self._observer = observer
 
-    async def decide(self, call: IncomingCall, *, claim: bool = True) -> Decision:
+    async def decide(
+        self, call: IncomingCall, *, claim: bool = True, decided: DecidedHook | None = None
+    ) -> Decision:
         """Decide, and claim the target agent for this call. `claim=False` only previews (the
-        `decide` command, what-if tools): nothing is written."""
+        `decide` command, what-if tools): nothing is written. `decided` is told a sticky
+        decision before its claim is written (DecidedHook)."""
         started = time.perf_counter()
         keys, number = keys_in_priority(
             call.caller_id, call.ivr_ticket, call.ivr_account, self._region
@@ -107,7 +115,7 @@ class RoutingService:
         # connection that stopped answering makes asyncpg wait for the connection's own cleanup
         # (up to its command timeout, 10 s, measured with a stalled network): that cleanup is
         # left to run in the background, and the caller goes to the queue on time.
-        deciding = asyncio.ensure_future(self._decide(call, keys, number, claim))
+        deciding = asyncio.ensure_future(self._decide(call, keys, number, claim, decided))
         try:
             decision = await asyncio.wait_for(asyncio.shield(deciding), self._budget)
         except TimeoutError:
@@ -204,7 +212,12 @@ class RoutingService:
         return await release_claim(self._pool, call_id, candidate.agent.id, outcome, at)
 
     async def _decide(
-        self, call: IncomingCall, keys: Sequence[CallerKey], number: str | None, claim: bool
+        self,
+        call: IncomingCall,
+        keys: Sequence[CallerKey],
+        number: str | None,
+        claim: bool,
+        decided: DecidedHook | None,
     ) -> Decision:
         async with self._pool.acquire() as connection:
             facts, rows = await read_facts(
@@ -227,6 +240,8 @@ class RoutingService:
             decision = decide(call, facts, settings, number)
             if not claim or not isinstance(decision, StickyDecision):
                 return decision
+            if decided is not None:
+                decided(decision)
             if self._before_claim is not None:
                 await self._before_claim(call)
             hold = claim_hold(settings.values, settings.values.busy_wait_seconds)

@@ -12,10 +12,10 @@ import pytest
 
 from devkit.sandbox.asterisk import LocalAsterisk
 from devkit.sandbox.asterisk_config import support_queue
-from sticky_router.ari_app.availability import check_availability, facts_expression, split_facts
+from sticky_router.ari_app.availability import check_availability, facts_expression
 from sticky_router.ari_app.channels import AriChannels
 from sticky_router.ari_app.client import AriClient, segment
-from sticky_router.routing_core.attempt import Availability
+from sticky_router.routing_core.attempt import Availability, split_agent_facts
 from sticky_router.routing_core.model import Agent, AgentRole
 
 pytestmark = pytest.mark.usefixtures("fresh")  # every agent logged in and unpaused, no call left
@@ -39,7 +39,7 @@ async def test_one_read_answers_what_the_three_reads_answer(
     client, channel_id = stasis_channel
     queue = support_queue("plain")
     agent = make_agent(endpoint="PJSIP/agent1")
-    members, paused, state = split_facts(
+    members, paused, state = split_agent_facts(
         await _read(client, channel_id, facts_expression(queue, agent))
     )
     # The list has commas in it, and the read keeps them: EVAL() does not split its argument.
@@ -52,7 +52,9 @@ async def test_one_read_answers_what_the_three_reads_answer(
     assert state == device["state"] == "NOT_INUSE"
 
     await asyncio.to_thread(asterisk.cli, f"queue pause member {asterisk.member('agent1')}")
-    _, paused, _ = split_facts(await _read(client, channel_id, facts_expression(queue, agent)))
+    _, paused, _ = split_agent_facts(
+        await _read(client, channel_id, facts_expression(queue, agent))
+    )
     assert paused == "1"
     channels = AriChannels(client)
     assert await check_availability(channels, channel_id, agent, queue) is Availability.PAUSED
@@ -67,7 +69,7 @@ async def test_a_stranger_and_a_missing_queue_leave_their_parts_empty_and_the_re
     channels = AriChannels(client)
     queue = support_queue("plain")
     stranger = make_agent(endpoint="PJSIP/nobody")
-    members, paused, state = split_facts(
+    members, paused, state = split_agent_facts(
         await _read(client, channel_id, facts_expression(queue, stranger))
     )
     assert "PJSIP/nobody" not in members.split(",")
@@ -77,7 +79,7 @@ async def test_a_stranger_and_a_missing_queue_leave_their_parts_empty_and_the_re
     assert await check_availability(channels, channel_id, stranger, queue) is Availability.OFFLINE
 
     member = make_agent(endpoint="PJSIP/agent1")
-    members, paused, _ = split_facts(
+    members, paused, _ = split_agent_facts(
         await _read(client, channel_id, facts_expression("no-such-queue", member))
     )
     assert (members, paused) == ("", "0")
@@ -92,7 +94,7 @@ async def test_a_hint_that_does_not_exist_reads_as_unreachable(
     client, channel_id = stasis_channel
     queue = support_queue("plain")
     agent = make_agent(endpoint="PJSIP/agent1", state_interface="hint:999@no-such-context")
-    _, _, state = split_facts(await _read(client, channel_id, facts_expression(queue, agent)))
+    _, _, state = split_agent_facts(await _read(client, channel_id, facts_expression(queue, agent)))
     assert state not in ("NOT_INUSE", "INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD")
     channels = AriChannels(client)
     found = await check_availability(channels, channel_id, agent, queue)

@@ -4,6 +4,7 @@ Asterisk's side of a FastAGI conversation over a real socket."""
 from __future__ import annotations
 
 import asyncio
+import re
 import shlex
 
 # GET FULL VARIABLE, as the sandbox's Asterisk answers it: every agent in the support queue,
@@ -14,12 +15,14 @@ SANDBOX = {
     **{f"${{QUEUE_MEMBER(support,paused,PJSIP/agent{n})}}": "0" for n in range(1, 5)},
     **{f"${{DEVICE_STATE(PJSIP/agent{n})}}": "NOT_INUSE" for n in range(1, 5)},
 }
+SUBSTITUTED = re.compile(r"\$\{[^{}]*\}")  # ${QUEUE_MEMBER(support,paused,PJSIP/agent2)}
 
 
 def full_variable_reply(expression: str, table: dict[str, str]) -> bytes:
-    """`200 result=1 (value)` for an expression the table knows, `200 result=0` otherwise."""
-    value = table.get(expression)
-    return b"200 result=0\n" if value is None else f"200 result=1 ({value})\n".encode()
+    """The expression with each `${...}` substituted from the table (one it does not know is
+    empty), as Asterisk substitutes it: `200 result=1 (value)`, or `200 result=0` when empty."""
+    value = SUBSTITUTED.sub(lambda found: table.get(found.group(0), ""), expression)
+    return f"200 result=1 ({value})\n".encode() if value else b"200 result=0\n"
 
 
 async def asterisk(

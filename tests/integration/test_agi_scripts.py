@@ -324,7 +324,11 @@ async def test_lookup_checks_the_agent_with_the_same_table_as_ari_mode(
         "lookup", caller("1700000000.7", IVAN), "support", functions=logged_out, asked=asked
     )
     assert (variables["STICKY_ROUTE"], variables["STICKY_REASON"]) == ("queue", "offline")
-    assert asked[0] == "${QUEUE_MEMBER_LIST(support)}"
+    # Membership, pause and state in one command (routing_core.attempt.agent_facts).
+    assert asked == [
+        "${QUEUE_MEMBER_LIST(support)}|${QUEUE_MEMBER(support,paused,PJSIP/agent2)}"
+        "|${DEVICE_STATE(PJSIP/agent2)}"
+    ]
     row = await db.fetchrow(
         "SELECT route, outcome, outcome_reason FROM interactions WHERE call_id = $1",
         "1700000000.7",

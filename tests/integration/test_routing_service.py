@@ -270,6 +270,47 @@ async def test_two_callbacks_at_once_never_both_get_the_agent(db: asyncpg.Pool) 
     assert [e.exclusion for e in loser.excluded] == [Exclusion.CLAIMED]
 
 
+async def test_a_sticky_decision_is_told_before_its_claim_is_written_and_others_never(
+    db: asyncpg.Pool,
+) -> None:
+    """`decided` lets the ARI application send its first requests while the claim is written.
+    What it is told is the decision before the claim, which may still move on: the loser of a
+    race for agent2 is told agent2, and decided to the queue."""
+    await add_agents(db)
+    await answered_call(db, "c-1", IVAN, "agent2", 300, NOW - timedelta(minutes=10))
+    claim_may_go = asyncio.Event()
+
+    async def hold_the_claim(_call: IncomingCall) -> None:
+        await claim_may_go.wait()
+
+    routing = RoutingService(
+        db, default_region="RU", db_budget_seconds=5, before_claim=hold_the_claim
+    )
+    told: list[tuple[str, str]] = []
+
+    def decided(decision: StickyDecision) -> None:
+        told.append((decision.context.call.call_id, decision.target.agent.name))
+
+    deciding = asyncio.create_task(routing.decide(incoming(IVAN, call_id="c-a"), decided=decided))
+    async with asyncio.timeout(5):
+        while not told:  # noqa: ASYNC110 (the hook is the event)
+            await asyncio.sleep(0.01)
+    assert told == [("c-a", "agent2")]
+    assert not deciding.done()
+    assert await db.fetchval("SELECT count(*) FROM sticky_claims") == 0  # not written yet
+    claim_may_go.set()
+    assert isinstance(await deciding, StickyDecision)
+    assert await db.fetchval("SELECT call_id FROM sticky_claims") == "c-a"
+
+    loser = await routing.decide(incoming(IVAN, call_id="c-b"), decided=decided)
+    assert isinstance(loser, QueueDecision)
+    assert told[-1] == ("c-b", "agent2")
+
+    await routing.decide(incoming("+79990000001", call_id="c-c"), decided=decided)  # no history
+    await routing.decide(incoming(IVAN, call_id="c-d"), claim=False, decided=decided)  # preview
+    assert [call_id for call_id, _ in told] == ["c-a", "c-b"]
+
+
 async def test_a_released_or_expired_claim_frees_the_agent(db: asyncpg.Pool) -> None:
     await add_agents(db)
     await answered_call(db, "c-1", IVAN, "agent2", 300, NOW - timedelta(minutes=10))

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from sticky_router.ari_app.availability import facts_expression, split_facts
+from sticky_router.ari_app.availability import facts_expression
+from sticky_router.routing_core.attempt import split_agent_facts
 from sticky_router.routing_core.dialplan_safe import UnsafeForDialplan
 from sticky_router.routing_core.model import Agent, AgentRole
 
@@ -55,14 +56,14 @@ def test_a_state_interface_of_no_known_kind_is_never_evaluated() -> None:
 
 
 def test_the_answer_splits_from_the_right_so_members_keep_their_commas() -> None:
-    assert split_facts("PJSIP/agent1,PJSIP/agent2|0|NOT_INUSE") == (
+    assert split_agent_facts("PJSIP/agent1,PJSIP/agent2|0|NOT_INUSE") == (
         "PJSIP/agent1,PJSIP/agent2",
         "0",
         "NOT_INUSE",
     )
-    assert split_facts("||INVALID") == ("", "", "INVALID")
+    assert split_agent_facts("||INVALID") == ("", "", "INVALID")
 
 
 @pytest.mark.parametrize("value", ["", "NOT_INUSE", "PJSIP/agent2|0"])
 def test_an_answer_without_three_parts_knows_nothing(value: str) -> None:
-    assert split_facts(value) == ("", "", "")
+    assert split_agent_facts(value) == ("", "", "")

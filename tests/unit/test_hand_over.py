@@ -14,6 +14,7 @@ from dataclasses import replace
 
 import pytest
 
+from sticky_router.ari_app.availability import facts_expression
 from sticky_router.ari_app.channels import ChannelGone
 from sticky_router.ari_app.hand_over import PreparedHandOver
 from sticky_router.routing_core.decision import Candidate, CandidateReason, StickyDecision
@@ -41,6 +42,10 @@ class RecordingChannels:
 
     async def watch(self, channel_id: str) -> None:
         self.asked.append(("watch", channel_id))
+
+    async def read(self, channel_id: str, expression: str) -> str:
+        self.asked.append(("read", expression))
+        return "PJSIP/agent1,PJSIP/agent3|0|NOT_INUSE"
 
     async def set_variables(self, channel_id: str, variables: Mapping[str, str]) -> None:
         if self.hold is not None:
@@ -72,8 +77,8 @@ async def test_the_first_candidate_rung_leaves_only_the_continue() -> None:
     channels = RecordingChannels()
     decision = sticky()
     prepared = PreparedHandOver(channels, "c-new", decision, set())  # type: ignore[arg-type]
-    await prepared.complete(decision.candidates[0], None)
-    assert channels.asked[0] == ("watch", "c-new")
+    await prepared.complete(decision, decision.candidates[0], None)
+    assert ("watch", "c-new") in channels.asked
     assert dialled(channels.asked) == [decision.candidates[0].agent.endpoint]
 
 
@@ -82,12 +87,12 @@ async def test_another_candidate_or_another_node_replaces_the_variables_sent_ahe
     first, second = decision.candidates[:2]
     channels = RecordingChannels()
     prepared = PreparedHandOver(channels, "c-new", decision, set())  # type: ignore[arg-type]
-    await prepared.complete(second, None)
+    await prepared.complete(decision, second, None)
     assert dialled(channels.asked) == [first.agent.endpoint, second.agent.endpoint]
 
     channels = RecordingChannels()
     prepared = PreparedHandOver(channels, "c-new", decision, set())  # type: ignore[arg-type]
-    await prepared.complete(first, "node-a")
+    await prepared.complete(decision, first, "node-a")
     assert dialled(channels.asked)[-1] == f"{first.agent.endpoint}@node-a"
 
 
@@ -103,8 +108,8 @@ async def test_a_pack_too_long_for_one_request_is_not_sent_ahead() -> None:
     prepared = PreparedHandOver(channels, "c-new", long, set())  # type: ignore[arg-type]
     await asyncio.sleep(0)
     await prepared.settled()
-    assert channels.asked == [("watch", "c-new")]
-    await prepared.complete(long.candidates[0], None)
+    assert [kind for kind, _ in channels.asked] == ["read", "watch"]
+    await prepared.complete(long, long.candidates[0], None)
     sets = [value for kind, value in channels.asked if kind == "set"]
     assert len(sets) == 1
     assert isinstance(sets[0], dict)
@@ -123,7 +128,7 @@ async def test_the_fallback_waits_for_the_variables_sent_ahead() -> None:
     assert not settled.done()
     channels.hold.set()
     await asyncio.wait_for(settled, 1)
-    assert [kind for kind, _ in channels.asked] == ["watch", "set"]
+    assert sorted(kind for kind, _ in channels.asked) == ["read", "set", "watch"]
 
 
 async def test_a_caller_gone_while_checked_is_reported_at_the_hand_over_not_before() -> None:
@@ -133,7 +138,7 @@ async def test_a_caller_gone_while_checked_is_reported_at_the_hand_over_not_befo
     prepared = PreparedHandOver(channels, "c-new", decision, set())  # type: ignore[arg-type]
     await prepared.settled()  # swallowed here: the fallback's own request reports it
     with pytest.raises(ChannelGone):
-        await prepared.complete(decision.candidates[0], None)
+        await prepared.complete(decision, decision.candidates[0], None)
 
 
 async def test_nobody_rung_drops_the_watch_in_the_background() -> None:
@@ -145,3 +150,20 @@ async def test_nobody_rung_drops_the_watch_in_the_background() -> None:
     await asyncio.gather(*pending)
     assert channels.asked[-1] == ("unsubscribe", "channel:c-new")
     assert not pending
+
+
+async def test_the_agent_check_read_sent_ahead_serves_the_first_check_of_that_candidate_only() -> (
+    None
+):
+    decision = sticky()
+    first, second = decision.candidates[:2]
+    channels = RecordingChannels()
+    prepared = PreparedHandOver(channels, "c-new", decision, set())  # type: ignore[arg-type]
+    assert prepared.check_read(second, "support") is None  # not the one it was sent for
+    assert prepared.check_read(first, "other-queue") is None
+    read = prepared.check_read(first, "support")
+    assert read is not None
+    assert await read == "PJSIP/agent1,PJSIP/agent3|0|NOT_INUSE"
+    assert prepared.check_read(first, "support") is None  # a re-check after a wait reads anew
+    [(_, expression)] = [ask for ask in channels.asked if ask[0] == "read"]
+    assert expression == facts_expression("support", first.agent)
