@@ -54,6 +54,8 @@ class PreparedHandOver:
         if first is not None and queue is not None:
             read = channels.read(call_id, facts_expression(queue, first.agent))
             self._check = loop.create_task(read)
+            # Unread when the claim moved on to another candidate: its failure is no news.
+            self._check.add_done_callback(_retrieved)
         variables = handed_over(attempt_variables(decision, first)) if first else {}
         # Only a single pack is sent ahead: it is replaced whole by any later one.
         self._ahead_for = first if PACK in variables and len(variables) == 1 else None
@@ -109,3 +111,8 @@ class PreparedHandOver:
         task = asyncio.get_running_loop().create_task(unwatch())
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+
+
+def _retrieved(task: asyncio.Task[str]) -> None:
+    if not task.cancelled():
+        task.exception()
