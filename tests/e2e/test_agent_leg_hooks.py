@@ -1,8 +1,8 @@
-"""The sticky-ring Dial()'s hooks on the real Asterisk 22 (dialplan/sticky-router.conf): the
-caller's name on the agent's phone only through the pre-dial hook, and only when there is one to
-show (a pre-dial hook holds the caller in autoservice, which delays the ring); the agent leg's
-STICKYRING line in the queue_log written when the agent answers, and not for a ring nobody
-answered."""
+"""The hooks on the agent's leg, on the real Asterisk 22 (dialplan/sticky-router.conf): the
+caller's name on the agent's phone through a pre-dial hook of the sticky Dial() and of Queue(),
+and only when there is one to show (a pre-dial hook holds the caller in autoservice, which delays
+the ring); the sticky leg's STICKYRING line in the queue_log written when the agent answers, and
+not for a ring nobody answered."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from tests.e2e.phones import AgentPhones, call
 from tests.e2e.records import legs, settled
 
 IVAN = "79123456701"  # the demo: agent2 helped him 42 minutes ago, ticket T-1001
+SERGEY = "79123456703"  # the demo: agent2 helped him 3 hours ago, outside the window: the queue
 
 pytestmark = pytest.mark.usefixtures("fresh")
 
@@ -85,3 +86,24 @@ async def test_a_ring_nobody_answered_leaves_no_sticky_line(
     # The router saw the ring live: the leg is recorded all the same.
     agent2_leg = (await legs(pool, row["id"]))[0]
     assert (agent2_leg["agent"], agent2_leg["answered_at"]) == ("agent2", None)
+
+
+@pytest.mark.parametrize("named", [True, False])
+async def test_a_queue_members_phone_shows_the_name_only_when_the_setting_asks(
+    asterisk: LocalAsterisk, pool: asyncpg.Pool, phone_logs: Path, named: bool
+) -> None:
+    await set_setting(
+        pool, scope=Scope.GLOBAL, scope_value=None, key="callerid_name_prefix", value=named,
+        actor="e2e",
+    )  # fmt: skip
+    with AgentPhones(asterisk, phone_logs, {"agent1": "uas_answer.xml"}) as phones:
+        result = await call(asterisk, phone_logs, caller_id=SERGEY, hold_ms=1500)
+        assert_calls_succeeded(result)
+    assert phones.rung()["agent1"] == 1
+    row = await settled(pool, SERGEY)
+    assert (row["route"], row["outcome"]) == ("queue", "queue")
+    names = {invite.from_display_name for invite in received(phone_logs / "agent1.messages.log")}
+    if named:
+        assert names == {"Sergey Volkov"}
+    else:
+        assert "Sergey Volkov" not in names
