@@ -33,6 +33,7 @@ from sticky_router.routing_core.simulation_report import side_by_side
 from sticky_router.routing_core.store.replay import run_replay, run_replay_in_processes
 
 TARGET_SECONDS = 30.0  # issue 18 (issue 5 asked for 60 s)
+TARGET_CALLS = 1_000_000  # about a year of a 50-agent line
 CANDIDATE = (
     ScopedValue(Scope.GLOBAL, None, "window_minutes", 240),
     ScopedValue(Scope.GLOBAL, None, "busy_wait_seconds", 20),
@@ -86,8 +87,13 @@ async def run(data_dir: Path, shape: HistoryShape, one_process: bool) -> None:
             f"{report.calls / elapsed:,.0f} calls/s; peak RSS of a replay process "
             f"{workers:.0f} MB\n"
         )
-        verdict = "MET" if elapsed < TARGET_SECONDS else "MISSED"
-        print(f"target (issue 18): under {TARGET_SECONDS:g} s for the year: {verdict}\n")
+        # The target is for a million calls: a shorter history is judged at the rate it ran.
+        million = TARGET_CALLS / report.calls * elapsed if report.calls else float("inf")
+        verdict = "MET" if million < TARGET_SECONDS else "MISSED"
+        print(
+            f"target (issue 18): {TARGET_CALLS:,} calls under {TARGET_SECONDS:g} s; at this "
+            f"rate they take {million:.1f} s: {verdict}\n"
+        )
         print(side_by_side(report))
         if one_process:
             connection = await asyncpg.connect(dsn)
