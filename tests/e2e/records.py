@@ -86,3 +86,12 @@ async def until(check: Callable[[], Awaitable[object]], seconds: float) -> None:
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"not within {seconds} s")
+
+
+async def sticky_lines(asterisk: LocalAsterisk, call_id: str) -> list[list[str]]:
+    """The STICKY* lines sticky-ring wrote to Asterisk's queue_log for one call, split into
+    `time|callid|queue|agent|event|data...`."""
+    path = asterisk.instance_dir / "log" / "queue_log"
+    text = await asyncio.to_thread(path.read_text)
+    lines = [line.split("|") for line in text.splitlines()]
+    return [fields for fields in lines if fields[1:2] == [call_id] and "STICKY" in fields[4]]

@@ -20,7 +20,7 @@ from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.settings_store import set_setting
 from testkit.sipp import SippPhone, assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call, requests_received
-from tests.e2e.records import agent_channel, legs, settled, wait_for_device
+from tests.e2e.records import agent_channel, legs, settled, sticky_lines, wait_for_device
 
 IVAN = "79123456701"
 SERGEY = "79123456703"
@@ -243,6 +243,8 @@ async def test_e_no_answer_reaches_the_queue_after_the_ring_timeout_not_before(
     assert (row["outcome"], row["outcome_reason"]) == ("queue", "no_answer")
     agent2_leg = (await legs(pool, row["id"]))[0]
     assert (agent2_leg["agent"], agent2_leg["answered_at"]) == ("agent2", None)
+    # sticky-ring writes its queue_log line for an answered leg only: the router saw this one.
+    assert await sticky_lines(asterisk, row["call_id"]) == []
 
 
 @pytest.mark.parametrize("scenario", ["uas_busy.xml", "uas_reject.xml"])
