@@ -20,10 +20,11 @@ from devkit.demo import seed_demo
 from devkit.sandbox.asterisk import LocalAsterisk
 from devkit.sandbox.postgres import LocalPostgres
 from devkit.sandbox.stack import Sandbox, throwaway_sandbox
-from sticky_router.ari_app.client import AriClient, Event, segment
+from sticky_router.ari_app.client import AriClient, segment
 from sticky_router.process import database
 from sticky_router.process.agi_process import AgiProcess
 from sticky_router.process.router import Router
+from tests.e2e.ari_apps import connected_application
 
 
 @pytest.fixture(scope="package")
@@ -131,15 +132,8 @@ def mode(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 async def stasis_channel(asterisk: LocalAsterisk) -> AsyncIterator[tuple[AriClient, str]]:
     """A client of an application of its own (the session's router is not disturbed), and a
-    channel in that application to read and set variables on: a Local channel, never dialled.
-    The application exists for Asterisk while its event websocket is connected."""
-    ari = asterisk.ari_credentials
-    url = f"http://127.0.0.1:{asterisk.http_port}"
-    async with AriClient(url, ari.user, ari.password, "test-channel") as client:
-        events = asyncio.create_task(client.run_events(_ignore, _nothing))
-        async with asyncio.timeout(5):
-            while not client.rest_over_websocket:  # noqa: ASYNC110 (no event to wait on)
-                await asyncio.sleep(0.02)
+    channel in that application to read and set variables on: a Local channel, never dialled."""
+    async with connected_application(asterisk, "test-channel") as client:
         channel = await client.request(
             "POST",
             "/channels/create",
@@ -149,12 +143,3 @@ async def stasis_channel(asterisk: LocalAsterisk) -> AsyncIterator[tuple[AriClie
             yield client, str(channel["id"])
         finally:
             await client.request("DELETE", f"/channels/{segment(channel['id'])}")
-            events.cancel()
-
-
-async def _ignore(_event: Event) -> None:
-    return None
-
-
-async def _nothing() -> None:
-    return None

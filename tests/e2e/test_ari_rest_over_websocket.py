@@ -16,34 +16,17 @@ import pytest
 
 from devkit.sandbox.asterisk import LocalAsterisk
 from devkit.sandbox.asterisk_config import support_queue
-from sticky_router.ari_app.client import REST_RESPONSE, AriClient, AriError, Event, segment
+from sticky_router.ari_app.client import REST_RESPONSE, AriClient, AriError, segment
+from tests.e2e.ari_apps import ari_client, connected_application
 
 pytestmark = pytest.mark.usefixtures("fresh")  # every agent logged in, no call left
-
-
-async def _ignore(_event: Event) -> None:
-    return None
-
-
-async def _nothing() -> None:
-    return None
-
-
-def _client(asterisk: LocalAsterisk, app: str) -> AriClient:
-    ari = asterisk.ari_credentials
-    return AriClient(f"http://127.0.0.1:{asterisk.http_port}", ari.user, ari.password, app)
 
 
 @pytest.fixture
 async def over_websocket(asterisk: LocalAsterisk) -> AsyncIterator[AriClient]:
     """A client whose event websocket is up and has answered its probe."""
-    async with _client(asterisk, "rest-over-ws") as client:
-        events = asyncio.create_task(client.run_events(_ignore, _nothing))
-        async with asyncio.timeout(5):
-            while not client.rest_over_websocket:  # noqa: ASYNC110 (no event to wait on)
-                await asyncio.sleep(0.02)
+    async with connected_application(asterisk, "rest-over-ws") as client:
         yield client
-        events.cancel()
 
 
 async def test_asterisk_answers_rest_calls_on_the_event_websocket_as_over_http(
@@ -66,7 +49,7 @@ async def test_asterisk_answers_rest_calls_on_the_event_websocket_as_over_http(
         (f"/deviceStates/{segment('PJSIP/agent1')}", None),
     ]
     try:
-        async with _client(asterisk, "rest-over-http") as over_http:  # no websocket of its own
+        async with ari_client(asterisk, "rest-over-http") as over_http:  # no websocket of its own
             for path, params in asks:
                 answered = await over_websocket.request("GET", path, params=params)
                 assert answered == await over_http.request("GET", path, params=params)
