@@ -28,6 +28,7 @@ from typing import Any, Protocol, TypeVar
 from sticky_router.routing_core.attempt import Availability
 from sticky_router.routing_core.decision import Candidate, CandidateReason, StickyDecision
 from sticky_router.routing_core.dialplan_safe import is_endpoint, is_queue, is_state_interface
+from sticky_router.routing_core.slot_init import slot_init
 from sticky_router.routing_core.wait_offer import WaitChoice
 
 T = TypeVar("T")
@@ -62,6 +63,7 @@ CLAIMED_ELSEWHERE = "claimed_elsewhere"
 FOUND = (*(a.value for a in Availability), CLAIMED_ELSEWHERE)  # a closed set, for the metrics
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Walk:
     chosen: Candidate | None  # the candidate to ring, None: the queue

@@ -21,6 +21,7 @@ from sticky_router.routing_core.model import (
     Ticket,
 )
 from sticky_router.routing_core.settings import EffectiveSettings
+from sticky_router.routing_core.slot_init import slot_init
 
 
 class CandidateReason(StrEnum):
@@ -85,6 +86,7 @@ class Route(StrEnum):
     BLOCKED = "blocked"
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """An agent worth ringing, and the evidence for it."""
@@ -96,12 +98,14 @@ class Candidate:
     ticket: Ticket | None = None
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class ExcludedCandidate:
     candidate: Candidate
     exclusion: Exclusion
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class DecisionContext:
     """What every decision carries so that whoever answers sees the caller's context."""
@@ -118,6 +122,7 @@ class DecisionContext:
         return self.identity.key
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class StickyDecision:
     context: DecisionContext
@@ -131,6 +136,7 @@ class StickyDecision:
         return self.candidates[0]
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class QueueDecision:
     context: DecisionContext
@@ -140,6 +146,7 @@ class QueueDecision:
     queue: str | None = None  # a queue other than the call's own (second line)
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class BlockedDecision:
     context: DecisionContext

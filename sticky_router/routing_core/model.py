@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from sticky_router.routing_core.slot_init import slot_init
+
 
 class KeyKind(StrEnum):
     """How the caller was identified, strongest first (routing.md, "caller key")."""
@@ -20,6 +22,7 @@ class KeyKind(StrEnum):
     NUMBER = "number"
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class CallerKey:
     kind: KeyKind
@@ -40,6 +43,7 @@ class HangupSide(StrEnum):
     SYSTEM = "system"
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class IncomingCall:
     """What an adapter knows about a call when it asks for a decision."""
@@ -54,6 +58,7 @@ class IncomingCall:
     ivr_menu: str | None = None  # the IVR menu choice, shown on the agent's screen
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Agent:
     """A person who takes calls, and how the PBX knows them (docs/pbx-flavours.md): `endpoint`
@@ -89,6 +94,7 @@ class Agent:
         return tuple(dict.fromkeys((*own, *self.devices)))
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Customer:
     id: int
@@ -99,6 +105,7 @@ class Customer:
     personal_agent_id: int | None = None
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Ticket:
     """A ticket of the product's own tables, or one mirrored from an external source
@@ -122,6 +129,7 @@ class Ticket:
         return self.id if self.mirrored_from is None else None
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Leg:
     """One agent's part in a past call."""
@@ -141,6 +149,7 @@ class Leg:
         return max(0.0, (self.ended_at - self.answered_at).total_seconds())
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class PastInteraction:
     id: int
@@ -162,6 +171,7 @@ class PairingKind(StrEnum):
     AGENT_REQUEST = "agent_request"
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class PairingBan:
     agent_id: int
@@ -174,6 +184,7 @@ class BlockDestinationKind(StrEnum):
     MESSAGE = "message"
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class CallerBlock:
     """An approved temporary block: the caller goes where the admin said, never to an agent."""
@@ -183,6 +194,7 @@ class CallerBlock:
     expires_at: datetime | None
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Identity:
     """Who the caller is, as far as the key tells. Several customers means the number is shared."""
@@ -201,6 +213,7 @@ class Identity:
         return len(self.customers) > 1
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Incident:
     """An outage a supervisor declared: stickiness steps aside while it lasts (the setting
@@ -210,6 +223,7 @@ class Incident:
     announce_sound: str | None = None
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class CallerFacts:
     """Everything the policy needs, read from the database in a few round trips."""

@@ -6,7 +6,9 @@ table test and a replay of last year's history gives the answers it would have g
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
+from functools import lru_cache
 
 from sticky_router.routing_core.decision import (
     EXCLUSION_TO_QUEUE_REASON,
@@ -45,7 +47,7 @@ def decide(
         number=number,
         identity=identity,
         settings=settings,
-        last_contact=_last_conversation(facts, knobs, inside_window_of=None),
+        last_contact=_last_conversation(facts.history, facts, knobs),
         incident=facts.incident,
     )
     if facts.caller_block is not None:
@@ -59,8 +61,10 @@ def decide(
     if facts.incident is not None and knobs.outage_window_minutes == 0:
         return QueueDecision(context, QueueReason.OUTAGE)
 
-    candidates = _candidates(call, facts, knobs)
-    escalated_queue = _escalated_queue(call, facts, knobs)
+    # The calls whose window still holds, newest first: rules 1 and 2 both read them.
+    recent = _inside_window(call, facts, knobs)
+    candidates = _candidates(recent, facts, knobs)
+    escalated_queue = _escalated_queue(recent)
     escalation = any(c.reason is CandidateReason.ESCALATED_TO_SPECIALIST for c in candidates)
     if escalated_queue is not None and not escalation:
         # Handed to second line, and nobody there took the call: straight back to that queue,
@@ -85,17 +89,30 @@ def decide(
     return StickyDecision(context, tuple(allowed), tuple(excluded), fallback_queue=second_line)
 
 
-def _in_window(
-    call: IncomingCall, interaction: PastInteraction, knobs: RoutingSettings, outage: bool
-) -> bool:
-    """The window runs from the end of the call, never from ticket creation; once that call's
-    ticket is resolved, or while an outage is declared, a shorter window set for it holds."""
-    minutes = knobs.window_minutes
-    if interaction.ticket_resolved:
-        minutes = min(minutes, knobs.resolved_ticket_window_minutes)
-    if outage:
-        minutes = min(minutes, knobs.outage_window_minutes)
-    return call.at - interaction.ended_at <= timedelta(minutes=minutes)
+def _inside_window(
+    call: IncomingCall, facts: CallerFacts, knobs: RoutingSettings
+) -> list[PastInteraction]:
+    """The caller's calls whose window still holds at `call`, newest first. The window runs from
+    the end of the call, never from ticket creation; once that call's ticket is resolved, or while
+    an outage is declared, a shorter window set for it holds."""
+    outage = facts.incident is not None
+    recent = []
+    for interaction in facts.history:
+        minutes = knobs.window_minutes
+        if interaction.ticket_resolved:
+            minutes = min(minutes, knobs.resolved_ticket_window_minutes)
+        if outage:
+            minutes = min(minutes, knobs.outage_window_minutes)
+        if call.at - interaction.ended_at <= _minutes(minutes):
+            recent.append(interaction)
+    return recent
+
+
+@lru_cache(maxsize=64)
+def _minutes(minutes: int) -> timedelta:
+    # Built once per window length: timedelta(minutes=) per call and past call was a tenth of the
+    # year's replay.
+    return timedelta(minutes=minutes)
 
 
 def _why_no_candidate(
@@ -104,7 +121,7 @@ def _why_no_candidate(
     if context.last_contact is None:
         return QueueReason.NO_HISTORY
     newest = facts.history[0] if facts.history else None
-    if newest is None or call.at - newest.ended_at > timedelta(minutes=knobs.window_minutes):
+    if newest is None or call.at - newest.ended_at > _minutes(knobs.window_minutes):
         return QueueReason.WINDOW_EXPIRED
     # Inside the ordinary window: a shorter one cut it short.
     if facts.incident is not None:
@@ -112,7 +129,9 @@ def _why_no_candidate(
     return QueueReason.TICKET_RESOLVED if newest.ticket_resolved else QueueReason.WINDOW_EXPIRED
 
 
-def _candidates(call: IncomingCall, facts: CallerFacts, knobs: RoutingSettings) -> list[Candidate]:
+def _candidates(
+    recent: list[PastInteraction], facts: CallerFacts, knobs: RoutingSettings
+) -> list[Candidate]:
     ordered: list[Candidate] = []
     customer = facts.identity.customer
     if knobs.use_personal_manager and customer and customer.personal_agent_id is not None:
@@ -120,9 +139,7 @@ def _candidates(call: IncomingCall, facts: CallerFacts, knobs: RoutingSettings) 
         if manager is not None:
             ordered.append(Candidate(manager, CandidateReason.PERSONAL_MANAGER))
 
-    history_choice = _escalation_target(call, facts, knobs) or _last_conversation(
-        facts, knobs, inside_window_of=call
-    )
+    history_choice = _escalation_target(recent, facts) or _last_conversation(recent, facts, knobs)
     owner = _ticket_owner(facts)
     if owner is not None and knobs.target_precedence is TargetPrecedence.OWNER_FIRST:
         ordered.append(owner)
@@ -138,21 +155,17 @@ def _candidates(call: IncomingCall, facts: CallerFacts, knobs: RoutingSettings) 
     return unique
 
 
-def _escalated_queue(call: IncomingCall, facts: CallerFacts, knobs: RoutingSettings) -> str | None:
+def _escalated_queue(recent: list[PastInteraction]) -> str | None:
     """Rule 1 for a queue: the newest call in the window was handed to a second-line queue."""
-    recent = [i for i in facts.history if _in_window(call, i, knobs, facts.incident is not None)]
     return recent[0].escalated_queue if recent else None
 
 
-def _escalation_target(
-    call: IncomingCall, facts: CallerFacts, knobs: RoutingSettings
-) -> Candidate | None:
+def _escalation_target(recent: list[PastInteraction], facts: CallerFacts) -> Candidate | None:
     """Rule 1: the newest call in the window was handed (or was being handed) to a specialist.
 
     The transfer leg counts even if nobody answered it: the caller who gave up while waiting for
     the second line must reach the second line next time, not start over at the first.
     """
-    recent = [i for i in facts.history if _in_window(call, i, knobs, facts.incident is not None)]
     if not recent:
         return None
     newest = recent[0]
@@ -173,18 +186,12 @@ def _escalation_target(
 
 
 def _last_conversation(
-    facts: CallerFacts, knobs: RoutingSettings, inside_window_of: IncomingCall | None
+    history: Sequence[PastInteraction], facts: CallerFacts, knobs: RoutingSettings
 ) -> Candidate | None:
-    """Rule 2: the last agent who really talked with the caller (misdials do not count).
-
-    Without a call to measure the window from, the window is ignored: that answers "who was it,
-    and how long ago" when explaining a window that expired.
-    """
-    for interaction in facts.history:
-        if inside_window_of is not None and not _in_window(
-            inside_window_of, interaction, knobs, facts.incident is not None
-        ):
-            continue
+    """Rule 2: the last agent who really talked with the caller (misdials do not count), in
+    `history`, newest first: the calls inside the window for a target, every call to answer "who
+    was it, and how long ago" when explaining a window that expired."""
+    for interaction in history:
         talked = [
             leg
             for leg in interaction.legs

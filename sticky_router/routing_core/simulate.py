@@ -55,7 +55,7 @@ DEFAULT_CLASS = "standard"
 MAX_WINDOW = timedelta(days=30)  # the upper bound of RoutingSettings.window_minutes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a million are built per replay, and a frozen init is slow
 class ReplayCall:
     """One recorded call, as the replay needs it: who called, where, when, and who took it."""
 
@@ -106,12 +106,17 @@ class World:
     tickets: dict[int, Ticket] = field(default_factory=dict)
     flags_by_customer: dict[int, list[Flag]] = field(default_factory=dict)
     flags_by_number: dict[str, list[Flag]] = field(default_factory=dict)
+    # Standard customers, built once each: a call's customer is asked for on every call.
+    _standard: dict[int, Customer] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def customer(self, customer_id: int) -> Customer:
-        known = self.customers.get(customer_id)
-        if known is not None:
-            return known
-        return Customer(customer_id, "", DEFAULT_CLASS, None, None)
+        known = self.customers.get(customer_id) or self._standard.get(customer_id)
+        if known is None:
+            known = Customer(customer_id, "", DEFAULT_CLASS, None, None)
+            self._standard[customer_id] = known
+        return known
 
 
 class _RecentSticky(Mapping[int, int]):
