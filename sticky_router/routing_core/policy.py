@@ -7,6 +7,7 @@ table test and a replay of last year's history gives the answers it would have g
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 
@@ -32,6 +33,7 @@ from sticky_router.routing_core.model import (
     PastInteraction,
 )
 from sticky_router.routing_core.settings import EffectiveSettings, RoutingSettings, TargetPrecedence
+from sticky_router.routing_core.slot_init import slot_init
 
 
 def decide(
@@ -42,12 +44,13 @@ def decide(
 ) -> Decision:
     knobs = settings.values
     identity = facts.identity
+    last_talk = _last_conversation(facts.history, facts, knobs)
     context = DecisionContext(
         call=call,
         number=number,
         identity=identity,
         settings=settings,
-        last_contact=_last_conversation(facts.history, facts, knobs),
+        last_contact=last_talk.candidate if last_talk else None,
         incident=facts.incident,
     )
     if facts.caller_block is not None:
@@ -63,7 +66,7 @@ def decide(
 
     # The calls whose window still holds, newest first: rules 1 and 2 both read them.
     recent = _inside_window(call, facts, knobs)
-    candidates = _candidates(recent, facts, knobs)
+    candidates = _candidates(recent, last_talk, facts, knobs)
     escalated_queue = _escalated_queue(recent)
     escalation = any(c.reason is CandidateReason.ESCALATED_TO_SPECIALIST for c in candidates)
     if escalated_queue is not None and not escalation:
@@ -130,7 +133,10 @@ def _why_no_candidate(
 
 
 def _candidates(
-    recent: list[PastInteraction], facts: CallerFacts, knobs: RoutingSettings
+    recent: list[PastInteraction],
+    last_talk: _Talk | None,
+    facts: CallerFacts,
+    knobs: RoutingSettings,
 ) -> list[Candidate]:
     ordered: list[Candidate] = []
     customer = facts.identity.customer
@@ -139,7 +145,9 @@ def _candidates(
         if manager is not None:
             ordered.append(Candidate(manager, CandidateReason.PERSONAL_MANAGER))
 
-    history_choice = _escalation_target(recent, facts) or _last_conversation(recent, facts, knobs)
+    history_choice = _escalation_target(recent, facts) or _last_in_window(
+        recent, last_talk, facts, knobs
+    )
     owner = _ticket_owner(facts)
     if owner is not None and knobs.target_precedence is TargetPrecedence.OWNER_FIRST:
         ordered.append(owner)
@@ -185,9 +193,18 @@ def _escalation_target(recent: list[PastInteraction], facts: CallerFacts) -> Can
     )
 
 
+@slot_init
+@dataclass(frozen=True, slots=True)
+class _Talk:
+    """The last conversation found in a history: the call, and its agent as a candidate."""
+
+    interaction: PastInteraction
+    candidate: Candidate
+
+
 def _last_conversation(
     history: Sequence[PastInteraction], facts: CallerFacts, knobs: RoutingSettings
-) -> Candidate | None:
+) -> _Talk | None:
     """Rule 2: the last agent who really talked with the caller (misdials do not count), in
     `history`, newest first: the calls inside the window for a target, every call to answer "who
     was it, and how long ago" when explaining a window that expired."""
@@ -198,14 +215,34 @@ def _last_conversation(
             if leg.talk_seconds >= knobs.min_talk_seconds and leg.agent_id in facts.agents
         ]
         if talked:
-            leg = max(talked, key=_leg_order)
-            return Candidate(
-                facts.agents[leg.agent_id],
-                CandidateReason.LAST_AGENT,
-                last_contact_ended_at=interaction.ended_at,
-                talk_seconds=leg.talk_seconds,
+            leg = talked[0] if len(talked) == 1 else max(talked, key=_leg_order)
+            return _Talk(
+                interaction,
+                Candidate(
+                    facts.agents[leg.agent_id],
+                    CandidateReason.LAST_AGENT,
+                    last_contact_ended_at=interaction.ended_at,
+                    talk_seconds=leg.talk_seconds,
+                ),
             )
     return None
+
+
+def _last_in_window(
+    recent: list[PastInteraction],
+    last_talk: _Talk | None,
+    facts: CallerFacts,
+    knobs: RoutingSettings,
+) -> Candidate | None:
+    """Rule 2 inside the window. `recent` is part of the history, in the same order, so the last
+    conversation of the whole history, when it is inside the window, is the answer; with no
+    conversation at all, there is none: the history is searched once, not twice."""
+    if last_talk is None:
+        return None
+    if any(interaction is last_talk.interaction for interaction in recent):
+        return last_talk.candidate
+    found = _last_conversation(recent, facts, knobs)
+    return found.candidate if found else None
 
 
 def _leg_order(leg: Leg) -> tuple[float, float]:

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter
 
 from sticky_router.routing_core.candidates import run_at_once, walk_candidates
 from sticky_router.routing_core.decision import (
@@ -52,6 +53,7 @@ from sticky_router.routing_core.store.lookup import HISTORY_DEPTH, STICKY_CAP_PE
 from sticky_router.routing_core.wait_offer import WaitChoice
 
 DEFAULT_CLASS = "standard"
+_ENDED_AT = attrgetter("ended_at")
 MAX_WINDOW = timedelta(days=30)  # the upper bound of RoutingSettings.window_minutes
 
 
@@ -331,7 +333,8 @@ class Replay:
         if not held:
             return ()
         ended = [past for past in held if past.ended_at <= at]
-        ended.sort(key=lambda past: past.ended_at, reverse=True)
+        if len(ended) > 1:
+            ended.sort(key=_ENDED_AT, reverse=True)
         return tuple(ended)
 
     def _flags(
