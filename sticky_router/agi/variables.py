@@ -75,21 +75,22 @@ class LeavesVariables(Protocol):
 
 async def set_variables(session: LeavesVariables, variables: dict[str, str]) -> None:
     """Inheritable (`__NAME`), so the agent's channel that Queue() connects carries them too.
-    STICKY_ROUTE goes last: a conversation cut half-way leaves the dialplan's `queue`.
 
     Each SET VARIABLE is a round trip the caller waits for (measured: a lookup took 6.9 ms
     against 0.8 ms for an AGI that sets nothing, with ten variables set one by one). A dialplan
     that unpacks (`lookup?...&pack=1`, then sticky-unpack, as dialplan/sticky-router-agi.conf
-    does) gets them in one STICKY_PACK instead, as the ARI application hands them over; an
-    older dialplan, one by one."""
-    route = variables.get("STICKY_ROUTE")
-    others = {name: value for name, value in variables.items() if name != "STICKY_ROUTE"}
-    packed = pack(others) if session.request.option(PACK_OPTION) == "1" else None
+    does) gets them all in one STICKY_PACK, STICKY_ROUTE included, as the ARI application hands
+    them over: one command, so a conversation cut short leaves either all of them or none, and
+    none means the dialplan's queue. An older dialplan gets them one by one, STICKY_ROUTE last
+    for the same reason."""
+    packed = pack(variables) if session.request.option(PACK_OPTION) == "1" else None
     if packed is not None and len(packed) <= MAX_AGI_PACK_CHARS:
         if packed:
             await session.set_variable(PACK, packed)
-    else:
-        for name, value in others.items():
+        return
+    route = variables.get("STICKY_ROUTE")
+    for name, value in variables.items():
+        if name != "STICKY_ROUTE":
             await session.set_variable(f"__{name}", value)
     if route is not None:
         await session.set_variable("__STICKY_ROUTE", route)

@@ -83,3 +83,34 @@ def test_row_order_does_not_matter() -> None:
         list(reversed(ROWS)), queue="support", did="+74950000000", customer_class="vip"
     )
     assert forward == backward
+
+
+def test_the_same_rows_resolve_once_and_a_change_holds_at_once() -> None:
+    rows = [ScopedValue(Scope.GLOBAL, None, "window_minutes", 90)]
+    first = resolve_settings(rows, queue="support", did=None, customer_class=None)
+    again = resolve_settings(list(rows), queue="support", did=None, customer_class=None)
+    assert again is first  # kept, not validated again
+    changed = [ScopedValue(Scope.GLOBAL, None, "window_minutes", 45)]
+    assert resolve_settings(changed, queue="support", did=None, customer_class=None).values == (
+        RoutingSettings(window_minutes=45)
+    )
+    other_scope = resolve_settings(rows, queue="billing", did=None, customer_class=None)
+    assert other_scope is not first
+
+
+def test_a_value_that_cannot_be_kept_is_still_resolved() -> None:
+    # A list is no setting's value: the row is skipped, as before, and nothing breaks on hashing.
+    rows = [
+        ScopedValue(Scope.GLOBAL, None, "window_minutes", [1, 2]),
+        ScopedValue(Scope.GLOBAL, None, "ring_timeout_seconds", 25),
+    ]
+    effective = resolve_settings(rows, queue="support", did=None, customer_class=None)
+    assert effective.values.ring_timeout_seconds == 25
+    assert effective.sources["window_minutes"] is Scope.DEFAULT
+
+
+def test_resolved_sources_cannot_be_changed_by_whoever_got_them() -> None:
+    rows = [ScopedValue(Scope.GLOBAL, None, "window_minutes", 90)]
+    effective = resolve_settings(rows, queue="support", did=None, customer_class=None)
+    with pytest.raises(TypeError):
+        effective.sources["window_minutes"] = Scope.QUEUE  # type: ignore[index]
