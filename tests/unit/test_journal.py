@@ -71,6 +71,7 @@ class FakeRecorder:
     fail_times: int = 0  # how many writes raise `fail` (of `failing_call`'s, if named)
     failing_call: str | None = None
     openings: list[str] = field(default_factory=list)  # calls opened in one write
+    passes: int = 0  # the applier's passes (one session each)
 
     async def _note(self, kind: str, call_id: str) -> bool:
         failing = self.failing_call is None or self.failing_call == call_id
@@ -85,6 +86,7 @@ class FakeRecorder:
 
     @contextlib.asynccontextmanager
     async def session(self, checkout_seconds: float) -> AsyncIterator[FakeRecorder]:
+        self.passes += 1
         yield self
 
     async def call_started(self, call: IncomingCall, number: str | None) -> bool:
@@ -420,6 +422,28 @@ async def test_an_event_that_keeps_failing_is_set_aside_and_others_go_on(
         await applier.stop()
     assert ("CallEnded", "a") not in recorder.applied
     assert await journal.set_aside_count() == 1
+
+
+async def test_a_running_applier_lets_the_appender_finish_its_turn_then_takes_a_burst_at_once(
+    journal: Journal,
+) -> None:
+    """Woken by an append, the applier waits `gather_seconds` before its pass: the adapter that
+    appended is usually still talking to Asterisk in the same event loop, and whatever else is
+    appended meanwhile goes in the same pass."""
+    recorder = FakeRecorder()
+    applier = JournalApplier(journal, recorder, gather_seconds=0.3)
+    applier.start()
+    try:
+        await asyncio.sleep(0.05)  # idle, waiting for an append
+        await journal.append(started("a"))
+        await asyncio.sleep(0.1)
+        assert recorder.applied == []  # still gathering
+        await journal.append(ended("a"))
+        await _until(lambda: journal.backlog == 0, applier, seconds=5)
+    finally:
+        await applier.stop()
+    assert recorder.applied == [("CallStarted", "a"), ("CallEnded", "a")]
+    assert recorder.passes == 1  # one pass for both: the second came while it gathered
 
 
 async def test_an_unreadable_entry_is_set_aside(journal: Journal) -> None:

@@ -45,6 +45,12 @@ ORPHAN_SECONDS = 600.0
 FAILURE_ATTEMPTS = 5
 ORPHANED = "orphaned: its call never started here"
 IDLE_POLL = 1.0
+# Woken by an append, the applier lets this pass before it takes the batch: the adapter that
+# appended is usually still in its turn with Asterisk (a FastAGI lookup setting its variables,
+# the ARI application handing the caller on), and the applier's Python would run in the middle
+# of it, in the same event loop (measured: half a millisecond of CPU per call opened). Waiting
+# also gathers a burst into one pass. The event is already on disk; PostgreSQL has it 20 ms later.
+GATHER_SECONDS = 0.02
 
 # The database is away or busy, not the event wrong: wait and try again, without limit.
 UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -87,12 +93,14 @@ class JournalApplier:
         *,
         orphan_seconds: float = ORPHAN_SECONDS,
         batch: int = 200,
+        gather_seconds: float = GATHER_SECONDS,
         ringing: RingingListener | None = None,
     ) -> None:
         self.journal = journal
         self._recorder = recorder
         self._orphan_seconds = orphan_seconds
         self._batch = batch
+        self._gather_seconds = gather_seconds
         self._ringing = ringing
         self._task: asyncio.Task[None] | None = None
         self._unavailable_since: float | None = None
@@ -288,6 +296,7 @@ class JournalApplier:
             wait = min(max(retry - time.time(), 0.01), IDLE_POLL)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.journal.appended.wait(), wait)
+            await asyncio.sleep(self._gather_seconds)  # (GATHER_SECONDS)
 
 
 @dataclass(frozen=True)
