@@ -446,6 +446,20 @@ async def test_a_running_applier_lets_the_appender_finish_its_turn_then_takes_a_
     assert recorder.passes == 1  # one pass for both: the second came while it gathered
 
 
+async def test_an_agents_ring_is_applied_without_gathering(journal: Journal) -> None:
+    """The agent's screen pop follows the ring's application: no waiting for a burst then."""
+    recorder = FakeRecorder(calls={"a"})
+    applier = JournalApplier(journal, recorder, gather_seconds=5.0)
+    applier.start()
+    try:
+        await asyncio.sleep(0.05)  # idle, waiting for an append
+        await journal.append(LegRang("a", "l", "agent1", AT))
+        await _until(lambda: journal.backlog == 0, applier, seconds=1)
+    finally:
+        await applier.stop()
+    assert recorder.applied == [("LegRang", "a")]
+
+
 async def test_an_unreadable_entry_is_set_aside(journal: Journal) -> None:
     recorder = FakeRecorder(calls={"a"})
     applier = JournalApplier(journal, recorder)

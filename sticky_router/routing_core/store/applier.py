@@ -50,6 +50,7 @@ IDLE_POLL = 1.0
 # the ARI application handing the caller on), and the applier's Python would run in the middle
 # of it, in the same event loop (measured: half a millisecond of CPU per call opened). Waiting
 # also gathers a burst into one pass. The event is already on disk; PostgreSQL has it 20 ms later.
+# Not an agent's ring: the screen pop waits for that one to be applied (Journal.rang).
 GATHER_SECONDS = 0.02
 
 # The database is away or busy, not the event wrong: wait and try again, without limit.
@@ -140,7 +141,7 @@ class JournalApplier:
         while True:
             try:
                 if batch is None:
-                    self.journal.appended.clear()  # before the read: no append goes unseen
+                    self._cleared()  # before the read: no append goes unseen
                     batch = await self.journal.take(self._batch)
                 self.oldest_age = batch.oldest_age
                 entries, next_retry = batch.entries, batch.next_retry
@@ -176,7 +177,7 @@ class JournalApplier:
         done: list[int] = []
         started: list[str] = []  # calls whose start was applied: what waited for them is due
         # Before the trip that reads the next batch: an append after it is seen by _idle.
-        self.journal.appended.clear()
+        self._cleared()
         try:
             async with self._recorder.session(WRITE_TIMEOUT) as recorder:
                 await self._apply_in_order(entries, recorder, done, started)
@@ -289,6 +290,11 @@ class JournalApplier:
             )
         await asyncio.sleep(UNAVAILABLE_BACKOFF[min(failures, len(UNAVAILABLE_BACKOFF) - 1)])
 
+    def _cleared(self) -> None:
+        """Before a read of the journal: an append after it wakes `_idle`."""
+        self.journal.appended.clear()
+        self.journal.rang.clear()
+
     async def _idle(self, retry: float | None) -> None:
         """Until something is appended, or the earliest put-off event is due (`retry`)."""
         wait = IDLE_POLL
@@ -296,7 +302,8 @@ class JournalApplier:
             wait = min(max(retry - time.time(), 0.01), IDLE_POLL)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.journal.appended.wait(), wait)
-            await asyncio.sleep(self._gather_seconds)  # (GATHER_SECONDS)
+            # GATHER_SECONDS, cut short by an agent's ring
+            await asyncio.wait_for(self.journal.rang.wait(), self._gather_seconds)
 
 
 @dataclass(frozen=True)

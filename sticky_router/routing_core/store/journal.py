@@ -42,6 +42,7 @@ import structlog
 from sticky_router.routing_core.events import (
     CallEvent,
     CallStarted,
+    LegRang,
     UnreadableEvent,
     decode,
     encode,
@@ -151,6 +152,9 @@ class Journal:
         self._queued: list[tuple[CallEvent, asyncio.Future[bool]]] = []
         self._flushing: asyncio.Task[None] | None = None
         self.appended = asyncio.Event()  # set after each commit; the applier clears it
+        # Set after a commit with an agent's ring in it: an agent's screen waits for that one
+        # (the pop follows its application), so the applier takes it without gathering.
+        self.rang = asyncio.Event()
         self.backlog = int(connection.execute("SELECT count(*) FROM events").fetchone()[0])
         self.refused = 0
         self._alarmed = False
@@ -219,6 +223,8 @@ class Journal:
             self._check_alarm()
             for _, future in kept:
                 _settle(future, True)
+            if any(isinstance(event, LegRang) for event, _ in kept):
+                self.rang.set()
             self.appended.set()
 
     def _insert(self, rows: list[tuple[str, str, float, bool]]) -> None:
