@@ -154,7 +154,8 @@ class _Variant:
         self._resolved: dict[tuple[str, str | None, str | None], EffectiveSettings] = {}
 
     def settings(self, queue: str, did: str | None, class_name: str | None) -> EffectiveSettings:
-        # Resolving validates every row: done once per (queue, DID, class), not once per call.
+        # Once per (queue, DID, class). resolve_settings keeps its answers too, but finds them
+        # by hashing the rows it is given on every call; a replay's rows never change.
         scope = (queue, did, class_name)
         found = self._resolved.get(scope)
         if found is None:
