@@ -23,6 +23,7 @@ from sticky_router.agi.scripts import AgiScripts
 from sticky_router.agi.server import AgiServer
 from sticky_router.ami.connection import AmiLearner, AmiSettings
 from sticky_router.process import database
+from sticky_router.process.event_loop import running_loop_kind
 from sticky_router.process.journaling import DEFAULT_JOURNAL_DIR, Journaling, follow_queue_log
 from sticky_router.process.metrics import PrometheusObserver
 from sticky_router.process.node_presence import NodePresence
@@ -138,7 +139,9 @@ class AgiProcess:
                 self._presence_task = asyncio.get_running_loop().create_task(self._presence.run())
         if settings.metrics_port is not None:
             self._metrics_site = await self._serve_metrics(settings.host, settings.metrics_port)
-        log.info("agi_started", host=settings.host, port=self.server.port)
+        log.info(
+            "agi_started", host=settings.host, port=self.server.port, event_loop=running_loop_kind()
+        )
 
     async def quiesce(self, seconds: float) -> bool:
         """Everything learned so far applied to PostgreSQL (at most `seconds`): the scripts'

@@ -29,6 +29,7 @@ from sticky_router.process.demo_cli import (
     run_on_sandbox,
 )
 from sticky_router.process.development_kit import SANDBOX_FLAVOURS, DevelopmentKitMissing
+from sticky_router.process.event_loop import run_service
 from sticky_router.process.logs import configure_logging
 from sticky_router.process.privacy_cli import (
     PRIVACY_COMMANDS,
@@ -141,7 +142,7 @@ def _run(config: Config, flavour: str = "plain") -> None:
     if config.ari_url is None and config.database_url is None:
 
         def serve_both(settings: RouterSettings, agi: AgiProcessSettings) -> None:
-            asyncio.run(_serve(settings, agi))
+            run_service(_serve(settings, agi), config.event_loop)
 
         run_on_sandbox(config, flavour, web_settings(config), serve_both)
         return
@@ -171,7 +172,7 @@ def _run(config: Config, flavour: str = "plain") -> None:
         retention_interval_seconds=config.retention_interval_minutes * 60,
         tickets=TicketSourceSettings.from_config(config),
     )
-    asyncio.run(_serve(settings))
+    run_service(_serve(settings), config.event_loop)
 
 
 async def _serve(settings: RouterSettings, agi: AgiProcessSettings | None = None) -> None:
@@ -218,7 +219,7 @@ def _agi(config: Config, host: str | None, port: int | None) -> None:
     async def run() -> None:
         await serve_agi_process(settings, _stop_on_signals())
 
-    asyncio.run(run())
+    run_service(run(), config.event_loop)
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from sticky_router.agi.peers import LOOPBACK, PeerPolicy, parse_networks
+from sticky_router.process.event_loop import EventLoopKind
 from sticky_router.web.auth.proxies import parse_trusted_proxies
 from sticky_router.web.settings import Network
 
@@ -53,6 +54,7 @@ class Config(BaseSettings):
     web_db_pool_size: int = Field(4, ge=1, le=100)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "console"
+    event_loop: EventLoopKind = "uvloop"
     # Asterisk. Unset ARI_URL means "no Asterisk of yours": `sticky-router run` starts the sandbox.
     ari_url: str | None = None
     ari_user: str = "sticky-router"

@@ -36,6 +36,8 @@ MEANINGS: dict[str, str] = {
     "never the routing ones)",
     "log_level": "how much the log says",
     "log_format": "`json` for one JSON object per line, `console` for people",
+    "event_loop": "the loop `run` and `agi` serve calls on: `uvloop` (less CPU per call, "
+    "bench/README.md) or `asyncio`, Python's own",
     "ari_url": "Asterisk's HTTP server, e.g. `http://10.0.0.5:8088` (no credentials in it)",
     "ari_user": "the ARI user (`ari.conf`)",
     "ari_password": "its password",

@@ -19,6 +19,7 @@ from sticky_router.ari_app.app import DialplanTargets, StickyRouterApp
 from sticky_router.ari_app.client import AriClient
 from sticky_router.ari_app.prompts import prompt_names
 from sticky_router.process import database
+from sticky_router.process.event_loop import running_loop_kind
 from sticky_router.process.journaling import DEFAULT_JOURNAL_DIR, Journaling, follow_queue_log
 from sticky_router.process.metrics import PrometheusObserver
 from sticky_router.process.node_presence import NodePresence, RouterHeartbeat, check_node
@@ -237,7 +238,12 @@ class Router:
                 )
                 self._presence_task = asyncio.get_running_loop().create_task(self._presence.run())
         await self.start_web()
-        log.info("router_started", ari_url=settings.ari_url, app=settings.ari_app)
+        log.info(
+            "router_started",
+            ari_url=settings.ari_url,
+            app=settings.ari_app,
+            event_loop=running_loop_kind(),
+        )
 
     async def _on_connected(self) -> None:
         """After every (re)connect to ARI: the node check, then the application's own."""

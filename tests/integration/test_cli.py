@@ -138,6 +138,7 @@ async def test_agi_serves_lookups_and_stops_on_sigterm(postgres: LocalPostgres) 
     output = raw.decode()
     assert process.returncode == 0, output
     assert '"event": "agi_stopped"' in output
+    assert '"event_loop": "uvloop"' in output  # the default loop of the services
     assert "9123456701" not in output  # no caller number in the logs
     assert AGI_SECRET not in output  # nor the secret
 

@@ -1,7 +1,7 @@
 """The wheel runs the line: the installed `sticky-router run` (the wheel and its dependencies on
 the path, nothing of this checkout) against a sandbox Asterisk 22 and PostgreSQL routes Ivan's
-callback to agent2 with SIPp phones, records it, counts it on /metrics, and stops cleanly on
-SIGTERM, the way systemd stops it (ops/systemd)."""
+callback to agent2 with SIPp phones on uvloop, records it, counts it on /metrics, and stops
+cleanly on SIGTERM, the way systemd stops it (ops/systemd)."""
 
 from __future__ import annotations
 
@@ -90,6 +90,8 @@ async def test_the_installed_router_routes_a_callback_and_stops_on_sigterm(
             return "ari_connected" in log.read_text()
 
         await eventually(connected, 30)
+        # The wheel brought uvloop, and the router serves on it (process/event_loop.py).
+        assert "event_loop=uvloop" in log.read_text()
         phones = tmp_path / "sipp"
         with AgentPhones(sandbox.asterisk, phones, {"agent2": "uas_answer.xml"}) as agents:
             assert_calls_succeeded(await call(sandbox.asterisk, phones, caller_id=IVAN))

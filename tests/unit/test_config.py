@@ -25,6 +25,7 @@ def test_defaults_without_any_variable() -> None:
     assert config.database_url is None
     assert config.db_budget_ms == 300
     assert config.default_region == "RU"
+    assert config.event_loop == "uvloop"
 
 
 def test_missing_database_url_names_the_key() -> None:
@@ -42,6 +43,7 @@ def test_missing_database_url_names_the_key() -> None:
         ("STICKY_DATABASE_URL", "mysql://root:pw@localhost/db"),
         ("STICKY_DATABASE_DIRECT_URL", "mysql://root:pw@localhost/db"),
         ("STICKY_DATABASE_POOLER", "pgbouncer"),
+        ("STICKY_EVENT_LOOP", "trio"),
     ],
 )
 def test_bad_value_names_the_key(
