@@ -371,6 +371,12 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--keep-logs", action="store_true", help="keep SIPp and router logs")
     parser.add_argument(
+        "--event-loop",
+        choices=["uvloop", "asyncio"],
+        default="uvloop",
+        help="the router's STICKY_EVENT_LOOP (uvloop, the default, as deployed)",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="sample the router with py-spy during the sustained part (its CPU figures then "
@@ -390,11 +396,12 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace, work: Path) -> list[str]:
     print(f"Logs: {work}", flush=True)
-    with router_rig("bench", PHONE_PORTS_FROM, work) as rig:
+    router_env = {"STICKY_EVENT_LOOP": args.event_loop}
+    with router_rig("bench", PHONE_PORTS_FROM, work, router_env) as rig:
         started = rig.router.sample()
         print(
             f"Asterisk SIP 127.0.0.1:{rig.asterisk.sip_port}, router pid {rig.router.pid} "
-            f"(RSS {megabytes(started.rss_kb)})",
+            f"(RSS {megabytes(started.rss_kb)}, event loop {args.event_loop})",
             flush=True,
         )
         pdd = run_pdd(rig.asterisk, rig.router, work, args.calls, args.warmup)

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,17 +30,23 @@ class Rig:
 
 
 @contextlib.contextmanager
-def router_rig(name: str, phone_ports_from: int, work: Path) -> Iterator[Rig]:
+def router_rig(
+    name: str, phone_ports_from: int, work: Path, router_env: Mapping[str, str] | None = None
+) -> Iterator[Rig]:
     """PostgreSQL with the bench data, Asterisk (phones from `phone_ports_from`), the router
-    started and connected; on leaving, the router stopped and Asterisk's full log (each
-    dialplan step, to the millisecond) copied into `work` with the others."""
+    started (with `router_env`'s STICKY_* settings too) and connected; on leaving, the router
+    stopped and Asterisk's full log (each dialplan step, to the millisecond) copied into `work`
+    with the others."""
     with (
         throwaway_postgres() as postgres,
         throwaway_asterisk(name, phone_ports_from=phone_ports_from) as asterisk,
     ):
         database.upgrade(postgres.dsn)
         asyncio.run(seed_bench_data(postgres.dsn))
-        rig = Rig(postgres, asterisk, RouterProcess(postgres, asterisk, work / "router.log"))
+        router = RouterProcess(
+            postgres, asterisk, work / "router.log", extra_env=dict(router_env or {})
+        )
+        rig = Rig(postgres, asterisk, router)
         try:
             rig.router.start()
             yield rig
