@@ -33,6 +33,10 @@ log = structlog.get_logger("sticky_router.presence")
 
 LOOK_SECONDS = 0.05  # how soon a change on the board is published
 ALIVE_SECONDS = 2.0  # well inside presence.FRESH: one missed beat is not a node gone
+# A change is published as the rows that changed; the whole board is written at the start, after
+# the database was away, and at least this often, so that whatever a change missed (a row
+# removed by hand, a write of another router of this node that overtook ours) is mended.
+WHOLE_BOARD_SECONDS = 60.0
 
 
 class Board(Protocol):
@@ -43,23 +47,37 @@ class Board(Protocol):
 
 
 class NodePresence:
-    def __init__(self, pool: asyncpg.Pool, node: str, board: Board) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        node: str,
+        board: Board,
+        whole_board_seconds: float = WHOLE_BOARD_SECONDS,
+    ) -> None:
         self._pool = pool
         self._node = node
         self._board = board
+        self._whole_board_seconds = whole_board_seconds
 
     async def run(self) -> None:
         published: int | None = None  # the board's version PostgreSQL has
-        beat = 0.0
+        members: list[MemberFacts] = []  # and its members, when `published` is not None
+        beat = whole = 0.0
         failing = False
         while True:
             try:
                 board = self._board
                 if board.known and board.version != published:
-                    version = board.version
+                    version, now = board.version, board.members()
+                    due = time.monotonic() - whole >= self._whole_board_seconds
+                    mend = published is None or due
                     async with self._pool.acquire() as connection:
-                        await presence.publish(connection, self._node, board.members())
-                    published, beat = version, time.monotonic()
+                        await presence.publish(
+                            connection, self._node, now, since=None if mend else members
+                        )
+                    published, members, beat = version, now, time.monotonic()
+                    if mend:
+                        whole = beat
                 elif not board.known and published is not None:
                     await presence.leave(self._pool, self._node)
                     published = None

@@ -27,21 +27,60 @@ class MemberElsewhere:
     facts: MemberFacts
 
 
-async def publish(connection: Connection, node: str, members: Sequence[MemberFacts]) -> None:
+async def publish(
+    connection: Connection,
+    node: str,
+    members: Sequence[MemberFacts],
+    since: Sequence[MemberFacts] | None = None,
+) -> None:
     """The node's members as they are now, in one transaction: readers see the old set or the
-    new one, never half of each."""
+    new one, never half of each. `since`: what this router last published for the node, so
+    only the rows that changed are written (a call changes one agent's state: rewriting a
+    busy node's whole board for it was hundreds of rows deleted and written again, each a dead
+    row for VACUUM; bench/presence_publish.py). None: the whole board is written."""
     async with connection.transaction():
         await connection.execute(
             "INSERT INTO cluster_nodes (name, alive_at) VALUES ($1, now())"
             " ON CONFLICT (name) DO UPDATE SET alive_at = now()",
             node,
         )
-        await connection.execute("DELETE FROM node_members WHERE node = $1", node)
-        await connection.copy_records_to_table(
-            "node_members",
-            records=[(node, m.queue, m.interface, m.device_state, m.paused) for m in members],
-            columns=["node", "queue", "interface", "device_state", "paused"],
-        )
+        if since is None:
+            await connection.execute("DELETE FROM node_members WHERE node = $1", node)
+            await connection.copy_records_to_table(
+                "node_members",
+                records=[
+                    (node, queue, interface, state, paused)
+                    for (queue, interface), (state, paused) in _rows(members).items()
+                ],
+                columns=["node", "queue", "interface", "device_state", "paused"],
+            )
+            return
+        now, before = _rows(members), _rows(since)
+        gone = [key for key in before if key not in now]
+        changed = [(key, row) for key, row in now.items() if before.get(key) != row]
+        if gone:
+            await connection.execute(
+                "DELETE FROM node_members m USING unnest($2::text[], $3::text[]) g (q, i)"
+                " WHERE m.node = $1 AND m.queue = g.q AND m.interface = g.i",
+                node, [queue for queue, _ in gone], [interface for _, interface in gone],
+            )  # fmt: skip
+        if changed:
+            await connection.execute(
+                "INSERT INTO node_members (node, queue, interface, device_state, paused)"
+                " SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::bool[])"
+                " ON CONFLICT (node, queue, interface) DO UPDATE"
+                " SET device_state = excluded.device_state, paused = excluded.paused",
+                node,
+                [queue for (queue, _), _ in changed],
+                [interface for (_, interface), _ in changed],
+                [state for _, (state, _) in changed],
+                [paused for _, (_, paused) in changed],
+            )
+
+
+def _rows(members: Sequence[MemberFacts]) -> dict[tuple[str, str], tuple[str, bool]]:
+    """(queue, interface) -> (device state, paused): a member's row, by its key."""
+    return {(m.queue, m.interface): (m.device_state, m.paused) for m in members}
 
 
 async def alive(executor: Executor, node: str) -> bool:
