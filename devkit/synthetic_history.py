@@ -27,7 +27,8 @@ import asyncpg
 
 from sticky_router.routing_core.decision import StickyDecision
 from sticky_router.routing_core.model import Agent, AgentRole, Customer, KeyKind, Leg
-from sticky_router.routing_core.simulate import Replay, ReplayCall, World
+from sticky_router.routing_core.replay_input import ReplayCall, World
+from sticky_router.routing_core.simulate import Replay
 
 OPEN_HOUR, CLOSE_HOUR = 8, 20
 # Relative call volume per opening hour (08..19) and per weekday (Monday first).

@@ -16,7 +16,7 @@ from sticky_router.routing_core.decision import Candidate
 from sticky_router.routing_core.wait_offer import WaitChoice
 
 if TYPE_CHECKING:
-    from sticky_router.routing_core.simulate import ReplayCall
+    from sticky_router.routing_core.replay_input import ReplayCall
 
 # The share of callers offered to wait for their busy agent who press 1: an assumption (history
 # cannot say), stated with every figure that depends on it.

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import attrgetter
 
@@ -27,7 +26,6 @@ from sticky_router.routing_core.decision import (
     StickyDecision,
 )
 from sticky_router.routing_core.model import (
-    Agent,
     CallerBlock,
     CallerFacts,
     CallerKey,
@@ -35,10 +33,8 @@ from sticky_router.routing_core.model import (
     Identity,
     IncomingCall,
     KeyKind,
-    Leg,
     PairingBan,
     PastInteraction,
-    Ticket,
 )
 from sticky_router.routing_core.policy import decide
 from sticky_router.routing_core.replay_assumptions import (
@@ -47,78 +43,14 @@ from sticky_router.routing_core.replay_assumptions import (
     ReplayProbe,
     hour_index,
 )
+from sticky_router.routing_core.replay_input import DEFAULT_CLASS, Flag, ReplayCall, World
 from sticky_router.routing_core.replay_tally import Outcome, Tally
 from sticky_router.routing_core.settings import EffectiveSettings, ScopedValue, resolve_settings
 from sticky_router.routing_core.store.lookup import HISTORY_DEPTH, STICKY_CAP_PERIOD
 from sticky_router.routing_core.wait_offer import WaitChoice
 
-DEFAULT_CLASS = "standard"
 _ENDED_AT = attrgetter("ended_at")
 MAX_WINDOW = timedelta(days=30)  # the upper bound of RoutingSettings.window_minutes
-
-
-@dataclass(slots=True)  # not frozen: a million are built per replay, and a frozen init is slow
-class ReplayCall:
-    """One recorded call, as the replay needs it: who called, where, when, and who took it."""
-
-    id: int
-    call_id: str
-    caller_number: str | None
-    key_kind: KeyKind | None
-    key_value: str | None
-    customer_id: int | None
-    ticket_id: int | None
-    queue: str
-    did: str | None
-    started_at: datetime
-    ended_at: datetime | None
-    legs: tuple[Leg, ...]
-    escalated_queue: str | None = None
-
-    @property
-    def spoke(self) -> bool:
-        """Counts as history, as in the live lookup: someone answered, or a transfer began."""
-        return any(leg.answered_at is not None or leg.transferred for leg in self.legs)
-
-
-@dataclass(frozen=True, slots=True)
-class Flag:
-    """A do-not-pair flag or a block with the time from which it holds (its approval)."""
-
-    since: datetime | None
-    ban: PairingBan | None = None
-    block: CallerBlock | None = None
-
-    def holds_at(self, at: datetime) -> bool:
-        expires = self.ban.expires_at if self.ban else self.block.expires_at if self.block else None
-        return (self.since is None or self.since <= at) and (expires is None or at < expires)
-
-
-@dataclass(slots=True)
-class World:
-    """What does not change during a replay: agents, customers, tickets, flags.
-
-    Only customers that differ from the default (another class, a personal manager) need to be in
-    `customers`; everyone else is a standard customer.
-    """
-
-    agents: dict[int, Agent]
-    customers: dict[int, Customer] = field(default_factory=dict)
-    shared_numbers: frozenset[str] = frozenset()
-    tickets: dict[int, Ticket] = field(default_factory=dict)
-    flags_by_customer: dict[int, list[Flag]] = field(default_factory=dict)
-    flags_by_number: dict[str, list[Flag]] = field(default_factory=dict)
-    # Standard customers, built once each: a call's customer is asked for on every call.
-    _standard: dict[int, Customer] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
-
-    def customer(self, customer_id: int) -> Customer:
-        known = self.customers.get(customer_id) or self._standard.get(customer_id)
-        if known is None:
-            known = Customer(customer_id, "", DEFAULT_CLASS, None, None)
-            self._standard[customer_id] = known
-        return known
 
 
 class _RecentSticky(Mapping[int, int]):

@@ -15,9 +15,10 @@ from sticky_router.routing_core.replay_assumptions import (
     RecordedAvailability,
     hour_index,
 )
+from sticky_router.routing_core.replay_input import ReplayCall, World
 from sticky_router.routing_core.replay_tally import Tally
 from sticky_router.routing_core.settings import Scope, ScopedValue
-from sticky_router.routing_core.simulate import Replay, ReplayCall, World
+from sticky_router.routing_core.simulate import Replay
 from sticky_router.routing_core.store.replay import overlay
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday morning

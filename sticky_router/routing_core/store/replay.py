@@ -32,9 +32,10 @@ from sticky_router.routing_core.model import (
     Ticket,
 )
 from sticky_router.routing_core.replay_assumptions import CallerChoices, RecordedAvailability
+from sticky_router.routing_core.replay_input import Flag, ReplayCall, World
 from sticky_router.routing_core.replay_tally import Tally
 from sticky_router.routing_core.settings import ScopedValue
-from sticky_router.routing_core.simulate import Flag, Replay, ReplayCall, World
+from sticky_router.routing_core.simulate import Replay
 from sticky_router.routing_core.store import Connection
 from sticky_router.routing_core.store.settings_store import read_settings_rows
 
