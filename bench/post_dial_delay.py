@@ -54,18 +54,12 @@ from bench.call_rig import (
     LOOPBACK,
     PHONE_PORTS_FROM,
     BenchError,
-    RouterProcess,
     agent_phones,
     answers,
     asterisk_pid,
-    decisions,
     first_invites,
-    latencies,
-    problems,
     read_messages,
     recorded,
-    routes,
-    sample_process,
     sipp_counts,
     wait_for_silence,
     write_calls,
@@ -83,6 +77,14 @@ from bench.pdd_report import (
     summary,
 )
 from bench.profiler import profiled
+from bench.router_process import (
+    RouterProcess,
+    decisions,
+    latencies,
+    problems,
+    routes,
+    sample_process,
+)
 from bench.stack import router_rig, run_in_work_dir
 from devkit.sandbox.asterisk import LocalAsterisk
 from devkit.sandbox.asterisk_config import AGENTS

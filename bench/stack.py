@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.call_rig import BenchError, RouterProcess, seed_bench_data
+from bench.call_rig import BenchError, seed_bench_data
+from bench.router_process import RouterProcess
 from devkit.sandbox.asterisk import LocalAsterisk, throwaway_asterisk
 from devkit.sandbox.postgres import LocalPostgres, throwaway_postgres
 from sticky_router.process import database

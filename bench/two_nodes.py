@@ -33,12 +33,8 @@ from pathlib import Path
 from bench.call_rig import (
     LOOPBACK,
     BenchError,
-    RouterProcess,
     agent_phones,
     asterisk_pid,
-    decisions,
-    routes,
-    sample_process,
     seed_bench_data,
     sipp_counts,
     wait_for_silence,
@@ -46,6 +42,12 @@ from bench.call_rig import (
     write_scenarios,
 )
 from bench.post_dial_delay import sustained_callers
+from bench.router_process import (
+    RouterProcess,
+    decisions,
+    routes,
+    sample_process,
+)
 from devkit.sandbox.stack import Sandbox, throwaway_nodes
 from testkit.chromium import free_tcp_port
 from testkit.sipp import SippPhone
