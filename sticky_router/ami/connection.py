@@ -144,8 +144,10 @@ class AmiSettings:
     user: str
     password: str = field(repr=False)
     # AMI event classes: DialBegin/DialEnd, transfers and hangups are `call`; AgentConnect is
-    # `agent`. Nothing else is sent to us (no dialplan or variable traffic).
-    events: str = "call,agent"
+    # `agent`; the dialplan's UserEvent (a call from another node) is `user`. Nothing else is
+    # sent to us (no dialplan or variable traffic). A user without `user` in its `read` logs in
+    # all the same and gets the rest.
+    events: str = "call,agent,user"
 
 
 class AmiLearner:

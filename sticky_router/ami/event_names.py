@@ -15,7 +15,7 @@ from __future__ import annotations
 # What CallLearner.handle reads (ami/learner.py).
 LEARNER_EVENTS = frozenset(
     {"DialBegin", "DialEnd", "AgentConnect", "BlindTransfer", "AttendedTransfer",
-     "QueueCallerJoin", "HangupRequest", "SoftHangupRequest", "Hangup"}
+     "QueueCallerJoin", "HangupRequest", "SoftHangupRequest", "Hangup", "UserEvent"}
 )  # fmt: skip
 # What MemberBoard reads as it happens (ami/member_board.py).
 MEMBER_EVENTS = frozenset(

@@ -46,8 +46,8 @@ MEANINGS: dict[str, str] = {
     "(docs/multi-node.md)",
     "ami_host": "AMI, where the router learns who answered queue calls and transfers",
     "ami_port": "AMI's port",
-    "ami_user": "the AMI user (`manager.conf`: `read = call,agent`, no `write`, and the event "
-    "filter below)",
+    "ami_user": "the AMI user (`manager.conf`: `read = call,agent,user`, no `write`, and the "
+    "event filter below; `user` only for calls from other nodes, docs/multi-node.md)",
     "ami_password": "its password; unset, the router routes but learns nothing from AMI",
     "queue_context": "the dialplan context that queues a call the router does not connect",
     "node": "with several Asterisk nodes: this router's (or FastAGI server's) node, its "
@@ -155,7 +155,7 @@ On FreePBX the section goes in `manager_custom.conf`.
 ```ini
 [sticky-router]
 secret = ...
-read = call,agent
+read = call,agent,user
 {filters}
 ```
 """

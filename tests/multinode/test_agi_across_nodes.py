@@ -19,6 +19,8 @@ from devkit.sandbox.stack import Sandbox
 from sticky_router.ami.connection import AmiSettings
 from sticky_router.process.agi_process import AgiProcess
 from sticky_router.process.router import Router
+from sticky_router.routing_core.settings import Scope
+from sticky_router.routing_core.store.settings_store import set_setting
 from testkit.sipp import assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call
 from tests.e2e.records import legs, settled, until
@@ -115,3 +117,33 @@ async def test_agi_only_a_stopped_node_a_means_node_bs_queue(
         "queue",
         "offline",
     )
+
+
+@pytest.mark.usefixtures("agent2_on_node_a_only")
+async def test_agi_only_a_transfer_on_node_a_is_learned_as_ivans_call(
+    nodes: dict[str, Sandbox],
+    agi_only: dict[str, AgiProcess],
+    pool: asyncpg.Pool,
+    tmp_path: Path,
+) -> None:
+    """agent2 on node A hands Ivan (who called node B's FastAGI number) to agent3 on node A:
+    node B's pre-dial hook names the call and agent2's leg in the INVITE, and node A's FastAGI
+    server learns the handover as Ivan's."""
+    await set_setting(
+        pool, scope=Scope.GLOBAL, scope_value=None, key="min_talk_seconds", value=1,
+        actor="multinode",
+    )  # fmt: skip
+    node_a, node_b = nodes["node-a"].asterisk, nodes["node-b"].asterisk
+    refer_to = ["-key", "refer_to", f"sip:agent3@127.0.0.1:{node_a.sip_port}"]
+    scenarios = {"agent2": "uas_blind_transfer.xml", "agent3": "uas_answer.xml"}
+    with AgentPhones(node_a, tmp_path / "node-a", scenarios, extra_args={"agent2": refer_to}) as a:
+        result = await call(node_b, tmp_path, caller_id=IVAN, dialled="agi", hold_ms=6000)
+        assert_calls_succeeded(result)
+        await asyncio.sleep(0.3)
+        assert a.rung() == {"agent1": 0, "agent2": 1, "agent3": 1, "agent4": 0}
+    for server in agi_only.values():
+        assert await server.quiesce(10)
+    row = await settled(pool, IVAN)
+    by_agent = {leg["agent"]: leg for leg in await legs(pool, row["id"])}
+    assert set(by_agent) == {"agent2", "agent3"}
+    assert by_agent["agent3"]["transferred_from_leg_id"] == by_agent["agent2"]["leg_id"]

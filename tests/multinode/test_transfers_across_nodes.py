@@ -2,8 +2,9 @@
 B, agent2 answers on node A through the trunk and hands him on to agent3 on node A.
 
 The caller must stay: the transfer happens on node A between the trunk's channel and agent3,
-and node B's side of the call (Ivan and the trunk) is untouched. What node A learns of the
-handover is not yet tied to node B's call (docs/multi-node.md, "Not built yet").
+and node B's side of the call (Ivan and the trunk) is untouched. Node A's router learns the
+handover as Ivan's call on node B: node B's sticky-far-leg names the call and agent2's leg in
+the INVITE, node A's sticky-from-nodes tells AMI, and the learner renames node A's channels.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from devkit.sandbox.stack import Sandbox
 from sticky_router.routing_core.settings import Scope
 from sticky_router.routing_core.store.settings_store import set_setting
 from testkit.sipp import assert_calls_succeeded
+from testkit.waiting import eventually
 from tests.e2e.phones import AgentPhones, call, requests_received
 from tests.e2e.records import legs, settled
 from tests.multinode.test_calls_across_nodes import IVAN
@@ -61,11 +63,6 @@ async def test_ivan_stays_with_agent3_after_agent2_on_node_a_transfers_him(
     assert answered[0] == "agent2"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not built: node A's router does not tie the trunk's call to node B's call id, so "
-    "the handover to agent3 is not learned as Ivan's (docs/multi-node.md, Not built yet)",
-)
 async def test_the_handover_to_agent3_on_node_a_is_learned_as_ivans(
     transferred: Path, pool: asyncpg.Pool
 ) -> None:
@@ -73,3 +70,21 @@ async def test_the_handover_to_agent3_on_node_a_is_learned_as_ivans(
     by_agent = {leg["agent"]: leg for leg in await legs(pool, row["id"])}
     assert set(by_agent) == {"agent2", "agent3"}
     assert by_agent["agent3"]["transferred_from_leg_id"] == by_agent["agent2"]["leg_id"]
+
+
+async def test_a_trunk_call_that_names_no_call_still_rings_the_agent(
+    nodes: dict[str, Sandbox], tmp_path: Path
+) -> None:
+    """An INVITE through the trunk without the headers (a node older than the dialplan, a call
+    node B's own dialplan makes): node A reads no ids, tells AMI nothing, and rings agent2."""
+    node_a, node_b = nodes["node-a"].asterisk, nodes["node-b"].asterisk
+    with AgentPhones(node_a, tmp_path / "node-a", {"agent2": "uas_answer.xml"}) as a:
+        await asyncio.to_thread(
+            node_b.cli, "channel originate PJSIP/agent2@node-a application Wait 2"
+        )
+
+        async def agent2_answered() -> bool:
+            return len(a.requests("agent2", "ACK")) == 1
+
+        await eventually(agent2_answered, 10)
+    assert a.rung() == {"agent1": 0, "agent2": 1, "agent3": 0, "agent4": 0}

@@ -329,6 +329,89 @@ def test_endpoint_comes_from_the_channel_name(channel: str, endpoint: str | None
     assert endpoint_of(channel) == endpoint
 
 
+# --- a call from another node (docs/multi-node.md): node B's caller, rung through the trunk ---
+
+B_CALL, B_LEG = "node-b-1795383013.0", "node-b-1795383013.1"  # node B's call and agent leg
+TRUNK_A = "node-a-1795383020.7"  # the trunk's channel on node A: the "caller" there
+AGENT2_A, AGENT3_A = "node-a-1795383020.8", "node-a-1795383020.9"
+NAMES.update({TRUNK_A: "PJSIP/node-b-00000007", AGENT2_A: "PJSIP/agent2-00000008",
+              AGENT3_A: "PJSIP/agent3-00000009"})  # fmt: skip
+
+
+def on_node_a(event: dict[str, str]) -> dict[str, str]:
+    """The event as node A sends it: the trunk's channel where the caller's would be."""
+    return {key: TRUNK_A if value == CALL else value for key, value in event.items()}
+
+
+def far_call(call: str = B_CALL, leg: str = B_LEG) -> dict[str, str]:
+    """What sticky-from-nodes tells AMI from the INVITE's headers."""
+    return {
+        "Event": "UserEvent", "Privilege": "user,all", "Channel": NAMES[TRUNK_A],
+        "Uniqueid": TRUNK_A, "Linkedid": TRUNK_A, "UserEvent": "StickyFarCall",
+        "Call": call, "Leg": leg,
+    }  # fmt: skip
+
+
+AGENT2_ON_A_HANDS_IVAN_TO_AGENT3 = [
+    on_node_a(e)
+    for e in (
+        dial_begin(AGENT2_A, by=CALL), dial_end(AGENT2_A, "ANSWER"), blind_transfer(AGENT2_A),
+        request(AGENT2_A), hangup(AGENT2_A), dial_begin(AGENT3_A), dial_end(AGENT3_A, "ANSWER"),
+        request(CALL), hangup(AGENT3_A), hangup(CALL),
+    )
+]  # fmt: skip
+
+
+def test_a_call_from_another_node_is_learned_under_that_node_s_ids() -> None:
+    """Node A's channels, named by node B's call and leg: agent2's leg is B's, and agent3 took
+    the caller from it."""
+    assert learn([far_call(), *AGENT2_ON_A_HANDS_IVAN_TO_AGENT3]) == [
+        LegRang(B_CALL, B_LEG, "PJSIP/agent2", AT, None),
+        LegAnswered(B_CALL, B_LEG, AT),
+        LegEnded(B_CALL, B_LEG, AT, "ANSWER", AGENT_SIDE),
+        LegRang(B_CALL, AGENT3_A, "PJSIP/agent3", AT, B_LEG),
+        LegAnswered(B_CALL, AGENT3_A, AT),
+        LegEnded(B_CALL, AGENT3_A, AT, "ANSWER", CALLER_SIDE),
+        CallEnded(B_CALL, AT, CALLER_SIDE),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("call", "leg"),
+    [
+        ("", B_LEG),
+        (B_CALL, ""),
+        ("node-b-1.0,Leg: x", B_LEG),
+        (B_CALL, "node-b-1.1 " + "x" * 80),
+        ("x" * 65, B_LEG),
+        ("-rf", B_LEG),
+        (B_CALL, "${SHELL(id)}"),
+    ],
+)
+def test_ids_that_no_channel_could_have_are_not_believed(call: str, leg: str) -> None:
+    """Whatever reached the headers, only a channel's id renames anything: otherwise the call is
+    learned under node A's own ids, as if nothing had been told."""
+    told = learn([far_call(call, leg), *AGENT2_ON_A_HANDS_IVAN_TO_AGENT3])
+    assert told == learn(AGENT2_ON_A_HANDS_IVAN_TO_AGENT3)
+    assert {event.call_id for event in told} == {TRUNK_A}
+
+
+def test_a_far_call_s_names_end_with_its_channels() -> None:
+    """After the trunk's channel hung up, node A's ids are its own again (Asterisk never
+    reuses one, but a learner followed for weeks must not grow)."""
+    learner = CallLearner()
+    learn([far_call(), *AGENT2_ON_A_HANDS_IVAN_TO_AGENT3], learner)
+    assert learn([dial_begin(AGENT2_A, by=CALL)], learner) == [rang(AGENT2_A, "agent2")]
+
+
+def test_other_user_events_are_not_read() -> None:
+    ring_missed = {**far_call(), "UserEvent": "StickyRingMissed", "status": "NOANSWER"}
+    learner = CallLearner()
+    assert learn([ring_missed, *AGENT2_ON_A_HANDS_IVAN_TO_AGENT3], learner) == learn(
+        AGENT2_ON_A_HANDS_IVAN_TO_AGENT3
+    )
+
+
 def test_a_call_is_forgotten_when_the_caller_hangs_up() -> None:
     learner = CallLearner()
     learn([dial_begin(A1), dial_end(A1, "ANSWER")], learner)
