@@ -9,6 +9,8 @@ import threading
 from collections import Counter
 from types import TracebackType
 
+from sticky_router.ami.connection import AmiSettings
+
 
 class AmiTally:
     """`with AmiTally(host, port, user, secret) as tally:` ... `tally.events` by name."""
@@ -16,8 +18,9 @@ class AmiTally:
     def __init__(self, host: str, port: int, user: str, secret: str) -> None:
         self.events: Counter[str] = Counter()
         self._socket = socket.create_connection((host, port), timeout=5)
-        login = (
-            f"Action: Login\r\nUsername: {user}\r\nSecret: {secret}\r\nEvents: call,agent\r\n\r\n"
+        login = (  # the classes the router asks for
+            f"Action: Login\r\nUsername: {user}\r\nSecret: {secret}\r\n"
+            f"Events: {AmiSettings.events}\r\n\r\n"
         )
         self._socket.sendall(login.encode())
         self._socket.settimeout(None)
