@@ -19,13 +19,12 @@ from devkit.sandbox.stack import Sandbox
 from sticky_router.ami.connection import AmiSettings
 from sticky_router.process.agi_process import AgiProcess
 from sticky_router.process.router import Router
-from sticky_router.routing_core.settings import Scope
-from sticky_router.routing_core.store.settings_store import set_setting
 from testkit.sipp import assert_calls_succeeded
 from tests.e2e.phones import AgentPhones, call
 from tests.e2e.records import legs, settled, until
 from tests.multinode.conftest import published_on_node_a
 from tests.multinode.test_calls_across_nodes import IVAN
+from tests.multinode.test_transfers_across_nodes import agent2_on_node_a_hands_ivan_to_agent3
 
 
 @pytest.fixture
@@ -129,18 +128,7 @@ async def test_agi_only_a_transfer_on_node_a_is_learned_as_ivans_call(
     """agent2 on node A hands Ivan (who called node B's FastAGI number) to agent3 on node A:
     node B's pre-dial hook names the call and agent2's leg in the INVITE, and node A's FastAGI
     server learns the handover as Ivan's."""
-    await set_setting(
-        pool, scope=Scope.GLOBAL, scope_value=None, key="min_talk_seconds", value=1,
-        actor="multinode",
-    )  # fmt: skip
-    node_a, node_b = nodes["node-a"].asterisk, nodes["node-b"].asterisk
-    refer_to = ["-key", "refer_to", f"sip:agent3@127.0.0.1:{node_a.sip_port}"]
-    scenarios = {"agent2": "uas_blind_transfer.xml", "agent3": "uas_answer.xml"}
-    with AgentPhones(node_a, tmp_path / "node-a", scenarios, extra_args={"agent2": refer_to}) as a:
-        result = await call(node_b, tmp_path, caller_id=IVAN, dialled="agi", hold_ms=6000)
-        assert_calls_succeeded(result)
-        await asyncio.sleep(0.3)
-        assert a.rung() == {"agent1": 0, "agent2": 1, "agent3": 1, "agent4": 0}
+    await agent2_on_node_a_hands_ivan_to_agent3(nodes, pool, tmp_path, dialled="agi")
     for server in agi_only.values():
         assert await server.quiesce(10)
     row = await settled(pool, IVAN)

@@ -27,10 +27,12 @@ from tests.multinode.test_calls_across_nodes import IVAN
 pytestmark = pytest.mark.usefixtures("fresh", "agent2_works_on_node_a")
 
 
-@pytest.fixture
-async def transferred(nodes: dict[str, Sandbox], pool: asyncpg.Pool, tmp_path: Path) -> Path:
-    """Ivan's call into node B, agent2 on node A answering and sending REFER to agent3 on node
-    A, who answers; Ivan hangs up 6 s after his answer. Returns the phones' log directory."""
+async def agent2_on_node_a_hands_ivan_to_agent3(
+    nodes: dict[str, Sandbox], pool: asyncpg.Pool, logs: Path, dialled: str = "74950000000"
+) -> None:
+    """Ivan's call into node B (`dialled`: the router's number, or `agi`), agent2 on node A
+    answering and sending REFER to agent3 on node A, who answers; Ivan hangs up 6 s after his
+    answer, and his hangup reaches agent3. The phones' logs go to `logs`."""
     await set_setting(
         pool, scope=Scope.GLOBAL, scope_value=None, key="min_talk_seconds", value=1,
         actor="multinode",
@@ -39,16 +41,23 @@ async def transferred(nodes: dict[str, Sandbox], pool: asyncpg.Pool, tmp_path: P
     refer_to = ["-key", "refer_to", f"sip:agent3@127.0.0.1:{node_a.sip_port}"]
     scenarios = {"agent2": "uas_blind_transfer.xml", "agent3": "uas_answer.xml"}
     with (
-        AgentPhones(node_a, tmp_path / "node-a", scenarios, extra_args={"agent2": refer_to}) as a,
-        AgentPhones(node_b, tmp_path / "node-b", {}) as b,
+        AgentPhones(node_a, logs / "node-a", scenarios, extra_args={"agent2": refer_to}) as a,
+        AgentPhones(node_b, logs / "node-b", {}) as b,
     ):
         # The caller's scenario fails on any BYE it did not send itself.
-        assert_calls_succeeded(await call(node_b, tmp_path, caller_id=IVAN, hold_ms=6000))
+        result = await call(node_b, logs, caller_id=IVAN, dialled=dialled, hold_ms=6000)
+        assert_calls_succeeded(result)
         await asyncio.sleep(0.3)
         assert a.rung() == {"agent1": 0, "agent2": 1, "agent3": 1, "agent4": 0}
         assert a.requests("agent3", "CANCEL") == []
         assert len(a.requests("agent3", "BYE")) == 1  # Ivan's hangup reached agent3
         assert sum(b.rung().values()) == 0
+
+
+@pytest.fixture
+async def transferred(nodes: dict[str, Sandbox], pool: asyncpg.Pool, tmp_path: Path) -> Path:
+    """The handover above, through node B's router; the phones' log directory."""
+    await agent2_on_node_a_hands_ivan_to_agent3(nodes, pool, tmp_path)
     return tmp_path
 
 
