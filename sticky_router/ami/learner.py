@@ -21,27 +21,20 @@ Asterisk 22 events and fields used:
   QueueCallerJoin      Queue, Uniqueid, Linkedid (a transferred caller joins a second-line queue)
   HangupRequest (a phone hung up), SoftHangupRequest (Asterisk ended it), Hangup: Uniqueid, Linkedid
   UserEvent            StickyFarCall (dialplan sticky-from-nodes): Uniqueid, Call, Leg
-The AMI user needs `read = call,agent,user` (`user`: the UserEvent, for calls from other nodes).
-
-A call from another node of the line (docs/multi-node.md) reaches this node through the trunk:
-here its channels carry this node's ids, and the other node's router records the call and the
-agent's leg under its own. Its INVITE names both (headers set by that node's dialplan), and
-sticky-from-nodes tells AMI (StickyFarCall). From then on every id field of this call's events
-that names the trunk's channel names the other node's call instead, and the agent's channel
-here names that node's leg: the learner tells the call's story (a transfer, who hung up) as the
-other node's call, and the shared history gets it.
+The AMI user needs `read = call,agent,user` (`user`: the UserEvent, for calls from other nodes,
+whose events the learner reads under the other node's ids: ami/far_calls.py).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
 
-from sticky_router.routing_core.channels import device_of, is_local
+from sticky_router.ami.far_calls import FAR_CALL_EVENT, FarCallNames
+from sticky_router.routing_core.channels import endpoint_of, is_local
 from sticky_router.routing_core.events import (
     CallEnded,
     CallEvent,
@@ -58,17 +51,6 @@ log = structlog.get_logger("sticky_router.ami")
 
 Event = Mapping[str, str]
 MAX_CALLS = 5000  # calls followed at once; the oldest is forgotten beyond (a Hangup we missed)
-FAR_CALL_EVENT = "StickyFarCall"  # the UserEvent of dialplan sticky-from-nodes
-# A channel's Uniqueid as any Asterisk writes it (`1795383013.0`, `node-a-1795383013.0`): what
-# another node's headers may name, and nothing else.
-_CHANNEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-
-
-def endpoint_of(channel: str) -> str | None:
-    """The phone behind an agent's channel: `PJSIP/agent2-0000000a` -> `PJSIP/agent2`. None for
-    a Local channel (a dialplan hop such as FreePBX's from-queue: the phones it rings are
-    reported on their own channels, and those are the legs) and for names of any other shape."""
-    return None if is_local(channel) else device_of(channel)
 
 
 # --- the mapping ------------------------------------------------------------------------------
@@ -114,10 +96,7 @@ class CallLearner:
         self._calls: dict[str, _Call] = {}  # by call id, oldest first
         self._leg_calls: dict[str, str] = {}  # agent leg uniqueid -> call id
         self._max_calls = max_calls
-        # Calls from other nodes: this node's channel id -> the other node's id for it (the
-        # trunk's channel -> the call, the agent's channel -> the leg), oldest first.
-        self._far: dict[str, str] = {}
-        self._far_legs: dict[str, str] = {}  # a trunk's channel -> the leg its first dial is
+        self._far = FarCallNames(limit=2 * max_calls)  # calls from other nodes
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -125,10 +104,10 @@ class CallLearner:
     def handle(self, event: Event, at: datetime) -> list[CallEvent]:
         if event.get("Event") == "UserEvent":
             if event.get("UserEvent") == FAR_CALL_EVENT:
-                self._far_call(event)
+                self._far.told(event)
             return []
-        if self._far or self._far_legs:
-            event = self._as_far_node_names(event)
+        if self._far:
+            event = self._far.renamed(event)
         # Every name matched here is in event_names.LEARNER_EVENTS (what Asterisk is asked for).
         match event.get("Event"):
             case "DialBegin":
@@ -323,37 +302,6 @@ class CallLearner:
             for write in self._end_leg(channel, call, leg_id, leg, at)
         ]
         return [*writes, CallEnded(channel, at, call.side)]
-
-    # -- calls from other nodes ---------------------------------------------------------------
-
-    def _far_call(self, event: Event) -> None:
-        trunk, call, leg = event.get("Uniqueid", ""), event.get("Call", ""), event.get("Leg", "")
-        if not all(_CHANNEL_ID.fullmatch(value) for value in (trunk, call, leg)):
-            log.warning("ami_far_call_unreadable", channel=event.get("Channel", ""))
-            return
-        self._far[trunk] = call
-        self._far_legs[trunk] = leg
-        for names in (self._far, self._far_legs):
-            while len(names) > 2 * self._max_calls:  # a Hangup we missed
-                del names[next(iter(names))]
-
-    def _as_far_node_names(self, event: Event) -> Event:
-        """`event` with this node's ids of a call from another node replaced by that node's."""
-        dialler = event.get("Uniqueid", "")
-        if event.get("Event") == "DialBegin" and dialler in self._far_legs:
-            # The trunk's channel rings the agent the other node asked for: that node's leg.
-            agent_channel = event.get("DestUniqueid", "")
-            if agent_channel and endpoint_of(event.get("DestChannel", "")) is not None:
-                self._far[agent_channel] = self._far_legs.pop(dialler)
-        names = self._far
-        renamed = {
-            key: names.get(value, value) if key.endswith(("Uniqueid", "Linkedid")) else value
-            for key, value in event.items()
-        }
-        if event.get("Event") == "Hangup":  # the channel is gone: so is its other name
-            names.pop(dialler, None)
-            self._far_legs.pop(dialler, None)
-        return renamed
 
     # -- state --------------------------------------------------------------------------------
 

@@ -23,3 +23,10 @@ def device_of(channel: str) -> str | None:
 def is_local(channel: str) -> bool:
     """A Local channel: a hop through the dialplan (FreePBX's from-queue), never a phone."""
     return channel.strip().startswith("Local/")
+
+
+def endpoint_of(channel: str) -> str | None:
+    """The phone behind an agent's channel: `PJSIP/agent2-0000000a` -> `PJSIP/agent2`. None for
+    a Local channel (a dialplan hop such as FreePBX's from-queue: the phones it rings are
+    reported on their own channels, and those are the legs) and for names of any other shape."""
+    return None if is_local(channel) else device_of(channel)

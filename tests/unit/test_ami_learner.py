@@ -13,7 +13,8 @@ import pytest
 import structlog
 
 from sticky_router.ami.connection import AmiLearner, AmiSettings
-from sticky_router.ami.learner import CallLearner, endpoint_of
+from sticky_router.ami.learner import CallLearner
+from sticky_router.routing_core.channels import endpoint_of
 from sticky_router.routing_core.events import (
     CallEnded,
     CallEvent,
